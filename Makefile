@@ -1,0 +1,50 @@
+# pkid — see README.md. Every target installs what it needs.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/pkid
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/pkid/pkid/core/cli.Version=$(VERSION)
+export PKID_STATE_DIR ?= $(CURDIR)/.state
+
+.PHONY: all build run test bench proto fmt vet lint clean example-plugin
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/pkid
+
+# The most useful end-to-end command until the daemon lands: validate the dev
+# configuration, generate a key in the file keystore (out of process), list it.
+run: build
+	./scripts/demo.sh
+
+example-plugin:
+	cd examples/plugins/keystore-memory && $(GO) build -o ../../../bin/pkid-plugin-memory .
+
+test:
+	./scripts/test.sh
+
+bench:
+	./scripts/bench.sh
+
+# Regenerates the committed protobuf code.
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+proto:
+	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/bin $(GO) install $(PROTOC_GEN_GO_GRPC)
+	cd sdk && PATH=$(CURDIR)/bin:$$PATH protoc -I proto -I /usr/include \
+		--go_out=. --go_opt=module=github.com/pkid/pkid/sdk \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/pkid/pkid/sdk \
+		pkid/plugin/v1/plugin.proto
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
+
+clean:
+	rm -rf bin .state

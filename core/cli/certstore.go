@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
+)
+
+func certstoreCmd(e *env) *command {
+	verbs := []string{"list", "get"}
+	return &command{
+		synopsis: "Inspect a configured certificate store",
+		help: `
+Usage: pkid certstore NAME COMMAND [flags] -config FILE
+
+Commands:
+  list [-issuer LABEL] [-status good|revoked] [-expiring-within 14d]
+       [-limit N] [-format table|json]      list certificates
+  get -serial S -aki A [-format pem|json]   show one certificate
+`,
+		run: func(args []string) error {
+			name, verb, rest, err := splitNameVerb(args, verbs)
+			if err != nil {
+				return err
+			}
+			var cf configFlag
+			fs := newFlags("certstore " + verb)
+			cf.register(fs)
+			issuer := fs.String("issuer", "", "only certificates of this issuer `LABEL`")
+			status := fs.String("status", "", "only `good` or revoked certificates")
+			within := fs.String("expiring-within", "", "only certificates expiring within `DURATION` (e.g. 14d, 72h)")
+			limit := fs.Int("limit", 0, "at most `N` certificates")
+			format := fs.String("format", "", "table|json for list, pem|json for get")
+			serial := fs.String("serial", "", "serial number (decimal)")
+			aki := fs.String("aki", "", "authority key identifier (hex)")
+			if err := parseFlags(fs, rest); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usagef("unexpected arguments: %v", fs.Args())
+			}
+			f := sdk.ListFilter{IssuerLabel: *issuer, Status: *status, Limit: *limit}
+			switch *status {
+			case "", sdk.StatusGood, sdk.StatusRevoked:
+			default:
+				return usagef("-status must be good or revoked")
+			}
+			if *within != "" {
+				d, err := config.ParseDuration(*within)
+				if err != nil {
+					return usagef("-expiring-within: %v", err)
+				}
+				now := time.Now()
+				f.ExpiresAfter, f.ExpiresBefore = now, now.Add(d)
+			}
+			if verb == "get" && (*serial == "" || *aki == "") {
+				return usagef("certstore get needs -serial and -aki")
+			}
+			s, err := cf.load(e, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			cs, ok := s.CertStores[name]
+			if !ok {
+				return fmt.Errorf("no certstore named %q in the configuration", name)
+			}
+			ctx := context.Background()
+			if verb == "get" {
+				rec, err := cs.Get(ctx, *serial, normalizeAKI(*aki))
+				if err != nil {
+					return fmt.Errorf("certstore %s: %w", name, err)
+				}
+				if *format == "json" {
+					return writeJSON(e, recordJSON(rec))
+				}
+				return pem.Encode(e.stdout, &pem.Block{Type: "CERTIFICATE", Bytes: rec.DER})
+			}
+			switch *format {
+			case "json":
+				var out []any
+				err = cs.List(ctx, f, func(r *sdk.CertRecord) error { out = append(out, recordJSON(r)); return nil })
+				if err != nil {
+					return fmt.Errorf("certstore %s: %w", name, err)
+				}
+				if out == nil {
+					out = []any{}
+				}
+				return writeJSON(e, out)
+			case "", "table":
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SERIAL\tISSUER\tSUBJECT\tNOT AFTER\tSTATUS")
+				n := 0
+				err = cs.List(ctx, f, func(r *sdk.CertRecord) error {
+					n++
+					_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, r.IssuerLabel, r.Subject, r.NotAfter.UTC().Format(time.RFC3339), r.Status)
+					return err
+				})
+				if err != nil {
+					return fmt.Errorf("certstore %s: %w", name, err)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "%s\n", plural(n, "certificate"))
+				return nil
+			}
+			return usagef("-format must be table or json")
+		},
+	}
+}
+
+func normalizeAKI(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, ":", ""))
+}
+
+type recordOut struct {
+	Serial           string          `json:"serial"`
+	AKI              string          `json:"aki"`
+	IssuerLabel      string          `json:"issuer_label"`
+	Subject          string          `json:"subject"`
+	SANs             []string        `json:"sans"`
+	NotBefore        time.Time       `json:"not_before"`
+	NotAfter         time.Time       `json:"not_after"`
+	Status           string          `json:"status"`
+	RevocationReason int             `json:"revocation_reason,omitempty"`
+	RevokedAt        *time.Time      `json:"revoked_at,omitempty"`
+	Profile          string          `json:"profile,omitempty"`
+	Metadata         json.RawMessage `json:"metadata,omitempty"`
+	PEM              string          `json:"pem"`
+}
+
+func recordJSON(r *sdk.CertRecord) recordOut {
+	o := recordOut{
+		Serial: r.Serial, AKI: r.AKI, IssuerLabel: r.IssuerLabel, Subject: r.Subject, SANs: r.SANs,
+		NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(), Status: r.Status, Profile: r.Profile,
+		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.DER})),
+	}
+	if len(r.Metadata) > 0 && json.Valid(r.Metadata) {
+		o.Metadata = r.Metadata
+	}
+	if r.Status == sdk.StatusRevoked {
+		t := r.RevokedAt.UTC()
+		o.RevocationReason, o.RevokedAt = r.RevocationReason, &t
+	}
+	if o.SANs == nil {
+		o.SANs = []string{}
+	}
+	return o
+}
+
+func writeJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

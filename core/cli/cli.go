@@ -1,0 +1,150 @@
+// Package cli is pkid's command tree. It is the only package that parses
+// flags, prints for humans and picks exit codes.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	hcli "github.com/hashicorp/cli"
+)
+
+// Version is set at build time with -ldflags "-X github.com/pkid/pkid/core/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// env is what a command sees of the world; tests swap the writers.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+}
+
+// Run executes pkid with args (without the program name) and returns the
+// exit code.
+func Run(args []string) int {
+	return run(args, &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin})
+}
+
+func run(args []string, e *env) int {
+	// The hidden plugin server must print nothing before the go-plugin
+	// handshake, so it bypasses the command framework.
+	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" {
+		return pluginServe(args[2:], e)
+	}
+	c := &hcli.CLI{
+		Name:         "pkid",
+		Version:      Version,
+		Args:         args,
+		HelpWriter:   e.stdout,
+		ErrorWriter:  e.stderr,
+		Autocomplete: false,
+		Commands: map[string]hcli.CommandFactory{
+			"version":         factory(e, versionCmd),
+			"validate":        factory(e, validateCmd),
+			"plugin":          func() (hcli.Command, error) { return &groupCmd{synopsis: "Inspect and register plugins"}, nil },
+			"plugin list":     factory(e, pluginListCmd),
+			"plugin register": factory(e, pluginRegisterCmd),
+			"plugin schema":   factory(e, pluginSchemaCmd),
+			"keystore":        factory(e, keystoreCmd),
+			"certstore":       factory(e, certstoreCmd),
+		},
+	}
+	code, err := c.Run()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pkid: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// command is a small adapter from a function to hcli.Command.
+type command struct {
+	synopsis string
+	help     string
+	run      func(args []string) error
+	e        *env
+}
+
+func (c *command) Synopsis() string { return c.synopsis }
+func (c *command) Help() string     { return strings.TrimSpace(c.help) }
+func (c *command) Run(args []string) int {
+	err := c.run(args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(c.e.stderr, c.Help())
+		return 0
+	case errors.Is(err, errSilent):
+		return 1
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(c.e.stderr, "pkid: %v\n\n%s\n", err, c.Help())
+		return 2
+	}
+	fmt.Fprintf(c.e.stderr, "pkid: %v\n", err)
+	return 1
+}
+
+func factory(e *env, mk func(*env) *command) hcli.CommandFactory {
+	return func() (hcli.Command, error) {
+		c := mk(e)
+		c.e = e
+		return c, nil
+	}
+}
+
+type groupCmd struct{ synopsis string }
+
+func (g *groupCmd) Synopsis() string   { return g.synopsis }
+func (g *groupCmd) Help() string       { return g.synopsis }
+func (g *groupCmd) Run([]string) int   { return hcli.RunResultHelp }
+
+// errSilent: the command already printed what went wrong.
+var errSilent = errors.New("failed")
+
+// usageError is a command-line mistake; the help text follows it.
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+func usagef(format string, a ...any) error { return usageError(fmt.Sprintf(format, a...)) }
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func versionCmd(e *env) *command {
+	return &command{
+		synopsis: "Print the pkid version",
+		help:     "Usage: pkid version",
+		run: func(args []string) error {
+			fmt.Fprintf(e.stdout, "pkid %s (plugin protocol v%d)\n", Version, protocolVersion)
+			return nil
+		},
+	}
+}

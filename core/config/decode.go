@@ -1,0 +1,277 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// rootSchema is the top level of a configuration file; HCL itself reports
+// anything else as an unsupported block type or argument.
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "pkid"},
+		{Type: KindKeyStore, LabelNames: []string{"type", "name"}},
+		{Type: KindCertStore, LabelNames: []string{"type", "name"}},
+		{Type: "plugin", LabelNames: []string{"type"}},
+		{Type: "ca", LabelNames: []string{"name"}},
+	},
+}
+
+var pkidSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "state_dir"}, {Name: "listen"}, {Name: "log_level"},
+	},
+}
+
+// instanceMetaSchema holds the attributes of a plugin instance block that the
+// core consumes; the rest of the body belongs to the plugin.
+var instanceMetaSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "isolation"}},
+}
+
+var externalPluginSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true},
+		{Name: "sha256", Required: true},
+		{Name: "env"},
+		{Name: "args"},
+	},
+}
+
+var caSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: KindKeyStore, Required: true},
+		{Name: "key", Required: true},
+		{Name: "certificate"},
+		{Name: "chain"},
+		{Name: KindCertStore},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "profile", LabelNames: []string{"name"}}},
+}
+
+// decodeFile adds the blocks of one file to c. dir is the file's directory.
+func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
+	ctx := evalContext(dir)
+	content, diags := f.Body.Content(rootSchema)
+	for _, b := range content.Blocks {
+		var ds hcl.Diagnostics
+		switch b.Type {
+		case "pkid":
+			ds = c.decodePkid(b, ctx)
+		case KindKeyStore, KindCertStore:
+			var pb *PluginBlock
+			pb, ds = decodeInstance(b, ctx)
+			if b.Type == KindKeyStore {
+				c.KeyStores = append(c.KeyStores, pb)
+			} else {
+				c.CertStores = append(c.CertStores, pb)
+			}
+		case "plugin":
+			var ep *ExternalPlugin
+			ep, ds = decodeExternalPlugin(b, ctx, dir)
+			c.Plugins = append(c.Plugins, ep)
+		case "ca":
+			var ca *CA
+			ca, ds = decodeCA(b, ctx)
+			c.CAs = append(c.CAs, ca)
+		}
+		diags = append(diags, ds...)
+	}
+	return diags
+}
+
+func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	if c.Pkid.DefRange != (hcl.Range{}) {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate pkid block",
+			Detail:   fmt.Sprintf("Only one pkid block is allowed; another was declared at %s.", c.Pkid.DefRange),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(pkidSchema)
+	c.Pkid.DefRange = b.DefRange
+	diags = append(diags, decodeAttr(content.Attributes["state_dir"], ctx, &c.Pkid.StateDir)...)
+	diags = append(diags, decodeAttr(content.Attributes["listen"], ctx, &c.Pkid.Listen)...)
+	diags = append(diags, decodeAttr(content.Attributes["log_level"], ctx, &c.Pkid.LogLevel)...)
+	return diags
+}
+
+func decodeInstance(b *hcl.Block, ctx *hcl.EvalContext) (*PluginBlock, hcl.Diagnostics) {
+	pb := &PluginBlock{
+		Kind:        b.Type,
+		Type:        b.Labels[0],
+		Name:        b.Labels[1],
+		DefRange:    b.DefRange,
+		TypeRange:   b.LabelRanges[0],
+		NameRange:   b.LabelRanges[1],
+		EvalContext: ctx,
+	}
+	diags := checkName(b.Type+" plugin type", pb.Type, pb.TypeRange)
+	diags = append(diags, checkName(b.Type+" name", pb.Name, pb.NameRange)...)
+	// The remaining body hides isolation, so a plugin's schema never sees
+	// (or rejects) the core's meta-attribute.
+	content, remain, ds := b.Body.PartialContent(instanceMetaSchema)
+	diags = append(diags, ds...)
+	pb.Body = remain
+	if a := content.Attributes["isolation"]; a != nil {
+		pb.isolationRange = a.Expr.Range()
+		diags = append(diags, decodeAttr(a, ctx, &pb.Isolation)...)
+	}
+	return pb, diags
+}
+
+func decodeExternalPlugin(b *hcl.Block, ctx *hcl.EvalContext, dir string) (*ExternalPlugin, hcl.Diagnostics) {
+	ep := &ExternalPlugin{Type: b.Labels[0], DefRange: b.DefRange}
+	diags := checkName("plugin type", ep.Type, b.LabelRanges[0])
+	content, ds := b.Body.Content(externalPluginSchema)
+	diags = append(diags, ds...)
+	diags = append(diags, decodeAttr(content.Attributes["path"], ctx, &ep.Path)...)
+	if ep.Path != "" && !filepath.IsAbs(ep.Path) {
+		ep.Path = filepath.Join(dir, ep.Path)
+	}
+	if a := content.Attributes["sha256"]; a != nil {
+		ds := decodeAttr(a, ctx, &ep.SHA256)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() && !isSHA256Hex(ep.SHA256) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid sha256",
+				Detail:   "The sha256 argument must be the plugin binary's SHA-256 digest as 64 lowercase hexadecimal digits, as printed by sha256sum.",
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
+	diags = append(diags, decodeAttr(content.Attributes["env"], ctx, &ep.Env)...)
+	diags = append(diags, decodeAttr(content.Attributes["args"], ctx, &ep.Args)...)
+	return ep, diags
+}
+
+func decodeCA(b *hcl.Block, ctx *hcl.EvalContext) (*CA, hcl.Diagnostics) {
+	ca := &CA{Name: b.Labels[0], DefRange: b.DefRange}
+	diags := checkName("ca name", ca.Name, b.LabelRanges[0])
+	content, ds := b.Body.Content(caSchema)
+	diags = append(diags, ds...)
+	if a := content.Attributes[KindKeyStore]; a != nil {
+		ca.KeyStoreRange = a.Expr.Range()
+		ca.KeyStore, ds = decodeRef(a, KindKeyStore)
+		diags = append(diags, ds...)
+	}
+	if a := content.Attributes[KindCertStore]; a != nil {
+		ca.CertStoreRange = a.Expr.Range()
+		ca.CertStore, ds = decodeRef(a, KindCertStore)
+		diags = append(diags, ds...)
+	}
+	diags = append(diags, decodeAttr(content.Attributes["key"], ctx, &ca.Key)...)
+	diags = append(diags, decodeAttr(content.Attributes["certificate"], ctx, &ca.Certificate)...)
+	diags = append(diags, decodeAttr(content.Attributes["chain"], ctx, &ca.Chain)...)
+
+	seen := map[string]*Profile{}
+	for _, pb := range content.Blocks {
+		p := &Profile{Name: pb.Labels[0], Body: pb.Body, DefRange: pb.DefRange}
+		if prev := seen[p.Name]; prev != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate profile",
+				Detail:   fmt.Sprintf("A profile named %q was already declared in this ca at %s. Profile names must be unique per ca.", p.Name, prev.DefRange),
+				Subject:  p.DefRange.Ptr(),
+			})
+			continue
+		}
+		seen[p.Name] = p
+		ca.Profiles = append(ca.Profiles, p)
+	}
+	return ca, diags
+}
+
+// decodeRef reads a reference such as keystore.dev and returns the instance
+// name. References are static traversals, not values, so a CA names its
+// keystore the way Terraform names resources and typos get a source range.
+func decodeRef(a *hcl.Attribute, kind string) (string, hcl.Diagnostics) {
+	invalid := hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid reference",
+		Detail:   fmt.Sprintf("The %s argument must be a reference to a %s instance such as %s.main (a name, not a quoted string).", a.Name, kind, kind),
+		Subject:  a.Expr.Range().Ptr(),
+	}}
+	tr, ds := hcl.AbsTraversalForExpr(a.Expr)
+	if ds.HasErrors() || len(tr) != 2 || tr.RootName() != kind {
+		return "", invalid
+	}
+	switch step := tr[1].(type) {
+	case hcl.TraverseAttr:
+		return step.Name, nil
+	case hcl.TraverseIndex:
+		// keystore["dev"] is accepted too: it is unambiguous.
+		if k := step.Key; k.Type().Equals(cty.String) && k.IsKnown() && !k.IsNull() {
+			return k.AsString(), nil
+		}
+	}
+	return "", invalid
+}
+
+// decodeAttr decodes an optional attribute into target (a *string or
+// *[]string); a nil attribute or a null value leaves target unchanged.
+// It does what gohcl.DecodeExpression does; gohcl itself is not used because
+// it pulls in hclwrite and its dependencies.
+func decodeAttr(a *hcl.Attribute, ctx *hcl.EvalContext, target any) hcl.Diagnostics {
+	if a == nil {
+		return nil
+	}
+	val, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() || val.IsNull() {
+		return diags
+	}
+	ty, err := gocty.ImpliedType(target)
+	if err != nil {
+		panic(fmt.Sprintf("config: unsupported target %T: %v", target, err)) // programming error
+	}
+	val, err = convert.Convert(val, ty)
+	if err == nil {
+		err = gocty.FromCtyValue(val, target)
+	}
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity:    hcl.DiagError,
+			Summary:     "Incorrect attribute value type",
+			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s.", a.Name, err),
+			Subject:     a.Expr.Range().Ptr(),
+			Expression:  a.Expr,
+			EvalContext: ctx,
+		})
+	}
+	return diags
+}
+
+// checkName rejects labels that could not be written as a reference or
+// typed as a CLI word (keystore.NAME, pkid keystore NAME ...).
+func checkName(what, name string, rng hcl.Range) hcl.Diagnostics {
+	if hclsyntax.ValidIdentifier(name) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid " + what,
+		Detail:   fmt.Sprintf("%q is not a valid %s: it must start with a letter or underscore and contain only letters, digits, underscores and dashes.", name, what),
+		Subject:  rng.Ptr(),
+	}}
+}
+
+// isSHA256Hex reports whether s is 64 lowercase hex digits.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,204 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/pkid/pkid/sdk"
+)
+
+// DecodePluginBody decodes a plugin instance's body against the plugin's
+// schema and returns the value as the JSON object the plugin receives.
+// Absent optional attributes are null; absent list or map blocks are empty.
+//
+// Problems in the operator's block (a missing required argument or block,
+// a value of the wrong type, an argument or block the schema does not know,
+// a failing function call) are error diagnostics with source ranges, and the
+// JSON is nil. A schema that cannot be turned into a decoder (an invalid
+// attribute type, a name used twice) is reported at the block as an
+// "Invalid plugin schema" error, since the fault is the plugin's.
+func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagnostics) {
+	spec, err := specFromSchema(s)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid plugin schema",
+			Detail:   fmt.Sprintf("The %s plugin %q declares an unusable configuration schema: %s. This is a bug in the plugin.", b.Kind, b.Type, err),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	val, diags := hcldec.Decode(b.Body, spec, b.EvalContext)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if !val.IsWhollyKnown() {
+		// Cannot happen without variables; guard the marshaller anyway.
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown value in plugin configuration",
+			Detail:   fmt.Sprintf("The configuration of %s could not be fully evaluated.", blockName(b)),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	out, err := ctyjson.Marshal(val, val.Type())
+	if err != nil {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot encode plugin configuration",
+			Detail:   fmt.Sprintf("The configuration of %s could not be encoded as JSON: %s.", blockName(b), err),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	return out, diags
+}
+
+// specFromSchema builds the hcldec spec for a plugin schema.
+func specFromSchema(s *sdk.Schema) (hcldec.ObjectSpec, error) {
+	spec := hcldec.ObjectSpec{}
+	if s == nil {
+		return spec, nil
+	}
+	for _, a := range s.Attributes {
+		if _, dup := spec[a.Name]; dup || a.Name == "" {
+			return nil, fmt.Errorf("attribute name %q is empty or used twice", a.Name)
+		}
+		ty, err := ctyjson.UnmarshalType([]byte(a.Type))
+		if err != nil {
+			return nil, fmt.Errorf("attribute %q has invalid type %s: %v", a.Name, a.Type, err)
+		}
+		spec[a.Name] = &hcldec.AttrSpec{Name: a.Name, Type: ty, Required: a.Required}
+	}
+	for _, b := range s.Blocks {
+		if _, dup := spec[b.TypeName]; dup || b.TypeName == "" {
+			return nil, fmt.Errorf("block type %q is empty or its name is used twice", b.TypeName)
+		}
+		nested, err := specFromSchema(b.Body)
+		if err != nil {
+			return nil, fmt.Errorf("block %q: %w", b.TypeName, err)
+		}
+		switch b.Nesting {
+		case sdk.NestingSingle:
+			spec[b.TypeName] = &hcldec.BlockSpec{TypeName: b.TypeName, Nested: nested, Required: b.Required}
+		case sdk.NestingList:
+			min := 0
+			if b.Required {
+				min = 1
+			}
+			spec[b.TypeName] = &hcldec.BlockListSpec{TypeName: b.TypeName, Nested: nested, MinItems: min}
+		case sdk.NestingMap:
+			// hcldec has no minimum for maps; a required map block is left
+			// to the plugin's own validation.
+			spec[b.TypeName] = &hcldec.BlockMapSpec{TypeName: b.TypeName, LabelNames: []string{"name"}, Nested: nested}
+		default:
+			return nil, fmt.Errorf("block %q has unknown nesting %d", b.TypeName, b.Nesting)
+		}
+	}
+	return spec, nil
+}
+
+// PluginDiagnostics converts a plugin's findings about b into HCL
+// diagnostics. A finding whose Path names an attribute (or a nested block,
+// then an attribute in it) points at that expression; otherwise, or when the
+// path cannot be found, it points at the block header. The detail names the
+// block, since plugin messages are written without knowing the instance.
+func PluginDiagnostics(b *PluginBlock, ds sdk.Diagnostics) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, d := range ds {
+		sev := hcl.DiagError
+		if d.Severity == sdk.SeverityWarning {
+			sev = hcl.DiagWarning
+		}
+		detail := "In " + blockName(b) + "."
+		if d.Detail != "" {
+			detail = d.Detail + " (in " + blockName(b) + ")"
+		}
+		rng := pathRange(b.Body, d.Path)
+		if rng == nil {
+			rng = b.DefRange.Ptr()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: sev,
+			Summary:  d.Summary,
+			Detail:   detail,
+			Subject:  rng,
+		})
+	}
+	return diags
+}
+
+// blockName renders a block header the way it is written: keystore "file" "dev".
+func blockName(b *PluginBlock) string {
+	return fmt.Sprintf("%s %q %q", b.Kind, b.Type, b.Name)
+}
+
+// pathRange finds the source range of path within body, or nil.
+func pathRange(body hcl.Body, path []string) *hcl.Range {
+	if len(path) == 0 || body == nil {
+		return nil
+	}
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		return syntaxPathRange(sb, path)
+	}
+	// Other syntaxes (JSON): only top-level attributes can be located
+	// without a schema. JustAttributes on the remain body honours the
+	// hidden meta-attributes; its errors are irrelevant here.
+	attrs, _ := body.JustAttributes()
+	if a := attrs[path[0]]; a != nil {
+		return a.Expr.Range().Ptr()
+	}
+	return nil
+}
+
+// syntaxPathRange walks a native-syntax body: an attribute ends the walk, a
+// block type continues in the block chosen by the next element (a label or
+// a list index) or in the only block of that type.
+func syntaxPathRange(body *hclsyntax.Body, path []string) *hcl.Range {
+	if a := body.Attributes[path[0]]; a != nil {
+		return a.Expr.Range().Ptr()
+	}
+	var blocks []*hclsyntax.Block
+	for _, blk := range body.Blocks {
+		if blk.Type == path[0] {
+			blocks = append(blocks, blk)
+		}
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	rest := path[1:]
+	chosen := blocks[0]
+	if len(rest) > 0 {
+		if blk := pickBlock(blocks, rest[0]); blk != nil {
+			chosen, rest = blk, rest[1:]
+		} else if len(blocks) > 1 {
+			r := blocks[0].DefRange()
+			return &r
+		}
+	}
+	if len(rest) > 0 {
+		if r := syntaxPathRange(chosen.Body, rest); r != nil {
+			return r
+		}
+	}
+	r := chosen.DefRange()
+	return &r
+}
+
+// pickBlock selects a block by its first label or by a decimal index.
+func pickBlock(blocks []*hclsyntax.Block, key string) *hclsyntax.Block {
+	for _, blk := range blocks {
+		if len(blk.Labels) > 0 && blk.Labels[0] == key {
+			return blk
+		}
+	}
+	var i int
+	if _, err := fmt.Sscanf(key, "%d", &i); err == nil && i >= 0 && i < len(blocks) && fmt.Sprint(i) == key {
+		return blocks[i]
+	}
+	return nil
+}

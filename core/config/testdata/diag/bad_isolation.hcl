@@ -1,0 +1,4 @@
+keystore "file" "dev" {
+  isolation = "proces"
+  dir       = "/var/lib/pkid/keys"
+}

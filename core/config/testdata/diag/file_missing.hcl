@@ -1,0 +1,4 @@
+keystore "file" "dev" {
+  dir        = "/var/lib/pkid/keys"
+  passphrase = trimspace(file("no-such-secret.txt"))
+}

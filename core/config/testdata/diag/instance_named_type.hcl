@@ -1,0 +1,3 @@
+keystore "file" "pkcs11" {
+  dir = "/var/lib/pkid/keys"
+}

@@ -1,0 +1,3 @@
+keystore "file" "dev" {
+  passphrase = "correct horse"
+}

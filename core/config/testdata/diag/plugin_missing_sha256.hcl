@@ -1,0 +1,8 @@
+plugin "example" {
+  path = "plugins/pkid-plugin-example"
+}
+
+plugin "other" {
+  path   = "/opt/pkid/plugins/pkid-plugin-other"
+  sha256 = "ABC123"
+}

@@ -1,0 +1,7 @@
+pkid {
+  state_dir = "/var/lib/pkid"
+}
+
+keystor "file" "dev" {
+  dir = "/var/lib/pkid/keys"
+}

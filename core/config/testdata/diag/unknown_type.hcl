@@ -1,0 +1,7 @@
+keystore "fiel" "dev" {
+  dir = "/var/lib/pkid/keys"
+}
+
+certstore "mysql" "main" {
+  dsn = "x"
+}

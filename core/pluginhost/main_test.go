@@ -1,0 +1,18 @@
+package pluginhost_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/pkid/pkid/core/cli"
+	"github.com/pkid/pkid/sdk"
+)
+
+// TestMain lets the test binary stand in for pkid: when the host re-executes
+// it as a plugin (go-plugin's cookie is set), it serves the builtin.
+func TestMain(m *testing.M) {
+	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
+		os.Exit(cli.Run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}

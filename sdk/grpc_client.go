@@ -1,0 +1,338 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
+	"google.golang.org/grpc"
+)
+
+// Client is the host side of one plugin connection. It serves every instance
+// in that plugin process; KeyStore and CertStore return per-instance views
+// that implement the same Go interfaces as an in-process plugin.
+type Client struct {
+	base pb.PluginClient
+	ks   pb.KeyStoreClient
+	cs   pb.CertStoreClient
+
+	sign *mux[*pb.SignRequest, *pb.SignResult]
+	put  *mux[*pb.PutRequest, *pb.PutResult]
+}
+
+// NewClient wraps a gRPC connection to a plugin.
+func NewClient(conn grpc.ClientConnInterface) *Client {
+	c := &Client{base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn)}
+	c.sign = &mux[*pb.SignRequest, *pb.SignResult]{ops: streamOps[*pb.SignRequest, *pb.SignResult]{
+		open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
+			st, err := c.ks.SignStream(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(b []*pb.SignRequest) error { return st.Send(&pb.SignBatch{Requests: b}) },
+				func() ([]*pb.SignResult, error) {
+					b, err := st.Recv()
+					if err != nil {
+						return nil, err
+					}
+					return b.Results, nil
+				}, nil
+		},
+		setID: func(r *pb.SignRequest, id uint64) { r.Id = id },
+		getID: func(r *pb.SignResult) uint64 { return r.Id },
+	}}
+	c.put = &mux[*pb.PutRequest, *pb.PutResult]{ops: streamOps[*pb.PutRequest, *pb.PutResult]{
+		open: func(ctx context.Context) (func([]*pb.PutRequest) error, func() ([]*pb.PutResult, error), error) {
+			st, err := c.cs.PutStream(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(b []*pb.PutRequest) error { return st.Send(&pb.PutBatch{Requests: b}) },
+				func() ([]*pb.PutResult, error) {
+					b, err := st.Recv()
+					if err != nil {
+						return nil, err
+					}
+					return b.Results, nil
+				}, nil
+		},
+		setID: func(r *pb.PutRequest, id uint64) { r.Id = id },
+		getID: func(r *pb.PutResult) uint64 { return r.Id },
+	}}
+	return c
+}
+
+// Close ends the client's streams; pending calls fail.
+func (c *Client) Close() {
+	c.sign.close()
+	c.put.close()
+}
+
+// Info calls GetInfo.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	r, err := c.base.GetInfo(ctx, &pb.GetInfoRequest{})
+	if err != nil {
+		return Info{}, FromStatus(err)
+	}
+	return Info{Name: r.Name, Version: r.Version, Kinds: r.Kinds, Capabilities: r.Capabilities, Description: r.Description}, nil
+}
+
+// Schema calls GetSchema.
+func (c *Client) Schema(ctx context.Context, kind string) (*Schema, error) {
+	r, err := c.base.GetSchema(ctx, &pb.GetSchemaRequest{Kind: kind})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	return schemaFromPB(r.Schema), nil
+}
+
+// ValidateConfig calls ValidateConfig.
+func (c *Client) ValidateConfig(ctx context.Context, cfg Config) (Diagnostics, error) {
+	r, err := c.base.ValidateConfig(ctx, &pb.ValidateConfigRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	return diagsFromPB(r.Diagnostics), nil
+}
+
+// Configure creates or replaces an instance. Configuration problems come
+// back as a *DiagnosticsError.
+func (c *Client) Configure(ctx context.Context, cfg Config) error {
+	r, err := c.base.Configure(ctx, &pb.ConfigureRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
+	if err != nil {
+		return FromStatus(err)
+	}
+	return diagsFromPB(r.Diagnostics).Err()
+}
+
+// CloseInstance closes an instance in the plugin process.
+func (c *Client) CloseInstance(ctx context.Context, kind, name string) error {
+	_, err := c.base.CloseInstance(ctx, &pb.CloseInstanceRequest{Kind: kind, Instance: name})
+	return FromStatus(err)
+}
+
+// Commands lists the plugin's CLI commands.
+func (c *Client) Commands(ctx context.Context) ([]Command, error) {
+	r, err := c.base.ListCommands(ctx, &pb.ListCommandsRequest{})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	var out []Command
+	for _, cmd := range r.Commands {
+		out = append(out, Command{Kind: cmd.Kind, Name: cmd.Name, Synopsis: cmd.Synopsis, Help: cmd.Help})
+	}
+	return out, nil
+}
+
+// RunCommand runs a plugin command, streaming req.Stdin to it and its output
+// to req.Stdout and req.Stderr. It returns the command's exit code.
+func (c *Client) RunCommand(ctx context.Context, req CommandRequest) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.base.RunCommand(ctx)
+	if err != nil {
+		return 1, FromStatus(err)
+	}
+	start := &pb.RunCommandRequest_Start{Kind: req.Kind, Name: req.Name, Args: req.Args}
+	if err := st.Send(&pb.RunCommandRequest{Msg: &pb.RunCommandRequest_Start_{Start: start}}); err != nil {
+		return 1, FromStatus(err)
+	}
+	go func() {
+		if req.Stdin != nil {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := req.Stdin.Read(buf)
+				if n > 0 {
+					if st.Send(&pb.RunCommandRequest{Msg: &pb.RunCommandRequest_Stdin{Stdin: append([]byte(nil), buf[:n]...)}}) != nil {
+						return
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+		_ = st.Send(&pb.RunCommandRequest{Msg: &pb.RunCommandRequest_StdinEof{StdinEof: true}})
+	}()
+	for {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return 1, fmt.Errorf("plugin command %s ended without an exit code", req.Name)
+		}
+		if err != nil {
+			return 1, FromStatus(err)
+		}
+		switch x := m.Msg.(type) {
+		case *pb.RunCommandResponse_Stdout:
+			if req.Stdout != nil {
+				_, _ = req.Stdout.Write(x.Stdout)
+			}
+		case *pb.RunCommandResponse_Stderr:
+			if req.Stderr != nil {
+				_, _ = req.Stderr.Write(x.Stderr)
+			}
+		case *pb.RunCommandResponse_ExitCode:
+			return int(x.ExitCode), nil
+		}
+	}
+}
+
+// KeyStore returns the named keystore instance of this plugin process.
+func (c *Client) KeyStore(instance string) KeyStore {
+	return &keyStoreClient{c: c, instance: instance}
+}
+
+// CertStore returns the named certstore instance of this plugin process.
+func (c *Client) CertStore(instance string) CertStore {
+	return &certStoreClient{c: c, instance: instance}
+}
+
+// ---------------------------------------------------------------------------
+
+type keyStoreClient struct {
+	c        *Client
+	instance string
+}
+
+// Close is a no-op: the host owns the instance's life cycle (CloseInstance).
+func (k *keyStoreClient) Close() error { return nil }
+
+func keyInfoReply(r *pb.KeyInfo, err error) (*KeyInfo, error) {
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	return keyInfoFromPB(r)
+}
+
+func (k *keyStoreClient) GenerateKey(ctx context.Context, req GenerateKeyRequest) (*KeyInfo, error) {
+	return keyInfoReply(k.c.ks.GenerateKey(ctx, &pb.GenerateKeyRequest{Instance: k.instance, Id: req.ID, Algorithm: req.Algorithm, Attributes: req.Attributes}))
+}
+
+func (k *keyStoreClient) ImportKey(ctx context.Context, req ImportKeyRequest) (*KeyInfo, error) {
+	return keyInfoReply(k.c.ks.ImportKey(ctx, &pb.ImportKeyRequest{Instance: k.instance, Id: req.ID, PrivateKeyPem: req.PEM}))
+}
+
+func (k *keyStoreClient) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	r, err := k.c.ks.ListKeys(ctx, &pb.ListKeysRequest{Instance: k.instance})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	out := make([]KeyInfo, 0, len(r.Keys))
+	for _, pk := range r.Keys {
+		ki, err := keyInfoFromPB(pk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *ki)
+	}
+	return out, nil
+}
+
+func (k *keyStoreClient) PublicKey(ctx context.Context, id string) (*KeyInfo, error) {
+	return keyInfoReply(k.c.ks.PublicKey(ctx, &pb.PublicKeyRequest{Instance: k.instance, Id: id}))
+}
+
+// Sign goes over the shared signing stream.
+func (k *keyStoreClient) Sign(ctx context.Context, req SignRequest) ([]byte, error) {
+	res, err := k.c.sign.call(ctx, signReqToPB(k.instance, req))
+	if err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, fromCodeStatus(res.Error)
+	}
+	return res.Signature, nil
+}
+
+func fromCodeStatus(s *pb.Status) error {
+	return FromStatus(statusErr(s))
+}
+
+// ---------------------------------------------------------------------------
+
+type certStoreClient struct {
+	c        *Client
+	instance string
+}
+
+func (s *certStoreClient) Close() error { return nil }
+
+// Put goes over the shared group-commit stream.
+func (s *certStoreClient) Put(ctx context.Context, rec *CertRecord) error {
+	res, err := s.c.put.call(ctx, &pb.PutRequest{Instance: s.instance, Record: recordToPB(rec)})
+	if err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return fromCodeStatus(res.Error)
+	}
+	return nil
+}
+
+// PutBatch sends recs together; the plugin commits them as one batch.
+func (s *certStoreClient) PutBatch(ctx context.Context, recs []*CertRecord) ([]error, error) {
+	errs := make([]error, len(recs))
+	done := make(chan struct{}, len(recs))
+	for i, rec := range recs {
+		go func() {
+			errs[i] = s.Put(ctx, rec)
+			done <- struct{}{}
+		}()
+	}
+	for range recs {
+		<-done
+	}
+	return errs, nil
+}
+
+func (s *certStoreClient) Get(ctx context.Context, serial, aki string) (*CertRecord, error) {
+	r, err := s.c.cs.Get(ctx, &pb.GetRequest{Instance: s.instance, Serial: serial, Aki: aki})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	return recordFromPB(r), nil
+}
+
+func (s *certStoreClient) List(ctx context.Context, f ListFilter, fn func(*CertRecord) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := s.c.cs.List(ctx, &pb.ListRequest{
+		Instance: s.instance, IssuerLabel: f.IssuerLabel, Aki: f.AKI, Status: f.Status,
+		ExpiresBefore: tsOf(f.ExpiresBefore), ExpiresAfter: tsOf(f.ExpiresAfter), Limit: int32(f.Limit),
+	})
+	if err != nil {
+		return FromStatus(err)
+	}
+	for {
+		r, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return FromStatus(err)
+		}
+		if err := fn(recordFromPB(r)); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *certStoreClient) Revoke(ctx context.Context, req RevokeRequest) error {
+	_, err := s.c.cs.Revoke(ctx, &pb.RevokeRequest{Instance: s.instance, Serial: req.Serial, Aki: req.AKI, Reason: int32(req.Reason), RevokedAt: tsOf(req.RevokedAt)})
+	return FromStatus(err)
+}
+
+func (s *certStoreClient) PutOCSP(ctx context.Context, rec *OCSPRecord) error {
+	_, err := s.c.cs.PutOCSP(ctx, &pb.PutOCSPRequest{Instance: s.instance, Record: ocspToPB(rec)})
+	return FromStatus(err)
+}
+
+func (s *certStoreClient) GetOCSP(ctx context.Context, serial, aki string) (*OCSPRecord, error) {
+	r, err := s.c.cs.GetOCSP(ctx, &pb.GetOCSPRequest{Instance: s.instance, Serial: serial, Aki: aki})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	return ocspFromPB(r), nil
+}

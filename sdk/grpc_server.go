@@ -1,0 +1,498 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+
+	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Server adapts a Plugin to the gRPC services. One Server hosts every named
+// instance of the plugin in this process.
+type Server struct {
+	pb.UnimplementedPluginServer
+	impl Plugin
+
+	mu        sync.RWMutex
+	instances map[instanceKey]Instance
+}
+
+type instanceKey struct{ kind, name string }
+
+// NewServer returns the gRPC adapter for p.
+func NewServer(p Plugin) *Server {
+	return &Server{impl: p, instances: map[instanceKey]Instance{}}
+}
+
+// Register adds the base service and the services of p's kinds to s.
+func (srv *Server) Register(s *grpc.Server) {
+	pb.RegisterPluginServer(s, srv)
+	for _, k := range srv.impl.Info().Kinds {
+		switch k {
+		case KindKeyStore:
+			pb.RegisterKeyStoreServer(s, &keyStoreServer{srv: srv})
+		case KindCertStore:
+			pb.RegisterCertStoreServer(s, &certStoreServer{srv: srv})
+		}
+	}
+}
+
+// CloseAll closes every instance.
+func (srv *Server) CloseAll() {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for k, inst := range srv.instances {
+		_ = inst.Close()
+		delete(srv.instances, k)
+	}
+}
+
+func (srv *Server) instance(kind, name string) (Instance, error) {
+	srv.mu.RLock()
+	inst, ok := srv.instances[instanceKey{kind, name}]
+	srv.mu.RUnlock()
+	if !ok {
+		// FailedPrecondition, not NotFound: NotFound means "no such key".
+		return nil, status.Errorf(codes.FailedPrecondition, "%s instance %q is not configured in this plugin process", kind, name)
+	}
+	return inst, nil
+}
+
+func (srv *Server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	i := srv.impl.Info()
+	return &pb.GetInfoResponse{Name: i.Name, Version: i.Version, Kinds: i.Kinds, Capabilities: i.Capabilities, Description: i.Description}, nil
+}
+
+func (srv *Server) GetSchema(_ context.Context, r *pb.GetSchemaRequest) (*pb.GetSchemaResponse, error) {
+	return &pb.GetSchemaResponse{Schema: schemaToPB(srv.impl.Schema(r.Kind))}, nil
+}
+
+func (srv *Server) ValidateConfig(ctx context.Context, r *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
+	ds := srv.impl.ValidateConfig(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson})
+	return &pb.ValidateConfigResponse{Diagnostics: diagsToPB(ds)}, nil
+}
+
+func (srv *Server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if !hasKind(srv.impl.Info(), r.Kind) {
+		return nil, status.Errorf(codes.InvalidArgument, "plugin %q does not provide kind %q", srv.impl.Info().Name, r.Kind)
+	}
+	inst, err := srv.impl.Configure(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson})
+	var de *DiagnosticsError
+	if errors.As(err, &de) {
+		return &pb.ConfigureResponse{Diagnostics: diagsToPB(de.Diagnostics)}, nil
+	}
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	key := instanceKey{r.Kind, r.Instance}
+	srv.mu.Lock()
+	old := srv.instances[key]
+	srv.instances[key] = inst
+	srv.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (srv *Server) CloseInstance(_ context.Context, r *pb.CloseInstanceRequest) (*pb.CloseInstanceResponse, error) {
+	key := instanceKey{r.Kind, r.Instance}
+	srv.mu.Lock()
+	inst := srv.instances[key]
+	delete(srv.instances, key)
+	srv.mu.Unlock()
+	if inst != nil {
+		if err := inst.Close(); err != nil {
+			return nil, ToStatus(err)
+		}
+	}
+	return &pb.CloseInstanceResponse{}, nil
+}
+
+func (srv *Server) ListCommands(context.Context, *pb.ListCommandsRequest) (*pb.ListCommandsResponse, error) {
+	out := &pb.ListCommandsResponse{}
+	if c, ok := srv.impl.(Commander); ok {
+		cmds := c.Commands()
+		sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+		for _, cmd := range cmds {
+			out.Commands = append(out.Commands, &pb.Command{Kind: cmd.Kind, Name: cmd.Name, Synopsis: cmd.Synopsis, Help: cmd.Help})
+		}
+	}
+	return out, nil
+}
+
+func (srv *Server) RunCommand(stream grpc.BidiStreamingServer[pb.RunCommandRequest, pb.RunCommandResponse]) error {
+	c, ok := srv.impl.(Commander)
+	if !ok {
+		return status.Error(codes.Unimplemented, "plugin provides no commands")
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return status.Error(codes.InvalidArgument, "first RunCommand message must be start")
+	}
+	stdinR, stdinW := io.Pipe()
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil || m.GetStdinEof() {
+				stdinW.Close()
+				return
+			}
+			if b := m.GetStdin(); len(b) > 0 {
+				if _, err := stdinW.Write(b); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	var sendMu sync.Mutex
+	send := func(m *pb.RunCommandResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(m)
+	}
+	code, err := c.RunCommand(stream.Context(), CommandRequest{
+		Kind: start.Kind, Name: start.Name, Args: start.Args, Stdin: stdinR,
+		Stdout: streamWriter(func(b []byte) error { return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stdout{Stdout: b}}) }),
+		Stderr: streamWriter(func(b []byte) error { return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stderr{Stderr: b}}) }),
+	})
+	stdinR.Close()
+	if err != nil {
+		return ToStatus(err)
+	}
+	return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_ExitCode{ExitCode: int32(code)}})
+}
+
+type streamWriter func([]byte) error
+
+func (w streamWriter) Write(b []byte) (int, error) {
+	if err := w(append([]byte(nil), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func hasKind(i Info, kind string) bool {
+	for _, k := range i.Kinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+
+type keyStoreServer struct {
+	pb.UnimplementedKeyStoreServer
+	srv *Server
+}
+
+func (s *keyStoreServer) ks(name string) (KeyStore, error) {
+	inst, err := s.srv.instance(KindKeyStore, name)
+	if err != nil {
+		return nil, err
+	}
+	ks, ok := inst.(KeyStore)
+	if !ok {
+		return nil, status.Errorf(codes.Internal, "instance %q is not a keystore", name)
+	}
+	return ks, nil
+}
+
+func keyInfoResult(k *KeyInfo, err error) (*pb.KeyInfo, error) {
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	out, err := keyInfoToPB(k)
+	return out, ToStatus(err)
+}
+
+func (s *keyStoreServer) GenerateKey(ctx context.Context, r *pb.GenerateKeyRequest) (*pb.KeyInfo, error) {
+	ks, err := s.ks(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	return keyInfoResult(ks.GenerateKey(ctx, GenerateKeyRequest{ID: r.Id, Algorithm: r.Algorithm, Attributes: r.Attributes}))
+}
+
+func (s *keyStoreServer) ImportKey(ctx context.Context, r *pb.ImportKeyRequest) (*pb.KeyInfo, error) {
+	ks, err := s.ks(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	return keyInfoResult(ks.ImportKey(ctx, ImportKeyRequest{ID: r.Id, PEM: r.PrivateKeyPem}))
+}
+
+func (s *keyStoreServer) ListKeys(ctx context.Context, r *pb.ListKeysRequest) (*pb.ListKeysResponse, error) {
+	ks, err := s.ks(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ks.ListKeys(ctx)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	out := &pb.ListKeysResponse{}
+	for i := range keys {
+		k, err := keyInfoToPB(&keys[i])
+		if err != nil {
+			return nil, ToStatus(err)
+		}
+		out.Keys = append(out.Keys, k)
+	}
+	return out, nil
+}
+
+func (s *keyStoreServer) PublicKey(ctx context.Context, r *pb.PublicKeyRequest) (*pb.KeyInfo, error) {
+	ks, err := s.ks(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	return keyInfoResult(ks.PublicKey(ctx, r.Id))
+}
+
+func (s *keyStoreServer) Sign(ctx context.Context, r *pb.SignRequest) (*pb.SignResponse, error) {
+	ks, err := s.ks(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := ks.Sign(ctx, signReqFromPB(r))
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.SignResponse{Signature: sig}, nil
+}
+
+// SignStream signs with a worker per CPU so a batch uses every core.
+func (s *keyStoreServer) SignStream(stream grpc.BidiStreamingServer[pb.SignBatch, pb.SignResultBatch]) error {
+	recv := func() ([]*pb.SignRequest, error) {
+		b, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return b.Requests, nil
+	}
+	send := func(rs []*pb.SignResult) error { return stream.Send(&pb.SignResultBatch{Results: rs}) }
+	return serveStream(stream.Context(), recv, send, func(ctx context.Context, in <-chan *pb.SignRequest, out chan<- *pb.SignResult) {
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range in {
+					res := &pb.SignResult{Id: r.Id}
+					ks, err := s.ks(r.Instance)
+					if err == nil {
+						res.Signature, err = ks.Sign(ctx, signReqFromPB(r))
+					}
+					res.Error = statusToPB(err)
+					out <- res
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// ---------------------------------------------------------------------------
+
+type certStoreServer struct {
+	pb.UnimplementedCertStoreServer
+	srv *Server
+}
+
+func (s *certStoreServer) cs(name string) (CertStore, error) {
+	inst, err := s.srv.instance(KindCertStore, name)
+	if err != nil {
+		return nil, err
+	}
+	cs, ok := inst.(CertStore)
+	if !ok {
+		return nil, status.Errorf(codes.Internal, "instance %q is not a certstore", name)
+	}
+	return cs, nil
+}
+
+func (s *certStoreServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	if r.Record == nil {
+		return nil, status.Error(codes.InvalidArgument, "put: missing record")
+	}
+	if err := cs.Put(ctx, recordFromPB(r.Record)); err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.PutResponse{}, nil
+}
+
+// PutStream is the plugin side of group commit: everything that arrived
+// while the previous batch was committing is committed together.
+func (s *certStoreServer) PutStream(stream grpc.BidiStreamingServer[pb.PutBatch, pb.PutResultBatch]) error {
+	recv := func() ([]*pb.PutRequest, error) {
+		b, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return b.Requests, nil
+	}
+	send := func(rs []*pb.PutResult) error { return stream.Send(&pb.PutResultBatch{Results: rs}) }
+	return serveStream(stream.Context(), recv, send, func(ctx context.Context, in <-chan *pb.PutRequest, out chan<- *pb.PutResult) {
+		batch := make([]*pb.PutRequest, 0, maxBatch)
+		for r := range in {
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-in:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			s.commit(ctx, batch, out)
+		}
+	})
+}
+
+// commit writes a batch grouped by instance, one PutBatch per instance.
+func (s *certStoreServer) commit(ctx context.Context, batch []*pb.PutRequest, out chan<- *pb.PutResult) {
+	byInst := map[string][]*pb.PutRequest{}
+	var order []string
+	for _, r := range batch {
+		if _, ok := byInst[r.Instance]; !ok {
+			order = append(order, r.Instance)
+		}
+		byInst[r.Instance] = append(byInst[r.Instance], r)
+	}
+	for _, name := range order {
+		reqs := byInst[name]
+		errs := make([]error, len(reqs))
+		cs, err := s.cs(name)
+		switch {
+		case err != nil:
+			for i := range errs {
+				errs[i] = err
+			}
+		default:
+			errs = PutAll(ctx, cs, recordsOf(reqs))
+		}
+		for i, r := range reqs {
+			out <- &pb.PutResult{Id: r.Id, Error: statusToPB(errs[i])}
+		}
+	}
+}
+
+func recordsOf(reqs []*pb.PutRequest) []*CertRecord {
+	recs := make([]*CertRecord, len(reqs))
+	for i, r := range reqs {
+		if r.Record == nil {
+			r.Record = &pb.CertificateRecord{}
+		}
+		recs[i] = recordFromPB(r.Record)
+	}
+	return recs
+}
+
+// PutAll stores recs with one PutBatch when cs implements BatchPutter, else
+// one Put each. It returns one error (or nil) per record.
+func PutAll(ctx context.Context, cs CertStore, recs []*CertRecord) []error {
+	errs := make([]error, len(recs))
+	if bp, ok := cs.(BatchPutter); ok && len(recs) > 1 {
+		per, err := bp.PutBatch(ctx, recs)
+		for i := range errs {
+			switch {
+			case err != nil:
+				errs[i] = err
+			case i < len(per):
+				errs[i] = per[i]
+			default:
+				errs[i] = fmt.Errorf("put batch: no result for record %d", i)
+			}
+		}
+		return errs
+	}
+	for i, rec := range recs {
+		errs[i] = cs.Put(ctx, rec)
+	}
+	return errs
+}
+
+func (s *certStoreServer) Get(ctx context.Context, r *pb.GetRequest) (*pb.CertificateRecord, error) {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := cs.Get(ctx, r.Serial, r.Aki)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return recordToPB(rec), nil
+}
+
+func (s *certStoreServer) List(r *pb.ListRequest, stream grpc.ServerStreamingServer[pb.CertificateRecord]) error {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return err
+	}
+	f := ListFilter{
+		IssuerLabel: r.IssuerLabel, AKI: r.Aki, Status: r.Status, ExpiresBefore: timeOf(r.ExpiresBefore),
+		ExpiresAfter: timeOf(r.ExpiresAfter), Limit: int(r.Limit),
+	}
+	return ToStatus(cs.List(stream.Context(), f, func(rec *CertRecord) error { return stream.Send(recordToPB(rec)) }))
+}
+
+func (s *certStoreServer) Revoke(ctx context.Context, r *pb.RevokeRequest) (*pb.RevokeResponse, error) {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	err = cs.Revoke(ctx, RevokeRequest{Serial: r.Serial, AKI: r.Aki, Reason: int(r.Reason), RevokedAt: timeOf(r.RevokedAt)})
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.RevokeResponse{}, nil
+}
+
+func (s *certStoreServer) PutOCSP(ctx context.Context, r *pb.PutOCSPRequest) (*pb.PutOCSPResponse, error) {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	if r.Record == nil {
+		return nil, status.Error(codes.InvalidArgument, "put ocsp: missing record")
+	}
+	if err := cs.PutOCSP(ctx, ocspFromPB(r.Record)); err != nil {
+		return nil, ToStatus(err)
+	}
+	return &pb.PutOCSPResponse{}, nil
+}
+
+func (s *certStoreServer) GetOCSP(ctx context.Context, r *pb.GetOCSPRequest) (*pb.OCSPRecord, error) {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := cs.GetOCSP(ctx, r.Serial, r.Aki)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return ocspToPB(rec), nil
+}

@@ -1,0 +1,47 @@
+// Package plugintest holds conformance kits that every keystore and
+// certstore plugin must pass, in process and over gRPC, and helpers to run
+// a plugin over a real gRPC connection inside a test.
+package plugintest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/pkid/pkid/sdk"
+)
+
+// ServeGRPC serves p over a real gRPC connection within the test process and
+// returns the host-side client, as pkid would see the plugin. Calls go
+// through the same adapters (instance multiplexing, batched streams) as an
+// out-of-process plugin.
+func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.Client {
+	t.Helper()
+	c, s := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginName: &sdk.GRPCPlugin{Impl: p}})
+	raw, err := c.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("dispense: %v", err)
+	}
+	client := raw.(*sdk.Client)
+	t.Cleanup(func() {
+		client.Close()
+		c.Close()
+		s.Stop()
+	})
+	return client
+}
+
+// Configure configures instance name of kind on c with cfg (marshaled to
+// JSON) and fails the test on error.
+func Configure(t testing.TB, c *sdk.Client, kind, name string, cfg any) {
+	t.Helper()
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Configure(context.Background(), sdk.Config{Kind: kind, Instance: name, JSON: js}); err != nil {
+		t.Fatalf("configure %s %q: %v", kind, name, err)
+	}
+	t.Cleanup(func() { _ = c.CloseInstance(context.Background(), kind, name) })
+}

@@ -1,0 +1,289 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Batching on the hot paths. Many goroutines call Sign or Put at once; each
+// call would cost a unary RPC (more CPU than a P-256 signature). Instead the
+// client keeps one long-lived bidi stream per connection and multiplexes
+// calls onto it: whatever calls are queued while the previous message is
+// being sent go out together in the next message. A lone call is sent at
+// once (no timer), so latency stays low; under load batches grow by
+// themselves.
+
+// maxBatch bounds the items per stream message.
+const maxBatch = 256
+
+type muxResult[R any] struct {
+	res R
+	err error
+}
+
+type muxCall[Q, R any] struct {
+	req Q
+	out chan muxResult[R]
+}
+
+// streamOps adapts one generated bidi stream to the multiplexer.
+type streamOps[Q, R any] struct {
+	// open starts a stream and returns its send and receive functions.
+	open  func(ctx context.Context) (send func([]Q) error, recv func() ([]R, error), err error)
+	setID func(Q, uint64)
+	getID func(R) uint64
+}
+
+// mux multiplexes concurrent calls onto one stream, reopened after failure.
+type mux[Q, R any] struct {
+	ops streamOps[Q, R]
+
+	mu     sync.Mutex
+	cur    *muxStream[Q, R]
+	closed bool
+}
+
+type muxStream[Q, R any] struct {
+	queue  chan *muxCall[Q, R]
+	done   chan struct{}
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	pending map[uint64]*muxCall[Q, R]
+	nextID  uint64
+	err     error
+}
+
+var errMuxClosed = errors.New("client closed")
+
+func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errMuxClosed
+	}
+	if m.cur != nil {
+		select {
+		case <-m.cur.done:
+		default:
+			return m.cur, nil
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	send, recv, err := m.ops.open(ctx)
+	if err != nil {
+		cancel()
+		return nil, FromStatus(err)
+	}
+	s := &muxStream[Q, R]{
+		queue: make(chan *muxCall[Q, R], maxBatch), done: make(chan struct{}), cancel: cancel,
+		pending: map[uint64]*muxCall[Q, R]{},
+	}
+	go s.sendLoop(send, m.ops.setID)
+	go s.recvLoop(recv, m.ops.getID)
+	m.cur = s
+	return s, nil
+}
+
+// call sends one request and waits for its result. If the stream breaks
+// (the plugin process died), every pending call fails at once with
+// ErrUnavailable rather than hanging.
+func (m *mux[Q, R]) call(ctx context.Context, req Q) (R, error) {
+	var zero R
+	s, err := m.stream()
+	if err != nil {
+		return zero, err
+	}
+	c := &muxCall[Q, R]{req: req, out: make(chan muxResult[R], 1)}
+	select {
+	case s.queue <- c:
+	case <-s.done:
+		return zero, s.failure()
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	select {
+	case r := <-c.out:
+		return r.res, r.err
+	case <-s.done:
+		// The call may have been queued after the stream failed.
+		select {
+		case r := <-c.out:
+			return r.res, r.err
+		default:
+			return zero, s.failure()
+		}
+	case <-ctx.Done():
+		// The result, if it comes, lands in the buffered channel and is dropped.
+		return zero, ctx.Err()
+	}
+}
+
+func (m *mux[Q, R]) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.cur != nil {
+		m.cur.fail(errMuxClosed)
+	}
+}
+
+func (s *muxStream[Q, R]) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// fail ends the stream and every call pending on it.
+func (s *muxStream[Q, R]) fail(err error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	if err == io.EOF || Code(err) == codes.Canceled || Code(err) == codes.Unavailable || Code(err) == codes.Unknown {
+		err = fromCode(codes.Unavailable, "stream to plugin broke: "+err.Error())
+	}
+	s.err = err
+	pending := s.pending
+	s.pending = nil
+	close(s.done)
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range pending {
+		c.out <- muxResult[R]{err: err}
+	}
+	// Calls still in the queue were never sent.
+	for {
+		select {
+		case c := <-s.queue:
+			c.out <- muxResult[R]{err: err}
+		default:
+			return
+		}
+	}
+}
+
+func (s *muxStream[Q, R]) sendLoop(send func([]Q) error, setID func(Q, uint64)) {
+	batch := make([]Q, 0, maxBatch)
+	for {
+		var c *muxCall[Q, R]
+		select {
+		case c = <-s.queue:
+		case <-s.done:
+			return
+		}
+		batch = batch[:0]
+		s.mu.Lock()
+		if s.err != nil {
+			s.mu.Unlock()
+			c.out <- muxResult[R]{err: s.err}
+			return
+		}
+		for {
+			s.nextID++
+			setID(c.req, s.nextID)
+			s.pending[s.nextID] = c
+			batch = append(batch, c.req)
+			if len(batch) == maxBatch {
+				break
+			}
+			select {
+			case c = <-s.queue:
+				continue
+			default:
+			}
+			break
+		}
+		s.mu.Unlock()
+		if err := send(batch); err != nil {
+			s.fail(FromStatus(err))
+			return
+		}
+	}
+}
+
+func (s *muxStream[Q, R]) recvLoop(recv func() ([]R, error), getID func(R) uint64) {
+	for {
+		rs, err := recv()
+		if err != nil {
+			s.fail(FromStatus(err))
+			return
+		}
+		s.mu.Lock()
+		for _, r := range rs {
+			id := getID(r)
+			if c, ok := s.pending[id]; ok {
+				delete(s.pending, id)
+				c.out <- muxResult[R]{res: r}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// serveStream runs the server side of a batched stream: received items go
+// to process, which writes one result per item to out (in any order);
+// results are sent back in batches. It returns when the client closes the
+// stream and every item has been answered.
+func serveStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send func([]R) error,
+	process func(ctx context.Context, in <-chan Q, out chan<- R)) error {
+	in := make(chan Q, maxBatch)
+	out := make(chan R, maxBatch)
+	procDone := make(chan struct{})
+	go func() {
+		process(ctx, in, out)
+		close(procDone)
+	}()
+	sendErr := make(chan error, 1)
+	go func() {
+		batch := make([]R, 0, maxBatch)
+		for r := range out {
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-out:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			if err := send(batch); err != nil {
+				sendErr <- err
+				// Keep draining so process never blocks.
+				for range out {
+				}
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	var rerr error
+	for {
+		qs, err := recv()
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			}
+			break
+		}
+		for _, q := range qs {
+			in <- q
+		}
+	}
+	close(in)
+	<-procDone
+	close(out)
+	if err := <-sendErr; err != nil {
+		return err
+	}
+	return rerr
+}
