@@ -165,8 +165,12 @@ func (srv *Server) RunCommand(stream grpc.BidiStreamingServer[pb.RunCommandReque
 	}
 	code, err := c.RunCommand(stream.Context(), CommandRequest{
 		Kind: start.Kind, Name: start.Name, Args: start.Args, Stdin: stdinR,
-		Stdout: streamWriter(func(b []byte) error { return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stdout{Stdout: b}}) }),
-		Stderr: streamWriter(func(b []byte) error { return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stderr{Stderr: b}}) }),
+		Stdout: streamWriter(func(b []byte) error {
+			return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stdout{Stdout: b}})
+		}),
+		Stderr: streamWriter(func(b []byte) error {
+			return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_Stderr{Stderr: b}})
+		}),
 	})
 	stdinR.Close()
 	if err != nil {

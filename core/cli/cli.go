@@ -101,9 +101,9 @@ func factory(e *env, mk func(*env) *command) hcli.CommandFactory {
 
 type groupCmd struct{ synopsis string }
 
-func (g *groupCmd) Synopsis() string   { return g.synopsis }
-func (g *groupCmd) Help() string       { return g.synopsis }
-func (g *groupCmd) Run([]string) int   { return hcli.RunResultHelp }
+func (g *groupCmd) Synopsis() string { return g.synopsis }
+func (g *groupCmd) Help() string     { return g.synopsis }
+func (g *groupCmd) Run([]string) int { return hcli.RunResultHelp }
 
 // errSilent: the command already printed what went wrong.
 var errSilent = errors.New("failed")
