@@ -16,6 +16,7 @@ type plugin struct{}
 // sdk.KeyStore.
 func New() sdk.Plugin { return plugin{} }
 
+// Info describes the plugin build.
 func (plugin) Info() sdk.Info {
 	return sdk.Info{
 		Name:         "file",

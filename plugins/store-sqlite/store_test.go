@@ -220,7 +220,7 @@ func TestNumericSerialOrder(t *testing.T) {
 // TestListUsesIndex guards the streaming plan: no full sort of the table.
 func TestListUsesIndex(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "certs.db"))
-	for _, f := range []sdk.ListFilter{{}, {IssuerLabel: "x"}, {Status: "revoked"}, {ExpiresBefore: time.Now()}} {
+	for _, f := range []sdk.ListFilter{{}, {IssuerLabel: "x"}, {Status: "revoked"}, {AKI: "ab"}, {ExpiresBefore: time.Now()}} {
 		q, args := listQuery(f)
 		rows, err := s.r.Query("EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make run (until the daemon lands): the most useful end-to-end path today.
+# Validates the dev configuration, generates a key inside the file keystore
+# (plugin process), lists keys, shows the certificate store, and runs the
+# third-party sample plugin pinned by sha256.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKID=./bin/pkid
+export PKID_STATE_DIR=${PKID_STATE_DIR:-$PWD/.state}
+mkdir -p "$PKID_STATE_DIR"
+chmod 700 "$PKID_STATE_DIR"
+if [ ! -s "$PKID_STATE_DIR/passphrase" ]; then
+	(umask 077; head -c 32 /dev/urandom | base64 >"$PKID_STATE_DIR/passphrase")
+	echo "Generated a dev keystore passphrase in $PKID_STATE_DIR/passphrase (0600)."
+fi
+cfg=examples/hcl/dev.hcl
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step $PKID version
+step $PKID validate -config $cfg
+step $PKID plugin list -config $cfg
+if ! $PKID keystore dev public -id demo-p256 -config $cfg >/dev/null 2>&1; then
+	step $PKID keystore dev generate -id demo-p256 -algorithm ecdsa-p256 -config $cfg
+fi
+step $PKID keystore dev list -config $cfg
+step $PKID certstore main list -config $cfg
+
+make -s example-plugin
+sum=$(sha256sum bin/pkid-plugin-memory | cut -d' ' -f1)
+step $PKID plugin register bin/pkid-plugin-memory
+export PKID_MEMORY_PLUGIN_SHA256=$sum
+step $PKID keystore scratch generate -id demo -algorithm ed25519 -config examples/hcl/third-party-plugin.hcl
+echo
+echo "State is in $PKID_STATE_DIR. Try: $PKID plugin schema keystore file"
