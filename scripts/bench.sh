@@ -6,23 +6,26 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-$GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-1} \
-	./core/pluginhost/ ./plugins/keystore-file/ ./plugins/store-sqlite/ | tee "$out"
+$GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
+	./core/pluginhost/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
-echo "== ratios (same run)"
-# Out-of-process signing vs in-process, per concurrency.
+echo "== ratios (same run; means over -count runs)"
 awk '
+function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
 /^BenchmarkSignP256\// {
-	split($1, p, "/"); mode=p[2]; conc=p[3]; sub(/-[0-9]+$/, "", conc)
-	ns[mode "/" conc]=$3
+	split($1, p, "/"); k = p[2] "/" p[3]; sub(/-[0-9]+$/, "", k)
+	ns[k] += metric("ns/op"); cpu[k] += metric("cpu-ns/op"); n[k]++
 }
+/^BenchmarkPut-/        { put += metric("records/s"); nput++ }
+/^BenchmarkPutBatch64-/ { batch += metric("records/s"); nbatch++ }
 END {
-	for (c in ns) { }
 	split("c1 c32", cs, " ")
-	for (i in cs) {
-		c=cs[i]
-		if ((("inprocess/" c) in ns) && (("process/" c) in ns)) {
-			printf "keystore-file ECDSA P-256 sign, %s: out-of-process / in-process time per signature = %.2fx (%s vs %s ns/op)\n", c, ns["process/" c]/ns["inprocess/" c], ns["process/" c], ns["inprocess/" c]
-		}
+	for (i = 1; i <= 2; i++) {
+		c = cs[i]; a = "process/" c; b = "inprocess/" c
+		if (!(a in n) || !(b in n)) continue
+		printf "keystore-file P-256 sign, %s callers: out-of-process/in-process = %.2fx wall (%.0f vs %.0f ns/op), %.2fx CPU (%.0f vs %.0f cpu-ns/op)\n",
+			substr(c, 2), (ns[a]/n[a])/(ns[b]/n[b]), ns[a]/n[a], ns[b]/n[b], (cpu[a]/n[a])/(cpu[b]/n[b]), cpu[a]/n[a], cpu[b]/n[b]
 	}
+	if (nput && nbatch)
+		printf "store-sqlite: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", (batch/nbatch)/(put/nput), batch/nbatch, put/nput
 }' "$out"

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
 	"google.golang.org/grpc"
@@ -280,35 +281,85 @@ func (s *keyStoreServer) Sign(ctx context.Context, r *pb.SignRequest) (*pb.SignR
 	return &pb.SignResponse{Signature: sig}, nil
 }
 
-// SignStream signs with a worker per CPU so a batch uses every core.
+// SignStream answers each received batch with one message, signing its
+// items in parallel. Keeping batches whole matters: answering item by item
+// would wake callers one at a time, they would resubmit one at a time, and
+// batches would collapse to single items costing a round trip each.
 func (s *keyStoreServer) SignStream(stream grpc.BidiStreamingServer[pb.SignBatch, pb.SignResultBatch]) error {
-	recv := func() ([]*pb.SignRequest, error) {
+	ctx := stream.Context()
+	var (
+		wg      sync.WaitGroup
+		sendMu  sync.Mutex
+		sendErr error
+	)
+	var rerr error
+	for {
 		b, err := stream.Recv()
 		if err != nil {
-			return nil, err
+			if err != io.EOF {
+				rerr = err
+			}
+			break
 		}
-		return b.Requests, nil
-	}
-	send := func(rs []*pb.SignResult) error { return stream.Send(&pb.SignResultBatch{Results: rs}) }
-	return serveStream(stream.Context(), recv, send, func(ctx context.Context, in <-chan *pb.SignRequest, out chan<- *pb.SignResult) {
-		var wg sync.WaitGroup
-		for range runtime.GOMAXPROCS(0) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for r := range in {
-					res := &pb.SignResult{Id: r.Id}
-					ks, err := s.ks(r.Instance)
-					if err == nil {
-						res.Signature, err = ks.Sign(ctx, signReqFromPB(r))
-					}
-					res.Error = statusToPB(err)
-					out <- res
+		reqs := b.Requests
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results := make([]*pb.SignResult, len(reqs))
+			parallel(len(reqs), func(i int) {
+				r := reqs[i]
+				res := &pb.SignResult{Id: r.Id}
+				ks, err := s.ks(r.Instance)
+				if err == nil {
+					res.Signature, err = ks.Sign(ctx, signReqFromPB(r))
 				}
-			}()
+				res.Error = statusToPB(err)
+				results[i] = res
+			})
+			sendMu.Lock()
+			defer sendMu.Unlock()
+			if sendErr == nil {
+				sendErr = stream.Send(&pb.SignResultBatch{Results: results})
+			}
+		}()
+	}
+	wg.Wait()
+	if sendErr != nil {
+		return sendErr
+	}
+	return rerr
+}
+
+// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines, the caller's
+// among them.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
 		}
-		wg.Wait()
-	})
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
 }
 
 // ---------------------------------------------------------------------------

@@ -26,9 +26,20 @@ type muxResult[R any] struct {
 }
 
 type muxCall[Q, R any] struct {
-	req Q
-	out chan muxResult[R]
+	req   Q
+	out   chan muxResult[R]
+	batch *muxBatch
 }
+
+// muxBatch counts the unanswered calls of one sent message.
+type muxBatch struct{ remaining int }
+
+// maxInflight bounds the messages awaiting answers. gRPC's Send returns as
+// soon as the transport has the bytes, so without a bound every call would
+// leave alone; with it, calls arriving while the plugin works on earlier
+// messages gather into the next one. A lone caller never reaches the bound,
+// so it waits for nothing.
+const maxInflight = 4 // measured best of 1, 2, 4, 8 on 2 cores (BenchmarkSignP256)
 
 // streamOps adapts one generated bidi stream to the multiplexer.
 type streamOps[Q, R any] struct {
@@ -51,6 +62,7 @@ type muxStream[Q, R any] struct {
 	queue  chan *muxCall[Q, R]
 	done   chan struct{}
 	cancel context.CancelFunc
+	slots  chan struct{} // one token per message in flight
 
 	mu      sync.Mutex
 	pending map[uint64]*muxCall[Q, R]
@@ -81,7 +93,7 @@ func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
 	}
 	s := &muxStream[Q, R]{
 		queue: make(chan *muxCall[Q, R], maxBatch), done: make(chan struct{}), cancel: cancel,
-		pending: map[uint64]*muxCall[Q, R]{},
+		slots: make(chan struct{}, maxInflight), pending: map[uint64]*muxCall[Q, R]{},
 	}
 	go s.sendLoop(send, m.ops.setID)
 	go s.recvLoop(recv, m.ops.getID)
@@ -177,7 +189,15 @@ func (s *muxStream[Q, R]) sendLoop(send func([]Q) error, setID func(Q, uint64)) 
 		case <-s.done:
 			return
 		}
+		// Wait for a free slot; meanwhile more calls queue up.
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.done:
+			c.out <- muxResult[R]{err: s.failure()}
+			return
+		}
 		batch = batch[:0]
+		b := &muxBatch{}
 		s.mu.Lock()
 		if s.err != nil {
 			s.mu.Unlock()
@@ -187,6 +207,8 @@ func (s *muxStream[Q, R]) sendLoop(send func([]Q) error, setID func(Q, uint64)) 
 		for {
 			s.nextID++
 			setID(c.req, s.nextID)
+			c.batch = b
+			b.remaining++
 			s.pending[s.nextID] = c
 			batch = append(batch, c.req)
 			if len(batch) == maxBatch {
@@ -220,6 +242,9 @@ func (s *muxStream[Q, R]) recvLoop(recv func() ([]R, error), getID func(R) uint6
 			if c, ok := s.pending[id]; ok {
 				delete(s.pending, id)
 				c.out <- muxResult[R]{res: r}
+				if c.batch.remaining--; c.batch.remaining == 0 {
+					<-s.slots
+				}
 			}
 		}
 		s.mu.Unlock()
@@ -287,3 +312,4 @@ func serveStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send f
 	}
 	return rerr
 }
+

@@ -73,7 +73,7 @@ type Options struct {
 }
 
 // DefaultBuiltinEnv is what builtin plugins see of the host environment.
-var DefaultBuiltinEnv = []string{"PATH", "TMPDIR", "TZ", "HOME", "SOFTHSM2_CONF"}
+var DefaultBuiltinEnv = []string{"GOGC", "GOMAXPROCS", "PATH", "TMPDIR", "TZ", "HOME", "SOFTHSM2_CONF"}
 
 // Host owns plugin processes and in-process plugin instances.
 type Host struct {
