@@ -312,4 +312,3 @@ func serveStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send f
 	}
 	return rerr
 }
-
