@@ -257,3 +257,8 @@ func TestExternalPluginPinning(t *testing.T) {
 		}
 	})
 }
+
+func builtinNew(kind, typ string) func() sdk.Plugin {
+	f, _ := catalog.LookupBuiltin(kind, typ)
+	return f
+}

@@ -14,5 +14,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
 		os.Exit(cli.Run(os.Args[1:]))
 	}
+	if dir := os.Getenv("PKID_TEST_ACT_AS_HOST"); dir != "" {
+		actAsHost(dir)
+	}
 	os.Exit(m.Run())
 }

@@ -131,8 +131,15 @@ func readerDSN(path string, busyMS int64) string {
 	)
 }
 
+// dsn opens path as a file: URI with the path percent-escaped, so any file
+// name works ('?' would otherwise start the driver's parameters, '#' a URI
+// fragment).
 func dsn(path string, params ...string) string {
-	return path + "?" + strings.Join(params, "&")
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+	return "file:" + esc + "?" + strings.Join(params, "&")
 }
 
 // checkWAL verifies the journal mode took effect (it silently does not on

@@ -87,11 +87,10 @@ func parseConfig(cfg sdk.Config) (Options, sdk.Diagnostics) {
 	case strings.TrimSpace(c.Path) == "":
 		diags = append(diags, sdk.Errorf([]string{"path"}, "missing database path",
 			"path must name the SQLite database file")...)
-	case strings.ContainsAny(c.Path, "?#") || strings.HasPrefix(c.Path, ":") || strings.HasPrefix(c.Path, "file:"):
-		// The driver reads '?' as the start of its parameters, and
-		// ":memory:"/URIs cannot be shared by a writer and a read pool.
+	case strings.HasPrefix(c.Path, ":") || strings.HasPrefix(c.Path, "file:"):
+		// ":memory:" and URIs cannot be shared by a writer and a read pool.
 		diags = append(diags, sdk.Errorf([]string{"path"}, "invalid database path",
-			"path must be a plain file path without '?' or '#' (no :memory: or file: URI)")...)
+			"path must be a file path (not :memory: or a file: URI)")...)
 	}
 	if c.BusyTimeout != "" {
 		d, err := time.ParseDuration(c.BusyTimeout)

@@ -43,7 +43,8 @@ func TestValidateConfig(t *testing.T) {
 		{`{"path":null,"busy_timeout":null}`, []string{"path"}},
 		{`{"path":"","busy_timeout":null}`, []string{"path"}},
 		{`{"path":":memory:"}`, []string{"path"}},
-		{`{"path":"/tmp/x.db?mode=ro"}`, []string{"path"}},
+		{`{"path":"/tmp/x.db?mode=ro"}`, nil}, // an odd but valid file name
+		{`{"path":"file:/tmp/x.db"}`, []string{"path"}},
 		{`{"path":"/tmp/x.db","busy_timeout":"soon"}`, []string{"busy_timeout"}},
 		{`{"path":"/tmp/x.db","busy_timeout":"-1s"}`, []string{"busy_timeout"}},
 	} {

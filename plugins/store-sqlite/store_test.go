@@ -290,3 +290,34 @@ func TestBusyIsUnavailable(t *testing.T) {
 		t.Fatalf("Put while another connection holds the lock: %v", err)
 	}
 }
+
+// Any file name works: '?', '#' and '%' are escaped in the driver URI, so
+// they neither start parameters nor a fragment, and nothing lands elsewhere.
+func TestOddPathCharacters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a?mode=ro#x%20y", "pkid.db")
+	s, err := Open(context.Background(), Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := plugintest.NewCertRecord(1, "ab", "ca", time.Now().Add(time.Hour))
+	if err := s.Put(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the configured path: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("files created beside the configured directory: %v", entries)
+	}
+	s, err = Open(context.Background(), Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Get(context.Background(), rec.Serial, rec.AKI); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+}
