@@ -51,6 +51,7 @@ func run(args []string, e *env) int {
 			"plugin schema":   factory(e, pluginSchemaCmd),
 			"keystore":        factory(e, keystoreCmd),
 			"certstore":       factory(e, certstoreCmd),
+			"json":            factory(e, jsonCmd),
 		},
 	}
 	code, err := c.Run()
