@@ -7,7 +7,7 @@ GO=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
-	./core/pluginhost/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./core/pluginhost/ ./core/ca/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -16,6 +16,8 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 	split($1, p, "/"); k = p[2] "/" p[3]; sub(/-[0-9]+$/, "", k)
 	ns[k] += metric("ns/op"); cpu[k] += metric("cpu-ns/op"); n[k]++
 }
+/^BenchmarkIssue-/              { iss += metric("ns/op"); niss++ }
+/^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
 /^BenchmarkPut-/        { put += metric("records/s"); nput++ }
 /^BenchmarkPutBatch64-/ { batch += metric("records/s"); nbatch++ }
 END {
@@ -26,6 +28,8 @@ END {
 		printf "keystore-file P-256 sign, %s callers: out-of-process/in-process = %.2fx wall (%.0f vs %.0f ns/op), %.2fx CPU (%.0f vs %.0f cpu-ns/op)\n",
 			substr(c, 2), (ns[a]/n[a])/(ns[b]/n[b]), ns[a]/n[a], ns[b]/n[b], (cpu[a]/n[a])/(cpu[b]/n[b]), cpu[a]/n[a], cpu[b]/n[b]
 	}
+	if (niss && ncc)
+		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
 	if (nput && nbatch)
 		printf "store-sqlite: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", (batch/nbatch)/(put/nput), batch/nbatch, put/nput
 }' "$out"

@@ -5,6 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 
+# Test oracles and independent clients: real CFSSL (formats, cfssljson
+# byte-identity) and openssl (chain verification).
+if ! command -v openssl >/dev/null; then
+	echo "== installing openssl"
+	apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+if [ ! -x bin/cfssl ] || [ ! -x bin/cfssljson ]; then
+	echo "== installing the CFSSL v1.6.5 oracle into bin/"
+	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5
+fi
+export PKID_ORACLE_DIR="$PWD/bin"
+
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' | grep -v '\.pb\.go$') 2>/dev/null || true)
 if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/pkid/pkid/core/duration"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -53,7 +53,7 @@ Commands:
 				return usagef("-status must be good or revoked")
 			}
 			if *within != "" {
-				d, err := config.ParseDuration(*within)
+				d, err := duration.Parse(*within)
 				if err != nil {
 					return usagef("-expiring-within: %v", err)
 				}

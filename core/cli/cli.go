@@ -52,6 +52,11 @@ func run(args []string, e *env) int {
 			"keystore":        factory(e, keystoreCmd),
 			"certstore":       factory(e, certstoreCmd),
 			"json":            factory(e, jsonCmd),
+			"genkey":          factory(e, genkeyCmd),
+			"gencsr":          factory(e, gencsrCmd),
+			"gencert":         factory(e, gencertCmd),
+			"sign":            factory(e, signCmd),
+			"selfsign":        factory(e, selfsignCmd),
 		},
 	}
 	code, err := c.Run()

@@ -7,6 +7,7 @@ package profile
 import (
 	"crypto/x509"
 	"encoding/asn1"
+	"net"
 	"regexp"
 	"time"
 )
@@ -49,6 +50,16 @@ type Profile struct {
 
 	ClientProvidesSerialNumbers bool
 
+	// CTLogServers are the Certificate Transparency logs a precertificate
+	// is submitted to (CFSSL's ct_log_servers); any failure fails issuance.
+	CTLogServers []string
+
+	// NameConstraints are written into CA certificates issued under this
+	// profile (and then enforced when signing beneath them).
+	NameConstraints *NameConstraints
+	// Names is the allow/deny policy for the names a certificate may carry.
+	Names *NamePolicy
+
 	Lint Lint
 
 	// Forwarding and authentication (used by the daemon).
@@ -60,6 +71,29 @@ type Profile struct {
 	// SignatureAlgorithm overrides the default chosen from the CA key
 	// (e.g. x509.SHA256WithRSAPSS). Zero: by key.
 	SignatureAlgorithm x509.SignatureAlgorithm
+}
+
+// NameConstraints is the X.509 name constraints extension (RFC 5280
+// §4.2.1.10) of a CA certificate.
+type NameConstraints struct {
+	Critical                      bool
+	PermittedDNS, ExcludedDNS     []string
+	PermittedIP, ExcludedIP       []*net.IPNet
+	PermittedEmail, ExcludedEmail []string
+	PermittedURI, ExcludedURI     []string
+}
+
+// NamePolicy allows and denies names in issued certificates. DNS patterns
+// are exact names or "*.example.com" (any single label); a deny match
+// wins; when an allow list for a name type is non-empty, every name of
+// that type must match it.
+type NamePolicy struct {
+	AllowDNS, DenyDNS     []string
+	AllowIP, DenyIP       []*net.IPNet
+	AllowEmail, DenyEmail []string // "user@example.com", "example.com" or ".example.com"
+	AllowURI, DenyURI     []string // host patterns as for DNS
+	// AllowWildcards permits wildcard DNS names at all (default false).
+	AllowWildcards bool
 }
 
 // CAConstraint is the basic-constraints policy of a profile.

@@ -1,0 +1,594 @@
+// Package ca is pkid's issuing core, usable from Go without the CLI:
+// request structs in, certificates out.
+//
+//	iss, err := ca.NewIssuer(ca.IssuerConfig{Label: "issuing", Certificate: caCert, Signer: signer, Profiles: cfg, Store: store})
+//	cert, err := iss.Sign(ctx, ca.SignRequest{CSR: csrPEM, Profile: "server"})
+//
+// Every certificate is linted before it is signed (zlint; refusal names the
+// lints) and, when a certstore is configured, durably recorded before it is
+// returned: if the store write fails, no certificate is returned.
+package ca
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/pkid/pkid/core/ca/csr"
+	"github.com/pkid/pkid/core/ca/lint"
+	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/sdk"
+)
+
+// IssuerConfig describes one CA.
+type IssuerConfig struct {
+	// Label selects this CA (multirootca's label); stored with each record.
+	Label       string
+	Certificate *x509.Certificate
+	// Chain holds the certificates above Certificate (not the root's
+	// trust anchor necessarily); their name constraints are enforced too.
+	Chain []*x509.Certificate
+	// Signer holds the CA key: a keystore signer (KeyStoreSigner) or a
+	// local key.
+	Signer   crypto.Signer
+	Profiles *profile.Config
+	// Store, when set, records every certificate before it is returned.
+	Store sdk.CertStore
+	// Now and Rand are for tests; defaults time.Now and crypto/rand.
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Issuer signs certificates under one CA.
+type Issuer struct {
+	cfg     IssuerConfig
+	sigAlg  x509.SignatureAlgorithm
+	linters map[string]*lint.Linter // by profile name
+}
+
+// NewIssuer checks that the signer matches the CA certificate and prepares
+// the linters of every profile. Errors: key mismatch (2300), unsupported or
+// too weak CA key (2200), invalid lint settings (5200).
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	if cfg.Certificate == nil || cfg.Signer == nil || cfg.Profiles == nil {
+		return nil, errors.New("ca: issuer needs a certificate, a signer and profiles")
+	}
+	if !publicKeysEqual(cfg.Certificate.PublicKey, cfg.Signer.Public()) {
+		return nil, errorf(CodeKeyMismatch, nil, "the CA key does not match the CA certificate %q", cfg.Certificate.Subject.CommonName)
+	}
+	alg, err := DefaultSignatureAlgorithm(cfg.Signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	iss := &Issuer{cfg: cfg, sigAlg: alg, linters: map[string]*lint.Linter{}}
+	all := map[string]*profile.Profile{"": cfg.Profiles.Default}
+	for name, p := range cfg.Profiles.Profiles {
+		all[name] = p
+	}
+	for name, p := range all {
+		if p == nil {
+			continue
+		}
+		l, err := lint.New(p.Lint)
+		if err != nil {
+			return nil, errorf(CodeInvalidPolicy, err, "profile %q: lint settings", name)
+		}
+		iss.linters[name] = l
+	}
+	return iss, nil
+}
+
+// Certificate returns the CA certificate.
+func (i *Issuer) Certificate() *x509.Certificate { return i.cfg.Certificate }
+
+// Label returns the CA's label.
+func (i *Issuer) Label() string { return i.cfg.Label }
+
+// Profiles returns the CA's profiles.
+func (i *Issuer) Profiles() *profile.Config { return i.cfg.Profiles }
+
+// Subject overrides CSR subject fields; empty fields keep the CSR's.
+type Subject struct {
+	CN           string
+	Names        []csr.Name
+	SerialNumber string
+}
+
+// SignRequest asks for a certificate.
+type SignRequest struct {
+	// CSR is a PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST")
+	// or DER certificate request. Its signature is verified.
+	CSR []byte
+	// Hosts, when non-nil, replace the CSR's SANs ([]string{} removes
+	// them). Items are classified: IP, email, URI, else DNS.
+	Hosts   []string
+	Subject *Subject
+	Profile string
+	// Serial is the caller's serial; only with ClientProvidesSerialNumbers.
+	Serial *big.Int
+	// NotBefore/NotAfter narrow the validity within the profile (zero: unset).
+	NotBefore, NotAfter time.Time
+	Metadata            json.RawMessage
+}
+
+// Certificate is an issued certificate.
+type Certificate struct {
+	DER  []byte
+	Cert *x509.Certificate
+	// Warnings are lint findings below the refusal level and dropped
+	// usages; the CLI prints them.
+	Warnings []string
+}
+
+// PEM returns the certificate as PEM.
+func (c *Certificate) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
+}
+
+// Sign issues a certificate for req. Errors are *Error with CFSSL codes:
+// CSR problems (9002/9003/9300), unknown profile (5400), policy violations
+// and lint refusals (5300), whitelist mismatch (5500), missing serial
+// (1400), store failure (11100: no certificate is returned).
+func (i *Issuer) Sign(ctx context.Context, req SignRequest) (*Certificate, error) {
+	cr, err := csr.ParseCSR(req.CSR)
+	if err != nil {
+		code := CodeCSRDecode
+		if strings.Contains(err.Error(), "signature") {
+			code = CodeCSRInvalid
+		}
+		return nil, errorf(code, err, "bad certificate request")
+	}
+	p, err := i.cfg.Profiles.Lookup(req.Profile)
+	if err != nil {
+		return nil, errorf(CodeUnknownProfile, err, "unknown profile %q", req.Profile)
+	}
+	if err := checkSubjectKey(cr.PublicKey); err != nil {
+		return nil, err
+	}
+	t, warnings, err := i.template(cr, req, p)
+	if err != nil {
+		return nil, err
+	}
+	return i.issue(ctx, t, cr.PublicKey, p, req, warnings)
+}
+
+// issue lints, signs and records a prepared template.
+func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.PublicKey, p *profile.Profile, req SignRequest, warnings []string) (*Certificate, error) {
+	if err := checkNameConstraints(t, append([]*x509.Certificate{i.cfg.Certificate}, i.cfg.Chain...)); err != nil {
+		return nil, err
+	}
+	if l := i.linters[p.Name]; l != nil {
+		tbs, err := lint.PreIssuance(t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
+		if err != nil {
+			return nil, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
+		}
+		rep, err := l.Lint(tbs)
+		if err != nil {
+			return nil, fmt.Errorf("ca: lint: %w", err)
+		}
+		if err := rep.Err(); err != nil {
+			return nil, errorf(CodePolicyViolation, err, "certificate refused")
+		}
+		warnings = append(warnings, findingStrings(rep.Warnings())...)
+	}
+	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, i.cfg.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("ca: signing: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("ca: parsing the signed certificate: %w", err)
+	}
+	if i.cfg.Store != nil {
+		if err := i.cfg.Store.Put(ctx, Record(cert, i.cfg.Label, p.Name, req.Metadata)); err != nil {
+			code := CodeStoreInsert
+			if errors.Is(err, sdk.ErrUnavailable) {
+				code = CodeStoreUnavailable
+			}
+			return nil, errorf(code, err, "the certificate could not be recorded, so it is not returned")
+		}
+	}
+	return &Certificate{DER: der, Cert: cert, Warnings: warnings}, nil
+}
+
+// Record is the certstore record of an issued certificate.
+func Record(c *x509.Certificate, issuerLabel, profileName string, metadata json.RawMessage) *sdk.CertRecord {
+	var sans []string
+	sans = append(sans, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	sans = append(sans, c.EmailAddresses...)
+	for _, u := range c.URIs {
+		sans = append(sans, u.String())
+	}
+	return &sdk.CertRecord{
+		Serial: c.SerialNumber.String(), AKI: hex.EncodeToString(c.AuthorityKeyId), IssuerLabel: issuerLabel,
+		Subject: c.Subject.String(), SANs: sans, NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		Status: sdk.StatusGood, Profile: profileName, DER: c.Raw, Metadata: metadata,
+	}
+}
+
+var (
+	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
+	oidSubjectAltName   = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidOCSPNoCheck      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+)
+
+// template applies the profile and request to the CSR.
+func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profile.Profile) (*x509.Certificate, []string, error) {
+	var warnings []string
+	t := &x509.Certificate{
+		Subject:            cr.Subject,
+		DNSNames:           cr.DNSNames,
+		IPAddresses:        cr.IPAddresses,
+		EmailAddresses:     cr.EmailAddresses,
+		URIs:               cr.URIs,
+		SignatureAlgorithm: i.sigAlg,
+	}
+	if p.SignatureAlgorithm != 0 {
+		t.SignatureAlgorithm = p.SignatureAlgorithm
+	}
+	if w := p.CSRWhitelist; w != nil {
+		if !w.Subject {
+			t.Subject = pkix.Name{}
+		}
+		if !w.DNSNames {
+			t.DNSNames = nil
+		}
+		if !w.IPAddresses {
+			t.IPAddresses = nil
+		}
+		if !w.EmailAddresses {
+			t.EmailAddresses = nil
+		}
+		if !w.URIs {
+			t.URIs = nil
+		}
+	}
+	if req.Subject != nil {
+		applySubject(&t.Subject, req.Subject)
+	}
+	if req.Hosts != nil {
+		t.DNSNames, t.IPAddresses, t.EmailAddresses, t.URIs = csr.ClassifyHosts(req.Hosts)
+	}
+
+	// Serial.
+	switch {
+	case p.ClientProvidesSerialNumbers && req.Serial == nil:
+		return nil, nil, errorf(CodeMissingSerial, nil, "Missing serial number in request")
+	case p.ClientProvidesSerialNumbers:
+		if req.Serial.Sign() <= 0 || req.Serial.BitLen() > 159 {
+			return nil, nil, errorf(CodePolicyViolation, nil, "serial number must be positive and at most 20 bytes")
+		}
+		t.SerialNumber = req.Serial
+	default:
+		s, err := newSerial(i.cfg.Rand)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.SerialNumber = s
+	}
+
+	if err := i.validity(t, req, p); err != nil {
+		return nil, nil, err
+	}
+
+	// Usages: drop the ones that do not fit the key, with a message.
+	ku, dropped := profile.DropUnfitUsages(p, cr.PublicKey)
+	warnings = append(warnings, dropped...)
+	t.KeyUsage = ku
+	t.ExtKeyUsage = p.ExtKeyUsage
+	t.UnknownExtKeyUsage = p.UnknownExtKeyUsage
+	if t.KeyUsage == 0 && len(t.ExtKeyUsage) == 0 && len(t.UnknownExtKeyUsage) == 0 && !p.CA.IsCA {
+		return nil, nil, errorf(CodeNoUsage, nil, "profile %q has no usage that fits a %s key", p.Name, keyName(cr.PublicKey))
+	}
+
+	// Basic constraints: always present and critical.
+	t.BasicConstraintsValid = true
+	if csrAsksCA(cr) && !p.CA.IsCA {
+		return nil, nil, errorf(CodePolicyViolation, nil, "the CSR asks for a CA certificate but profile %q does not issue CA certificates", p.Name)
+	}
+	if p.CA.IsCA {
+		t.IsCA = true
+		t.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+		t.MaxPathLen, t.MaxPathLenZero = p.CA.MaxPathLen, p.CA.MaxPathLenZero
+		if t.MaxPathLen == 0 && !t.MaxPathLenZero {
+			t.MaxPathLen = -1
+		}
+		// The issuer's own path length bounds the new CA's.
+		if iss := i.cfg.Certificate; iss.BasicConstraintsValid {
+			switch {
+			case iss.MaxPathLen == 0 && iss.MaxPathLenZero:
+				return nil, nil, errorf(CodePolicyViolation, nil, "issuer %q has path length 0: it cannot issue CA certificates", iss.Subject.CommonName)
+			case iss.MaxPathLen > 0 && (t.MaxPathLen < 0 || t.MaxPathLen > iss.MaxPathLen-1):
+				t.MaxPathLen = iss.MaxPathLen - 1
+				t.MaxPathLenZero = t.MaxPathLen == 0
+				warnings = append(warnings, fmt.Sprintf("path length limited to %d by the issuer's path length %d", t.MaxPathLen, iss.MaxPathLen))
+			}
+		}
+		// CA certificates carry no host names.
+		t.DNSNames, t.EmailAddresses, t.URIs, t.IPAddresses = nil, nil, nil, nil
+		if nc := p.NameConstraints; nc != nil {
+			t.PermittedDNSDomainsCritical = nc.Critical
+			t.PermittedDNSDomains, t.ExcludedDNSDomains = nc.PermittedDNS, nc.ExcludedDNS
+			t.PermittedIPRanges, t.ExcludedIPRanges = nc.PermittedIP, nc.ExcludedIP
+			t.PermittedEmailAddresses, t.ExcludedEmailAddresses = nc.PermittedEmail, nc.ExcludedEmail
+			t.PermittedURIDomains, t.ExcludedURIDomains = nc.PermittedURI, nc.ExcludedURI
+		}
+	}
+
+	// Key identifiers: SKI = SHA-1 of the subjectPublicKey bits; AKI comes
+	// from the issuer's SKI.
+	ski, err := subjectKeyID(cr.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.SubjectKeyId = ski
+	if len(i.cfg.Certificate.SubjectKeyId) == 0 {
+		// Go would leave AKI empty; a CA without SKI is unusual but legal.
+		t.AuthorityKeyId = nil
+	}
+
+	// URLs.
+	if p.OCSPURL != "" {
+		t.OCSPServer = []string{p.OCSPURL}
+	}
+	t.IssuingCertificateURL = p.IssuerURLs
+	if p.CRLURL != "" {
+		t.CRLDistributionPoints = []string{p.CRLURL}
+	}
+	if p.OCSPNoCheck {
+		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
+	}
+	if len(p.Policies) > 0 {
+		ext, err := policiesExtension(p.Policies)
+		if err != nil {
+			return nil, nil, errorf(CodeInvalidPolicy, err, "profile %q: certificate policies", p.Name)
+		}
+		t.ExtraExtensions = append(t.ExtraExtensions, ext)
+	}
+	if p.CopyExtensions {
+		for _, e := range cr.Extensions {
+			if e.Id.Equal(oidBasicConstraints) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
+				continue
+			}
+			t.ExtraExtensions = append(t.ExtraExtensions, e)
+		}
+	}
+
+	if err := checkNames(t, p); err != nil {
+		return nil, nil, err
+	}
+	return t, warnings, nil
+}
+
+func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profile) error {
+	backdate := p.Backdate
+	if backdate == 0 && !p.BackdateSet {
+		backdate = profile.DefaultBackdate
+	}
+	now := i.cfg.Now().UTC().Truncate(time.Minute)
+	t.NotBefore = now.Add(-backdate)
+	if !p.NotBefore.IsZero() {
+		t.NotBefore = p.NotBefore
+	}
+	if p.Expiry <= 0 && p.NotAfter.IsZero() {
+		return errorf(CodeInvalidPolicy, nil, "profile %q has no expiry", p.Name)
+	}
+	t.NotAfter = t.NotBefore.Add(p.Expiry)
+	if !p.NotAfter.IsZero() {
+		t.NotAfter = p.NotAfter
+	}
+	if !req.NotBefore.IsZero() {
+		if req.NotBefore.Before(t.NotBefore) {
+			return errorf(CodePolicyViolation, nil, "requested not_before %s is before the profile allows (%s)", req.NotBefore.UTC().Format(time.RFC3339), t.NotBefore.Format(time.RFC3339))
+		}
+		t.NotBefore = req.NotBefore
+	}
+	if !req.NotAfter.IsZero() {
+		if req.NotAfter.After(t.NotAfter) {
+			return errorf(CodePolicyViolation, nil, "requested not_after %s is beyond the profile's expiry (%s)", req.NotAfter.UTC().Format(time.RFC3339), t.NotAfter.Format(time.RFC3339))
+		}
+		t.NotAfter = req.NotAfter
+	}
+	if !t.NotAfter.After(t.NotBefore) {
+		return errorf(CodePolicyViolation, nil, "validity is empty: not_after %s is not after not_before %s", t.NotAfter.Format(time.RFC3339), t.NotBefore.Format(time.RFC3339))
+	}
+	if ca := i.cfg.Certificate; t.NotAfter.After(ca.NotAfter) {
+		return errorf(CodePolicyViolation, nil, "the certificate would expire %s, after its issuer %q (%s)", t.NotAfter.Format(time.RFC3339), ca.Subject.CommonName, ca.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func applySubject(n *pkix.Name, s *Subject) {
+	if s.CN != "" {
+		n.CommonName = s.CN
+	}
+	if s.SerialNumber != "" {
+		n.SerialNumber = s.SerialNumber
+	}
+	override := func(dst *[]string, vals []string) {
+		if len(vals) > 0 {
+			*dst = vals
+		}
+	}
+	var c, st, l, o, ou []string
+	for _, nm := range s.Names {
+		c, st, l, o, ou = appendNonEmpty(c, nm.C), appendNonEmpty(st, nm.ST), appendNonEmpty(l, nm.L), appendNonEmpty(o, nm.O), appendNonEmpty(ou, nm.OU)
+	}
+	override(&n.Country, c)
+	override(&n.Province, st)
+	override(&n.Locality, l)
+	override(&n.Organization, o)
+	override(&n.OrganizationalUnit, ou)
+	// Only these fields may be overridden; other CSR attributes are dropped
+	// from an overridden subject (CFSSL's rule).
+	n.ExtraNames, n.Names = nil, nil
+}
+
+func appendNonEmpty(s []string, v string) []string {
+	if v == "" {
+		return s
+	}
+	return append(s, v)
+}
+
+func csrAsksCA(cr *x509.CertificateRequest) bool {
+	for _, e := range cr.Extensions {
+		if !e.Id.Equal(oidBasicConstraints) {
+			continue
+		}
+		var bc struct {
+			IsCA       bool `asn1:"optional"`
+			MaxPathLen int  `asn1:"optional,default:-1"`
+		}
+		if _, err := asn1.Unmarshal(e.Value, &bc); err == nil && bc.IsCA {
+			return true
+		}
+	}
+	return false
+}
+
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, errorf(CodeKeyUnsupported, err, "marshaling public key")
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, fmt.Errorf("ca: parsing public key: %w", err)
+	}
+	sum := sha1.Sum(spki.PublicKey.Bytes)
+	return sum[:], nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	ad, err1 := x509.MarshalPKIXPublicKey(a)
+	bd, err2 := x509.MarshalPKIXPublicKey(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ad, bd)
+}
+
+func keyName(pub crypto.PublicKey) string {
+	alg, _ := DefaultSignatureAlgorithm(pub)
+	switch alg {
+	case x509.PureEd25519:
+		return "Ed25519"
+	case x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512:
+		return "ECDSA"
+	}
+	return "RSA"
+}
+
+// checkNames applies the profile's name whitelist and allow/deny policy.
+func checkNames(t *x509.Certificate, p *profile.Profile) error {
+	if re := p.NameWhitelist; re != nil {
+		names := append([]string{}, t.DNSNames...)
+		if t.Subject.CommonName != "" {
+			names = append(names, t.Subject.CommonName)
+		}
+		names = append(names, t.EmailAddresses...)
+		for _, u := range t.URIs {
+			names = append(names, u.String())
+		}
+		for _, n := range names {
+			if !re.MatchString(n) {
+				return errorf(CodeNotWhitelisted, nil, "Request does not match policy whitelist: %q", n)
+			}
+		}
+	}
+	if np := p.Names; np != nil {
+		if err := checkNamePolicy(t, np); err != nil {
+			return errorf(CodePolicyViolation, nil, "profile %q: %s", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// dnsPatternMatches: "*.example.com" matches exactly one label below
+// example.com; anything else matches the name exactly (case-insensitive).
+func dnsPatternMatches(name, pattern string) bool {
+	name, pattern = strings.ToLower(strings.TrimSuffix(name, ".")), strings.ToLower(pattern)
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		label, parent, found := strings.Cut(name, ".")
+		return found && label != "" && parent == rest
+	}
+	return name == pattern
+}
+
+func anyPattern(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if dnsPatternMatches(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
+	for _, d := range t.DNSNames {
+		if strings.Contains(d, "*") && !np.AllowWildcards {
+			return fmt.Errorf("wildcard name %q is not allowed", d)
+		}
+		if anyPattern(d, np.DenyDNS) {
+			return fmt.Errorf("DNS name %q is denied", d)
+		}
+		if len(np.AllowDNS) > 0 && !anyPattern(d, np.AllowDNS) {
+			return fmt.Errorf("DNS name %q is not in the allowed names %q", d, np.AllowDNS)
+		}
+	}
+	for _, ip := range t.IPAddresses {
+		if anyNet(np.DenyIP, ip) {
+			return fmt.Errorf("IP address %s is denied", ip)
+		}
+		if len(np.AllowIP) > 0 && !anyNet(np.AllowIP, ip) {
+			return fmt.Errorf("IP address %s is not in the allowed ranges %s", ip, netsString(np.AllowIP))
+		}
+	}
+	for _, e := range t.EmailAddresses {
+		if err := checkEmail(e, np.AllowEmail, np.DenyEmail); err != nil {
+			return err
+		}
+	}
+	for _, u := range t.URIs {
+		h := u.Hostname()
+		if anyPattern(h, np.DenyURI) {
+			return fmt.Errorf("URI %q is denied", u)
+		}
+		if len(np.AllowURI) > 0 && !anyPattern(h, np.AllowURI) {
+			return fmt.Errorf("URI %q is not in the allowed hosts %q", u, np.AllowURI)
+		}
+	}
+	return nil
+}
+
+func findingStrings(fs []lint.Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = "lint " + f.String()
+	}
+	return out
+}

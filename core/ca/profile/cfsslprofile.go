@@ -1,0 +1,268 @@
+package profile
+
+import (
+	"encoding/json"
+	"github.com/pkid/pkid/core/duration"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// profileKeys are the keys of a CFSSL signing profile (§5.2), spelled as
+// CFSSL's JSON tags (the last three have no snake_case form).
+var profileKeys = []string{
+	"usages", "expiry", "backdate", "not_before", "not_after",
+	"ca_constraint", "issuer_urls", "ocsp_url", "crl_url", "ocsp_no_check",
+	"auth_key", "prev_auth_key", "remote", "auth_remote", "copy_extensions",
+	"name_whitelist", "ct_log_servers", "allowed_extensions",
+	"lint_error_level", "ignored_lints", "ignored_lint_sources",
+	"Policies", "CSRWhitelist", "ClientProvidesSerialNumbers",
+	"cert_store",
+}
+
+// forwardingKeys are the profile keys that still matter when a profile
+// forwards to a remote; every other key is a local setting.
+var forwardingKeys = map[string]bool{
+	"remote": true, "auth_remote": true, "auth_key": true,
+	"prev_auth_key": true, "cert_store": true,
+}
+
+var (
+	caConstraintKeys = []string{"is_ca", "max_path_len", "max_path_len_zero"}
+	authRemoteKeys   = []string{"remote", "auth_key"}
+	policyKeys       = []string{"ID", "Qualifiers"}
+	qualifierKeys    = []string{"Type", "Value"}
+	csrWhitelistKeys = []string{
+		"Subject", "PublicKeyAlgorithm", "PublicKey", "SignatureAlgorithm",
+		"DNSNames", "IPAddresses", "EmailAddresses", "URIs",
+	}
+)
+
+// pending is a decoded profile awaiting inheritance and validation.
+type pending struct {
+	p     *Profile
+	where string
+	fs    fieldSet
+	// expirySet: expiry was given as a non-empty string.
+	expirySet bool
+}
+
+// profile decodes one CFSSL profile object. It returns nil, after
+// recording an error, when raw is not an object.
+func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
+	fs, ok := l.object(where, "", raw, profileKeys)
+	if !ok {
+		return nil
+	}
+	p := &Profile{Name: name}
+	pd := &pending{p: p, where: where, fs: fs}
+
+	if names, ok := l.strs(where, fs, "usages"); ok {
+		p.Usages = names
+		var unknown []string
+		p.KeyUsage, p.ExtKeyUsage, p.UnknownExtKeyUsage, unknown = ResolveUsages(names)
+		for _, u := range unknown {
+			if hint := usageHint(u); hint != "" {
+				l.warn(where, "usages", "unknown usage %q ignored (did you mean %q?)", u, hint)
+			} else {
+				l.warn(where, "usages", "unknown usage %q ignored", u)
+			}
+		}
+	}
+	if s, ok := l.str(where, fs, "expiry"); ok && s != "" {
+		d, err := duration.Parse(s)
+		if err != nil {
+			l.fail(where, "expiry", "%v", err)
+		} else if d == 0 {
+			l.fail(where, "expiry", "must be greater than zero")
+		}
+		p.Expiry, pd.expirySet = d, true
+	}
+	if s, ok := l.str(where, fs, "backdate"); ok && s != "" {
+		d, err := duration.Parse(s)
+		if err != nil {
+			l.fail(where, "backdate", "%v", err)
+		}
+		p.Backdate, p.BackdateSet = d, true
+	}
+	p.NotBefore = l.timestamp(where, fs, "not_before")
+	p.NotAfter = l.timestamp(where, fs, "not_after")
+	if !p.NotBefore.IsZero() && !p.NotAfter.IsZero() && !p.NotAfter.After(p.NotBefore) {
+		l.fail(where, "not_after", "must be later than not_before")
+	}
+	if raw, ok := fs.vals["ca_constraint"]; ok {
+		p.CA = l.caConstraint(where, raw)
+	}
+	if urls, ok := l.strs(where, fs, "issuer_urls"); ok {
+		p.IssuerURLs = urls
+	}
+	p.OCSPURL, _ = l.str(where, fs, "ocsp_url")
+	p.CRLURL, _ = l.str(where, fs, "crl_url")
+	p.OCSPNoCheck, _ = l.boolean(where, fs, "ocsp_no_check")
+	p.AuthKey, _ = l.str(where, fs, "auth_key")
+	p.PrevAuthKey, _ = l.str(where, fs, "prev_auth_key")
+	p.Remote, _ = l.str(where, fs, "remote")
+	if raw, ok := fs.vals["auth_remote"]; ok {
+		p.AuthRemote = l.authRemote(where, raw)
+	}
+	p.CopyExtensions, _ = l.boolean(where, fs, "copy_extensions")
+	if s, ok := l.str(where, fs, "name_whitelist"); ok && s != "" {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			l.fail(where, "name_whitelist", "invalid regular expression: %v", err)
+		} else {
+			p.NameWhitelist = re
+			if !anchored(s) {
+				l.warn(where, "name_whitelist", "pattern %q is not anchored with ^...$: it matches any name that merely contains a match", s)
+			}
+		}
+	}
+	if logs, ok := l.strs(where, fs, "ct_log_servers"); ok && len(logs) > 0 {
+		p.CTLogServers = logs
+	}
+	if oids, ok := l.strs(where, fs, "allowed_extensions"); ok {
+		for _, s := range oids {
+			oid, err := parseOID(s)
+			if err != nil {
+				l.fail(where, "allowed_extensions", "%v", err)
+				continue
+			}
+			p.AllowedExtensions = append(p.AllowedExtensions, oid)
+		}
+	}
+	p.Lint = l.lint(where, fs)
+	if raw, ok := fs.vals["Policies"]; ok {
+		p.Policies = l.policies(where, raw)
+	}
+	if raw, ok := fs.vals["CSRWhitelist"]; ok {
+		p.CSRWhitelist = l.csrWhitelist(where, raw)
+	}
+	p.ClientProvidesSerialNumbers, _ = l.boolean(where, fs, "ClientProvidesSerialNumbers")
+	if fs.has("cert_store") {
+		l.warn(where, "cert_store", "ignored: pkid records certificates in the CA's certstore")
+	}
+	return pd
+}
+
+// timestamp decodes an RFC 3339 time; "" is unset.
+func (l *loader) timestamp(where string, fs fieldSet, key string) time.Time {
+	s, ok := l.str(where, fs, key)
+	if !ok || s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		l.fail(where, key, "%q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", s)
+	}
+	return t
+}
+
+// caConstraint decodes ca_constraint. Path length settings without is_ca
+// are ignored with a warning; a negative max_path_len means no limit.
+func (l *loader) caConstraint(where string, raw json.RawMessage) CAConstraint {
+	fs, ok := l.object(where, "ca_constraint", raw, caConstraintKeys)
+	if !ok {
+		return CAConstraint{}
+	}
+	var c CAConstraint
+	c.IsCA, _ = l.boolean(where, fs, "is_ca")
+	c.MaxPathLen, _ = l.integer(where, fs, "max_path_len")
+	c.MaxPathLenZero, _ = l.boolean(where, fs, "max_path_len_zero")
+	if !c.IsCA && (c.MaxPathLen != 0 || c.MaxPathLenZero) {
+		l.warn(where, "ca_constraint", "max_path_len and max_path_len_zero are ignored without is_ca")
+		return CAConstraint{}
+	}
+	if c.MaxPathLen < 0 {
+		c.MaxPathLen = 0
+		c.MaxPathLenZero = false
+	}
+	return c
+}
+
+// authRemote decodes auth_remote; an object with neither key set is nil.
+func (l *loader) authRemote(where string, raw json.RawMessage) *AuthRemote {
+	fs, ok := l.object(where, "auth_remote", raw, authRemoteKeys)
+	if !ok {
+		return nil
+	}
+	var ar AuthRemote
+	ar.Remote, _ = l.str(where, fs, "remote")
+	ar.AuthKey, _ = l.str(where, fs, "auth_key")
+	if ar.Remote == "" && ar.AuthKey == "" {
+		return nil
+	}
+	return &ar
+}
+
+// policies decodes the Policies array.
+func (l *loader) policies(where string, raw json.RawMessage) []Policy {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		l.fail(where, "Policies", "must be an array of policy objects")
+		return nil
+	}
+	var out []Policy
+	for _, item := range items {
+		fs, ok := l.object(where, "Policies", item, policyKeys)
+		if !ok {
+			continue
+		}
+		id, _ := l.str(where, fs, "ID")
+		oid, err := parseOID(id)
+		if err != nil {
+			l.fail(where, "Policies", "ID: %v", err)
+			continue
+		}
+		pol := Policy{ID: oid}
+		if qraw, ok := fs.vals["Qualifiers"]; ok {
+			var qs []json.RawMessage
+			if err := json.Unmarshal(qraw, &qs); err != nil {
+				l.fail(where, "Policies", "Qualifiers must be an array of objects")
+				continue
+			}
+			for _, q := range qs {
+				qfs, ok := l.object(where, "Policies.Qualifiers", q, qualifierKeys)
+				if !ok {
+					continue
+				}
+				typ, _ := l.str(where, qfs, "Type")
+				val, _ := l.str(where, qfs, "Value")
+				switch {
+				case strings.EqualFold(typ, "id-qt-cps"):
+					typ = "id-qt-cps"
+				case strings.EqualFold(typ, "id-qt-unotice"):
+					typ = "id-qt-unotice"
+				default:
+					l.fail(where, "Policies", "qualifier Type %q is not id-qt-cps or id-qt-unotice", typ)
+					continue
+				}
+				pol.Qualifiers = append(pol.Qualifiers, PolicyQualifier{Type: typ, Value: val})
+			}
+		}
+		out = append(out, pol)
+	}
+	return out
+}
+
+// csrWhitelist decodes CSRWhitelist.
+func (l *loader) csrWhitelist(where string, raw json.RawMessage) *CSRWhitelist {
+	fs, ok := l.object(where, "CSRWhitelist", raw, csrWhitelistKeys)
+	if !ok {
+		return nil
+	}
+	var w CSRWhitelist
+	w.Subject, _ = l.boolean(where, fs, "Subject")
+	w.PublicKeyAlgorithm, _ = l.boolean(where, fs, "PublicKeyAlgorithm")
+	w.PublicKey, _ = l.boolean(where, fs, "PublicKey")
+	w.SignatureAlgorithm, _ = l.boolean(where, fs, "SignatureAlgorithm")
+	w.DNSNames, _ = l.boolean(where, fs, "DNSNames")
+	w.IPAddresses, _ = l.boolean(where, fs, "IPAddresses")
+	w.EmailAddresses, _ = l.boolean(where, fs, "EmailAddresses")
+	w.URIs, _ = l.boolean(where, fs, "URIs")
+	return &w
+}
+
+// anchored reports whether a pattern is anchored at both ends.
+func anchored(s string) bool {
+	return strings.HasPrefix(s, "^") && strings.HasSuffix(s, "$") && !strings.HasSuffix(s, `\$`)
+}
