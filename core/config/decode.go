@@ -174,7 +174,7 @@ func decodeCA(b *hcl.Block, ctx *hcl.EvalContext) (*CA, hcl.Diagnostics) {
 
 	seen := map[string]*Profile{}
 	for _, pb := range content.Blocks {
-		p := &Profile{Name: pb.Labels[0], Body: pb.Body, DefRange: pb.DefRange}
+		p := &Profile{Name: pb.Labels[0], Body: pb.Body, DefRange: pb.DefRange, EvalContext: ctx}
 		if prev := seen[p.Name]; prev != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

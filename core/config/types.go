@@ -83,4 +83,6 @@ type Profile struct {
 	Name     string
 	Body     hcl.Body
 	DefRange hcl.Range
+	// EvalContext evaluates the body's expressions (env(), file(), ...).
+	EvalContext *hcl.EvalContext
 }
