@@ -57,6 +57,11 @@ func run(args []string, e *env) int {
 			"gencert":         factory(e, gencertCmd),
 			"sign":            factory(e, signCmd),
 			"selfsign":        factory(e, selfsignCmd),
+			"certinfo":        factory(e, certinfoCmd),
+			"info":            factory(e, infoCmd),
+			"print-defaults":  factory(e, printDefaultsCmd),
+			"ca":              func() (hcli.Command, error) { return &groupCmd{synopsis: "Manage configured CAs"}, nil },
+			"ca init":         factory(e, caInitCmd),
 		},
 	}
 	code, err := c.Run()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
@@ -134,11 +135,42 @@ func loadProfiles(cf *compatFlags) (*profile.Config, error) {
 	return c, nil
 }
 
+// issuerFor picks the issuer of a signing command: a CA declared in a pkid
+// HCL -config (selected by -label; its key stays in its keystore plugin and
+// each certificate is recorded in its certstore), or -ca/-ca-key files.
+// The returned function releases plugin processes.
+func issuerFor(e *env, cf *compatFlags) (*ca.Issuer, func(), error) {
+	if cf.ca == "" && cf.caKey == "" && len(cf.config) > 0 && !isCFSSLConfigFile(cf.config[0]) {
+		s, err := (&configFlag{paths: cf.config}).load(e, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		set, diags := authority.Build(context.Background(), s.Loaded)
+		if diags.HasErrors() {
+			s.Close()
+			return nil, nil, printDiags(e, s.Config, diags)
+		}
+		iss, err := set.Get(cf.label)
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		return iss, s.Close, nil
+	}
+	iss, err := localIssuer(e, cf)
+	return iss, func() {}, err
+}
+
+func isCFSSLConfigFile(path string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && profile.IsCFSSLConfig(data)
+}
+
 // localIssuer builds an issuer from -ca and -ca-key files (no config
 // needed). The key is used as given and never written anywhere.
 func localIssuer(e *env, cf *compatFlags) (*ca.Issuer, error) {
 	if cf.ca == "" || cf.caKey == "" {
-		return nil, usagef("-ca and -ca-key are required")
+		return nil, usagef("-ca and -ca-key are required (or -config with a pkid ca block)")
 	}
 	certPEM, err := readInput(e, cf.ca)
 	if err != nil {
@@ -265,6 +297,9 @@ Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
+			if cf.key != "" && cf.cert != "" && fs.NArg() == 0 {
+				return gencsrFromCert(e, &cf)
+			}
 			if cf.key == "" || fs.NArg() != 1 {
 				return usagef("expected -key KEY and one CSRJSON argument")
 			}
@@ -307,6 +342,9 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
+			if cf.renewca {
+				return renewCA(e, &cf)
+			}
 			if fs.NArg() != 1 {
 				return usagef("expected one CSRJSON argument")
 			}
@@ -328,10 +366,11 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 				}
 				return initCA(e, &cf, req, key)
 			}
-			iss, err := localIssuer(e, &cf)
+			iss, done, err := issuerFor(e, &cf)
 			if err != nil {
 				return err
 			}
+			defer done()
 			key, err := req.KeyRequest.Generate()
 			if err != nil {
 				return err
@@ -404,10 +443,11 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
 				}
 				sreq.Subject = &ca.Subject{CN: s.CN, Names: s.Names, SerialNumber: s.SerialNumber}
 			}
-			iss, err := localIssuer(e, &cf)
+			iss, done, err := issuerFor(e, &cf)
 			if err != nil {
 				return err
 			}
+			defer done()
 			cert, err := iss.Sign(context.Background(), sreq)
 			if err != nil {
 				return err

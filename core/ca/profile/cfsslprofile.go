@@ -2,10 +2,10 @@ package profile
 
 import (
 	"encoding/json"
-	"github.com/pkid/pkid/core/duration"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/pkid/pkid/core/duration"
 )
 
 // profileKeys are the keys of a CFSSL signing profile (§5.2), spelled as
@@ -62,7 +62,7 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 		var unknown []string
 		p.KeyUsage, p.ExtKeyUsage, p.UnknownExtKeyUsage, unknown = ResolveUsages(names)
 		for _, u := range unknown {
-			if hint := usageHint(u); hint != "" {
+			if hint := suggestUsage(u); hint != "" {
 				l.warn(where, "usages", "unknown usage %q ignored (did you mean %q?)", u, hint)
 			} else {
 				l.warn(where, "usages", "unknown usage %q ignored", u)
@@ -70,11 +70,9 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 		}
 	}
 	if s, ok := l.str(where, fs, "expiry"); ok && s != "" {
-		d, err := duration.Parse(s)
+		d, err := parseExpiry(s)
 		if err != nil {
 			l.fail(where, "expiry", "%v", err)
-		} else if d == 0 {
-			l.fail(where, "expiry", "must be greater than zero")
 		}
 		p.Expiry, pd.expirySet = d, true
 	}
@@ -87,8 +85,8 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 	}
 	p.NotBefore = l.timestamp(where, fs, "not_before")
 	p.NotAfter = l.timestamp(where, fs, "not_after")
-	if !p.NotBefore.IsZero() && !p.NotAfter.IsZero() && !p.NotAfter.After(p.NotBefore) {
-		l.fail(where, "not_after", "must be later than not_before")
+	if err := checkWindow(p.NotBefore, p.NotAfter); err != nil {
+		l.fail(where, "not_after", "%v", err)
 	}
 	if raw, ok := fs.vals["ca_constraint"]; ok {
 		p.CA = l.caConstraint(where, raw)
@@ -107,13 +105,13 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 	}
 	p.CopyExtensions, _ = l.boolean(where, fs, "copy_extensions")
 	if s, ok := l.str(where, fs, "name_whitelist"); ok && s != "" {
-		re, err := regexp.Compile(s)
+		re, warning, err := compileWhitelist(s)
 		if err != nil {
-			l.fail(where, "name_whitelist", "invalid regular expression: %v", err)
+			l.fail(where, "name_whitelist", "%v", err)
 		} else {
 			p.NameWhitelist = re
-			if !anchored(s) {
-				l.warn(where, "name_whitelist", "pattern %q is not anchored with ^...$: it matches any name that merely contains a match", s)
+			if warning != "" {
+				l.warn(where, "name_whitelist", "%s", warning)
 			}
 		}
 	}
@@ -150,9 +148,9 @@ func (l *loader) timestamp(where string, fs fieldSet, key string) time.Time {
 	if !ok || s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := parseTimestamp(s)
 	if err != nil {
-		l.fail(where, key, "%q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", s)
+		l.fail(where, key, "%v", err)
 	}
 	return t
 }
@@ -168,13 +166,9 @@ func (l *loader) caConstraint(where string, raw json.RawMessage) CAConstraint {
 	c.IsCA, _ = l.boolean(where, fs, "is_ca")
 	c.MaxPathLen, _ = l.integer(where, fs, "max_path_len")
 	c.MaxPathLenZero, _ = l.boolean(where, fs, "max_path_len_zero")
-	if !c.IsCA && (c.MaxPathLen != 0 || c.MaxPathLenZero) {
+	c, ok = normalizeCA(c)
+	if !ok {
 		l.warn(where, "ca_constraint", "max_path_len and max_path_len_zero are ignored without is_ca")
-		return CAConstraint{}
-	}
-	if c.MaxPathLen < 0 {
-		c.MaxPathLen = 0
-		c.MaxPathLenZero = false
 	}
 	return c
 }
@@ -228,10 +222,10 @@ func (l *loader) policies(where string, raw json.RawMessage) []Policy {
 				typ, _ := l.str(where, qfs, "Type")
 				val, _ := l.str(where, qfs, "Value")
 				switch {
-				case strings.EqualFold(typ, "id-qt-cps"):
-					typ = "id-qt-cps"
-				case strings.EqualFold(typ, "id-qt-unotice"):
-					typ = "id-qt-unotice"
+				case strings.EqualFold(typ, QualifierCPS):
+					typ = QualifierCPS
+				case strings.EqualFold(typ, QualifierUserNotice):
+					typ = QualifierUserNotice
 				default:
 					l.fail(where, "Policies", "qualifier Type %q is not id-qt-cps or id-qt-unotice", typ)
 					continue
@@ -260,9 +254,4 @@ func (l *loader) csrWhitelist(where string, raw json.RawMessage) *CSRWhitelist {
 	w.EmailAddresses, _ = l.boolean(where, fs, "EmailAddresses")
 	w.URIs, _ = l.boolean(where, fs, "URIs")
 	return &w
-}
-
-// anchored reports whether a pattern is anchored at both ends.
-func anchored(s string) bool {
-	return strings.HasPrefix(s, "^") && strings.HasSuffix(s, "$") && !strings.HasSuffix(s, `\$`)
 }

@@ -19,7 +19,7 @@ var cfsslLintLevels = []string{"reserved", "NA", "NE", "pass", "info", "warn", "
 // (warned). "reserved" or absent means no linting in CFSSL; pkid still
 // lints at its default "error".
 func (l *loader) lint(where string, fs fieldSet) Lint {
-	lt := Lint{Level: "error"}
+	lt := Lint{Level: defaultLintLevel}
 	if raw, ok := fs.vals["lint_error_level"]; ok {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -30,12 +30,8 @@ func (l *loader) lint(where string, fs fieldSet) Lint {
 	}
 	lt.IgnoredLints, _ = l.strs(where, fs, "ignored_lints")
 	lt.IgnoredSources, _ = l.strs(where, fs, "ignored_lint_sources")
-	if len(lt.IgnoredLints) == 0 {
-		lt.IgnoredLints = nil
-	}
-	if len(lt.IgnoredSources) == 0 {
-		lt.IgnoredSources = nil
-	}
+	lt.IgnoredLints = nilIfEmpty(lt.IgnoredLints)
+	lt.IgnoredSources = nilIfEmpty(lt.IgnoredSources)
 	return lt
 }
 

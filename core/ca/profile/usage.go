@@ -120,6 +120,29 @@ func usageHint(n string) string {
 	return ""
 }
 
+// suggestUsage returns the usage name n was probably meant to be: the
+// usageHint normalisation first, then the known name closest to it by
+// edit distance; "" when nothing is close.
+func suggestUsage(n string) string {
+	if hint := usageHint(n); hint != "" {
+		return hint
+	}
+	return suggest(strings.ToLower(n), knownUsageNames())
+}
+
+// knownUsageNames lists every usage name, sorted.
+func knownUsageNames() []string {
+	names := make([]string, 0, len(keyUsageNames)+len(extKeyUsageNames))
+	for n := range keyUsageNames {
+		names = append(names, n)
+	}
+	for n := range extKeyUsageNames {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // UsageNames returns the usage names of p for `info`: the names as
 // configured when p carries them (unknown ones included, as CFSSL
 // reports), otherwise canonical names derived from the usage bits,

@@ -79,10 +79,8 @@ func (l *loader) validate(cfg *Config, pd *pending, isDefault bool) {
 	if isDefault {
 		return
 	}
-	if len(p.Usages) == 0 {
-		l.fail(where, "usages", "no usages specified")
-	} else if p.KeyUsage == 0 && len(p.ExtKeyUsage) == 0 && len(p.UnknownExtKeyUsage) == 0 {
-		l.fail(where, "usages", "none of the usages is recognised (%s)", strings.Join(p.Usages, ", "))
+	if msg := usagesProblem(p); msg != "" {
+		l.fail(where, "usages", "%s", msg)
 	}
 }
 

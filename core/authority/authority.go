@@ -1,0 +1,159 @@
+// Package authority builds the CAs a configuration declares: for each `ca`
+// block, an issuer whose key stays in its keystore plugin, with the CA
+// certificate and chain from files, the block's profiles, and its
+// certstore, so every certificate is recorded before it is returned.
+package authority
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
+)
+
+// Set is the configured CAs by label.
+type Set struct {
+	CAs map[string]*ca.Issuer
+}
+
+// Labels returns the CA labels, sorted.
+func (s *Set) Labels() []string {
+	var out []string
+	for l := range s.CAs {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrNoCA: the configuration declares no CA, or the label is unknown.
+var ErrNoCA = errors.New("no such CA")
+
+// Get returns the CA with label; "" picks the only CA when there is one.
+func (s *Set) Get(label string) (*ca.Issuer, error) {
+	if label == "" {
+		if len(s.CAs) == 1 {
+			for _, iss := range s.CAs {
+				return iss, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: the configuration declares %d CAs (%v); choose one with -label", ErrNoCA, len(s.CAs), s.Labels())
+	}
+	iss, ok := s.CAs[label]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown CA label %q (configured: %v)", ErrNoCA, label, s.Labels())
+	}
+	return iss, nil
+}
+
+// Build creates an issuer per `ca` block. Problems (missing key, missing or
+// mismatched certificate file, bad profiles) come back as diagnostics at
+// the block.
+func Build(ctx context.Context, l *catalog.Loaded) (*Set, hcl.Diagnostics) {
+	set := &Set{CAs: map[string]*ca.Issuer{}}
+	var diags hcl.Diagnostics
+	for _, c := range l.Config.CAs {
+		iss, ds := build(ctx, l, c)
+		diags = append(diags, ds...)
+		if iss != nil {
+			set.CAs[c.Name] = iss
+		}
+	}
+	return set, diags
+}
+
+func caDiag(c *config.CA, summary, detail string) *hcl.Diagnostic {
+	rng := c.DefRange
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}
+}
+
+func build(ctx context.Context, l *catalog.Loaded, c *config.CA) (*ca.Issuer, hcl.Diagnostics) {
+	profiles, diags := profile.DecodeHCL(c.Profiles)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	ks, ok := l.KeyStores[c.KeyStore]
+	if !ok {
+		return nil, append(diags, caDiag(c, "Keystore not running", fmt.Sprintf("keystore %q of CA %q did not start", c.KeyStore, c.Name)))
+	}
+	signer, err := ca.KeyStoreSigner(ctx, ks, c.Key)
+	if err != nil {
+		detail := fmt.Sprintf("CA %q: %v.", c.Name, err)
+		if errors.Is(err, sdk.ErrNotFound) {
+			detail += fmt.Sprintf(" Create it with `pkid ca init -ca %s`.", c.Name)
+		}
+		return nil, append(diags, caDiag(c, "CA key unavailable", detail))
+	}
+	if c.Certificate == "" {
+		return nil, append(diags, caDiag(c, "CA certificate not set", fmt.Sprintf("CA %q needs certificate = \"PATH\"; `pkid ca init -ca %s` writes it.", c.Name, c.Name)))
+	}
+	cert, err := readCertificate(c.Certificate)
+	if err != nil {
+		detail := fmt.Sprintf("CA %q: %v.", c.Name, err)
+		if errors.Is(err, os.ErrNotExist) {
+			detail += fmt.Sprintf(" Create it with `pkid ca init -ca %s`.", c.Name)
+		}
+		return nil, append(diags, caDiag(c, "CA certificate unavailable", detail))
+	}
+	var chain []*x509.Certificate
+	if c.Chain != "" {
+		if chain, err = readCertificates(c.Chain); err != nil {
+			return nil, append(diags, caDiag(c, "CA chain unavailable", fmt.Sprintf("CA %q: %v.", c.Name, err)))
+		}
+	}
+	var store sdk.CertStore
+	if c.CertStore != "" {
+		store = l.CertStores[c.CertStore]
+	}
+	iss, err := ca.NewIssuer(ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store})
+	if err != nil {
+		return nil, append(diags, caDiag(c, "Cannot use CA", fmt.Sprintf("CA %q: %v.", c.Name, err)))
+	}
+	return iss, diags
+}
+
+func readCertificate(path string) (*x509.Certificate, error) {
+	certs, err := readCertificates(path)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
+}
+
+// readCertificates reads every CERTIFICATE block of a PEM file.
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,10 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    remote = "upstream"
+    expiry = "1h"
+    usages = ["server auth"]
+  }
+}

@@ -1,0 +1,8 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    expiry = "1h"
+  }
+}

@@ -1,0 +1,10 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    usages = ["server auth", "clientauth"]
+    expiry = "1y"
+    crl_url = "crl"
+  }
+}

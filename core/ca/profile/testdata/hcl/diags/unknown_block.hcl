@@ -1,0 +1,12 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    usages = ["server auth"]
+    expiry = "1h"
+    lints {
+      level = "warn"
+    }
+  }
+}

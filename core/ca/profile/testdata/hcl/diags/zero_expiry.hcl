@@ -1,0 +1,9 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    usages = ["server auth"]
+    expiry = "0s"
+  }
+}
