@@ -5,7 +5,7 @@
 # third-party sample plugin pinned by sha256.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKID=./bin/pkid
+PKID="$PWD/bin/pkid"
 export PKID_STATE_DIR=${PKID_STATE_DIR:-$PWD/.state}
 mkdir -p "$PKID_STATE_DIR"
 chmod 700 "$PKID_STATE_DIR"
@@ -23,6 +23,20 @@ if ! $PKID keystore dev public -id demo-p256 -config $cfg >/dev/null 2>&1; then
 	step $PKID keystore dev generate -id demo-p256 -algorithm ecdsa-p256 -config $cfg
 fi
 step $PKID keystore dev list -config $cfg
+
+# A CA whose key lives in the keystore plugin; certificates are recorded in
+# the SQLite store before they are printed.
+if [ ! -s "$PKID_STATE_DIR/ca/issuing.pem" ]; then
+	step $PKID ca init -config $cfg -ca issuing -cn "pkid dev issuing CA"
+fi
+out="$PKID_STATE_DIR/out"
+mkdir -p "$out"
+$PKID print-defaults csr >"$out/server.json"
+printf '\n\033[1m$ pkid gencert -config %s -label issuing -profile server server.json | pkid json -bare server\033[0m\n' "$cfg"
+$PKID gencert -config $cfg -label issuing -profile server "$out/server.json" | (cd "$out" && $PKID json -bare server)
+ls -l "$out"
+step openssl verify -CAfile "$PKID_STATE_DIR/ca/issuing.pem" "$out/server.pem"
+step $PKID certinfo -cert "$out/server.pem"
 step $PKID certstore main list -config $cfg
 
 make -s example-plugin

@@ -256,7 +256,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed CSR", iss, ca.SignRequest{CSR: []byte("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")}, ca.CodeCSRDecode, "CSR"},
 		{"not PEM", iss, ca.SignRequest{CSR: []byte("hello")}, ca.CodeCSRDecode, "CSR"},
-		{"bad CSR signature", iss, ca.SignRequest{CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered})}, 0, "CSR"},
+		{"bad CSR signature", iss, ca.SignRequest{CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered})}, ca.CodeCSRInvalid, "signature"},
 		{"unknown profile", iss, ca.SignRequest{CSR: good, Profile: "nope"}, ca.CodeUnknownProfile, `"nope"`},
 		{"expiry beyond the issuer", longIss, ca.SignRequest{CSR: good, Profile: "server"}, ca.CodePolicyViolation, "after its issuer"},
 	} {

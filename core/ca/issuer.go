@@ -153,7 +153,7 @@ func (i *Issuer) Sign(ctx context.Context, req SignRequest) (*Certificate, error
 	cr, err := csr.ParseCSR(req.CSR)
 	if err != nil {
 		code := CodeCSRDecode
-		if strings.Contains(err.Error(), "signature") {
+		if errors.Is(err, csr.ErrCSRSignature) {
 			code = CodeCSRInvalid
 		}
 		return nil, errorf(code, err, "bad certificate request")

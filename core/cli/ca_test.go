@@ -112,6 +112,21 @@ func TestConfiguredCA(t *testing.T) {
 		t.Errorf("issuer labels in the store: %v", labels)
 	}
 
+	// info on a configured CA.
+	r = pkid(t, "info", "-config", cfg, "-label", "issuing", "-profile", "server")
+	var info struct {
+		Certificate string
+		Usages      []string
+		Expiry      string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || r.code != 0 {
+		t.Fatalf("info: %v %+v", err, r)
+	}
+	caBytes, _ := os.ReadFile(caPEM)
+	if info.Certificate != strings.TrimSuffix(string(caBytes), "\n") || info.Expiry != "2160h" || !strings.Contains(strings.Join(info.Usages, ","), "server auth") {
+		t.Errorf("info = %+v", info)
+	}
+
 	// Label errors.
 	if r := pkid(t, "gencert", "-config", cfg, "-profile", "server", leaf); r.code == 0 || !strings.Contains(r.stderr, "-label") {
 		t.Errorf("two CAs and no -label: %+v", r)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/ca/certinfo"
 )
 
 // certinfoFixtures are static certificates in testdata/certinfo; each has
@@ -175,7 +175,8 @@ func TestCertinfoSerial(t *testing.T) {
 	}
 	s.Close()
 
-	aki := strings.ToUpper(strings.Join(hexPairs(cert.AuthorityKeyId), ":"))
+	aki := certinfo.KeyID(cert.AuthorityKeyId) // uppercase with colons: normalised
+
 	r := pkid(t, "certinfo", "-serial", cert.SerialNumber.String(), "-aki", aki, "-config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -190,14 +191,6 @@ func TestCertinfoSerial(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "-db-config") {
 		t.Errorf("-db-config: %+v", r)
 	}
-}
-
-func hexPairs(b []byte) []string {
-	var out []string
-	for _, c := range b {
-		out = append(out, strings.ToLower(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15])))
-	}
-	return out
 }
 
 func TestCertinfoErrors(t *testing.T) {
@@ -235,5 +228,4 @@ func TestCertinfoFixturesParse(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	_ = x509.ParseCertificate
 }

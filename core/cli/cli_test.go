@@ -99,6 +99,18 @@ func TestValidateErrors(t *testing.T) {
   dir = "/x"
 }`, "passphrase"},
 		{"missing config", "", "no configuration"},
+		{"bad profile", `keystore "file" "dev" {
+  dir = "/x"
+  passphrase = "p"
+}
+ca "c" {
+  keystore = keystore.dev
+  key = "k"
+  profile "server" {
+    usages = ["server-auth"]
+    expiry = "90d"
+  }
+}`, `Did you mean "server auth"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PKID_CONFIG", "")

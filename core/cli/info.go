@@ -35,10 +35,11 @@ Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
 			if cf.remote != "" {
 				return fmt.Errorf("info -remote is not supported yet: give -ca and -ca-key")
 			}
-			iss, err := localIssuer(e, &cf)
+			iss, done, err := issuerFor(e, &cf)
 			if err != nil {
 				return err
 			}
+			defer done()
 			p, err := iss.Profiles().Lookup(cf.profile)
 			if err != nil {
 				return err

@@ -245,6 +245,9 @@ Usage: pkid genkey [-initca] CSRJSON
 			if cf.initca {
 				return initCA(e, &cf, req, nil)
 			}
+			if req.CA != nil {
+				return errors.New(fs.Arg(0) + ": ca section only permitted in initca")
+			}
 			key, err := req.KeyRequest.Generate()
 			if err != nil {
 				return err
@@ -288,8 +291,10 @@ func gencsrCmd(e *env) *command {
 		synopsis: "Generate a certificate request for an existing key",
 		help: `
 Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
+       pkid gencsr -key KEY -cert CERT [-hostname H] [-cn CN]
 
-  Prints {"csr"}.
+  Prints {"csr"}. With -cert the request copies the certificate's subject
+  and SANs (for renewing it with the same or a new key).
 `,
 		run: func(args []string) error {
 			fs := newFlags("gencsr")
@@ -365,6 +370,9 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 					}
 				}
 				return initCA(e, &cf, req, key)
+			}
+			if req.CA != nil {
+				return errors.New(fs.Arg(0) + ": ca section only permitted in initca")
 			}
 			iss, done, err := issuerFor(e, &cf)
 			if err != nil {

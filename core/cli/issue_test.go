@@ -195,6 +195,7 @@ func TestIssueErrors(t *testing.T) {
 		{"unsupported algorithm", []string{"genkey", writeFile(t, dir, "bad3.json", `{"CN": "x", "key": {"algo": "dsa", "size": 2048}}`)}, "dsa"},
 		{"malformed CSR", []string{"sign", "-ca", caPEM, "-ca-key", caKey, writeFile(t, dir, "junk.csr", "junk")}, "CSR"},
 		{"missing -ca-key", []string{"gencert", "-ca", caPEM, leaf}, "-ca-key"},
+		{"ca section outside initca", []string{"genkey", writeFile(t, dir, "ca-section.json", caJSON)}, "ca section only permitted in initca"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := pkid(t, tc.args...)

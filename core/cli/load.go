@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/pluginhost"
@@ -119,6 +120,17 @@ Usage: pkid validate -config FILE [-config FILE ...]
 			}
 			defer s.Close()
 			cfg := s.Config
+			// Profiles are the core's to decode: check them too.
+			var pdiags hcl.Diagnostics
+			for _, c := range cfg.CAs {
+				_, ds := profile.DecodeHCL(c.Profiles)
+				pdiags = append(pdiags, ds...)
+			}
+			if len(pdiags) > 0 {
+				if err := printDiags(e, cfg, pdiags); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(e.stdout, "The configuration is valid: %s, %s, %s, %s.\n",
 				plural(len(cfg.KeyStores), "keystore"), plural(len(cfg.CertStores), "certstore"),
 				plural(len(cfg.Plugins), "external plugin"), plural(len(cfg.CAs), "CA"))
