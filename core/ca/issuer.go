@@ -128,7 +128,10 @@ type SignRequest struct {
 	Serial *big.Int
 	// NotBefore/NotAfter narrow the validity within the profile (zero: unset).
 	NotBefore, NotAfter time.Time
-	Metadata            json.RawMessage
+	// Extensions are added to the certificate; each OID must be in the
+	// profile's allowed_extensions.
+	Extensions []pkix.Extension
+	Metadata   json.RawMessage
 }
 
 // Certificate is an issued certificate.
@@ -377,6 +380,13 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 		}
 	}
 
+	for _, e := range req.Extensions {
+		if !oidIn(e.Id, p.AllowedExtensions) {
+			return nil, nil, errorf(CodePolicyViolation, nil, "extension %s is not in profile %q's allowed_extensions", e.Id, p.Name)
+		}
+		t.ExtraExtensions = append(t.ExtraExtensions, e)
+	}
+
 	if err := checkNames(t, p); err != nil {
 		return nil, nil, err
 	}
@@ -452,6 +462,15 @@ func appendNonEmpty(s []string, v string) []string {
 		return s
 	}
 	return append(s, v)
+}
+
+func oidIn(id asn1.ObjectIdentifier, list []asn1.ObjectIdentifier) bool {
+	for _, o := range list {
+		if o.Equal(id) {
+			return true
+		}
+	}
+	return false
 }
 
 func csrAsksCA(cr *x509.CertificateRequest) bool {
