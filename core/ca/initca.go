@@ -112,16 +112,9 @@ func selfSigned(t *x509.Certificate, signer crypto.Signer, lcfg profile.Lint, rn
 	if err != nil {
 		return nil, errorf(CodeInvalidPolicy, err, "lint settings")
 	}
-	tbs, err := lint.PreIssuance(t, t, pub, pub)
+	warnings, err := preIssuanceLint(l, t, t, pub, pub)
 	if err != nil {
-		return nil, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
-	}
-	rep, err := l.Lint(tbs)
-	if err != nil {
-		return nil, fmt.Errorf("ca: lint: %w", err)
-	}
-	if err := rep.Err(); err != nil {
-		return nil, errorf(CodePolicyViolation, err, "certificate refused")
+		return nil, err
 	}
 	der, err := x509.CreateCertificate(rnd, t, t, pub, signer)
 	if err != nil {
@@ -131,7 +124,7 @@ func selfSigned(t *x509.Certificate, signer crypto.Signer, lcfg profile.Lint, rn
 	if err != nil {
 		return nil, err
 	}
-	return &Certificate{DER: der, Cert: c, Warnings: findingStrings(rep.Warnings())}, nil
+	return &Certificate{DER: der, Cert: c, Warnings: warnings}, nil
 }
 
 // SelfSign makes a self-signed end-entity certificate for req's hosts

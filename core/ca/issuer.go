@@ -181,18 +181,11 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 		return nil, err
 	}
 	if l := i.linters[p.Name]; l != nil {
-		tbs, err := lint.PreIssuance(t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
+		ws, err := preIssuanceLint(l, t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
 		if err != nil {
-			return nil, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
+			return nil, err
 		}
-		rep, err := l.Lint(tbs)
-		if err != nil {
-			return nil, fmt.Errorf("ca: lint: %w", err)
-		}
-		if err := rep.Err(); err != nil {
-			return nil, errorf(CodePolicyViolation, err, "certificate refused")
-		}
-		warnings = append(warnings, findingStrings(rep.Warnings())...)
+		warnings = append(warnings, ws...)
 	}
 	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, i.cfg.Signer)
 	if err != nil {
@@ -602,6 +595,24 @@ func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
 		}
 	}
 	return nil
+}
+
+// preIssuanceLint lints the to-be-signed certificate; findings at the
+// profile's level refuse issuance (5300, naming the lints), lower ones come
+// back as warnings.
+func preIssuanceLint(l *lint.Linter, t, parent *x509.Certificate, pub, issuerPub crypto.PublicKey) ([]string, error) {
+	tbs, err := lint.PreIssuance(t, parent, pub, issuerPub)
+	if err != nil {
+		return nil, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
+	}
+	rep, err := l.Lint(tbs)
+	if err != nil {
+		return nil, fmt.Errorf("ca: lint: %w", err)
+	}
+	if err := rep.Err(); err != nil {
+		return nil, errorf(CodePolicyViolation, err, "certificate refused")
+	}
+	return findingStrings(rep.Warnings()), nil
 }
 
 func findingStrings(fs []lint.Finding) []string {
