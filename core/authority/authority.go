@@ -24,6 +24,9 @@ import (
 // Set is the configured CAs by label.
 type Set struct {
 	CAs map[string]*ca.Issuer
+	// Default answers requests with an empty label: the first ca block
+	// declared.
+	Default string
 }
 
 // Labels returns the CA labels, sorted.
@@ -49,6 +52,18 @@ func (s *Set) Get(label string) (*ca.Issuer, error) {
 		}
 		return nil, fmt.Errorf("%w: the configuration declares %d CAs (%v); choose one with -label", ErrNoCA, len(s.CAs), s.Labels())
 	}
+	return s.get(label)
+}
+
+// GetOrDefault is Get where "" means the default CA (the daemon's rule).
+func (s *Set) GetOrDefault(label string) (*ca.Issuer, error) {
+	if label == "" {
+		label = s.Default
+	}
+	return s.get(label)
+}
+
+func (s *Set) get(label string) (*ca.Issuer, error) {
 	iss, ok := s.CAs[label]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown CA label %q (configured: %v)", ErrNoCA, label, s.Labels())
@@ -67,6 +82,9 @@ func Build(ctx context.Context, l *catalog.Loaded) (*Set, hcl.Diagnostics) {
 		diags = append(diags, ds...)
 		if iss != nil {
 			set.CAs[c.Name] = iss
+			if set.Default == "" {
+				set.Default = c.Name
+			}
 		}
 	}
 	return set, diags
