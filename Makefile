@@ -6,16 +6,21 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pkid/pkid/core/cli.Version=$(VERSION)
 export PKID_STATE_DIR ?= $(CURDIR)/.state
 
-.PHONY: all build run test bench proto fmt vet lint clean example-plugin
+.PHONY: all build run demo test bench proto fmt vet lint clean example-plugin
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/pkid
 
-# The most useful end-to-end command until the daemon lands: validate the dev
-# configuration, generate a key in the file keystore (out of process), list it.
+# A dev CA daemon on the embedded SQLite store: state in .state/dev (created
+# on first start with a root and an issuing CA), http://127.0.0.1:8888.
 run: build
+	./bin/pkid serve -dev -state $(PKID_STATE_DIR)/dev
+
+# A walk through the CLI: configured CA, gencert, pkid json, openssl verify,
+# certstore list, a third-party plugin pinned by sha256.
+demo: build
 	./scripts/demo.sh
 
 example-plugin:

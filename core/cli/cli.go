@@ -62,6 +62,7 @@ func run(args []string, e *env) int {
 			"print-defaults":  factory(e, printDefaultsCmd),
 			"ca":              func() (hcli.Command, error) { return &groupCmd{synopsis: "Manage configured CAs"}, nil },
 			"ca init":         factory(e, caInitCmd),
+			"serve":           factory(e, serveCmd),
 		},
 	}
 	code, err := c.Run()

@@ -32,8 +32,8 @@ Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
 			if fs.NArg() > 0 {
 				return usagef("unexpected arguments: %v", fs.Args())
 			}
-			if cf.remote != "" {
-				return fmt.Errorf("info -remote is not supported yet: give -ca and -ca-key")
+			if useRemote(&cf) {
+				return remoteInfo(e, fs, &cf)
 			}
 			iss, done, err := issuerFor(e, &cf)
 			if err != nil {

@@ -61,7 +61,7 @@ func TestInfo(t *testing.T) {
 	}{
 		{[]string{"info", "-ca", caPEM, "-ca-key", caKey, "-config", cfg, "-profile", "nope"}, `"nope"`},
 		{[]string{"info", "-ca", caPEM}, "-ca-key"},
-		{[]string{"info", "-remote", "127.0.0.1:8888"}, "-remote"},
+		{[]string{"info", "-remote", "ftp://127.0.0.1"}, "scheme must be http or https"},
 	} {
 		if r := pkid(t, tc.args...); r.code == 0 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: want failure naming %q, got %+v", tc.args, tc.want, r)

@@ -374,6 +374,9 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 			if req.CA != nil {
 				return errors.New(fs.Arg(0) + ": ca section only permitted in initca")
 			}
+			if useRemote(&cf) {
+				return remoteGencert(e, fs, &cf, req)
+			}
 			iss, done, err := issuerFor(e, &cf)
 			if err != nil {
 				return err
@@ -450,6 +453,9 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
 					return fmt.Errorf("%s: invalid subject JSON: %w", rest[0], err)
 				}
 				sreq.Subject = &ca.Subject{CN: s.CN, Names: s.Names, SerialNumber: s.SerialNumber}
+			}
+			if useRemote(&cf) {
+				return remoteSign(e, fs, &cf, sreq)
 			}
 			iss, done, err := issuerFor(e, &cf)
 			if err != nil {

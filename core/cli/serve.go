@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/devmode"
+	"github.com/pkid/pkid/core/server"
+	"github.com/pkid/pkid/sdk"
+)
+
+// Server timeouts (DD-5): CFSSL has none.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownGrace     = 30 * time.Second
+)
+
+func serveCmd(e *env) *command {
+	var cf configFlag
+	return &command{
+		synopsis: "Run the CA daemon (cfssl-compatible HTTP API)",
+		help: `
+Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-tls-ca F]
+       pkid serve -dev [-state DIR] [-listen ADDR]
+
+  Serves /api/v1/cfssl/* for every ca block (selected by the request's
+  label; the first block is the default). Keys stay in their keystore
+  plugins; every certificate is recorded in its certstore before the
+  response is sent. SIGTERM or SIGINT stops accepting requests and lets
+  in-flight ones finish.
+
+  -dev needs no files: it creates DIR (default $PKID_STATE_DIR or
+  ./pkid-dev) with a passphrase, a configuration (file keystore and SQLite
+  store, both as plugin processes), and a root and an issuing CA on first
+  start; later starts reuse them.
+`,
+		run: func(args []string) error {
+			fs := newFlags("serve")
+			cf.register(fs)
+			dev := fs.Bool("dev", false, "development mode: no files needed")
+			state := fs.String("state", "", "dev mode state `DIR`")
+			listen := fs.String("listen", "", "listen `ADDR` (default the pkid block's listen, or 127.0.0.1:8888)")
+			tlsCert := fs.String("tls-cert", "", "serving certificate (PEM)")
+			tlsKey := fs.String("tls-key", "", "serving key (PEM)")
+			clientCA := fs.String("mutual-tls-ca", "", "require client certificates issued by this CA (PEM)")
+			minTLS := fs.String("min-tls-version", "1.2", "minimum TLS version: 1.0, 1.1, 1.2 or 1.3")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usagef("unexpected arguments: %v", fs.Args())
+			}
+			tlsVersion, err := parseTLSVersion(*minTLS)
+			if err != nil {
+				return err
+			}
+			if tlsVersion < tls.VersionTLS12 {
+				fmt.Fprintf(e.stderr, "pkid: warning: TLS %s is obsolete; use 1.2 or 1.3\n", *minTLS)
+			}
+			if (*tlsCert == "") != (*tlsKey == "") {
+				return usagef("-tls-cert and -tls-key go together")
+			}
+			if *clientCA != "" && *tlsCert == "" {
+				return usagef("-mutual-tls-ca needs -tls-cert and -tls-key")
+			}
+
+			ctx := context.Background()
+			log := hclog.New(&hclog.LoggerOptions{Name: "pkid", Output: e.stderr, Level: logLevel("info")})
+			if *dev {
+				dir := *state
+				if dir == "" {
+					dir = os.Getenv("PKID_STATE_DIR")
+				}
+				if dir == "" {
+					dir = "pkid-dev"
+				}
+				addr := *listen
+				if addr == "" {
+					addr = "127.0.0.1:8888"
+				}
+				path, err := devmode.Prepare(dir, addr, e.stdout)
+				if err != nil {
+					return err
+				}
+				cf.paths = stringList{path}
+			}
+			s, err := cf.load(e, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if *dev {
+				if err := devmode.Bootstrap(ctx, s.Loaded, e.stdout); err != nil {
+					return err
+				}
+			}
+			set, diags := authority.Build(ctx, s.Loaded)
+			if diags.HasErrors() {
+				return printDiags(e, s.Config, diags)
+			}
+			if len(set.CAs) == 0 {
+				return errors.New("serve: the configuration declares no ca block")
+			}
+			var store sdk.CertStore
+			if len(s.CertStores) == 1 {
+				for _, cs := range s.CertStores {
+					store = cs
+				}
+			}
+			srv, err := server.New(server.Options{CAs: set, Store: store, Logger: log.Named("http")})
+			if err != nil {
+				return err
+			}
+
+			addr := *listen
+			if addr == "" {
+				addr = s.Config.Pkid.Listen
+			}
+			if addr == "" {
+				addr = "127.0.0.1:8888"
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			hs := &http.Server{
+				Handler:           srv.Handler(),
+				ReadHeaderTimeout: readHeaderTimeout,
+				ReadTimeout:       readTimeout,
+				WriteTimeout:      writeTimeout,
+				IdleTimeout:       idleTimeout,
+				ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+			}
+			scheme := "http"
+			if *tlsCert != "" {
+				cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+				if err != nil {
+					return fmt.Errorf("serve: TLS: %w", err)
+				}
+				hs.TLSConfig = &tls.Config{MinVersion: tlsVersion, Certificates: []tls.Certificate{cert}}
+				if *clientCA != "" {
+					pemBytes, err := os.ReadFile(*clientCA)
+					if err != nil {
+						return fmt.Errorf("serve: -mutual-tls-ca: %w", err)
+					}
+					pool := x509.NewCertPool()
+					if !pool.AppendCertsFromPEM(pemBytes) {
+						return fmt.Errorf("serve: -mutual-tls-ca %s: no PEM certificate", *clientCA)
+					}
+					hs.TLSConfig.ClientCAs, hs.TLSConfig.ClientAuth = pool, tls.RequireAndVerifyClientCert
+				}
+				ln = tls.NewListener(ln, hs.TLSConfig)
+				scheme = "https"
+			}
+			base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+			fmt.Fprintf(e.stdout, "pkid %s listening on %s\n", Version, base)
+			for _, l := range devmode.Fingerprints(set) {
+				fmt.Fprintf(e.stdout, "  CA %s\n", l)
+			}
+			fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", set.Default, base)
+			if *dev {
+				fmt.Fprintf(e.stdout, "  curl -s -d '{\"label\":\"\"}' %s/api/v1/cfssl/info\n", base)
+			}
+
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sig)
+			select {
+			case err := <-errc:
+				return fmt.Errorf("serve: %w", err)
+			case got := <-sig:
+				log.Info("shutting down: in-flight requests finish, new ones are refused", "signal", got.String())
+			}
+			sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				return fmt.Errorf("serve: shutdown: %w", err)
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+}
+
+func parseTLSVersion(s string) (uint16, error) {
+	switch s {
+	case "1.0":
+		return tls.VersionTLS10, nil
+	case "1.1":
+		return tls.VersionTLS11, nil
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, usagef("-min-tls-version must be 1.0, 1.1, 1.2 or 1.3, not %q", s)
+}
+
+func logLevel(def string) hclog.Level {
+	if l := hclog.LevelFromString(os.Getenv("PKID_LOG_LEVEL")); l != hclog.NoLevel {
+		return l
+	}
+	return hclog.LevelFromString(def)
+}

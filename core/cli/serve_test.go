@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pkid/pkid/core/ca/csr"
+	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
+	"github.com/pkid/pkid/sdk"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// pkidBinary builds cmd/pkid once: the daemon tests run the real binary so
+// plugin processes, signals and crashes are real.
+func pkidBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pkid-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pkid")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/pkid").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type daemon struct {
+	cmd    *exec.Cmd
+	base   string
+	stdout *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+var listenRe = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+// startDev starts `pkid serve -dev` on a free port and waits until it serves.
+func startDev(t *testing.T, state string) *daemon {
+	t.Helper()
+	cmd := exec.Command(pkidBinary(t), "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, stdout: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.stdout.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		pw.Close()
+	})
+	select {
+	case d.base = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("daemon did not start: %s", stderr.String())
+	}
+	return d
+}
+
+func (d *daemon) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stdout.String()
+}
+
+type envelope struct {
+	Success bool            `json:"success"`
+	Result  json.RawMessage `json:"result"`
+	Errors  []struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+func post(base, endpoint string, body any) (*http.Response, envelope, error) {
+	b, _ := json.Marshal(body)
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Post(base+"/api/v1/cfssl/"+endpoint, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return nil, envelope{}, err
+	}
+	defer resp.Body.Close()
+	var env envelope
+	data, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(data, &env); err != nil {
+		return resp, env, fmt.Errorf("not an envelope: %q", data)
+	}
+	return resp, env, nil
+}
+
+// children lists the command lines of pid's child processes (forked by any
+// of its threads).
+func children(pid int) []string {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var ids []string
+	for _, t := range tasks {
+		data, _ := os.ReadFile(t)
+		ids = append(ids, strings.Fields(string(data))...)
+	}
+	var out []string
+	for _, c := range ids {
+		cmdline, _ := os.ReadFile("/proc/" + c + "/cmdline")
+		out = append(out, strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return out
+}
+
+func TestServeDev(t *testing.T) {
+	state := t.TempDir()
+	d := startDev(t, state)
+
+	// Keystore and store run as child processes of the daemon.
+	kids := strings.Join(children(d.cmd.Process.Pid), "\n")
+	for _, want := range []string{"plugin serve keystore file", "plugin serve certstore sqlite"} {
+		if !strings.Contains(kids, want) {
+			t.Errorf("no child process %q; children:\n%s", want, kids)
+		}
+	}
+	if !strings.Contains(d.output(), "CA issuing") || !strings.Contains(d.output(), "CA root") {
+		t.Errorf("startup output lacks CA fingerprints:\n%s", d.output())
+	}
+
+	// info, sign through the default (issuing) CA.
+	resp, env, err := post(d.base, "info", map[string]string{"label": ""})
+	if err != nil || resp.StatusCode != 200 || !env.Success {
+		t.Fatalf("info: %v %v %+v", err, resp, env)
+	}
+	leafReq := &csr.Request{CN: "svc.example.com", Hosts: []string{"svc.example.com"}}
+	key, _ := leafReq.KeyRequest.Generate()
+	csrPEM, _ := csr.Generate(leafReq, key)
+	resp, env, err = post(d.base, "sign", map[string]string{"certificate_request": string(csrPEM), "profile": "server"})
+	if err != nil || resp.StatusCode != 200 || !env.Success {
+		t.Fatalf("sign: %v %+v", err, env)
+	}
+	var res struct{ Certificate string }
+	json.Unmarshal(env.Result, &res)
+	block, _ := pem.Decode([]byte(res.Certificate))
+	if block == nil {
+		t.Fatalf("sign returned no certificate: %s", env.Result)
+	}
+	leaf, _ := x509.ParseCertificate(block.Bytes)
+	if leaf.Issuer.CommonName != "pkid dev issuing CA" {
+		t.Errorf("issuer %q", leaf.Issuer.CommonName)
+	}
+
+	// Graceful stop on SIGTERM, then a restart reuses the CAs.
+	firstFingerprints := regexp.MustCompile(`CA \S+\s+[0-9A-F]{64}`).FindAllString(d.output(), -1)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not stop on SIGTERM")
+	}
+	d2 := startDev(t, state)
+	again := regexp.MustCompile(`CA \S+\s+[0-9A-F]{64}`).FindAllString(d2.output(), -1)
+	if strings.Join(again, ",") != strings.Join(firstFingerprints, ",") || len(again) != 2 {
+		t.Errorf("CAs changed across restarts: %v → %v", firstFingerprints, again)
+	}
+}
+
+// Kill -9 of the daemon under concurrent load, then restart: every
+// certificate any client received is in the store.
+func TestKillDaemonUnderLoad(t *testing.T) {
+	state := t.TempDir()
+	d := startDev(t, state)
+	leafReq := &csr.Request{CN: "load.example.com", Hosts: []string{"load.example.com"}}
+	key, _ := leafReq.KeyRequest.Generate()
+	csrPEM, _ := csr.Generate(leafReq, key)
+
+	var (
+		mu       sync.Mutex
+		received []string
+		wg       sync.WaitGroup
+		stop     atomic.Bool
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 2000 && !stop.Load(); n++ {
+				resp, env, err := post(d.base, "sign", map[string]string{"certificate_request": string(csrPEM), "profile": "server"})
+				if err != nil || resp.StatusCode != 200 {
+					return
+				}
+				var res struct{ Certificate string }
+				json.Unmarshal(env.Result, &res)
+				block, _ := pem.Decode([]byte(res.Certificate))
+				c, err := x509.ParseCertificate(block.Bytes)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				received = append(received, c.SerialNumber.String())
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	mu.Lock()
+	before := len(received)
+	mu.Unlock()
+	if before == 0 {
+		t.Fatal("no certificate issued before the kill")
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+	stop.Store(true)
+	wg.Wait()
+
+	// The daemon restarts on the crashed state and serves again.
+	d2 := startDev(t, state)
+	if resp, env, err := post(d2.base, "info", map[string]string{}); err != nil || resp.StatusCode != 200 || !env.Success {
+		t.Fatalf("info after restart: %v %+v", err, env)
+	}
+	store, err := storesqlite.Open(context.Background(), storesqlite.Options{Path: filepath.Join(state, "pkid.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	stored := map[string]bool{}
+	store.List(context.Background(), sdk.ListFilter{IssuerLabel: "issuing"}, func(r *sdk.CertRecord) error {
+		stored[r.Serial] = true
+		return nil
+	})
+	missing := 0
+	for _, s := range received {
+		if !stored[s] {
+			missing++
+		}
+	}
+	t.Logf("received %d certificates before the kill; %d in the store", len(received), len(stored))
+	if missing > 0 {
+		t.Fatalf("%d of %d certificates a client received are not in the store", missing, len(received))
+	}
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"regexp"
+
+	"github.com/pkid/pkid/core/ca/profile"
+)
+
+// tokenEndpoints are the DD-1 endpoints: with authentication configured
+// they need an authorised client certificate or the §4.4 wrapper.
+var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true}
+
+// verifiedClient returns the verified mTLS client certificate, or nil.
+func verifiedClient(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return r.TLS.PeerCertificates[0]
+}
+
+// policyFor returns the client certificate patterns of an endpoint and
+// whether it has a policy at all.
+func (s *Server) policyFor(endpoint string) ([]*regexp.Regexp, bool) {
+	if res, ok := s.policies[endpoint]; ok {
+		return res, true
+	}
+	res, ok := s.policies["*"]
+	return res, ok
+}
+
+// checkClientCert applies the client certificate policy: a verified
+// client whose CN matches no pattern of the endpoint is refused with 403
+// `Invalid CN`; without a client certificate, endpoints with patterns
+// other than the DD-1 ones (which may use a token instead) are refused.
+func (s *Server) checkClientCert(c *call) error {
+	res, ok := s.policyFor(c.endpoint)
+	if !ok {
+		return nil
+	}
+	cert := verifiedClient(c.r)
+	if cert == nil {
+		if tokenEndpoints[c.endpoint] {
+			return nil
+		}
+		return requestError(http.StatusForbidden, "client certificate required")
+	}
+	if len(res) == 0 {
+		return nil
+	}
+	for _, re := range res {
+		if re.MatchString(cert.Subject.CommonName) {
+			return nil
+		}
+	}
+	return requestError(http.StatusForbidden, "Invalid CN")
+}
+
+// clientAuthorised reports whether the request carries a verified client
+// certificate that the policy admits (checkClientCert ran before).
+func (s *Server) clientAuthorised(c *call) bool {
+	return verifiedClient(c.r) != nil
+}
+
+// wrapper is the authsign body (§4.1).
+type wrapper struct {
+	Token     string          `json:"token"`
+	Request   string          `json:"request"`
+	Timestamp json.RawMessage `json:"timestamp"`
+	Remote    string          `json:"remote_address"`
+}
+
+// unwrap detects the §4.4 wrapper: a JSON object whose top-level token and
+// request are strings. It returns the decoded token and inner request.
+func unwrap(body []byte) (token, inner []byte, ok bool, err error) {
+	var probe struct {
+		Token   json.RawMessage `json:"token"`
+		Request json.RawMessage `json:"request"`
+	}
+	if json.Unmarshal(body, &probe) != nil || !isJSONString(probe.Token) || !isJSONString(probe.Request) {
+		return nil, nil, false, nil
+	}
+	var w wrapper
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, nil, true, badRequest("%v", err)
+	}
+	token, inner, err = decodeWrapper(&w)
+	return token, inner, true, err
+}
+
+// decodeWrapper base64-decodes the wrapper's token and request.
+func decodeWrapper(w *wrapper) (token, inner []byte, err error) {
+	token, err = base64.StdEncoding.DecodeString(w.Token)
+	if err != nil {
+		return nil, nil, badRequest("token: %v", err)
+	}
+	inner, err = base64.StdEncoding.DecodeString(w.Request)
+	if err != nil {
+		return nil, nil, badRequest("request: %v", err)
+	}
+	return token, inner, nil
+}
+
+func isJSONString(raw json.RawMessage) bool {
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// Token returns the §4.2 token for the inner request bytes under key:
+// standard base64 of HMAC-SHA256(key, request).
+func Token(key, request []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(request)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// validToken reports whether token is HMAC-SHA256(key, request) for one of
+// keys, compared in constant time.
+func validToken(token, request []byte, keys ...[]byte) bool {
+	if len(token) != sha256.Size {
+		return false
+	}
+	ok := false
+	for _, k := range keys {
+		if len(k) == 0 {
+			continue
+		}
+		m := hmac.New(sha256.New, k)
+		m.Write(request)
+		if hmac.Equal(m.Sum(nil), token) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// profileKeys returns the key material of p's auth_key and prev_auth_key
+// for the CA label; nil when p has none configured.
+func (s *Server) profileKeys(label string, p *profile.Profile) [][]byte {
+	keys := s.authKeys[label]
+	var out [][]byte
+	for _, name := range []string{p.AuthKey, p.PrevAuthKey} {
+		if name == "" {
+			continue
+		}
+		if k, ok := keys[name]; ok && len(k.Key) > 0 {
+			out = append(out, k.Key)
+		}
+	}
+	return out
+}
+
+// checkToken verifies a token against keys (§4.3 steps 3–4).
+func checkToken(token, request []byte, keys [][]byte) error {
+	if len(keys) == 0 {
+		return badRequest("no authentication provider")
+	}
+	if !validToken(token, request, keys...) {
+		return badRequest("invalid token")
+	}
+	return nil
+}

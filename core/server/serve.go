@@ -1,0 +1,103 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// call is one request in progress.
+type call struct {
+	r        *http.Request
+	id       string
+	endpoint string
+	body     []byte
+	// label and profile are logged once known.
+	label, profile string
+}
+
+// serve routes, runs and logs one request.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &call{r: r, id: requestID()}
+	w.Header().Set("X-Request-Id", c.id)
+	status, code, errText := s.run(w, c)
+	fields := []any{
+		"method", r.Method, "path", r.URL.Path, "endpoint", c.endpoint,
+		"label", c.label, "profile", c.profile, "status", status, "code", code,
+		"duration", time.Since(start), "remote", r.RemoteAddr, "request_id", c.id,
+	}
+	switch {
+	case status >= 500:
+		s.log.Error("request", append(fields, "error", errText)...)
+	case status >= 400:
+		s.log.Info("request", append(fields, "error", errText)...)
+	default:
+		s.log.Info("request", fields...)
+	}
+}
+
+// run answers c and returns what was sent, for the log line.
+func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText string) {
+	fail := func(err error) (int, int, string) {
+		st, cd, msg, internal := classify(err)
+		logText := msg
+		if internal {
+			logText = err.Error()
+			msg = fmt.Sprintf("internal server error (request id %s)", c.id)
+		}
+		writeEnvelope(w, st, envelope{Errors: []message{{Code: cd, Message: msg}}})
+		return st, cd, logText
+	}
+	name, ok := strings.CutPrefix(c.r.URL.Path, BasePath)
+	ep, known := s.handlers[name]
+	if !ok || !known {
+		return fail(requestError(http.StatusNotFound, "%s not found", c.r.URL.Path))
+	}
+	c.endpoint = name
+	if c.r.Method != ep.method {
+		w.Header().Set("Allow", ep.method)
+		return fail(requestError(http.StatusMethodNotAllowed, "Method is not allowed:%q", c.r.Method))
+	}
+	if err := s.checkClientCert(c); err != nil {
+		return fail(err)
+	}
+	if ep.method == http.MethodPost {
+		body, err := io.ReadAll(http.MaxBytesReader(w, c.r.Body, s.maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fail(requestError(http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", s.maxBody))
+			}
+			return fail(badRequest("reading the request body: %v", err))
+		}
+		c.body = body
+	}
+	rep, err := ep.fn(c)
+	if err != nil {
+		return fail(err)
+	}
+	status = rep.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	env := envelope{Success: rep.err == nil, Result: rep.result, Messages: rep.messages}
+	if rep.err != nil {
+		env.Errors = []message{*rep.err}
+		code, errText = rep.err.Code, rep.err.Message
+	}
+	writeEnvelope(w, status, env)
+	return status, code, errText
+}
+
+// requestID returns 16 random hex digits.
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

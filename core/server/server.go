@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/sdk"
+)
+
+// DefaultMaxBodyBytes is the request body cap when Options.MaxBodyBytes is
+// zero (DD-5).
+const DefaultMaxBodyBytes = 1 << 20
+
+// BasePath is where the endpoints are mounted.
+const BasePath = "/api/v1/cfssl/"
+
+// Endpoint names accepted in Options.Disabled and ClientCertPolicy.
+var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health"}
+
+// ClientCertPolicy maps an endpoint name to the subject common-name
+// patterns (regular expressions) a verified client certificate must match
+// to use it; the key "*" applies to endpoints without an entry. An empty
+// list admits any verified client. Patterns are anchored (^…$) when given
+// unanchored, with a warning (CFSSL matches them unanchored).
+type ClientCertPolicy map[string][]string
+
+// Options configures a Server.
+type Options struct {
+	// CAs are the issuing CAs by label; "" selects CAs.Default.
+	CAs *authority.Set
+	// Store backs revoke and certinfo's serial lookup, and is probed by
+	// health. Nil disables revoke (404).
+	Store sdk.CertStore
+	// AuthKeys are HMAC keys by name, merged with each CA's configured
+	// auth_keys (a name in both: this map wins). The key "revoke"
+	// authenticates revoke's token wrapper.
+	AuthKeys map[string]profile.AuthKey
+	// ClientCertPolicy restricts verified mTLS clients per endpoint.
+	ClientCertPolicy ClientCertPolicy
+	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger gets one line per request; nil discards.
+	Logger hclog.Logger
+	// Disabled lists endpoint names answered with 404.
+	Disabled []string
+	// Dial, when set, enables certinfo's domain mode: it returns the
+	// certificate chain (leaf first) served at host:port. It is expected
+	// to apply the egress policy (DD-22). Nil: domain lookups refused.
+	Dial func(ctx context.Context, hostport string) ([]*x509.Certificate, error)
+	// HealthChecks are extra named probes for health (e.g. a keystore
+	// ping); a failing one answers 503 naming it. Keep them cheap.
+	HealthChecks map[string]func(ctx context.Context) error
+	// OnRevoke, when set, runs after a successful revoke (e.g. to re-sign
+	// OCSP and schedule the CRL). Its error is logged, not returned.
+	OnRevoke func(ctx context.Context, req sdk.RevokeRequest) error
+}
+
+// Server serves the CFSSL-compatible API.
+type Server struct {
+	opts     Options
+	log      hclog.Logger
+	maxBody  int64
+	handlers map[string]endpoint
+	// authKeys is, per CA label, the CA's auth keys merged with
+	// Options.AuthKeys.
+	authKeys map[string]map[string]profile.AuthKey
+	// authOn: any authentication configured (DD-1).
+	authOn   bool
+	policies map[string][]*regexp.Regexp
+}
+
+// endpoint is one API endpoint.
+type endpoint struct {
+	method string
+	fn     func(c *call) (*reply, error)
+}
+
+// New checks the options and prepares the endpoints. Errors: an unknown
+// name in Disabled or ClientCertPolicy, an invalid pattern.
+func New(opts Options) (*Server, error) {
+	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.opts.CAs == nil {
+		s.opts.CAs = &authority.Set{}
+	}
+	s.authKeys = map[string]map[string]profile.AuthKey{}
+	s.authOn = len(opts.AuthKeys) > 0 || len(opts.ClientCertPolicy) > 0
+	for label, iss := range s.opts.CAs.CAs {
+		keys := map[string]profile.AuthKey{}
+		if cfg := iss.Profiles(); cfg != nil {
+			maps.Copy(keys, cfg.AuthKeys)
+		}
+		s.authOn = s.authOn || len(keys) > 0
+		maps.Copy(keys, opts.AuthKeys)
+		s.authKeys[label] = keys
+	}
+	if err := s.compilePolicy(); err != nil {
+		return nil, err
+	}
+	all := map[string]endpoint{
+		"sign":     {http.MethodPost, s.sign},
+		"authsign": {http.MethodPost, s.authsign},
+		"info":     {http.MethodPost, s.info},
+		"newkey":   {http.MethodPost, s.newkey},
+		"newcert":  {http.MethodPost, s.newcert},
+		"init_ca":  {http.MethodPost, s.initCA},
+		"certinfo": {http.MethodPost, s.certinfo},
+		"revoke":   {http.MethodPost, s.revoke},
+		"health":   {http.MethodGet, s.health},
+	}
+	for _, name := range opts.Disabled {
+		name = strings.TrimSpace(name)
+		if _, ok := all[name]; !ok {
+			return nil, fmt.Errorf("server: cannot disable unknown endpoint %q (known: %s)", name, strings.Join(Endpoints, " "))
+		}
+		delete(all, name)
+	}
+	s.disableUnusable(all)
+	s.handlers = all
+	return s, nil
+}
+
+// disableUnusable removes endpoints whose prerequisites are missing
+// (spec §2.6): issuing endpoints need a CA, authsign a profile with an
+// auth_key, revoke a certificate store.
+func (s *Server) disableUnusable(all map[string]endpoint) {
+	off := func(name, why string) {
+		if _, ok := all[name]; ok {
+			s.log.Warn("endpoint disabled", "endpoint", name, "reason", why)
+			delete(all, name)
+		}
+	}
+	if len(s.opts.CAs.CAs) == 0 {
+		for _, n := range []string{"sign", "authsign", "info", "newcert"} {
+			off(n, "no CA configured")
+		}
+	} else if !s.anyAuthProfile() {
+		off("authsign", "no profile has an auth_key")
+	}
+	if s.opts.Store == nil {
+		off("revoke", "no certificate store configured")
+	}
+}
+
+// anyAuthProfile reports whether some CA profile names an auth_key.
+func (s *Server) anyAuthProfile() bool {
+	for _, iss := range s.opts.CAs.CAs {
+		cfg := iss.Profiles()
+		if cfg == nil {
+			continue
+		}
+		if cfg.Default != nil && cfg.Default.AuthKey != "" {
+			return true
+		}
+		for _, p := range cfg.Profiles {
+			if p.AuthKey != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compilePolicy compiles the client certificate patterns.
+func (s *Server) compilePolicy() error {
+	s.policies = map[string][]*regexp.Regexp{}
+	for name, pats := range s.opts.ClientCertPolicy {
+		if name != "*" && !slices.Contains(Endpoints, name) {
+			return fmt.Errorf("server: client certificate policy for unknown endpoint %q", name)
+		}
+		s.policies[name] = []*regexp.Regexp{}
+		for _, p := range pats {
+			if !strings.HasPrefix(p, "^") || !strings.HasSuffix(p, "$") {
+				s.log.Warn("unanchored client certificate pattern anchored", "endpoint", name, "pattern", p)
+				p = "^(?:" + p + ")$"
+			}
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return fmt.Errorf("server: client certificate pattern %q for %s: %w", p, name, err)
+			}
+			s.policies[name] = append(s.policies[name], re)
+		}
+	}
+	return nil
+}
+
+// Handler returns the API handler, serving BasePath+"<endpoint>".
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
