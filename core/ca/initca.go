@@ -161,7 +161,9 @@ func SelfSign(ctx context.Context, req *csr.Request, key crypto.Signer, expiry t
 		SerialNumber: serial, Subject: cr.Subject, NotBefore: nb, NotAfter: nb.Add(expiry),
 		KeyUsage: ku, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true, SubjectKeyId: ski, SignatureAlgorithm: alg,
-		DNSNames: cr.DNSNames, IPAddresses: cr.IPAddresses, EmailAddresses: cr.EmailAddresses, URIs: cr.URIs,
+		// An end-entity certificate needs an AKI even when self-signed.
+		AuthorityKeyId: ski,
+		DNSNames:       cr.DNSNames, IPAddresses: cr.IPAddresses, EmailAddresses: cr.EmailAddresses, URIs: cr.URIs,
 	}
 	cert, err := selfSigned(t, key, profile.Lint{}, rand.Reader)
 	if err != nil {

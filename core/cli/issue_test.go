@@ -212,3 +212,23 @@ func TestIssueErrors(t *testing.T) {
 		})
 	}
 }
+
+// selfsign: HOSTNAME sets the SANs (DD-14) and the certificate verifies
+// against itself.
+func TestSelfsign(t *testing.T) {
+	openssl := opensslPath(t)
+	dir := t.TempDir()
+	r := pkid(t, "selfsign", "localhost,127.0.0.1", writeFile(t, dir, "s.json", `{"CN": "test"}`))
+	m := decodeResult(t, r)
+	if !strings.Contains(r.stderr, "testing only") {
+		t.Errorf("no warning on stderr: %q", r.stderr)
+	}
+	p := writeFile(t, dir, "s.pem", m["cert"])
+	text, _ := exec.Command(openssl, "x509", "-noout", "-ext", "subjectAltName", "-in", p).CombinedOutput()
+	if !strings.Contains(string(text), "DNS:localhost, IP Address:127.0.0.1") {
+		t.Errorf("SANs: %s", text)
+	}
+	if out, err := exec.Command(openssl, "verify", "-CAfile", p, p).CombinedOutput(); err != nil {
+		t.Errorf("verify: %v %s", err, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/devmode"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
@@ -121,9 +123,32 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 					store = cs
 				}
 			}
-			srv, err := server.New(server.Options{CAs: set, Store: store, Logger: log.Named("http")})
+			pk := s.Config.Pkid
+			authKeys := map[string]profile.AuthKey{}
+			for name, k := range pk.AuthKeys {
+				authKeys[name] = profile.AuthKey{Type: "standard", Key: k.Key}
+			}
+			if err := checkAuthKeyNames(set, authKeys); err != nil {
+				return err
+			}
+			srv, err := server.New(server.Options{
+				CAs: set, Store: store, Logger: log.Named("http"),
+				AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
+			})
 			if err != nil {
 				return err
+			}
+			// The pkid block's tls settings apply unless flags override them.
+			if *tlsCert == "" && pk.TLS.Cert != "" {
+				*tlsCert, *tlsKey = pk.TLS.Cert, pk.TLS.Key
+				if *clientCA == "" {
+					*clientCA = pk.TLS.ClientCA
+				}
+				if pk.TLS.MinVersion != "" && !flagSet(fs, "min-tls-version") {
+					if tlsVersion, err = parseTLSVersion(pk.TLS.MinVersion); err != nil {
+						return err
+					}
+				}
 			}
 
 			addr := *listen
@@ -196,6 +221,37 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			return nil
 		},
 	}
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// checkAuthKeyNames refuses profiles whose auth_key names no declared key:
+// such a profile would silently accept nothing.
+func checkAuthKeyNames(set *authority.Set, keys map[string]profile.AuthKey) error {
+	for _, label := range set.Labels() {
+		cfg := set.CAs[label].Profiles()
+		all := map[string]*profile.Profile{"default": cfg.Default}
+		for n, p := range cfg.Profiles {
+			all[n] = p
+		}
+		for n, p := range all {
+			if p == nil {
+				continue
+			}
+			for _, k := range []string{p.AuthKey, p.PrevAuthKey} {
+				if _, ok := keys[k]; k != "" && !ok {
+					if _, ok := cfg.AuthKeys[k]; !ok {
+						return fmt.Errorf("serve: ca %q profile %q: auth_key %q is not declared (add auth_key %q { key = ... } to the pkid block)", label, n, k, k)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func parseTLSVersion(s string) (uint16, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -61,12 +62,18 @@ type daemon struct {
 	mu     *sync.Mutex
 }
 
-var listenRe = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listenRe = regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
 
 // startDev starts `pkid serve -dev` on a free port and waits until it serves.
 func startDev(t *testing.T, state string) *daemon {
 	t.Helper()
-	cmd := exec.Command(pkidBinary(t), "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
+	return startDaemon(t, "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
+}
+
+// startDaemon runs pkid with args and waits until it listens.
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(pkidBinary(t), args...)
 	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
@@ -282,4 +289,114 @@ func TestKillDaemonUnderLoad(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d certificates a client received are not in the store", missing, len(received))
 	}
+}
+
+// A configured daemon: TLS and an auth key from the pkid block; plain sign
+// is refused once auth is configured (DD-1); authsign through pkid's client
+// with a pinned CA works; errors come back as envelopes.
+func TestServeConfigAuthTLS(t *testing.T) {
+	openssl := opensslPath(t)
+	cfg, dir := configuredCA(t)
+	// Make the issuing profile authenticated and add TLS + the key.
+	tlsOut := decodeResult(t, pkid(t, "selfsign", "127.0.0.1", writeFile(t, dir, "tls.json", `{"CN": "127.0.0.1"}`)))
+	tlsCert := writeFile(t, dir, "tls.pem", tlsOut["cert"])
+	tlsKey := writeFile(t, dir, "tls-key.pem", tlsOut["key"])
+	const hexKey = "0123456789abcdef0123456789abcdef"
+	body, _ := os.ReadFile(cfg)
+	conf := strings.Replace(string(body), `    expiry = "90d"`, `    expiry = "90d"
+    auth_key = "k"`, 1) + `
+pkid {
+  listen = "127.0.0.1:0"
+  tls {
+    cert = "` + tlsCert + `"
+    key  = "` + tlsKey + `"
+  }
+  auth_key "k" {
+    key = "` + hexKey + `"
+  }
+}
+`
+	os.WriteFile(cfg, []byte(conf), 0o600)
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "issuing", "-cn", "pkid auth test CA"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "legacy", "-algorithm", "rsa-2048", "-cn", "legacy"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	d := startDaemon(t, "serve", "-config", cfg)
+	if !strings.HasPrefix(d.base, "https://") {
+		t.Fatalf("base %s: want TLS from the pkid block", d.base)
+	}
+	pool := x509.NewCertPool()
+	tlsPEM, _ := os.ReadFile(tlsCert)
+	pool.AppendCertsFromPEM(tlsPEM)
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	call := func(method, endpoint, ctype string, body io.Reader) (int, envelope) {
+		req, _ := http.NewRequest(method, d.base+"/api/v1/cfssl/"+endpoint, body)
+		req.Header.Set("Content-Type", ctype)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var env envelope
+		data, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatalf("%s %s: not an envelope: %q", method, endpoint, data)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("content type %q", ct)
+		}
+		return resp.StatusCode, env
+	}
+	leafReq := &csr.Request{CN: "a.example.com", Hosts: []string{"a.example.com"}}
+	key, _ := leafReq.KeyRequest.Generate()
+	csrPEM, _ := csr.Generate(leafReq, key)
+	signBody, _ := json.Marshal(map[string]string{"certificate_request": string(csrPEM), "profile": "server", "label": "issuing"})
+	for _, tc := range []struct {
+		name, method, endpoint string
+		body                   io.Reader
+		status                 int
+		want                   string
+	}{
+		{"plain sign needs auth (DD-1)", "POST", "sign", bytes.NewReader(signBody), 400, "authentication required"},
+		{"malformed JSON", "POST", "info", strings.NewReader("{"), 400, "parse"},
+		{"wrong method", "GET", "sign", nil, 405, "Method is not allowed"},
+		{"unknown label", "POST", "info", strings.NewReader(`{"label":"nope"}`), 400, "bad label"},
+		{"oversize body", "POST", "info", bytes.NewReader(make([]byte, 2<<20)), 413, ""},
+		{"unknown endpoint", "POST", "nope", strings.NewReader("{}"), 404, ""},
+	} {
+		status, env := call(tc.method, tc.endpoint, "application/json", tc.body)
+		if status != tc.status || env.Success || len(env.Errors) != 1 || !strings.Contains(env.Errors[0].Message, tc.want) {
+			t.Errorf("%s: status %d envelope %+v; want %d naming %q", tc.name, status, env, tc.status, tc.want)
+		}
+	}
+
+	// authsign through pkid's client, CFSSL-style auth_remote profile, pinned CA.
+	clientCfg := writeFile(t, dir, "client.json", `{"signing": {"default": {"expiry": "1h"}, "profiles": {"server": {"auth_remote": {"remote": "pkid", "auth_key": "k"}}}},
+  "auth_keys": {"k": {"type": "standard", "key": "`+hexKey+`"}}, "remotes": {"pkid": "`+d.base+`"}}`)
+	leaf := writeFile(t, dir, "leaf.json", leafJSON)
+	m := decodeResult(t, pkid(t, "gencert", "-config", clientCfg, "-tls-remote-ca", tlsCert, "-label", "issuing", "-profile", "server", leaf))
+	p := writeFile(t, dir, "authsigned.pem", m["cert"])
+	if out, err := exec.Command(openssl, "verify", "-CAfile", filepath.Join(dir, "ca", "issuing.pem"), p).CombinedOutput(); err != nil {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	// A wrong key is refused.
+	bad := writeFile(t, dir, "bad.json", strings.Replace(mustRead(t, clientCfg), hexKey, "ffffffffffffffffffffffffffffffff", 1))
+	if r := pkid(t, "gencert", "-config", bad, "-tls-remote-ca", tlsCert, "-label", "issuing", "-profile", "server", leaf); r.code == 0 || !strings.Contains(r.stderr, "invalid token") {
+		t.Errorf("wrong key: %+v", r)
+	}
+	// Without the pinned CA the TLS handshake fails.
+	if r := pkid(t, "info", "-remote", d.base); r.code == 0 {
+		t.Errorf("unpinned TLS succeeded: %+v", r)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestLoadDirectoryMerges(t *testing.T) {
 	if len(names) != 3 {
 		t.Errorf("Files = %v, want the three configuration files (README.md ignored)", names)
 	}
-	if got := (PkidBlock{StateDir: "/var/lib/pkid", Listen: "127.0.0.1:8888", LogLevel: "debug", DefRange: c.Pkid.DefRange}); c.Pkid != got {
+	if got := (PkidBlock{StateDir: "/var/lib/pkid", Listen: "127.0.0.1:8888", LogLevel: "debug", DefRange: c.Pkid.DefRange}); !reflect.DeepEqual(c.Pkid, got) {
 		t.Errorf("Pkid = %+v", c.Pkid)
 	}
 	if len(c.KeyStores) != 1 || len(c.CertStores) != 1 || len(c.CAs) != 1 || len(c.Plugins) != 1 {
@@ -259,4 +260,48 @@ func loadString(t *testing.T, src string) *Config {
 		t.Fatalf("Load:\n%s", render(t, c, diags))
 	}
 	return c
+}
+
+func TestPkidServerSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, []byte(`
+pkid {
+  listen = "127.0.0.1:9443"
+  max_body_bytes = 65536
+  client_cert_policy = { sign = ["^svc-[a-z]+$"], "*" = ["^admin$"] }
+  tls {
+    cert        = "/etc/pkid/tls.pem"
+    key         = "/etc/pkid/tls-key.pem"
+    client_ca   = "/etc/pkid/clients.pem"
+    min_version = "1.3"
+  }
+  auth_key "issuer" {
+    key = "0123456789abcdef0123456789abcdef"
+  }
+}
+`), 0o600)
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := c.Pkid
+	if p.TLS.Cert != "/etc/pkid/tls.pem" || p.TLS.MinVersion != "1.3" || p.MaxBodyBytes != 65536 ||
+		len(p.ClientCertPolicy["sign"]) != 1 || len(p.AuthKeys["issuer"].Key) != 16 {
+		t.Errorf("pkid block = %+v", p)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"pkid {\n  auth_key \"k\" {\n    key = \"zz\"\n  }\n}\n", "Invalid auth key"},
+		{"pkid {\n  auth_key \"k\" {\n    key = \"0123\"\n  }\n}\n", "at least 16 bytes"},
+		{"pkid {\n  tls {\n    cert = \"a\"\n    key = \"b\"\n    min_version = \"1.4\"\n  }\n}\n", "Invalid TLS version"},
+		{"pkid {\n  tls {\n    cert = \"a\"\n  }\n}\n", "Missing required argument"},
+	} {
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		c, diags := Load(path)
+		var b strings.Builder
+		c.WriteDiagnostics(&b, diags)
+		if !diags.HasErrors() || !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%s: want %q, got %s", tc.body, tc.want, b.String())
+		}
+	}
 }

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -26,7 +28,22 @@ var rootSchema = &hcl.BodySchema{
 var pkidSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "state_dir"}, {Name: "listen"}, {Name: "log_level"},
+		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "tls"},
+		{Type: "auth_key", LabelNames: []string{"name"}},
+	},
+}
+
+var tlsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "cert", Required: true}, {Name: "key", Required: true}, {Name: "client_ca"}, {Name: "min_version"},
+	},
+}
+
+var authKeySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}},
 }
 
 // instanceMetaSchema holds the attributes of a plugin instance block that the
@@ -100,6 +117,65 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 	diags = append(diags, decodeAttr(content.Attributes["state_dir"], ctx, &c.Pkid.StateDir)...)
 	diags = append(diags, decodeAttr(content.Attributes["listen"], ctx, &c.Pkid.Listen)...)
 	diags = append(diags, decodeAttr(content.Attributes["log_level"], ctx, &c.Pkid.LogLevel)...)
+	diags = append(diags, decodeAttr(content.Attributes["client_cert_policy"], ctx, &c.Pkid.ClientCertPolicy)...)
+	diags = append(diags, decodeAttr(content.Attributes["max_body_bytes"], ctx, &c.Pkid.MaxBodyBytes)...)
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "tls":
+			diags = append(diags, c.decodeTLS(blk, ctx)...)
+		case "auth_key":
+			diags = append(diags, c.decodeAuthKey(blk, ctx)...)
+		}
+	}
+	return diags
+}
+
+func (c *Config) decodeTLS(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	if c.Pkid.TLS.DefRange != (hcl.Range{}) {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate tls block",
+			Detail: fmt.Sprintf("Only one tls block is allowed; another was declared at %s.", c.Pkid.TLS.DefRange), Subject: b.DefRange.Ptr()}}
+	}
+	content, diags := b.Body.Content(tlsSchema)
+	t := &c.Pkid.TLS
+	t.DefRange = b.DefRange
+	diags = append(diags, decodeAttr(content.Attributes["cert"], ctx, &t.Cert)...)
+	diags = append(diags, decodeAttr(content.Attributes["key"], ctx, &t.Key)...)
+	diags = append(diags, decodeAttr(content.Attributes["client_ca"], ctx, &t.ClientCA)...)
+	diags = append(diags, decodeAttr(content.Attributes["min_version"], ctx, &t.MinVersion)...)
+	if a := content.Attributes["min_version"]; a != nil && !diags.HasErrors() {
+		switch t.MinVersion {
+		case "1.0", "1.1", "1.2", "1.3":
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid TLS version",
+				Detail: fmt.Sprintf("min_version must be \"1.0\", \"1.1\", \"1.2\" or \"1.3\", not %q.", t.MinVersion), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	return diags
+}
+
+func (c *Config) decodeAuthKey(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	name := b.Labels[0]
+	if prev, ok := c.Pkid.AuthKeys[name]; ok {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate auth_key",
+			Detail: fmt.Sprintf("auth_key %q was already declared at %s.", name, prev.DefRange), Subject: b.DefRange.Ptr()}}
+	}
+	content, diags := b.Body.Content(authKeySchema)
+	var hexKey string
+	diags = append(diags, decodeAttr(content.Attributes["key"], ctx, &hexKey)...)
+	if diags.HasErrors() {
+		return diags
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(hexKey))
+	if err != nil || len(key) < 16 {
+		// Never echo the key material.
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid auth key",
+			Detail:  fmt.Sprintf("auth_key %q must be at least 16 bytes written as hex (e.g. from `openssl rand -hex 32`).", name),
+			Subject: content.Attributes["key"].Expr.Range().Ptr()})
+	}
+	if c.Pkid.AuthKeys == nil {
+		c.Pkid.AuthKeys = map[string]AuthKey{}
+	}
+	c.Pkid.AuthKeys[name] = AuthKey{Key: key, DefRange: b.DefRange}
 	return diags
 }
 

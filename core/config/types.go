@@ -19,7 +19,28 @@ type PkidBlock struct {
 	StateDir string
 	Listen   string
 	LogLevel string
+	// TLS for the daemon's listener (empty: plain HTTP on loopback).
+	TLS TLSBlock
+	// AuthKeys are HMAC keys (hex in the configuration) named by profiles'
+	// auth_key; "revoke" authorises the revoke endpoint.
+	AuthKeys map[string]AuthKey
+	// ClientCertPolicy maps an endpoint (or "*") to the client certificate
+	// CN patterns allowed to call it.
+	ClientCertPolicy map[string][]string
+	MaxBodyBytes     int64
 	// DefRange is the block header's range; zero if there is no pkid block.
+	DefRange hcl.Range
+}
+
+// TLSBlock is the pkid block's tls block.
+type TLSBlock struct {
+	Cert, Key, ClientCA, MinVersion string
+	DefRange                        hcl.Range
+}
+
+// AuthKey is an HMAC key for authenticated endpoints.
+type AuthKey struct {
+	Key      []byte
 	DefRange hcl.Range
 }
 
