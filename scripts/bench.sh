@@ -7,7 +7,7 @@ GO=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
-	./core/pluginhost/ ./core/ca/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -18,6 +18,8 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 }
 /^BenchmarkIssue-/              { iss += metric("ns/op"); niss++ }
 /^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
+/^BenchmarkPut32\/direct-/      { gd += metric("ns/op"); ngd++ }
+/^BenchmarkPut32\/groupcommit-/ { gg += metric("ns/op"); ngg++ }
 /^BenchmarkPut-/        { put += metric("records/s"); nput++ }
 /^BenchmarkPutBatch64-/ { batch += metric("records/s"); nbatch++ }
 END {
@@ -30,6 +32,8 @@ END {
 	}
 	if (niss && ncc)
 		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
+	if (ngd && ngg)
+		printf "store-sqlite, 32 concurrent writers: group commit / one transaction per Put = %.1fx throughput (%.0f vs %.0f records/s)\n", (gd/ngd)/(gg/ngg), 1e9/(gg/ngg), 1e9/(gd/ngd)
 	if (nput && nbatch)
 		printf "store-sqlite: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", (batch/nbatch)/(put/nput), batch/nbatch, put/nput
 }' "$out"

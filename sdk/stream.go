@@ -106,6 +106,11 @@ func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
 // ErrUnavailable rather than hanging.
 func (m *mux[Q, R]) call(ctx context.Context, req Q) (R, error) {
 	var zero R
+	// select picks at random among ready cases: a canceled call must never
+	// be sent.
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
 	s, err := m.stream()
 	if err != nil {
 		return zero, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/groupcommit"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
 )
@@ -52,6 +53,11 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 		case sdk.KeyStore:
 			out.KeyStores[b.Name] = v
 		case sdk.CertStore:
+			if b.Isolation == "inprocess" {
+				// Out of process, the gRPC stream group-commits; in
+				// process, this wrapper does.
+				v = groupcommit.Wrap(v)
+			}
 			out.CertStores[b.Name] = v
 		}
 	}

@@ -141,6 +141,18 @@ func post(base, endpoint string, body any) (*http.Response, envelope, error) {
 
 // children lists the command lines of pid's child processes (forked by any
 // of its threads).
+func certCN(p string) string {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil {
+		return ""
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return ""
+	}
+	return c.Subject.CommonName
+}
+
 func children(pid int) []string {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var ids []string
@@ -192,6 +204,28 @@ func TestServeDev(t *testing.T) {
 	leaf, _ := x509.ParseCertificate(block.Bytes)
 	if leaf.Issuer.CommonName != "pkid dev issuing CA" {
 		t.Errorf("issuer %q", leaf.Issuer.CommonName)
+	}
+
+	// info by label: the root.
+	_, env, err = post(d.base, "info", map[string]string{"label": "root"})
+	var info struct{ Certificate string }
+	if json.Unmarshal(env.Result, &info); err != nil || !env.Success || !strings.Contains(certCN(info.Certificate), "root") {
+		t.Errorf("info root: %v %+v", err, env)
+	}
+	// newcert: the key is generated server-side (CFSSL behaviour) and the
+	// certificate recorded.
+	resp, env, err = post(d.base, "newcert", map[string]any{"request": map[string]any{"CN": "new.example.com", "hosts": []string{"new.example.com"}}, "profile": "server"})
+	var nc struct {
+		Certificate string `json:"certificate"`
+		PrivateKey  string `json:"private_key"`
+	}
+	if json.Unmarshal(env.Result, &nc); err != nil || resp.StatusCode != 200 || !env.Success || certCN(nc.Certificate) != "new.example.com" {
+		t.Errorf("newcert: %v %+v", err, env)
+	}
+	// certinfo by serial and AKI from the store.
+	_, env, err = post(d.base, "certinfo", map[string]string{"serial": leaf.SerialNumber.String(), "authority_key_id": fmt.Sprintf("%X", leaf.AuthorityKeyId)})
+	if err != nil || !env.Success || !strings.Contains(string(env.Result), leaf.SerialNumber.String()) {
+		t.Errorf("certinfo by serial: %v %+v", err, env)
 	}
 
 	// Graceful stop on SIGTERM, then a restart reuses the CAs.
