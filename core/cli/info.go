@@ -2,12 +2,7 @@ package cli
 
 import (
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"strings"
-	"time"
-
-	"github.com/pkid/pkid/core/ca/profile"
 )
 
 func infoCmd(e *env) *command {
@@ -44,15 +39,12 @@ Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
 			if err != nil {
 				return err
 			}
+			info := iss.InfoFor(p)
 			out := struct {
 				Certificate string   `json:"certificate"`
 				Expiry      string   `json:"expiry"`
 				Usages      []string `json:"usages"`
-			}{
-				Certificate: strings.TrimSuffix(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.Certificate().Raw})), "\n"),
-				Expiry:      formatExpiry(p.Expiry),
-				Usages:      profile.UsageNames(p),
-			}
+			}{Certificate: info.CertificatePEM, Expiry: info.Expiry, Usages: info.Usages}
 			b, err := json.Marshal(out)
 			if err != nil {
 				return err
@@ -61,21 +53,4 @@ Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
 			return err
 		},
 	}
-}
-
-// formatExpiry writes a Go duration without zero units ("8760h", "1h30m",
-// "90s"): CFSSL echoes the configured string, which pkid does not keep,
-// and configurations almost always spell it this way.
-func formatExpiry(d time.Duration) string {
-	s := d.String()
-	if d <= 0 || d%time.Second != 0 {
-		return s
-	}
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 const infoConfig = `{"signing": {"default": {"expiry": "168h"},
@@ -90,18 +89,6 @@ func TestInfoMatchesCFSSL(t *testing.T) {
 		json.Unmarshal([]byte(pkid(t, "info", "-ca", caPEM, "-ca-key", caKey, "-config", cfg, "-profile", p).stdout), &got)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("profile %q:\n pkid  %+v\n cfssl %+v", p, got, want)
-		}
-	}
-}
-
-func TestFormatExpiry(t *testing.T) {
-	for in, want := range map[string]string{"8760h": "8760h", "168h": "168h", "1h30m": "1h30m", "90s": "1m30s", "5m": "5m", "1h0m30s": "1h0m30s", "1.5s": "1.5s"} {
-		d, err := time.ParseDuration(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := formatExpiry(d); got != want {
-			t.Errorf("formatExpiry(%s) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -107,6 +107,19 @@ func loadCSRJSON(e *env, path string) (*csr.Request, error) {
 	return req, nil
 }
 
+// newKeyAndCSR generates the request's key (CFSSL's default ECDSA P-256
+// when none is given) and its CSR; keyPEM is the key as CFSSL writes it.
+func newKeyAndCSR(req *csr.Request) (key crypto.Signer, csrPEM []byte, keyPEM string, err error) {
+	if key, err = req.KeyRequest.Generate(); err != nil {
+		return nil, nil, "", err
+	}
+	if csrPEM, err = csr.Generate(req, key); err != nil {
+		return nil, nil, "", err
+	}
+	keyPEM, err = encodeKey(key)
+	return key, csrPEM, keyPEM, err
+}
+
 func encodeKey(k crypto.Signer) (string, error) {
 	b, err := csr.EncodePrivateKey(k)
 	return string(b), err
@@ -248,15 +261,7 @@ Usage: pkid genkey [-initca] CSRJSON
 			if req.CA != nil {
 				return errors.New(fs.Arg(0) + ": ca section only permitted in initca")
 			}
-			key, err := req.KeyRequest.Generate()
-			if err != nil {
-				return err
-			}
-			csrPEM, err := csr.Generate(req, key)
-			if err != nil {
-				return err
-			}
-			keyPEM, err := encodeKey(key)
+			_, csrPEM, keyPEM, err := newKeyAndCSR(req)
 			if err != nil {
 				return err
 			}
@@ -382,11 +387,7 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 				return err
 			}
 			defer done()
-			key, err := req.KeyRequest.Generate()
-			if err != nil {
-				return err
-			}
-			csrPEM, err := csr.Generate(req, key)
+			_, csrPEM, keyPEM, err := newKeyAndCSR(req)
 			if err != nil {
 				return err
 			}
@@ -397,10 +398,6 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 			printWarnings(e, cert.Warnings)
 			if len(req.Hosts) == 0 {
 				fmt.Fprintln(e.stderr, "pkid: warning: this certificate has no hosts, so it is unsuitable for web servers")
-			}
-			keyPEM, err := encodeKey(key)
-			if err != nil {
-				return err
 			}
 			return writeResult(e, map[string]string{"cert": string(cert.PEM()), "csr": string(csrPEM), "key": keyPEM})
 		},

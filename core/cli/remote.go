@@ -138,11 +138,7 @@ func remoteSignRequest(e *env, fs *flag.FlagSet, cf *compatFlags, req client.Sig
 // locally (the key is never sent), the CSR is signed remotely, and
 // {"cert","csr","key"} is printed.
 func remoteGencert(e *env, fs *flag.FlagSet, cf *compatFlags, req *csr.Request) error {
-	key, err := req.KeyRequest.Generate()
-	if err != nil {
-		return err
-	}
-	csrPEM, err := csr.Generate(req, key)
+	_, csrPEM, keyPEM, err := newKeyAndCSR(req)
 	if err != nil {
 		return err
 	}
@@ -156,10 +152,6 @@ func remoteGencert(e *env, fs *flag.FlagSet, cf *compatFlags, req *csr.Request) 
 	}
 	if len(req.Hosts) == 0 {
 		fmt.Fprintln(e.stderr, "pkid: warning: this certificate has no hosts, so it is unsuitable for web servers")
-	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return err
 	}
 	return writeResult(e, map[string]string{"cert": cert, "csr": string(csrPEM), "key": keyPEM})
 }

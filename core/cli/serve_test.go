@@ -86,12 +86,18 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		base := ""
 		for sc.Scan() {
 			d.mu.Lock()
 			d.stdout.WriteString(sc.Text() + "\n")
 			d.mu.Unlock()
 			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				base = m[1]
+			}
+			// The banner ends with the default CA line: by then the
+			// fingerprints have been read too.
+			if base != "" && strings.HasPrefix(sc.Text(), "Default CA:") {
+				found <- base
 			}
 		}
 	}()

@@ -1,11 +1,7 @@
 package server
 
 import (
-	"encoding/pem"
 	"strings"
-	"time"
-
-	"github.com/pkid/pkid/core/ca/profile"
 )
 
 // infoResult is info's result; key order as CFSSL's info.Resp.
@@ -30,28 +26,6 @@ func (s *Server) info(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: sel.iss.Certificate().Raw})
-	usages := profile.UsageNames(sel.profile) // null when none, as CFSSL
-	return &reply{result: infoResult{
-		Certificate: strings.TrimSuffix(string(certPEM), "\n"),
-		Usages:      usages,
-		Expiry:      formatExpiry(sel.profile.Expiry),
-	}}, nil
-}
-
-// formatExpiry writes a Go duration without zero units ("8760h", "1h30m"):
-// CFSSL echoes the configured string, which pkid does not keep, and
-// configurations almost always spell it this way.
-func formatExpiry(d time.Duration) string {
-	s := d.String()
-	if d <= 0 || d%time.Second != 0 {
-		return s
-	}
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	info := sel.iss.InfoFor(sel.profile) // usages null when none, as CFSSL
+	return &reply{result: infoResult{Certificate: info.CertificatePEM, Usages: info.Usages, Expiry: info.Expiry}}, nil
 }
