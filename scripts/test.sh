@@ -11,6 +11,10 @@ if ! command -v openssl >/dev/null; then
 	echo "== installing openssl"
 	apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
+if ! command -v softhsm2-util >/dev/null || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
+	echo "== installing SoftHSM2 (PKCS#11 tests)"
+	apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null
+fi
 if [ ! -x bin/cfssl ] || [ ! -x bin/cfssljson ]; then
 	echo "== installing the CFSSL v1.6.5 oracle into bin/"
 	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5

@@ -11,13 +11,14 @@ import (
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/pluginhost"
 	keystorefile "github.com/pkid/pkid/plugins/keystore-file"
+	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
 )
 
 // builtins is every plugin compiled into the pkid binary, by kind and type.
 var builtins = map[string]map[string]func() sdk.Plugin{
-	sdk.KindKeyStore:  {"file": keystorefile.New},
+	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New},
 	sdk.KindCertStore: {"sqlite": storesqlite.New},
 }
 
