@@ -11,6 +11,8 @@ func infoCmd(e *env) *command {
 		synopsis: "Print a CA's certificate and a profile's usages and expiry",
 		help: `
 Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
+       pkid info -config pkid.hcl -label CA [-profile P]
+       pkid info -remote HOST:PORT [-label CA] [-profile P]
 
   Prints {"certificate","expiry","usages"} as CFSSL's info does: the CA
   certificate PEM (without its trailing newline), the profile's usages as

@@ -342,6 +342,8 @@ func gencertCmd(e *env) *command {
 		help: `
 Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
        pkid gencert -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] [-cn CN] CSRJSON
+       pkid gencert -config pkid.hcl -label CA [-profile P] CSRJSON
+       pkid gencert -remote HOST:PORT[,HOST:PORT] [-label CA] [-profile P] [-tls-remote-ca F] CSRJSON
 
   Prints {"cert","csr","key"} for pkid json or cfssljson. -config takes a
   CFSSL JSON signing configuration.
@@ -410,6 +412,8 @@ func signCmd(e *env) *command {
 		synopsis: "Sign a certificate request",
 		help: `
 Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] CSR [SUBJECTJSON]
+       pkid sign -config pkid.hcl -label CA [-profile P] CSR
+       pkid sign -remote HOST:PORT[,HOST:PORT] [-label CA] [-profile P] [-tls-remote-ca F] CSR
 
   CSR is a PEM file ("-" reads stdin); SUBJECTJSON optionally overrides the
   subject ({"CN": ..., "names": [...]}). Prints {"cert","csr"}.
