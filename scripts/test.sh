@@ -11,6 +11,10 @@ if ! command -v openssl >/dev/null; then
 	echo "== installing openssl"
 	apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
+	echo "== installing PostgreSQL (store-postgres tests start a throwaway cluster)"
+	apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi
 if ! command -v softhsm2-util >/dev/null || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
 	echo "== installing SoftHSM2 (PKCS#11 tests)"
 	apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null
