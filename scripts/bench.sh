@@ -7,7 +7,8 @@ GO=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
-	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
+	./plugins/keystore-pkcs11/ ./core/cli/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -16,12 +17,18 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 	split($1, p, "/"); k = p[2] "/" p[3]; sub(/-[0-9]+$/, "", k)
 	ns[k] += metric("ns/op"); cpu[k] += metric("cpu-ns/op"); n[k]++
 }
+/^BenchmarkPKCS11Sign\// {
+	split($1, p, "/"); c = p[4]; sub(/-[0-9]+$/, "", c); k = p[2] "/" p[3] "/" c
+	pk[k] += metric("ns/op"); npk[k]++
+}
 /^BenchmarkIssue-/              { iss += metric("ns/op"); niss++ }
 /^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
 /^BenchmarkPut32\/direct-/      { gd += metric("ns/op"); ngd++ }
 /^BenchmarkPut32\/groupcommit-/ { gg += metric("ns/op"); ngg++ }
 /^BenchmarkPut-/        { put += metric("records/s"); nput++ }
 /^BenchmarkPutBatch64-/ { batch += metric("records/s"); nbatch++ }
+/^BenchmarkDaemonSign32\/sqlite-/   { dsq += metric("requests/s"); ndsq++ }
+/^BenchmarkDaemonSign32\/postgres-/ { dpg += metric("requests/s"); ndpg++ }
 END {
 	split("c1 c32", cs, " ")
 	for (i = 1; i <= 2; i++) {
@@ -30,10 +37,19 @@ END {
 		printf "keystore-file P-256 sign, %s callers: out-of-process/in-process = %.2fx wall (%.0f vs %.0f ns/op), %.2fx CPU (%.0f vs %.0f cpu-ns/op)\n",
 			substr(c, 2), (ns[a]/n[a])/(ns[b]/n[b]), ns[a]/n[a], ns[b]/n[b], (cpu[a]/n[a])/(cpu[b]/n[b]), cpu[a]/n[a], cpu[b]/n[b]
 	}
+	split("P256 RSA2048", algs, " ")
+	for (j = 1; j <= 2; j++) for (i = 1; i <= 2; i++) {
+		a = algs[j] "/plugin/" cs[i]; b = algs[j] "/direct/" cs[i]
+		if (!(a in npk) || !(b in npk)) continue
+		printf "keystore-pkcs11 %s sign (SoftHSM), %s callers: plugin/direct = %.2fx time per signature (%.0f vs %.0f signatures/s)\n",
+			algs[j], substr(cs[i], 2), (pk[a]/npk[a])/(pk[b]/npk[b]), 1e9/(pk[a]/npk[a]), 1e9/(pk[b]/npk[b])
+	}
 	if (niss && ncc)
 		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
 	if (ngd && ngg)
 		printf "store-sqlite, 32 concurrent writers: group commit / one transaction per Put = %.1fx throughput (%.0f vs %.0f records/s)\n", (gd/ngd)/(gg/ngg), 1e9/(gg/ngg), 1e9/(gd/ngd)
 	if (nput && nbatch)
 		printf "store-sqlite: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", (batch/nbatch)/(put/nput), batch/nbatch, put/nput
+	if (ndsq && ndpg)
+		printf "pkid serve sign, 32 clients over loopback: PostgreSQL store / SQLite store = %.2fx (%.0f vs %.0f requests/s)\n", (dpg/ndpg)/(dsq/ndsq), dpg/ndpg, dsq/ndsq
 }' "$out"

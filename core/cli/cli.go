@@ -35,6 +35,10 @@ func run(args []string, e *env) int {
 	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" {
 		return pluginServe(args[2:], e)
 	}
+	// `pkid keystore TYPE ...` runs a plugin's own commands (plugincmd.go).
+	if code, ok := keystoreDispatch(args, e); ok {
+		return code
+	}
 	c := &hcli.CLI{
 		Name:         "pkid",
 		Version:      Version,

@@ -12,16 +12,24 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
+// keystoreCmd is `pkid keystore NAME VERB`: the generic verbs on a configured
+// instance. `pkid keystore TYPE COMMAND` (plugin commands) is dispatched
+// before it, by keystoreDispatch.
 func keystoreCmd(e *env) *command {
 	verbs := []string{"list", "generate", "public", "import"}
 	return &command{
-		synopsis: "Manage keys in a configured keystore",
+		synopsis: "Manage keys in a configured keystore; run keystore plugin commands",
 		help: `
 Usage: pkid keystore NAME COMMAND [flags] -config FILE
+       pkid keystore TYPE COMMAND [args] [-config FILE]
 
-  NAME is a keystore block's instance name in the configuration.
+  NAME is a keystore block's instance name in the configuration. TYPE is a
+  keystore plugin type (builtin, or registered by a plugin block): its own
+  commands run in the plugin, on its configured instances. Instance names
+  are looked up first; an instance named like a plugin type is a
+  configuration error. pkid keystore TYPE -help lists TYPE's commands.
 
-Commands:
+Commands on an instance NAME:
   list                                  list the keys
   generate -id ID -algorithm ALG        generate a key inside the keystore
                                         (ALG: rsa-2048 rsa-3072 rsa-4096 ecdsa-p256

@@ -4,14 +4,16 @@ import (
 	"os"
 	"testing"
 
+	"github.com/pkid/pkid/internal/pgtest"
 	"github.com/pkid/pkid/sdk"
 )
 
 // TestMain lets the test binary stand in for pkid when the host re-executes
-// it as a builtin plugin.
+// it as a builtin plugin; otherwise it runs the tests and stops the shared
+// PostgreSQL cluster (pgtest.Shared) afterwards.
 func TestMain(m *testing.M) {
 	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
 		os.Exit(Run(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }

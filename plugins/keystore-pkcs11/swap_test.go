@@ -1,0 +1,112 @@
+//go:build cgo && !nopkcs11
+
+package keystorepkcs11_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pkid/pkid/plugins/keystore-pkcs11/internal/softhsmtest"
+)
+
+// buildPkid builds the pkid binary into a temporary directory.
+func buildPkid(tb testing.TB) string {
+	tb.Helper()
+	exe := filepath.Join(tb.TempDir(), "pkid")
+	cmd := exec.Command("go", "build", "-o", exe, "../../cmd/pkid")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build ./cmd/pkid: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// TestEnvironmentSwap issues with the same CA definition
+// (examples/hcl/ca.hcl) on the file keystore of dev.hcl and on the PKCS#11
+// token of prod-hsm.hcl, switching configuration files only, and has
+// openssl verify both chains.
+func TestEnvironmentSwap(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is required under CI=true")
+		}
+		t.Skip("openssl not installed")
+	}
+	tok := softhsmtest.New(t, "pkid-swap") // sets SOFTHSM2_CONF for pkid and its plugin
+	pkid := buildPkid(t)
+	examples, err := filepath.Abs("../../examples/hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafJSON := `{"CN": "www.example.com", "hosts": ["www.example.com"], "key": {"algo": "ecdsa", "size": 256}}`
+
+	for _, env := range []string{"dev", "prod-hsm"} {
+		t.Run(env, func(t *testing.T) {
+			state := t.TempDir()
+			write := func(name, content string) string {
+				p := filepath.Join(state, name)
+				if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			write("passphrase", "swap test passphrase\n")
+			pinFile := write("hsm-pin", tok.PIN+"\n")
+			leaf := write("leaf.json", leafJSON)
+			vars := append(os.Environ(), "PKID_CONFIG=", "PKID_STATE_DIR="+state,
+				"PKID_PKCS11_MODULE="+tok.Module, "PKID_HSM_TOKEN="+tok.Label, "PKID_HSM_PIN_FILE="+pinFile)
+			run := func(args ...string) string {
+				t.Helper()
+				var stdout, stderr bytes.Buffer
+				cmd := exec.Command(pkid, args...)
+				cmd.Env, cmd.Stdout, cmd.Stderr = vars, &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("pkid %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+				}
+				return stdout.String()
+			}
+			// Only the second file differs between the environments.
+			cfg := []string{"-config", filepath.Join(examples, "ca.hcl"), "-config", filepath.Join(examples, env+".hcl")}
+			// withCfg puts the -config flags after the command words.
+			withCfg := func(words []string, args ...string) []string {
+				return append(append(append([]string{}, words...), cfg...), args...)
+			}
+
+			run(withCfg([]string{"ca", "init"}, "-ca", "issuing", "-cn", "pkid swap test CA ("+env+")")...)
+			var res map[string]string
+			if err := json.Unmarshal([]byte(run(withCfg([]string{"gencert"}, "-label", "issuing", "-profile", "server", leaf)...)), &res); err != nil || res["cert"] == "" {
+				t.Fatalf("gencert output: %v %v", err, res)
+			}
+			leafPEM := write("leaf.pem", res["cert"])
+			caPEM := filepath.Join(state, "ca", "issuing.pem")
+			if out, err := exec.Command(openssl, "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", caPEM, leafPEM).CombinedOutput(); err != nil {
+				t.Fatalf("openssl verify: %v\n%s", err, out)
+			}
+
+			// The CA key is where the keystore block says: encrypted in the
+			// state directory, or on the token.
+			_, statErr := os.Stat(filepath.Join(state, "keys"))
+			if (env == "dev") != (statErr == nil) {
+				t.Errorf("%s: key directory in the state directory: %v", env, statErr)
+			}
+			if env == "prod-hsm" {
+				// The plugin's own commands see the configured instance.
+				if out := run(withCfg([]string{"keystore", "pkcs11", "list"})...); !regexp.MustCompile(`(?m)^issuing\tecdsa-p256\tpkcs11:`).MatchString(out) {
+					t.Errorf("keystore pkcs11 list: %q", out)
+				}
+				if out := run(withCfg([]string{"keystore", "pkcs11", "test-sign"}, "issuing")...); !strings.Contains(out, "issuing\tecdsa-p256\tok\t") {
+					t.Errorf("keystore pkcs11 test-sign: %q", out)
+				}
+				if out := run(withCfg([]string{"keystore", "ca", "list"})...); !regexp.MustCompile(`(?m)^issuing\s+ecdsa-p256\s`).MatchString(out) {
+					t.Errorf("keystore ca list: %q", out)
+				}
+			}
+		})
+	}
+}
