@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/pkid/pkid/core/cfsslimport"
 	"github.com/pkid/pkid/core/duration"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +15,7 @@ import (
 )
 
 func certstoreCmd(e *env) *command {
-	verbs := []string{"list", "get"}
+	verbs := []string{"list", "get", "import-cfssl"}
 	return &command{
 		synopsis: "Inspect a configured certificate store",
 		help: `
@@ -24,6 +25,9 @@ Commands:
   list [-issuer LABEL] [-status good|revoked] [-expiring-within 14d]
        [-limit N] [-format table|json]      list certificates
   get -serial S -aki A [-format pem|json]   show one certificate
+  import-cfssl -from SOURCE                 copy a CFSSL certdb (certificates and
+       OCSP responses) into this store; SOURCE is sqlite:PATH, postgres://...
+       or a CFSSL db-config .json file; read only, idempotent
 `,
 		run: func(args []string) error {
 			name, verb, rest, err := splitNameVerb(args, verbs)
@@ -40,6 +44,7 @@ Commands:
 			format := fs.String("format", "", "table|json for list, pem|json for get")
 			serial := fs.String("serial", "", "serial number (decimal)")
 			aki := fs.String("aki", "", "authority key identifier (hex)")
+			from := fs.String("from", "", "CFSSL certdb for import-cfssl")
 			if err := parseFlags(fs, rest); err != nil {
 				return err
 			}
@@ -63,6 +68,9 @@ Commands:
 			if verb == "get" && (*serial == "" || *aki == "") {
 				return usagef("certstore get needs -serial and -aki")
 			}
+			if verb == "import-cfssl" && *from == "" {
+				return usagef("certstore import-cfssl needs -from SOURCE")
+			}
 			s, err := cf.load(e, false)
 			if err != nil {
 				return err
@@ -73,6 +81,20 @@ Commands:
 				return fmt.Errorf("no certstore named %q in the configuration", name)
 			}
 			ctx := context.Background()
+			if verb == "import-cfssl" {
+				src, err := cfsslimport.Open(*from)
+				if err != nil {
+					return fmt.Errorf("certstore %s: import: %w", name, err)
+				}
+				defer src.Close()
+				st, err := cfsslimport.Import(ctx, src, cs, e.stderr)
+				if err != nil {
+					return fmt.Errorf("certstore %s: %w", name, err)
+				}
+				fmt.Fprintf(e.stdout, "Imported into %s: %d certificates (%d revoked), %d OCSP responses; %d rows skipped.\n",
+					name, st.Certificates, st.Revoked, st.OCSP, st.Skipped)
+				return nil
+			}
 			if verb == "get" {
 				rec, err := cs.Get(ctx, *serial, normalizeAKI(*aki))
 				if err != nil {
