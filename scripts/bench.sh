@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
-	./plugins/keystore-pkcs11/ ./core/cli/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -25,8 +25,9 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 /^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
 /^BenchmarkPut32\/direct-/      { gd += metric("ns/op"); ngd++ }
 /^BenchmarkPut32\/groupcommit-/ { gg += metric("ns/op"); ngg++ }
-/^BenchmarkPut-/        { put += metric("records/s"); nput++ }
-/^BenchmarkPutBatch64-/ { batch += metric("records/s"); nbatch++ }
+/^pkg: / { pkg = $2; sub(/.*\//, "", pkg) }
+/^BenchmarkPut-/        { put[pkg] += metric("records/s"); nput[pkg]++ }
+/^BenchmarkPutBatch64-/ { batch[pkg] += metric("records/s"); nbatch[pkg]++ }
 /^BenchmarkDaemonSign32\/sqlite-/   { dsq += metric("requests/s"); ndsq++ }
 /^BenchmarkDaemonSign32\/postgres-/ { dpg += metric("requests/s"); ndpg++ }
 END {
@@ -48,8 +49,10 @@ END {
 		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
 	if (ngd && ngg)
 		printf "store-sqlite, 32 concurrent writers: group commit / one transaction per Put = %.1fx throughput (%.0f vs %.0f records/s)\n", (gd/ngd)/(gg/ngg), 1e9/(gg/ngg), 1e9/(gd/ngd)
-	if (nput && nbatch)
-		printf "store-sqlite: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", (batch/nbatch)/(put/nput), batch/nbatch, put/nput
+	for (sp in nput) if (sp in nbatch)
+		printf "%s: 64 records per transaction / 1 per transaction = %.1fx (%.0f vs %.0f records/s)\n", sp, (batch[sp]/nbatch[sp])/(put[sp]/nput[sp]), batch[sp]/nbatch[sp], put[sp]/nput[sp]
+	if (("store-postgres" in nbatch) && ("store-sqlite" in nbatch))
+		printf "raw batched insert rate (64 per transaction): store-postgres / store-sqlite = %.2fx (%.0f vs %.0f records/s)\n", (batch["store-postgres"]/nbatch["store-postgres"])/(batch["store-sqlite"]/nbatch["store-sqlite"]), batch["store-postgres"]/nbatch["store-postgres"], batch["store-sqlite"]/nbatch["store-sqlite"]
 	if (ndsq && ndpg)
 		printf "pkid serve sign, 32 clients over loopback: PostgreSQL store / SQLite store = %.2fx (%.0f vs %.0f requests/s)\n", (dpg/ndpg)/(dsq/ndsq), dpg/ndpg, dsq/ndsq
 }' "$out"
