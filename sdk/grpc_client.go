@@ -271,18 +271,18 @@ func (s *certStoreClient) Put(ctx context.Context, rec *CertRecord) error {
 	return nil
 }
 
-// PutBatch sends recs together; the plugin commits them as one batch.
+// PutBatch sends recs in order over the group-commit stream; the plugin
+// commits them together, with the semantics of sequential Puts.
 func (s *certStoreClient) PutBatch(ctx context.Context, recs []*CertRecord) ([]error, error) {
-	errs := make([]error, len(recs))
-	done := make(chan struct{}, len(recs))
+	reqs := make([]*pb.PutRequest, len(recs))
 	for i, rec := range recs {
-		go func() {
-			errs[i] = s.Put(ctx, rec)
-			done <- struct{}{}
-		}()
+		reqs[i] = &pb.PutRequest{Instance: s.instance, Record: recordToPB(rec)}
 	}
-	for range recs {
-		<-done
+	res, errs := s.c.put.callMany(ctx, reqs)
+	for i := range errs {
+		if errs[i] == nil && res[i].Error != nil {
+			errs[i] = fromCodeStatus(res[i].Error)
+		}
 	}
 	return errs, nil
 }

@@ -140,6 +140,58 @@ func (m *mux[Q, R]) call(ctx context.Context, req Q) (R, error) {
 	}
 }
 
+// callMany sends reqs in order (the queue, the stream and the plugin's
+// committer all keep it, so a batch behaves like sequential calls) and
+// waits for every result.
+func (m *mux[Q, R]) callMany(ctx context.Context, reqs []Q) ([]R, []error) {
+	res := make([]R, len(reqs))
+	errs := make([]error, len(reqs))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return res, errs
+	}
+	s, err := m.stream()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return res, errs
+	}
+	calls := make([]*muxCall[Q, R], len(reqs))
+	for i, req := range reqs {
+		c := &muxCall[Q, R]{req: req, out: make(chan muxResult[R], 1)}
+		select {
+		case s.queue <- c:
+			calls[i] = c
+		case <-s.done:
+			errs[i] = s.failure()
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	for i, c := range calls {
+		if c == nil {
+			continue
+		}
+		select {
+		case r := <-c.out:
+			res[i], errs[i] = r.res, r.err
+		case <-s.done:
+			select {
+			case r := <-c.out:
+				res[i], errs[i] = r.res, r.err
+			default:
+				errs[i] = s.failure()
+			}
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	return res, errs
+}
+
 func (m *mux[Q, R]) close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()

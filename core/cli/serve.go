@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +18,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/devmode"
+	"github.com/pkid/pkid/core/jobs"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
@@ -138,6 +142,41 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			if err != nil {
 				return err
 			}
+			// Periodic jobs run on one node: the holder of an advisory lock
+			// in a postgres certstore's database, else this node alone.
+			var periodic []jobs.Job
+			for name, cs := range s.CertStores {
+				j := jobs.ExpirySweep(cs, log.Named("jobs"), time.Hour)
+				j.Name += ":" + name
+				periodic = append(periodic, j)
+			}
+			var runner *jobs.Runner
+			for _, b := range s.Config.CertStores {
+				newPG, ok := catalog.LookupBuiltin(config.KindCertStore, "postgres")
+				if b.Type != "postgres" || !ok || runner != nil {
+					continue
+				}
+				raw, diags := config.DecodePluginBody(b, newPG().Schema(config.KindCertStore))
+				if diags.HasErrors() {
+					return printDiags(e, s.Config, diags)
+				}
+				var pc struct {
+					DSN string `json:"dsn"`
+				}
+				if err := json.Unmarshal(raw, &pc); err != nil {
+					return fmt.Errorf("serve: certstore %q: %w", b.Name, err)
+				}
+				if runner, err = jobs.NewPostgres(pc.DSN, jobs.DefaultLockKey, periodic, log.Named("jobs"), jobs.Options{}); err != nil {
+					return fmt.Errorf("serve: certstore %q: %w", b.Name, err)
+				}
+			}
+			if runner == nil {
+				if runner, err = jobs.NewLocal(periodic, log.Named("jobs")); err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+			}
+			runner.Start(ctx)
+			defer runner.Stop()
 			// The pkid block's tls settings apply unless flags override them.
 			if *tlsCert == "" && pk.TLS.Cert != "" {
 				*tlsCert, *tlsKey = pk.TLS.Cert, pk.TLS.Key
