@@ -5,6 +5,7 @@ package keystorepkcs11_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,43 @@ func TestEnvironmentSwap(t *testing.T) {
 				if out := run(withCfg([]string{"keystore", "ca", "list"})...); !regexp.MustCompile(`(?m)^issuing\s+ecdsa-p256\s`).MatchString(out) {
 					t.Errorf("keystore ca list: %q", out)
 				}
+			}
+		})
+	}
+}
+
+// Startup errors through the real CLI: one clear error each, naming the
+// keystore block with its file:line:col.
+func TestStartupErrorsNameTheBlock(t *testing.T) {
+	tok := softhsmtest.New(t, "pkid-errors")
+	pkid := buildPkid(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "pin")
+	bad := filepath.Join(dir, "wrong-pin")
+	os.WriteFile(good, []byte(tok.PIN+"\n"), 0o600)
+	os.WriteFile(bad, []byte("not-the-pin\n"), 0o600)
+	for _, tc := range []struct {
+		name, module, label, pinFile string
+		args                         []string
+		want                         string
+	}{
+		{"wrong PIN", tok.Module, tok.Label, bad, []string{"keystore", "hsm", "list"}, `wrong PIN for token "pkid-errors"`},
+		{"unknown token", tok.Module, "nope", good, []string{"keystore", "hsm", "list"}, `no token "nope"`},
+		{"missing module", "/nonexistent/libpkcs11.so", tok.Label, good, []string{"validate"}, `cannot load module "/nonexistent/libpkcs11.so"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "pkid.hcl")
+			os.WriteFile(cfg, []byte(fmt.Sprintf("keystore \"pkcs11\" \"hsm\" {\n  module      = %q\n  token_label = %q\n  pin_file    = %q\n}\n", tc.module, tc.label, tc.pinFile)), 0o600)
+			cmd := exec.Command(pkid, append(tc.args, "-config", cfg)...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("succeeded: %s", out)
+			}
+			if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), `keystore "pkcs11" "hsm"`) || !strings.Contains(string(out), "pkid.hcl:") {
+				t.Errorf("want one error naming %q and the block; got:\n%s", tc.want, out)
+			}
+			if strings.Contains(string(out), tok.PIN) || strings.Contains(string(out), "not-the-pin") {
+				t.Error("the PIN leaked into the error")
 			}
 		})
 	}
