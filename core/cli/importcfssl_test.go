@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pkid/pkid/internal/pgtest"
 	_ "modernc.org/sqlite"
 )
 
@@ -40,6 +42,70 @@ CREATE TABLE ocsp_responses (
   PRIMARY KEY(serial_number, authority_key_identifier),
   FOREIGN KEY(serial_number, authority_key_identifier) REFERENCES certificates(serial_number, authority_key_identifier)
 );`
+
+// cfsslPGSchema is CFSSL's PostgreSQL certdb.
+const cfsslPGSchema = `
+CREATE TABLE certificates (
+  serial_number            bytea NOT NULL,
+  authority_key_identifier bytea NOT NULL,
+  ca_label                 bytea,
+  status                   bytea NOT NULL,
+  reason                   int,
+  expiry                   timestamptz,
+  revoked_at               timestamptz,
+  pem                      bytea NOT NULL,
+  issued_at                timestamptz,
+  not_before               timestamptz,
+  metadata                 jsonb,
+  sans                     jsonb,
+  common_name              text,
+  PRIMARY KEY(serial_number, authority_key_identifier)
+);
+CREATE TABLE ocsp_responses (
+  serial_number            bytea NOT NULL,
+  authority_key_identifier bytea NOT NULL,
+  body                     bytea NOT NULL,
+  expiry                   timestamptz,
+  PRIMARY KEY(serial_number, authority_key_identifier),
+  FOREIGN KEY(serial_number, authority_key_identifier) REFERENCES certificates(serial_number, authority_key_identifier)
+);`
+
+// A CFSSL certdb on PostgreSQL imports like the SQLite one.
+func TestImportCFSSLPostgres(t *testing.T) {
+	cfg, dir := configuredCA(t)
+	dsn := pgtest.Shared(t).NewDatabase(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(cfsslPGSchema); err != nil {
+		t.Fatal(err)
+	}
+	caOut := decodeResult(t, pkid(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON)))
+	caPEM := writeFile(t, dir, "cfssl-ca.pem", caOut["cert"])
+	caKey := writeFile(t, dir, "cfssl-ca-key.pem", caOut["key"])
+	m := decodeResult(t, pkid(t, "gencert", "-ca", caPEM, "-ca-key", caKey, writeFile(t, dir, "leaf.json", leafJSON)))
+	b, _ := pem.Decode([]byte(m["cert"]))
+	c, _ := x509.ParseCertificate(b.Bytes)
+	if _, err := db.Exec(`INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, status, reason, expiry, revoked_at, pem)
+		VALUES ($1, $2, $3, 'revoked', 4, $4, $5, $6)`,
+		[]byte(c.SerialNumber.String()), []byte(hex.EncodeToString(c.AuthorityKeyId)), []byte("cfssl-pg"), c.NotAfter, time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC), []byte(m["cert"])); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		r := pkid(t, "certstore", "main", "import-cfssl", "-from", dsn, "-config", cfg)
+		if r.code != 0 || !strings.Contains(r.stdout, "1 certificates (1 revoked), 0 OCSP responses; 0 rows skipped") {
+			t.Fatalf("round %d: %+v", round, r)
+		}
+	}
+	r := pkid(t, "certstore", "main", "list", "-config", cfg, "-issuer", "cfssl-pg", "-status", "revoked", "-format", "json")
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 || recs[0]["revocation_reason"].(float64) != 4 ||
+		!strings.HasPrefix(recs[0]["revoked_at"].(string), "2026-02-03T04:05:06") {
+		t.Fatalf("imported record: %v %+v", err, r)
+	}
+}
 
 func TestImportCFSSL(t *testing.T) {
 	cfg, dir := configuredCA(t)
