@@ -5,10 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+	"github.com/pkid/pkid/internal/migrations"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,48 +23,13 @@ const MigrationLockKey int64 = 0x706b69646d696772
 // from other tools' schema_migrations in a shared database.
 const migrationsTable = "pkid_schema_migrations"
 
-// migration is one numbered schema step, named NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded steps in version order.
-func migrations() ([]migration, error) {
-	entries, err := migrationFS.ReadDir("migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("bad migration file name %q", e.Name())
-		}
-		b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := range ms {
-		if ms[i].version != i+1 {
-			return nil, fmt.Errorf("migrations are not numbered 1..n: %q", ms[i].name)
-		}
-	}
-	return ms, nil
-}
+// schemaSteps returns the embedded steps in version order.
+func schemaSteps() ([]migrations.Step, error) { return migrations.Load(migrationFS, "migrations") }
 
 // SchemaVersion is the newest schema this build knows.
 func SchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
+	ms, _ := schemaSteps()
+	return migrations.Latest(ms)
 }
 
 // migrate applies the missing steps in one transaction that first takes
@@ -77,7 +39,7 @@ func SchemaVersion() int {
 // version is newer than this build wraps sdk.ErrFailedPrecondition; an
 // unreachable server wraps sdk.ErrUnavailable.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migrations()
+	ms, err := schemaSteps()
 	if err != nil {
 		return fmt.Errorf("store-postgres: migrations: %w", err)
 	}
@@ -103,11 +65,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		for _, m := range ms[cur:] {
 			// No arguments: the simple protocol, so a file may hold
 			// several statements.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO "+migrationsTable+" (version, name) VALUES ($1, $2)",
-				m.version, m.name); err != nil {
+				m.Version, m.Name); err != nil {
 				return err
 			}
 		}
