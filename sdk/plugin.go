@@ -39,6 +39,24 @@ type Config struct {
 	JSON json.RawMessage
 }
 
+// LiteralSecretsKey is a key the core adds to a configuration's JSON: the
+// sensitive attributes the operator wrote as literal values in the file,
+// rather than computing them with env() or file(). Plugins may refuse those
+// (a PIN in a config file leaks with it). It never carries a value.
+const LiteralSecretsKey = "__pkid_literal_secrets"
+
+// LiteralSecrets lists the sensitive attributes written literally in the
+// configuration file (see LiteralSecretsKey).
+func (c Config) LiteralSecrets() []string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(c.JSON, &m) != nil {
+		return nil
+	}
+	var out []string
+	_ = json.Unmarshal(m[LiteralSecretsKey], &out)
+	return out
+}
+
 // Decode unmarshals the configuration into v.
 func (c Config) Decode(v any) error {
 	if len(c.JSON) == 0 {

@@ -54,7 +54,58 @@ func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagn
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
+	if lits := literalSecrets(b, s); len(lits) > 0 {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(out, &m); err == nil {
+			m[sdk.LiteralSecretsKey], _ = json.Marshal(lits)
+			out, _ = json.Marshal(m)
+		}
+	}
 	return out, diags
+}
+
+// literalSecrets names the sensitive attributes written as literal values:
+// only the core sees the expression, so it tells the plugin, which may
+// refuse them (sdk.LiteralSecretsKey). An expression that calls a function
+// (env, file, ...) or references anything is not literal. Bodies in HCL's
+// JSON syntax are not inspected.
+func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
+	if s == nil {
+		return nil
+	}
+	var schema hcl.BodySchema
+	for _, a := range s.Attributes {
+		if a.Sensitive {
+			schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name})
+		}
+	}
+	if len(schema.Attributes) == 0 {
+		return nil
+	}
+	content, _, _ := b.Body.PartialContent(&schema)
+	var out []string
+	for _, a := range schema.Attributes {
+		attr, ok := content.Attributes[a.Name]
+		if !ok {
+			continue
+		}
+		expr, ok := attr.Expr.(hclsyntax.Expression)
+		if !ok {
+			continue
+		}
+		literal := true
+		hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+			switch n.(type) {
+			case *hclsyntax.FunctionCallExpr, *hclsyntax.ScopeTraversalExpr, *hclsyntax.RelativeTraversalExpr:
+				literal = false
+			}
+			return nil
+		})
+		if literal {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // specFromSchema builds the hcldec spec for a plugin schema.

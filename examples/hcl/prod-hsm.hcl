@@ -13,4 +13,5 @@ keystore "pkcs11" "ca" {
   module      = env("PKID_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
   token_label = env("PKID_HSM_TOKEN", "pkid")
   pin_file    = env("PKID_HSM_PIN_FILE", "/etc/pkid/hsm-pin")
+  # or: pin = env("PKID_HSM_PIN")  (a PIN written literally here is refused)
 }

@@ -100,7 +100,7 @@ func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
 		add("token_label", "conflicting token options", `set only one of "token_label", "token_serial" and "slot"`)
 	}
 
-	diags = append(diags, c.decodePIN(&raw)...)
+	diags = append(diags, c.decodePIN(&raw, slices.Contains(cfg.LiteralSecrets(), "pin"))...)
 
 	if m := raw.MaxSessions; m != nil {
 		if *m != math.Trunc(*m) || *m < 1 || *m > maxSessionsLimit {
@@ -123,8 +123,9 @@ func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
 	return c, diags
 }
 
-// decodePIN accepts exactly one PIN source.
-func (c *config) decodePIN(raw *rawConfig) sdk.Diagnostics {
+// decodePIN accepts exactly one PIN source. literal says the core saw the
+// pin written as a literal in the configuration file (not env() or file()).
+func (c *config) decodePIN(raw *rawConfig, literal bool) sdk.Diagnostics {
 	n := 0
 	for _, p := range []*string{raw.PIN, raw.PINEnv, raw.PINFile} {
 		if p != nil {
@@ -137,9 +138,9 @@ func (c *config) decodePIN(raw *rawConfig) sdk.Diagnostics {
 	case n > 1:
 		return sdk.Errorf([]string{"pin_file"}, "conflicting PIN options", `set only one of "pin_file", "pin_env" and "pin"`)
 	case raw.PIN != nil:
-		if raw.AllowLiteralPIN == nil || !*raw.AllowLiteralPIN {
+		if literal && (raw.AllowLiteralPIN == nil || !*raw.AllowLiteralPIN) {
 			return sdk.Errorf([]string{"pin"}, "literal PIN not allowed",
-				`a PIN written in the configuration leaks with it: use "pin_file" or "pin_env", or set allow_literal_pin = true (for example when pin = env("PKID_HSM_PIN"))`)
+				`a PIN written in the configuration file leaks with it: use pin = env("PKID_HSM_PIN"), pin = file("..."), "pin_file" or "pin_env", or set allow_literal_pin = true`)
 		}
 		if *raw.PIN == "" {
 			return sdk.Errorf([]string{"pin"}, "empty PIN", "the PIN must not be empty")

@@ -148,3 +148,26 @@ func TestStartupErrorsNameTheBlock(t *testing.T) {
 		})
 	}
 }
+
+// pin = env(...) works through the real CLI (the PIN never appears in the
+// file); a PIN written literally is refused unless allow_literal_pin.
+func TestPINFromEnvNotLiteral(t *testing.T) {
+	tok := softhsmtest.New(t, "pkid-pin")
+	pkid := buildPkid(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pkid.hcl")
+	run := func(pin string) (string, error) {
+		os.WriteFile(cfg, []byte(fmt.Sprintf("keystore \"pkcs11\" \"hsm\" {\n  module      = %q\n  token_label = %q\n  pin         = %s\n}\n", tok.Module, tok.Label, pin)), 0o600)
+		cmd := exec.Command(pkid, "keystore", "hsm", "list", "-config", cfg)
+		cmd.Env = append(os.Environ(), "PKID_HSM_PIN="+tok.PIN)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(`env("PKID_HSM_PIN")`); err != nil {
+		t.Fatalf("pin = env(): %v\n%s", err, out)
+	}
+	out, err := run(fmt.Sprintf("%q", tok.PIN))
+	if err == nil || !strings.Contains(out, "literal PIN not allowed") || !strings.Contains(out, `keystore "pkcs11" "hsm"`) {
+		t.Fatalf("literal pin: want a refusal naming the block; got %v\n%s", err, out)
+	}
+}
