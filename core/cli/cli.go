@@ -67,6 +67,7 @@ func run(args []string, e *env) int {
 			"ca":              func() (hcli.Command, error) { return &groupCmd{synopsis: "Manage configured CAs"}, nil },
 			"ca init":         factory(e, caInitCmd),
 			"serve":           factory(e, serveCmd),
+			"crl":             factory(e, crlCmd),
 		},
 	}
 	code, err := c.Run()
