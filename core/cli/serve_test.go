@@ -35,7 +35,7 @@ var (
 
 // pkidBinary builds cmd/pkid once: the daemon tests run the real binary so
 // plugin processes, signals and crashes are real.
-func pkidBinary(t *testing.T) string {
+func pkidBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pkid-bin")
@@ -71,7 +71,7 @@ func startDev(t *testing.T, state string) *daemon {
 }
 
 // startDaemon runs pkid with args and waits until it listens.
-func startDaemon(t *testing.T, args ...string) *daemon {
+func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	cmd := exec.Command(pkidBinary(t), args...)
 	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")

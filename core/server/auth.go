@@ -76,14 +76,15 @@ type wrapper struct {
 }
 
 // unwrap detects the §4.4 wrapper: a JSON object whose top-level token and
-// request are strings. It returns the decoded token and inner request.
+// request are strings. It returns the decoded token and inner request; for
+// a body that is not a wrapper, inner is the body itself.
 func unwrap(body []byte) (token, inner []byte, ok bool, err error) {
 	var probe struct {
 		Token   json.RawMessage `json:"token"`
 		Request json.RawMessage `json:"request"`
 	}
 	if json.Unmarshal(body, &probe) != nil || !isJSONString(probe.Token) || !isJSONString(probe.Request) {
-		return nil, nil, false, nil
+		return nil, body, false, nil
 	}
 	var w wrapper
 	if err := json.Unmarshal(body, &w); err != nil {

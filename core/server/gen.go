@@ -133,9 +133,6 @@ func (s *Server) newcert(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !wrapped {
-		inner = c.body
-	}
 	var body newcertBody
 	if err := decodeJSON(inner, &body); err != nil {
 		return nil, badRequest("Unable to parse newcert request: %v", err)

@@ -54,9 +54,6 @@ func (s *Server) revoke(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !wrapped {
-		inner = c.body
-	}
 	var req revokeBody
 	if err := decodeJSON(inner, &req); err != nil {
 		return nil, badRequest("Unable to parse revocation request: %v", err)

@@ -79,9 +79,6 @@ func (s *Server) sign(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !wrapped {
-		inner = c.body
-	}
 	var req signBody
 	if err := decodeJSON(inner, &req); err != nil {
 		return nil, badRequest("Unable to parse sign request: %v", err)
