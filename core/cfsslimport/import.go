@@ -123,7 +123,7 @@ func Import(ctx context.Context, src *sql.DB, dst sdk.CertStore, progress io.Wri
 			return st, fmt.Errorf("cfssl import: reading an OCSP row: %w", err)
 		}
 		next, _ := parseTime(expiry)
-		if err := dst.PutOCSP(ctx, &sdk.OCSPRecord{Serial: serial, AKI: normAKI(aki), Response: body, NextUpdate: next}); err != nil {
+		if err := dst.PutOCSP(ctx, &sdk.OCSPRecord{Serial: serial, AKI: sdk.NormalizeAKI(aki), Response: body, NextUpdate: next}); err != nil {
 			st.Skipped++
 			fmt.Fprintf(progress, "skipped OCSP response for serial %s: %v\n", serial, err)
 			continue
@@ -148,7 +148,7 @@ func importCert(ctx context.Context, dst sdk.CertStore, serial, aki, label, stat
 	rec := ca.Record(cert, label, "", nil)
 	// The row's key is authoritative (CFSSL stores it even when the
 	// certificate lacks an AKI extension).
-	rec.AKI = normAKI(aki)
+	rec.AKI = sdk.NormalizeAKI(aki)
 	if err := dst.Put(ctx, rec); err != nil {
 		return err
 	}
@@ -162,8 +162,6 @@ func importCert(ctx context.Context, dst sdk.CertStore, serial, aki, label, stat
 	}
 	return nil
 }
-
-func normAKI(s string) string { return strings.ToLower(strings.ReplaceAll(s, ":", "")) }
 
 // parseTime reads a timestamp as the SQL drivers return it: time.Time, or
 // text in the forms SQLite stores.

@@ -170,7 +170,7 @@ func lookupCertificate(e *env, cf *compatFlags, serial, aki string) (*x509.Certi
 		return nil, fmt.Errorf("certinfo -serial needs a configuration with exactly one certstore; it has %d", len(s.CertStores))
 	}
 	for name, cs := range s.CertStores {
-		rec, err := cs.Get(context.Background(), serial, normalizeAKI(aki))
+		rec, err := cs.Get(context.Background(), serial, sdk.NormalizeAKI(aki))
 		if errors.Is(err, sdk.ErrNotFound) {
 			return nil, errors.New("no certificate found")
 		}

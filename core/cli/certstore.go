@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/pkid/pkid/core/cfsslimport"
 	"github.com/pkid/pkid/core/duration"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -96,7 +95,7 @@ Commands:
 				return nil
 			}
 			if verb == "get" {
-				rec, err := cs.Get(ctx, *serial, normalizeAKI(*aki))
+				rec, err := cs.Get(ctx, *serial, sdk.NormalizeAKI(*aki))
 				if err != nil {
 					return fmt.Errorf("certstore %s: %w", name, err)
 				}
@@ -137,10 +136,6 @@ Commands:
 			return usagef("-format must be table or json")
 		},
 	}
-}
-
-func normalizeAKI(s string) string {
-	return strings.ToLower(strings.ReplaceAll(s, ":", ""))
 }
 
 type recordOut struct {

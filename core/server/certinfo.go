@@ -104,7 +104,7 @@ func (s *Server) storedCertificate(c *call, serial, aki string) (*x509.Certifica
 	if serial == "" {
 		return nil, badRequest("serial number is required but not provided")
 	}
-	rec, err := s.opts.Store.Get(c.r.Context(), serial, normAKI(aki))
+	rec, err := s.opts.Store.Get(c.r.Context(), serial, sdk.NormalizeAKI(aki))
 	switch {
 	case errors.Is(err, sdk.ErrNotFound):
 		return nil, codedError(codeRecordNotFound, "no certificate found")
@@ -118,9 +118,4 @@ func (s *Server) storedCertificate(c *call, serial, aki string) (*x509.Certifica
 		return nil, err
 	}
 	return cert, nil
-}
-
-// normAKI accepts an AKI in any case, with or without colons.
-func normAKI(aki string) string {
-	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(aki), ":", ""))
 }

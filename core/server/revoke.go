@@ -72,7 +72,7 @@ func (s *Server) revoke(c *call) (*reply, error) {
 	if serial == "" {
 		return nil, badRequest("serial number is required but not provided")
 	}
-	aki := normAKI(req.AKI)
+	aki := sdk.NormalizeAKI(req.AKI)
 	if aki == "" {
 		return nil, badRequest("authority key id is required but not provided")
 	}

@@ -10,14 +10,6 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// validReason reports whether r is an RFC 5280 CRLReason (7 is unassigned).
-func validReason(r int) bool {
-	return (r >= 0 && r <= 6) || (r >= 8 && r <= 10)
-}
-
-// reasonCertificateHold is the one reason that may later change.
-const reasonCertificateHold = 6
-
 // Stored times are whole seconds (X.509 validity is second-precision), like
 // the sqlite store, so both stores return the same records.
 func second(t time.Time) time.Time { return t.Truncate(time.Second).UTC() }

@@ -84,18 +84,12 @@ func invalid(op, format string, args ...any) error {
 	return fmt.Errorf("store-postgres: %s: %s: %w", op, fmt.Sprintf(format, args...), sdk.ErrInvalidArgument)
 }
 
-// normAKI accepts the AKI in any case and with colon separators, as CFSSL
-// users type it, and yields the canonical lowercase hex key.
-func normAKI(aki string) string {
-	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(aki), ":", ""))
-}
-
 // checkKey validates a serial/AKI pair and returns the canonical AKI.
 func checkKey(op, serial, aki string) (string, error) {
 	if strings.TrimSpace(serial) == "" {
 		return "", invalid(op, "serial is required")
 	}
-	aki = normAKI(aki)
+	aki = sdk.NormalizeAKI(aki)
 	if aki == "" {
 		return "", invalid(op, "aki is required")
 	}

@@ -68,7 +68,7 @@ func listQuery(f sdk.ListFilter) (string, []any) {
 		add("issuer_label = ?", f.IssuerLabel)
 	}
 	if f.AKI != "" {
-		add("aki = ?", normAKI(f.AKI))
+		add("aki = ?", sdk.NormalizeAKI(f.AKI))
 	}
 	if f.Status != "" {
 		add("status = ?", f.Status)

@@ -193,7 +193,7 @@ func (s *Store) certRow(rec *sdk.CertRecord) (*row, error) {
 		status = sdk.StatusGood
 	case sdk.StatusGood:
 	case sdk.StatusRevoked:
-		if !validReason(rec.RevocationReason) {
+		if !sdk.ValidReason(rec.RevocationReason) {
 			return nil, invalid("put", "revocation reason %d", rec.RevocationReason)
 		}
 		reason = rec.RevocationReason

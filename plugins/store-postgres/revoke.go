@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -23,7 +24,7 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 	if err != nil {
 		return err
 	}
-	if !validReason(req.Reason) {
+	if !sdk.ValidReason(req.Reason) {
 		return invalid("revoke", "reason %d is not an RFC 5280 CRLReason (0-6, 8-10)", req.Reason)
 	}
 	if !req.RevokedAt.IsZero() && !storable(req.RevokedAt) {
@@ -60,17 +61,16 @@ func (s *Store) revoke(ctx context.Context, tx pgx.Tx, req sdk.RevokeRequest, ak
 	if err != nil {
 		return err
 	}
-	at := req.RevokedAt
-	if status == sdk.StatusRevoked {
-		switch {
-		case int(reason) == req.Reason:
-			return nil // idempotent: keep the original time
-		case reason != reasonCertificateHold:
-			return doneError{fmt.Errorf("store-postgres: revoke serial %s aki %s: already revoked with reason %d, not %d: %w",
-				req.Serial, aki, reason, req.Reason, sdk.ErrFailedPrecondition)}
-		case at.IsZero() && revokedAt.Valid:
-			at = fromTS(revokedAt) // leaving hold keeps when it was revoked
-		}
+	var cur time.Time
+	if revokedAt.Valid {
+		cur = fromTS(revokedAt)
+	}
+	update, at, err := sdk.RevocationTransition(status, int(reason), cur, req)
+	if err != nil {
+		return doneError{fmt.Errorf("store-postgres: revoke serial %s aki %s: %w", req.Serial, aki, err)}
+	}
+	if !update {
+		return nil // idempotent: keep the original time
 	}
 	if at.IsZero() {
 		at = s.now()

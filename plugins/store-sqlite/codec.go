@@ -38,18 +38,12 @@ func invalid(op, format string, args ...any) error {
 	return fmt.Errorf("store-sqlite: %s: %s: %w", op, fmt.Sprintf(format, args...), sdk.ErrInvalidArgument)
 }
 
-// normAKI accepts the AKI in any case and with colon separators, as CFSSL
-// users type it, and yields the canonical lowercase hex key.
-func normAKI(aki string) string {
-	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(aki), ":", ""))
-}
-
 // checkKey validates a serial/AKI pair and returns the canonical AKI.
 func checkKey(op, serial, aki string) (string, error) {
 	if strings.TrimSpace(serial) == "" {
 		return "", invalid(op, "serial is required")
 	}
-	aki = normAKI(aki)
+	aki = sdk.NormalizeAKI(aki)
 	if aki == "" {
 		return "", invalid(op, "aki is required")
 	}
@@ -80,15 +74,6 @@ func ceilUnix(t time.Time) int64 {
 	}
 	return s
 }
-
-// validReason reports whether r is an RFC 5280 CRLReason (7 is unassigned).
-func validReason(r int) bool {
-	return (r >= 0 && r <= 6) || (r >= 8 && r <= 10)
-}
-
-// reasonCertificateHold is the one reason that may later change.
-const reasonCertificateHold = 6
-
 func encodeSANs(sans []string) (string, error) {
 	if len(sans) == 0 {
 		return "[]", nil

@@ -118,7 +118,7 @@ func (s *Store) certRow(rec *sdk.CertRecord) ([]any, error) {
 		status = sdk.StatusGood
 	case sdk.StatusGood:
 	case sdk.StatusRevoked:
-		if !validReason(rec.RevocationReason) {
+		if !sdk.ValidReason(rec.RevocationReason) {
 			return nil, invalid("put", "revocation reason %d", rec.RevocationReason)
 		}
 		reason = rec.RevocationReason

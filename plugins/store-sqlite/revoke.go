@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pkid/pkid/sdk"
 )
@@ -21,7 +22,7 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 	if err != nil {
 		return err
 	}
-	if !validReason(req.Reason) {
+	if !sdk.ValidReason(req.Reason) {
 		return invalid("revoke", "reason %d is not an RFC 5280 CRLReason (0-6, 8-10)", req.Reason)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -43,17 +44,16 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 	if err != nil {
 		return wrap("revoke", err)
 	}
-	at := req.RevokedAt
-	if status == sdk.StatusRevoked {
-		switch {
-		case reason == req.Reason:
-			return nil // idempotent: keep the original time
-		case reason != reasonCertificateHold:
-			return fmt.Errorf("store-sqlite: revoke serial %s aki %s: already revoked with reason %d, not %d: %w",
-				req.Serial, aki, reason, req.Reason, sdk.ErrFailedPrecondition)
-		case at.IsZero() && revokedAt.Valid:
-			at = fromUnix(revokedAt) // leaving hold keeps when it was revoked
-		}
+	var cur time.Time
+	if revokedAt.Valid {
+		cur = fromUnix(revokedAt)
+	}
+	update, at, err := sdk.RevocationTransition(status, reason, cur, req)
+	if err != nil {
+		return fmt.Errorf("store-sqlite: revoke serial %s aki %s: %w", req.Serial, aki, err)
+	}
+	if !update {
+		return nil // idempotent: keep the original time
 	}
 	if at.IsZero() {
 		at = s.now()
