@@ -48,6 +48,15 @@ type IssuerConfig struct {
 	Profiles *profile.Config
 	// Store, when set, records every certificate before it is returned.
 	Store sdk.CertStore
+	// OCSPResponder, when set, signs OCSP responses instead of the CA key.
+	OCSPResponder *OCSPResponder
+	// OCSPValidity is nextUpdate - thisUpdate of OCSP responses (0:
+	// DefaultOCSPValidity).
+	OCSPValidity time.Duration
+	// OCSPURL, CRLURL and IssuerURL are written into issued certificates
+	// (AIA OCSP, CRL distribution point, AIA caIssuers) when the profile
+	// sets none.
+	OCSPURL, CRLURL, IssuerURL string
 	// Now and Rand are for tests; defaults time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -346,13 +355,23 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 		t.AuthorityKeyId = nil
 	}
 
-	// URLs.
-	if p.OCSPURL != "" {
-		t.OCSPServer = []string{p.OCSPURL}
+	// URLs: the profile's, else the CA's (its responder and CRL).
+	ocspURL, crlURL, issuerURLs := p.OCSPURL, p.CRLURL, p.IssuerURLs
+	if ocspURL == "" {
+		ocspURL = i.cfg.OCSPURL
 	}
-	t.IssuingCertificateURL = p.IssuerURLs
-	if p.CRLURL != "" {
-		t.CRLDistributionPoints = []string{p.CRLURL}
+	if crlURL == "" {
+		crlURL = i.cfg.CRLURL
+	}
+	if len(issuerURLs) == 0 && i.cfg.IssuerURL != "" {
+		issuerURLs = []string{i.cfg.IssuerURL}
+	}
+	if ocspURL != "" {
+		t.OCSPServer = []string{ocspURL}
+	}
+	t.IssuingCertificateURL = issuerURLs
+	if crlURL != "" {
+		t.CRLDistributionPoints = []string{crlURL}
 	}
 	if p.OCSPNoCheck {
 		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
