@@ -26,6 +26,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkid/pkid/core/ca/csr"
@@ -67,6 +68,9 @@ type Issuer struct {
 	cfg     IssuerConfig
 	sigAlg  x509.SignatureAlgorithm
 	linters map[string]*lint.Linter // by profile name
+
+	ocspOnce sync.Once
+	ocsp     ocspInfo // see ocspState
 }
 
 // NewIssuer checks that the signer matches the CA certificate and prepares
@@ -112,6 +116,13 @@ func (i *Issuer) Certificate() *x509.Certificate { return i.cfg.Certificate }
 
 // Label returns the CA's label.
 func (i *Issuer) Label() string { return i.cfg.Label }
+
+// Store returns the CA's certstore, or nil.
+func (i *Issuer) Store() sdk.CertStore { return i.cfg.Store }
+
+// AKI returns the key identifier the CA's certificates carry as their
+// authority key identifier, as stored (lowercase hex).
+func (i *Issuer) AKI() string { return hex.EncodeToString(i.cfg.Certificate.SubjectKeyId) }
 
 // Profiles returns the CA's profiles.
 func (i *Issuer) Profiles() *profile.Config { return i.cfg.Profiles }
