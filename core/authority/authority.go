@@ -6,12 +6,15 @@ package authority
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/ca"
@@ -27,6 +30,53 @@ type Set struct {
 	// Default answers requests with an empty label: the first ca block
 	// declared.
 	Default string
+	// Blocks are the ca blocks by label (CRL and OCSP settings).
+	Blocks map[string]*config.CA
+	// PublicURL is the base URL the CAs' OCSP, CRL and issuer URLs were
+	// derived from ("" when none was known).
+	PublicURL string
+}
+
+// Options tunes Build.
+type Options struct {
+	// PublicURL is the base URL of the daemon serving the CAs (e.g. its
+	// listen address) used when the pkid block sets no public_url. Issued
+	// certificates point their OCSP, CRL and CA-issuer URLs under it.
+	PublicURL string
+	// NoResponder ignores the ca blocks' delegated OCSP responders (to
+	// issue their first certificate).
+	NoResponder bool
+}
+
+// URLs returns where the daemon publishes the CA with label: its CRL, its
+// delta CRL, its certificate and the OCSP responder. Explicit URLs of the
+// ca's crl and ocsp blocks win over ones derived from the public URL.
+func URLs(pk config.PkidBlock, publicURL string, c *config.CA) (crl, delta, issuer, ocsp string) {
+	crlPath, ocspPath, caPath := orDefault(pk.CRLPath, config.DefaultCRLPath), orDefault(pk.OCSPPath, config.DefaultOCSPPath), orDefault(pk.CAPath, config.DefaultCAPath)
+	if publicURL != "" {
+		crl = publicURL + crlPath + "/" + c.Name + ".crl"
+		delta = publicURL + crlPath + "/" + c.Name + "-delta.crl"
+		issuer = publicURL + caPath + "/" + c.Name + ".crt"
+		ocsp = publicURL + ocspPath
+	}
+	if c.CRL != nil && c.CRL.URL != "" {
+		crl = c.CRL.URL
+		delta = strings.TrimSuffix(crl, ".crl") + "-delta.crl"
+	}
+	if c.CRL != nil && c.CRL.DeltaURL != "" {
+		delta = c.CRL.DeltaURL
+	}
+	if c.OCSP != nil && c.OCSP.URL != "" {
+		ocsp = c.OCSP.URL
+	}
+	return crl, delta, issuer, ocsp
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // Labels returns the CA labels, sorted.
@@ -71,14 +121,30 @@ func (s *Set) get(label string) (*ca.Issuer, error) {
 	return iss, nil
 }
 
+// publicKeysEqualPub compares public keys.
+func publicKeysEqualPub(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
+}
+
 // Build creates an issuer per `ca` block. Problems (missing key, missing or
 // mismatched certificate file, bad profiles) come back as diagnostics at
 // the block.
 func Build(ctx context.Context, l *catalog.Loaded) (*Set, hcl.Diagnostics) {
-	set := &Set{CAs: map[string]*ca.Issuer{}}
+	return BuildWith(ctx, l, Options{})
+}
+
+// BuildWith is Build with options.
+func BuildWith(ctx context.Context, l *catalog.Loaded, opts Options) (*Set, hcl.Diagnostics) {
+	set := &Set{CAs: map[string]*ca.Issuer{}, Blocks: map[string]*config.CA{}}
+	set.PublicURL = strings.TrimRight(l.Config.Pkid.PublicURL, "/")
+	if set.PublicURL == "" {
+		set.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	}
 	var diags hcl.Diagnostics
 	for _, c := range l.Config.CAs {
-		iss, ds := build(ctx, l, c)
+		set.Blocks[c.Name] = c
+		iss, ds := build(ctx, l, c, set.PublicURL, opts.NoResponder)
 		diags = append(diags, ds...)
 		if iss != nil {
 			set.CAs[c.Name] = iss
@@ -95,7 +161,7 @@ func caDiag(c *config.CA, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}
 }
 
-func build(ctx context.Context, l *catalog.Loaded, c *config.CA) (*ca.Issuer, hcl.Diagnostics) {
+func build(ctx context.Context, l *catalog.Loaded, c *config.CA, publicURL string, noResponder bool) (*ca.Issuer, hcl.Diagnostics) {
 	profiles, diags := profile.DecodeHCL(c.Profiles)
 	if diags.HasErrors() {
 		return nil, diags
@@ -133,7 +199,32 @@ func build(ctx context.Context, l *catalog.Loaded, c *config.CA) (*ca.Issuer, hc
 	if c.CertStore != "" {
 		store = l.CertStores[c.CertStore]
 	}
-	iss, err := ca.NewIssuer(ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store})
+	icfg := ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store}
+	icfg.CRLURL, _, icfg.IssuerURL, icfg.OCSPURL = URLs(l.Config.Pkid, publicURL, c)
+	if o := c.OCSP; o != nil {
+		icfg.OCSPValidity = o.Validity
+		if o.ResponderKey != "" && !noResponder {
+			rs, err := ca.KeyStoreSigner(ctx, ks, o.ResponderKey)
+			if err != nil {
+				return nil, append(diags, caDiag(c, "OCSP responder key unavailable", fmt.Sprintf("CA %q: responder_key %q: %v.", c.Name, o.ResponderKey, err)))
+			}
+			rc, err := readCertificate(o.ResponderCertificate)
+			if err != nil {
+				return nil, append(diags, caDiag(c, "OCSP responder certificate unavailable", fmt.Sprintf("CA %q: %v.", c.Name, err)))
+			}
+			if !publicKeysEqualPub(rc.PublicKey, rs.Public()) {
+				return nil, append(diags, caDiag(c, "OCSP responder key mismatch", fmt.Sprintf("CA %q: responder_certificate %s does not hold the public key of responder_key %q.", c.Name, o.ResponderCertificate, o.ResponderKey)))
+			}
+			if err := rc.CheckSignatureFrom(cert); err != nil {
+				return nil, append(diags, caDiag(c, "OCSP responder not issued by the CA", fmt.Sprintf("CA %q: responder_certificate %s: %v.", c.Name, o.ResponderCertificate, err)))
+			}
+			if !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+				return nil, append(diags, caDiag(c, "OCSP responder lacks OCSP signing", fmt.Sprintf("CA %q: responder_certificate %s has no OCSP signing extended key usage.", c.Name, o.ResponderCertificate)))
+			}
+			icfg.OCSPResponder = &ca.OCSPResponder{Certificate: rc, Signer: rs}
+		}
+	}
+	iss, err := ca.NewIssuer(icfg)
 	if err != nil {
 		return nil, append(diags, caDiag(c, "Cannot use CA", fmt.Sprintf("CA %q: %v.", c.Name, err)))
 	}

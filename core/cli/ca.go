@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/duration"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -157,4 +159,99 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+func caResponderCmd(e *env) *command {
+	var cf configFlag
+	return &command{
+		synopsis: "Issue a delegated OCSP responder certificate, its key inside the CA's keystore",
+		help: `
+Usage: pkid ca ocsp-responder -config FILE -ca NAME [-key ID] [-out PATH] [-validity 30d] [-algorithm ALG]
+
+  Generates (or reuses) the key ID (default NAME-ocsp) inside the CA's
+  keystore and issues it a responder certificate from the CA: OCSP signing,
+  id-pkix-ocsp-nocheck, short-lived. Writes it to PATH (default: the ca
+  block's ocsp responder_certificate) and prints the ocsp block to use:
+
+    ocsp {
+      responder_key         = "ID"
+      responder_certificate = "PATH"
+    }
+
+  Re-run before it expires: a new certificate for the same key.
+`,
+		run: func(args []string) error {
+			fs := newFlags("ca ocsp-responder")
+			cf.register(fs)
+			name := fs.String("ca", "", "the ca block `NAME`")
+			keyID := fs.String("key", "", "responder key `ID` in the CA's keystore (default NAME-ocsp)")
+			out := fs.String("out", "", "certificate `PATH`")
+			validity := fs.String("validity", "30d", "certificate lifetime")
+			alg := fs.String("algorithm", sdk.AlgECDSAP256, "key algorithm when the key is generated")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if *name == "" || fs.NArg() > 0 {
+				return usagef("-ca NAME is required, and no arguments")
+			}
+			d, err := duration.Parse(*validity)
+			if err != nil || d <= 0 {
+				return usagef("-validity: %q is not a positive duration", *validity)
+			}
+			s, err := cf.load(e, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ctx := context.Background()
+			set, diags := authority.BuildWith(ctx, s.Loaded, authority.Options{NoResponder: true})
+			if diags.HasErrors() {
+				return printDiags(e, s.Config, diags)
+			}
+			iss, err := set.Get(*name)
+			if err != nil {
+				return err
+			}
+			block := set.Blocks[*name]
+			if *keyID == "" {
+				*keyID = *name + "-ocsp"
+				if block.OCSP != nil && block.OCSP.ResponderKey != "" {
+					*keyID = block.OCSP.ResponderKey
+				}
+			}
+			if *out == "" && block.OCSP != nil {
+				*out = block.OCSP.ResponderCertificate
+			}
+			if *out == "" {
+				return usagef("-out PATH is required (the ca block's ocsp block names no responder_certificate)")
+			}
+			ks := s.KeyStores[block.KeyStore]
+			if _, err := ks.PublicKey(ctx, *keyID); errors.Is(err, sdk.ErrNotFound) {
+				if _, err := ks.GenerateKey(ctx, sdk.GenerateKeyRequest{ID: *keyID, Algorithm: *alg}); err != nil {
+					return fmt.Errorf("ca %q: generating key %q: %w", *name, *keyID, err)
+				}
+				fmt.Fprintf(e.stderr, "Generated key %q inside keystore %s.\n", *keyID, block.KeyStore)
+			} else if err != nil {
+				return fmt.Errorf("ca %q: keystore %s: %w", *name, block.KeyStore, err)
+			}
+			signer, err := ca.KeyStoreSigner(ctx, ks, *keyID)
+			if err != nil {
+				return err
+			}
+			csrPEM, err := csr.Generate(&csr.Request{CN: iss.Certificate().Subject.CommonName + " OCSP responder"}, signer)
+			if err != nil {
+				return err
+			}
+			cert, err := iss.SignOCSPResponder(ctx, csrPEM, d)
+			if err != nil {
+				return fmt.Errorf("ca %q: %w", *name, err)
+			}
+			if err := writeFileAtomic(*out, cert.PEM(), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Issued the OCSP responder certificate %s (not after %s).\nConfigure it in ca %q:\n  ocsp {\n    responder_key         = %q\n    responder_certificate = %q\n  }\n",
+				*out, cert.Cert.NotAfter.Format("2006-01-02"), *name, *keyID, *out)
+			return nil
+		},
+	}
 }

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/internal/pgtest"
+	"golang.org/x/crypto/ocsp"
 )
 
 // BenchmarkDaemonSign32 measures the daemon end to end — HTTP, CSR checks,
@@ -67,6 +70,107 @@ func BenchmarkDaemonSign32(b *testing.B) {
 						resp.Body.Close()
 						if resp.StatusCode != http.StatusOK {
 							b.Errorf("sign: %d %s", resp.StatusCode, data)
+							failed.Store(true)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
+		})
+	}
+}
+
+// BenchmarkDaemonOCSP32 measures the daemon's OCSP responder with 32
+// concurrent clients over loopback — GET (base64 in the path) and POST —
+// next to the same daemon's trivial health endpoint. Responses are signed
+// once (SHA-1 CertIDs, stored) during warm-up, then served pre-signed.
+// scripts/bench.sh prints the ratios of requests/s.
+func BenchmarkDaemonOCSP32(b *testing.B) {
+	const clients = 32
+	cfg := nodeConfig(b, fmt.Sprintf("certstore \"sqlite\" \"main\" {\n  path = %q\n}\n", filepath.Join(b.TempDir(), "pkid.db")))
+	initIssuing(b, cfg)
+	base := startDaemon(b, "serve", "-config", cfg, "-listen", "127.0.0.1:0").base
+	hc := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients},
+	}
+	defer hc.CloseIdleConnections()
+	caCerts, err := readPEMCertificates(filepath.Join(filepath.Dir(cfg), "ca", "issuing.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var reqs [][]byte
+	for _, m := range signBodies(b, 64) {
+		body, _ := json.Marshal(m)
+		resp, err := hc.Post(base+"/api/v1/cfssl/sign", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var env envelope
+		json.NewDecoder(resp.Body).Decode(&env)
+		resp.Body.Close()
+		c, err := resultCert(env)
+		if err != nil || c == nil {
+			b.Fatalf("sign: %v %+v", err, env)
+		}
+		req, err := ocsp.CreateRequest(c, caCerts[0], nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs = append(reqs, req)
+	}
+	kinds := []struct {
+		name string
+		do   func(i int) (*http.Response, error)
+	}{
+		{"health", func(int) (*http.Response, error) { return hc.Get(base + "/api/v1/cfssl/health") }},
+		{"ocsp-get", func(i int) (*http.Response, error) {
+			return hc.Get(base + "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(reqs[i%len(reqs)])))
+		}},
+		{"ocsp-post", func(i int) (*http.Response, error) {
+			return hc.Post(base+"/ocsp", "application/ocsp-request", bytes.NewReader(reqs[i%len(reqs)]))
+		}},
+	}
+	// Warm-up: every response signed once and stored.
+	for i := range reqs {
+		resp, err := kinds[2].do(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if r, err := ocsp.ParseResponse(body, caCerts[0]); err != nil || r.Status != ocsp.Good {
+			b.Fatalf("warm-up: %v", err)
+		}
+	}
+	for _, k := range kinds {
+		b.Run(k.name, func(b *testing.B) {
+			var (
+				next   atomic.Int64
+				failed atomic.Bool
+				wg     sync.WaitGroup
+			)
+			b.ResetTimer()
+			start := time.Now()
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := next.Add(1); n <= int64(b.N) && !failed.Load(); n = next.Add(1) {
+						resp, err := k.do(int(n))
+						if err != nil {
+							b.Error(err)
+							failed.Store(true)
+							return
+						}
+						data, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK || len(data) == 0 {
+							b.Errorf("%s: %d %q", k.name, resp.StatusCode, data)
 							failed.Store(true)
 							return
 						}

@@ -2,13 +2,25 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/sdk"
 )
 
-// afterRevoke re-signs the revoked certificate's OCSP response and
-// refreshes its issuer's CRLs. Commands call it after each revocation.
+// afterRevoke re-signs the revoked certificate's OCSP response, so every
+// store-backed responder answers "revoked" at once. CRLs follow with the
+// daemon's next delta (or full) CRL. Commands call it after each
+// revocation.
 func afterRevoke(ctx context.Context, set *authority.Set, store sdk.CertStore, rr sdk.RevokeRequest) error {
-	return nil
+	aki := sdk.NormalizeAKI(rr.AKI)
+	for _, label := range set.Labels() {
+		iss := set.CAs[label]
+		if iss.AKI() != aki || iss.Store() == nil {
+			continue
+		}
+		return revocation.ResignOCSP(ctx, iss, rr.Serial)
+	}
+	return fmt.Errorf("no configured CA has authority key id %s: its OCSP response was not re-signed", aki)
 }

@@ -109,12 +109,37 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				return err
 			}
 			defer s.Close()
+			// Listen first: the CAs' OCSP and CRL URLs default to this
+			// address when the configuration sets no public_url.
+			addr := *listen
+			if addr == "" {
+				addr = s.Config.Pkid.Listen
+			}
+			if addr == "" {
+				addr = "127.0.0.1:8888"
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			defer ln.Close()
+			scheme := "http"
+			if *tlsCert != "" || s.Config.Pkid.TLS.Cert != "" {
+				scheme = "https"
+			}
+			base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+			if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() && s.Config.Pkid.PublicURL == "" {
+				// All interfaces: certificates need a name clients can reach.
+				host, _ := os.Hostname()
+				base = fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(ta.Port)))
+				log.Warn("no public_url in the pkid block: issued certificates point their OCSP and CRL URLs at this host name", "url", base)
+			}
 			if *dev {
-				if err := devmode.Bootstrap(ctx, s.Loaded, e.stdout); err != nil {
+				if err := devmode.Bootstrap(ctx, s.Loaded, base, e.stdout); err != nil {
 					return err
 				}
 			}
-			set, diags := authority.Build(ctx, s.Loaded)
+			set, diags := authority.BuildWith(ctx, s.Loaded, authority.Options{PublicURL: base})
 			if diags.HasErrors() {
 				return printDiags(e, s.Config, diags)
 			}
@@ -135,9 +160,15 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			if err := checkAuthKeyNames(set, authKeys); err != nil {
 				return err
 			}
+			pub, err := newPublisher(ctx, s, set, log)
+			if err != nil {
+				return err
+			}
+			defer pub.stop()
 			srv, err := server.New(server.Options{
 				CAs: set, Store: store, Logger: log.Named("http"),
 				AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
+				OnRevoke: pub.revoked,
 			})
 			if err != nil {
 				return err
@@ -150,6 +181,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				j.Name += ":" + name
 				periodic = append(periodic, j)
 			}
+			periodic = append(periodic, pub.jobs()...)
 			var runner *jobs.Runner
 			for _, b := range s.Config.CertStores {
 				newPG, ok := catalog.LookupBuiltin(config.KindCertStore, "postgres")
@@ -190,26 +222,14 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				}
 			}
 
-			addr := *listen
-			if addr == "" {
-				addr = s.Config.Pkid.Listen
-			}
-			if addr == "" {
-				addr = "127.0.0.1:8888"
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("serve: %w", err)
-			}
 			hs := &http.Server{
-				Handler:           srv.Handler(),
+				Handler:           pub.routes(srv.Handler()),
 				ReadHeaderTimeout: readHeaderTimeout,
 				ReadTimeout:       readTimeout,
 				WriteTimeout:      writeTimeout,
 				IdleTimeout:       idleTimeout,
 				ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 			}
-			scheme := "http"
 			if *tlsCert != "" {
 				cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 				if err != nil {
@@ -228,9 +248,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 					hs.TLSConfig.ClientCAs, hs.TLSConfig.ClientAuth = pool, tls.RequireAndVerifyClientCert
 				}
 				ln = tls.NewListener(ln, hs.TLSConfig)
-				scheme = "https"
 			}
-			base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 			fmt.Fprintf(e.stdout, "pkid %s listening on %s\n", Version, base)
 			for _, l := range devmode.Fingerprints(set) {
 				fmt.Fprintf(e.stdout, "  CA %s\n", l)

@@ -3,11 +3,14 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/pkid/pkid/core/duration"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -29,6 +32,7 @@ var pkidSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "state_dir"}, {Name: "listen"}, {Name: "log_level"},
 		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
+		{Name: "public_url"}, {Name: "crl_path"}, {Name: "ocsp_path"}, {Name: "ca_path"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
@@ -69,7 +73,20 @@ var caSchema = &hcl.BodySchema{
 		{Name: "chain"},
 		{Name: KindCertStore},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "profile", LabelNames: []string{"name"}}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "profile", LabelNames: []string{"name"}}, {Type: "crl"}, {Type: "ocsp"}},
+}
+
+var crlSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "url"}, {Name: "delta_url"}, {Name: "validity"}, {Name: "interval"}, {Name: "delta_interval"}, {Name: "on_revoke"},
+	},
+}
+
+var ocspSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "url"}, {Name: "validity"}, {Name: "refresh_interval"}, {Name: "refresh_within"},
+		{Name: "responder_key"}, {Name: "responder_certificate"},
+	},
 }
 
 // decodeFile adds the blocks of one file to c. dir is the file's directory.
@@ -119,6 +136,10 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 	diags = append(diags, decodeAttr(content.Attributes["log_level"], ctx, &c.Pkid.LogLevel)...)
 	diags = append(diags, decodeAttr(content.Attributes["client_cert_policy"], ctx, &c.Pkid.ClientCertPolicy)...)
 	diags = append(diags, decodeAttr(content.Attributes["max_body_bytes"], ctx, &c.Pkid.MaxBodyBytes)...)
+	diags = append(diags, decodeURL(content.Attributes["public_url"], ctx, &c.Pkid.PublicURL)...)
+	for name, target := range map[string]*string{"crl_path": &c.Pkid.CRLPath, "ocsp_path": &c.Pkid.OCSPPath, "ca_path": &c.Pkid.CAPath} {
+		diags = append(diags, decodePath(content.Attributes[name], ctx, target)...)
+	}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "tls":
@@ -248,8 +269,30 @@ func decodeCA(b *hcl.Block, ctx *hcl.EvalContext) (*CA, hcl.Diagnostics) {
 	diags = append(diags, decodeAttr(content.Attributes["certificate"], ctx, &ca.Certificate)...)
 	diags = append(diags, decodeAttr(content.Attributes["chain"], ctx, &ca.Chain)...)
 
+	ca.CRL = &CRLSettings{Validity: 168 * time.Hour, Interval: time.Hour, DeltaInterval: 15 * time.Minute, OnRevoke: true}
+	ca.OCSP = &OCSPSettings{Validity: 96 * time.Hour, RefreshInterval: time.Hour}
 	seen := map[string]*Profile{}
+	var crlSeen, ocspSeen *hcl.Block
 	for _, pb := range content.Blocks {
+		switch pb.Type {
+		case "crl", "ocsp":
+			prev := &crlSeen
+			if pb.Type == "ocsp" {
+				prev = &ocspSeen
+			}
+			if *prev != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + pb.Type + " block",
+					Detail: fmt.Sprintf("Only one %s block is allowed per ca; another was declared at %s.", pb.Type, (*prev).DefRange), Subject: pb.DefRange.Ptr()})
+				continue
+			}
+			*prev = pb
+			if pb.Type == "crl" {
+				diags = append(diags, decodeCRL(pb, ctx, ca.CRL)...)
+			} else {
+				diags = append(diags, decodeOCSP(pb, ctx, ca.OCSP)...)
+			}
+			continue
+		}
 		p := &Profile{Name: pb.Labels[0], Body: pb.Body, DefRange: pb.DefRange, EvalContext: ctx}
 		if prev := seen[p.Name]; prev != nil {
 			diags = append(diags, &hcl.Diagnostic{
@@ -264,6 +307,85 @@ func decodeCA(b *hcl.Block, ctx *hcl.EvalContext) (*CA, hcl.Diagnostics) {
 		ca.Profiles = append(ca.Profiles, p)
 	}
 	return ca, diags
+}
+
+func decodeCRL(b *hcl.Block, ctx *hcl.EvalContext, c *CRLSettings) hcl.Diagnostics {
+	content, diags := b.Body.Content(crlSchema)
+	c.DefRange = b.DefRange
+	diags = append(diags, decodeURL(content.Attributes["url"], ctx, &c.URL)...)
+	diags = append(diags, decodeURL(content.Attributes["delta_url"], ctx, &c.DeltaURL)...)
+	diags = append(diags, decodeDuration(content.Attributes["validity"], ctx, &c.Validity, false)...)
+	diags = append(diags, decodeDuration(content.Attributes["interval"], ctx, &c.Interval, false)...)
+	diags = append(diags, decodeDuration(content.Attributes["delta_interval"], ctx, &c.DeltaInterval, true)...)
+	diags = append(diags, decodeAttr(content.Attributes["on_revoke"], ctx, &c.OnRevoke)...)
+	return diags
+}
+
+func decodeOCSP(b *hcl.Block, ctx *hcl.EvalContext, o *OCSPSettings) hcl.Diagnostics {
+	content, diags := b.Body.Content(ocspSchema)
+	o.DefRange = b.DefRange
+	diags = append(diags, decodeURL(content.Attributes["url"], ctx, &o.URL)...)
+	diags = append(diags, decodeDuration(content.Attributes["validity"], ctx, &o.Validity, false)...)
+	diags = append(diags, decodeDuration(content.Attributes["refresh_interval"], ctx, &o.RefreshInterval, false)...)
+	diags = append(diags, decodeDuration(content.Attributes["refresh_within"], ctx, &o.RefreshWithin, false)...)
+	diags = append(diags, decodeAttr(content.Attributes["responder_key"], ctx, &o.ResponderKey)...)
+	diags = append(diags, decodeAttr(content.Attributes["responder_certificate"], ctx, &o.ResponderCertificate)...)
+	if (o.ResponderKey == "") != (o.ResponderCertificate == "") && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete delegated responder",
+			Detail: "responder_key and responder_certificate go together: the key stays in the CA's keystore, the certificate names it.", Subject: b.DefRange.Ptr()})
+	}
+	return diags
+}
+
+// decodeDuration reads a duration string ("90m", "168h", "7d"); zeroOK
+// admits "0" (to turn something off).
+func decodeDuration(a *hcl.Attribute, ctx *hcl.EvalContext, target *time.Duration, zeroOK bool) hcl.Diagnostics {
+	var s string
+	diags := decodeAttr(a, ctx, &s)
+	if a == nil || diags.HasErrors() || s == "" {
+		return diags
+	}
+	d, err := duration.Parse(s)
+	if err == nil && (d < 0 || (d == 0 && !zeroOK)) {
+		err = fmt.Errorf("must be positive")
+	}
+	if err != nil {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",
+			Detail: fmt.Sprintf("%s = %q: %v (write e.g. \"90m\", \"168h\" or \"7d\").", a.Name, s, err), Subject: a.Expr.Range().Ptr()})
+	}
+	*target = d
+	return diags
+}
+
+// decodeURL reads an absolute http(s) URL.
+func decodeURL(a *hcl.Attribute, ctx *hcl.EvalContext, target *string) hcl.Diagnostics {
+	var s string
+	diags := decodeAttr(a, ctx, &s)
+	if a == nil || diags.HasErrors() || s == "" {
+		return diags
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid URL",
+			Detail: fmt.Sprintf("%s = %q must be an absolute http:// or https:// URL.", a.Name, s), Subject: a.Expr.Range().Ptr()})
+	}
+	*target = strings.TrimRight(s, "/")
+	return diags
+}
+
+// decodePath reads an URL path such as "/crl".
+func decodePath(a *hcl.Attribute, ctx *hcl.EvalContext, target *string) hcl.Diagnostics {
+	var s string
+	diags := decodeAttr(a, ctx, &s)
+	if a == nil || diags.HasErrors() || s == "" {
+		return diags
+	}
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?#") || s == "/" || strings.HasPrefix(s, "/api/") {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid path",
+			Detail: fmt.Sprintf("%s = %q must be an URL path starting with / (not / itself, not under /api/), without ? or #.", a.Name, s), Subject: a.Expr.Range().Ptr()})
+	}
+	*target = strings.TrimRight(s, "/")
+	return diags
 }
 
 // decodeRef reads a reference such as keystore.dev and returns the instance

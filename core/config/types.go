@@ -1,6 +1,10 @@
 package config
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // Config is a loaded configuration: the merged content of all files.
 // Zero values mean "not set"; the caller applies defaults.
@@ -28,6 +32,17 @@ type PkidBlock struct {
 	// CN patterns allowed to call it.
 	ClientCertPolicy map[string][]string
 	MaxBodyBytes     int64
+	// PublicURL is the base URL clients reach this daemon at (e.g.
+	// "http://ca.example:8888"); issued certificates point their OCSP,
+	// CRL and CA-issuer URLs under it. Empty: the daemon uses its listen
+	// address; offline CLI issuance writes no URLs.
+	PublicURL string
+	// CRLPath and OCSPPath are where the daemon publishes CRLs
+	// (CRLPath/LABEL.crl, CRLPath/LABEL-delta.crl) and answers OCSP;
+	// defaults DefaultCRLPath and DefaultOCSPPath.
+	CRLPath, OCSPPath string
+	// CAPath serves CA certificates (CAPath/LABEL.crt, DER).
+	CAPath string
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }
@@ -97,6 +112,54 @@ type CA struct {
 
 	KeyStoreRange, CertStoreRange, DefRange hcl.Range
 	Profiles                                []*Profile
+
+	// CRL and OCSP settings (never nil after loading: defaults applied).
+	CRL  *CRLSettings
+	OCSP *OCSPSettings
+}
+
+// Default publication paths.
+const (
+	DefaultCRLPath  = "/crl"
+	DefaultOCSPPath = "/ocsp"
+	DefaultCAPath   = "/ca"
+)
+
+// CRLSettings is a ca's crl block.
+type CRLSettings struct {
+	// URL is the CRL distribution point written into issued certificates
+	// ("": PublicURL + CRLPath + "/LABEL.crl" when a public URL is known).
+	URL string
+	// DeltaURL is where delta CRLs are published ("": next to URL).
+	DeltaURL string
+	// Validity is nextUpdate - thisUpdate of full CRLs (default 168h).
+	Validity time.Duration
+	// Interval between scheduled full CRLs (default 1h).
+	Interval time.Duration
+	// DeltaInterval between delta CRLs (default 15m; 0 with
+	// delta_interval = "0" turns deltas off).
+	DeltaInterval time.Duration
+	// OnRevoke regenerates the CRL (the delta when deltas are on) after
+	// each revocation (default true).
+	OnRevoke bool
+	DefRange hcl.Range
+}
+
+// OCSPSettings is a ca's ocsp block.
+type OCSPSettings struct {
+	// URL is the OCSP responder written into issued certificates' AIA ("":
+	// PublicURL + OCSPPath when a public URL is known).
+	URL string
+	// Validity is nextUpdate - thisUpdate of responses (default 96h).
+	Validity time.Duration
+	// RefreshInterval between pre-signing runs (default 1h); responses
+	// expiring within RefreshWithin are re-signed (default Validity/2).
+	RefreshInterval, RefreshWithin time.Duration
+	// ResponderKey and ResponderCertificate name a delegated responder: a
+	// key in the CA's keystore and its certificate (id-kp-OCSPSigning,
+	// issued by the CA). Empty: the CA key signs responses.
+	ResponderKey, ResponderCertificate string
+	DefRange                           hcl.Range
 }
 
 // Profile is a signing profile of a CA; Body is decoded elsewhere.

@@ -14,7 +14,7 @@ import (
 
 // tokenEndpoints are the DD-1 endpoints: with authentication configured
 // they need an authorised client certificate or the §4.4 wrapper.
-var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true}
+var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true, "gencrl": true, "ocspsign": true}
 
 // verifiedClient returns the verified mTLS client certificate, or nil.
 func verifiedClient(r *http.Request) *x509.Certificate {

@@ -24,7 +24,11 @@ const DefaultMaxBodyBytes = 1 << 20
 const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
-var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health"}
+var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
+	"crl", "gencrl", "ocspsign"}
+
+// OptInEndpoints are off unless named in Options.Enabled (DD-2).
+var OptInEndpoints = []string{"gencrl"}
 
 // ClientCertPolicy maps an endpoint name to the subject common-name
 // patterns (regular expressions) a verified client certificate must match
@@ -52,6 +56,10 @@ type Options struct {
 	Logger hclog.Logger
 	// Disabled lists endpoint names answered with 404.
 	Disabled []string
+	// Enabled turns on endpoints that are off by default (OptInEndpoints:
+	// gencrl, DD-2). Naming an endpoint that is on anyway is harmless;
+	// Disabled wins over Enabled.
+	Enabled []string
 	// Dial, when set, enables certinfo's domain mode: it returns the
 	// certificate chain (leaf first) served at host:port. It is expected
 	// to apply the egress policy (DD-22). Nil: domain lookups refused.
@@ -121,6 +129,15 @@ func New(opts Options) (*Server, error) {
 		"certinfo": {http.MethodPost, s.certinfo},
 		"revoke":   {http.MethodPost, s.revoke},
 		"health":   {http.MethodGet, s.health},
+		"crl":      {http.MethodGet, s.crl},
+		"gencrl":   {http.MethodPost, s.gencrl},
+		"ocspsign": {http.MethodPost, s.ocspsign},
+	}
+	for _, name := range opts.Enabled {
+		name = strings.TrimSpace(name)
+		if _, ok := all[name]; !ok {
+			return nil, fmt.Errorf("server: cannot enable unknown endpoint %q (known: %s)", name, strings.Join(Endpoints, " "))
+		}
 	}
 	for _, name := range opts.Disabled {
 		name = strings.TrimSpace(name)
@@ -129,14 +146,21 @@ func New(opts Options) (*Server, error) {
 		}
 		delete(all, name)
 	}
+	for _, name := range OptInEndpoints {
+		if !slices.ContainsFunc(opts.Enabled, func(n string) bool { return strings.TrimSpace(n) == name }) {
+			delete(all, name)
+		}
+	}
 	s.disableUnusable(all)
 	s.handlers = all
 	return s, nil
 }
 
 // disableUnusable removes endpoints whose prerequisites are missing
-// (spec §2.6): issuing endpoints need a CA, authsign a profile with an
-// auth_key, revoke a certificate store.
+// (spec §2.6): issuing endpoints, crl and ocspsign need a CA, authsign a
+// profile with an auth_key, revoke a certificate store. crl stays on
+// without Options.Store (a CA may have its own certstore) and answers 400
+// for a CA that has none.
 func (s *Server) disableUnusable(all map[string]endpoint) {
 	off := func(name, why string) {
 		if _, ok := all[name]; ok {
@@ -145,7 +169,7 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 		}
 	}
 	if len(s.opts.CAs.CAs) == 0 {
-		for _, n := range []string{"sign", "authsign", "info", "newcert"} {
+		for _, n := range []string{"sign", "authsign", "info", "newcert", "crl", "ocspsign"} {
 			off(n, "no CA configured")
 		}
 	} else if !s.anyAuthProfile() {

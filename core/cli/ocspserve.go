@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/server/responder"
+)
+
+func ocspserveCmd(e *env) *command {
+	var cf configFlag
+	return &command{
+		synopsis: "Run a standalone OCSP responder (read-only, store-backed)",
+		help: `
+Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
+       pkid ocspserve -responses FILE -ca CA.pem [-ca CA2.pem ...] [-listen ADDR] [-path /]
+
+  Answers OCSP requests (RFC 6960, RFC 5019 GET and POST) for every CA of
+  the configuration from its certstore: responses pre-signed by the daemon
+  or by 'pkid ocsprefresh'. It never writes to the store. Unless -no-sign is
+  given, it signs through the CAs' keystores what is not pre-signed (an
+  unknown serial of one of its CAs, a nonce, a SHA-256 CertID), keeping
+  those responses in memory only. Requests for other issuers get
+  "unauthorized".
+
+  With -responses it serves a CFSSL responses file (base64 DER responses
+  separated by white space) for the given CA certificates, with no store.
+
+  -listen defaults to 127.0.0.1:8888 (CFSSL's -address and -port work too).
+`,
+		run: func(args []string) error {
+			fs := newFlags("ocspserve")
+			cf.register(fs)
+			listen := fs.String("listen", "", "listen `ADDR`")
+			address := fs.String("address", "127.0.0.1", "listen address (CFSSL)")
+			port := fs.String("port", "8888", "listen port (CFSSL)")
+			mount := fs.String("path", "/", "URL `PATH` the responder answers under")
+			responses := fs.String("responses", "", "CFSSL responses `FILE` instead of a store")
+			noSign := fs.Bool("no-sign", false, "serve pre-signed responses only; never sign")
+			var caFiles stringList
+			fs.Var(&caFiles, "ca", "issuer certificate `PEM` for -responses (repeatable)")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usagef("unexpected arguments: %v", fs.Args())
+			}
+			if !strings.HasPrefix(*mount, "/") {
+				return usagef("-path must start with /")
+			}
+			prefix := strings.TrimRight(*mount, "/")
+			addr := *listen
+			if addr == "" {
+				addr = net.JoinHostPort(*address, *port)
+			}
+			log := hclog.New(&hclog.LoggerOptions{Name: "pkid-ocsp", Output: e.stderr, Level: logLevel("info")})
+			ctx := context.Background()
+
+			var src responder.Source
+			switch {
+			case *responses != "":
+				if len(cf.paths) > 0 {
+					return usagef("-responses and -config are exclusive")
+				}
+				if len(caFiles) == 0 {
+					return usagef("-responses needs the issuer certificates: -ca CA.pem")
+				}
+				var issuers []*x509.Certificate
+				for _, f := range caFiles {
+					certs, err := readPEMCertificates(f)
+					if err != nil {
+						return err
+					}
+					issuers = append(issuers, certs...)
+				}
+				fsrc, err := responder.LoadResponsesFile(*responses, issuers...)
+				if err != nil {
+					return fmt.Errorf("ocspserve: %w", err)
+				}
+				fmt.Fprintf(e.stderr, "Loaded %d OCSP responses from %s\n", fsrc.Len(), *responses)
+				src = fsrc
+			default:
+				s, err := cf.load(e, false)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				set, diags := authority.Build(ctx, s.Loaded)
+				if diags.HasErrors() {
+					return printDiags(e, s.Config, diags)
+				}
+				if len(set.CAs) == 0 {
+					return errors.New("ocspserve: the configuration declares no ca block")
+				}
+				src = ocspSource(set, !*noSign, false, log)
+			}
+			h := responder.NewHandler(src, responder.Options{Log: log})
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("ocspserve: %w", err)
+			}
+			hs := &http.Server{
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if prefix != "" && !under(r.URL.Path, prefix) {
+						http.NotFound(w, r)
+						return
+					}
+					r2 := r.Clone(r.Context())
+					r2.URL.Path = strings.TrimPrefix(r.URL.Path, prefix)
+					if r.URL.RawPath != "" {
+						r2.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, prefix)
+					}
+					h.ServeHTTP(w, r2)
+				}),
+				ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+				ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+			}
+			fmt.Fprintf(e.stdout, "pkid %s OCSP responder listening on http://%s%s/\n", Version, ln.Addr(), prefix)
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sig)
+			select {
+			case err := <-errc:
+				return fmt.Errorf("ocspserve: %w", err)
+			case <-sig:
+			}
+			sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		},
+	}
+}
+
+// readPEMCertificates reads every certificate of a PEM file.
+func readPEMCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return out, nil
+}

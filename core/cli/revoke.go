@@ -1,0 +1,408 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/client"
+	"github.com/pkid/pkid/core/server"
+	"github.com/pkid/pkid/sdk"
+)
+
+// caSession is a loaded pkid configuration with its CAs.
+type caSession struct {
+	*session
+	set *authority.Set
+}
+
+// loadCASession loads the pkid HCL -config of cf (or $PKID_CONFIG) and
+// builds its CAs. A CFSSL JSON -config and -db-config are refused: the
+// revocation commands work on a configured CA and its certstore.
+func loadCASession(e *env, cf *compatFlags) (*caSession, error) {
+	if cf.dbConfig != "" {
+		return nil, errors.New("-db-config (a CFSSL certdb) is not supported: pass -config with a pkid configuration that defines a certstore")
+	}
+	if len(cf.config) > 0 && isCFSSLConfigFile(cf.config[0]) {
+		return nil, fmt.Errorf("%s is a CFSSL signing configuration: this command needs a pkid HCL -config with ca and certstore blocks", cf.config[0])
+	}
+	s, err := (&configFlag{paths: cf.config}).load(e, false)
+	if err != nil {
+		return nil, err
+	}
+	set, diags := authority.Build(context.Background(), s.Loaded)
+	if diags.HasErrors() {
+		s.Close()
+		return nil, printDiags(e, s.Config, diags)
+	}
+	return &caSession{session: s, set: set}, nil
+}
+
+// storeOf returns the certstore of the CA label, or nil.
+func (s *caSession) storeOf(label string) sdk.CertStore {
+	for _, c := range s.Config.CAs {
+		if c.Name == label && c.CertStore != "" {
+			return s.CertStores[c.CertStore]
+		}
+	}
+	return nil
+}
+
+// labelOfAKI returns the label of the CA whose subject key identifier is
+// aki (normalised), or "".
+func (s *caSession) labelOfAKI(aki string) string {
+	for _, l := range s.set.Labels() {
+		if hex.EncodeToString(s.set.CAs[l].Certificate().SubjectKeyId) == aki {
+			return l
+		}
+	}
+	return ""
+}
+
+// scope resolves -label / -aki to a CA label (possibly "" for an AKI no
+// configured CA has), its normalised AKI and the certstore to use: the
+// CA's, else the only certstore of the configuration.
+func (s *caSession) scope(label, aki string) (string, string, sdk.CertStore, error) {
+	aki = sdk.NormalizeAKI(aki)
+	if label != "" {
+		iss, err := s.set.Get(label)
+		if err != nil {
+			return "", "", nil, err
+		}
+		caAKI := hex.EncodeToString(iss.Certificate().SubjectKeyId)
+		if aki != "" && aki != caAKI {
+			return "", "", nil, fmt.Errorf("-aki %s is not the key identifier of CA %q (%s)", aki, label, caAKI)
+		}
+		aki = caAKI
+	} else if aki != "" {
+		label = s.labelOfAKI(aki)
+	}
+	if label != "" {
+		if st := s.storeOf(label); st != nil {
+			return label, aki, st, nil
+		}
+		return "", "", nil, fmt.Errorf("CA %q has no certstore", label)
+	}
+	if len(s.CertStores) == 1 {
+		for _, st := range s.CertStores {
+			return "", aki, st, nil
+		}
+	}
+	return "", "", nil, fmt.Errorf("no configured CA has the key identifier %s; give -label", aki)
+}
+
+func revokeCmd(e *env) *command {
+	var cf compatFlags
+	return &command{
+		synopsis: "Revoke certificates in a CA's certificate store",
+		help: `
+Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
+       pkid revoke -config pkid.hcl -all (-label CA | -aki HEX) [-reason R] [-dry-run]
+       pkid revoke -remote URL -serial S -aki HEX [-reason R]
+
+  Marks a certificate revoked (time now) in its CA's certstore, then
+  re-signs its stored OCSP response; CRLs list it from the next one made
+  (pkid crl, or the daemon's schedule). The reason is an
+  RFC 5280 name (keyCompromise, superseded, ...) or number (0-6, 8-10;
+  default 0, unspecified). Revoking again with the same reason succeeds
+  and keeps the original time; another reason is an error (except leaving
+  certificateHold). The AKI is hex in any case, colons allowed.
+
+  -all revokes every unexpired, not yet revoked certificate of one CA
+  (-label) or CA key (-aki): it lists the store in batches of 1000 and
+  revokes each batch before listing again, reporting progress on stderr.
+  -dry-run only counts them.
+
+  -remote posts to the server's /api/v1/cfssl/revoke instead
+  (-tls-remote-ca, -mutual-tls-client-cert, -mutual-tls-client-key apply).
+
+  CFSSL's -db-config is not supported: declare the certstore in -config
+  (pkid certstore NAME import-cfssl copies a CFSSL certdb).
+`,
+		run: func(args []string) error {
+			fs := newFlags("revoke")
+			serial := fs.String("serial", "", "serial number (decimal)")
+			aki := fs.String("aki", "", "authority key identifier (hex)")
+			reasonFlag := fs.String("reason", "", "revocation reason: RFC 5280 name or number")
+			all := fs.Bool("all", false, "revoke every unexpired certificate of the CA (-label or -aki)")
+			dryRun := fs.Bool("dry-run", false, "with -all: only count")
+			cf.register(fs)
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usagef("unexpected arguments: %v", fs.Args())
+			}
+			reason, ok := server.ParseReason(*reasonFlag)
+			if !ok {
+				return fmt.Errorf("invalid reason %q: want an RFC 5280 reason name or a number 0-6 or 8-10", *reasonFlag)
+			}
+			if *all {
+				if *serial != "" {
+					return errors.New("-all and -serial exclude each other")
+				}
+				if cf.label == "" && *aki == "" {
+					return errors.New("-all needs -label CA or -aki HEX to say whose certificates to revoke")
+				}
+				if cf.remote != "" {
+					return errors.New("-all is not available with -remote")
+				}
+				return revokeAll(e, &cf, *aki, reason, *dryRun)
+			}
+			if *dryRun {
+				return errors.New("-dry-run goes with -all")
+			}
+			if *serial == "" {
+				return errors.New("-serial is required")
+			}
+			if cf.remote != "" {
+				if *aki == "" {
+					return errors.New("-aki is required with -remote")
+				}
+				return revokeRemote(e, fs, &cf, *serial, *aki, *reasonFlag)
+			}
+			if cf.label == "" && *aki == "" {
+				return errors.New("-aki or -label is required")
+			}
+			return revokeOne(e, &cf, *serial, *aki, reason)
+		},
+	}
+}
+
+// revokeOne revokes one certificate in config mode.
+func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
+	s, err := loadCASession(e, cf)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, aki, store, err := s.scope(cf.label, aki)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	rec, err := store.Get(ctx, serial, aki)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return fmt.Errorf("certificate not found: serial %s, authority key id %s", serial, aki)
+	case err != nil:
+		return err
+	}
+	if rec.Status == sdk.StatusRevoked && rec.RevocationReason == reason {
+		fmt.Fprintf(e.stderr, "pkid: serial %s already revoked (reason %d, at %s)\n", serial, reason, rec.RevokedAt.UTC().Format(time.RFC3339))
+		return nil
+	}
+	if rec.Status == sdk.StatusRevoked && rec.RevocationReason != sdk.ReasonCertificateHold {
+		return fmt.Errorf("serial %s is already revoked with another reason (%d, not %d)", serial, rec.RevocationReason, reason)
+	}
+	rr := sdk.RevokeRequest{Serial: serial, AKI: aki, Reason: reason}
+	if err := revokeRecord(ctx, store, rr); err != nil {
+		return err
+	}
+	if err := afterRevoke(ctx, s.set, store, rr); err != nil {
+		fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but updating OCSP/CRL failed: %v\n", serial, err)
+	}
+	return nil
+}
+
+// revokeRecord revokes rr in store with one-line errors.
+func revokeRecord(ctx context.Context, store sdk.CertStore, rr sdk.RevokeRequest) error {
+	err := store.Revoke(ctx, rr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sdk.ErrNotFound):
+		return fmt.Errorf("certificate not found: serial %s, authority key id %s", rr.Serial, rr.AKI)
+	case errors.Is(err, sdk.ErrFailedPrecondition):
+		return fmt.Errorf("serial %s is already revoked with another reason", rr.Serial)
+	}
+	return fmt.Errorf("revoking serial %s: %w", rr.Serial, err)
+}
+
+// revokeBatch is how many serials -all collects before revoking them.
+const revokeBatch = 1000
+
+// revokeAll revokes every unexpired good certificate of the scope. SQLite
+// stores cannot write inside List's callback, so it lists at most
+// revokeBatch good records, revokes them, and lists again (revoked ones no
+// longer match) until none is left; memory stays bounded.
+func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) error {
+	s, err := loadCASession(e, cf)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, scopeAKI, store, err := s.scope(cf.label, aki)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	// -label: every certificate recorded under the label (whatever key
+	// signed it); -aki: those of that key; both: the intersection.
+	filter := sdk.ListFilter{IssuerLabel: cf.label, ExpiresAfter: time.Now()}
+	if aki != "" {
+		filter.AKI = scopeAKI
+	}
+	already := 0
+	rf := filter
+	rf.Status = sdk.StatusRevoked
+	if err := store.List(ctx, rf, func(*sdk.CertRecord) error { already++; return nil }); err != nil {
+		return fmt.Errorf("listing revoked certificates: %w", err)
+	}
+	gf := filter
+	gf.Status = sdk.StatusGood
+	if dryRun {
+		n := 0
+		if err := store.List(ctx, gf, func(*sdk.CertRecord) error { n++; return nil }); err != nil {
+			return fmt.Errorf("listing certificates: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "would revoke %d certificates (%d already revoked)\n", n, already)
+		return nil
+	}
+	gf.Limit = revokeBatch
+	revoked, warnings := 0, 0
+	prev := map[string]bool{}
+	for {
+		var batch []sdk.RevokeRequest
+		err := store.List(ctx, gf, func(r *sdk.CertRecord) error {
+			batch = append(batch, sdk.RevokeRequest{Serial: r.Serial, AKI: r.AKI, Reason: reason})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("listing certificates (after revoking %d): %w", revoked, err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if prev[batch[0].Serial+"/"+batch[0].AKI] {
+			// A store that still lists them as good would loop forever.
+			return fmt.Errorf("the certstore still lists revoked certificates as good (serial %s); stopped after revoking %d", batch[0].Serial, revoked)
+		}
+		clear(prev)
+		for _, rr := range batch {
+			prev[rr.Serial+"/"+rr.AKI] = true
+		}
+		for _, rr := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := revokeRecord(ctx, store, rr); err != nil {
+				return fmt.Errorf("%v (after revoking %d)", err, revoked)
+			}
+			revoked++
+			if err := afterRevoke(ctx, s.set, store, rr); err != nil {
+				warnings++
+				if warnings <= 10 {
+					fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but updating OCSP/CRL failed: %v\n", rr.Serial, err)
+				}
+			}
+			if revoked%1000 == 0 {
+				fmt.Fprintf(e.stderr, "revoked %d certificates so far\n", revoked)
+			}
+		}
+	}
+	if warnings > 10 {
+		fmt.Fprintf(e.stderr, "pkid: warning: %d OCSP/CRL updates failed in all\n", warnings)
+	}
+	fmt.Fprintf(e.stderr, "revoked %d certificates (%d already revoked)\n", revoked, already)
+	return nil
+}
+
+// revokeRemote posts the revocation to the remotes of -remote in order
+// (the next one only when a remote cannot be reached).
+func revokeRemote(e *env, fs *flag.FlagSet, cf *compatFlags, serial, aki, reason string) error {
+	c, err := remoteClient(e, fs, &remoteTarget{remotes: cf.remote})
+	if err != nil {
+		return err
+	}
+	get := func(name string) string {
+		if f := fs.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	tlsCfg, err := client.TLSConfig(get("tls-remote-ca"), get("mutual-tls-client-cert"), get("mutual-tls-client-key"))
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: client.DefaultTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	body, _ := json.Marshal(map[string]string{"serial": serial, "authority_key_id": aki, "reason": reason})
+	var last error
+	for _, base := range c.Remotes() {
+		err := postRevoke(hc, base+server.BasePath+"revoke", body)
+		if err == nil {
+			return nil
+		}
+		last = err
+		var re *remoteReply
+		if errors.As(err, &re) {
+			break // the server answered: no failover
+		}
+	}
+	return last
+}
+
+// remoteReply is a failure the server reported.
+type remoteReply struct {
+	status int
+	code   int
+	msg    string
+}
+
+func (r *remoteReply) Error() string {
+	return fmt.Sprintf("remote: %s (HTTP %d, code %d)", r.msg, r.status, r.code)
+}
+
+// postRevoke sends one revoke request and checks the envelope.
+func postRevoke(hc *http.Client, target string, body []byte) error {
+	resp, err := hc.Post(target, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("POST %s: reading the reply: %w", target, err)
+	}
+	var env struct {
+		Success bool `json:"success"`
+		Errors  []struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(data, &env) != nil {
+		return &remoteReply{status: resp.StatusCode, msg: fmt.Sprintf("reply is not a JSON envelope: %.200q", data)}
+	}
+	if resp.StatusCode != http.StatusOK || !env.Success {
+		r := &remoteReply{status: resp.StatusCode, msg: "request failed"}
+		if len(env.Errors) > 0 {
+			r.code, r.msg = env.Errors[0].Code, env.Errors[0].Message
+		}
+		return r
+	}
+	return nil
+}
+
+// issuerStore is the CA label's issuer and certstore.
+func (s *caSession) issuerStore(label string) (*ca.Issuer, sdk.CertStore, error) {
+	iss, err := s.set.Get(label)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := s.storeOf(iss.Label())
+	if st == nil {
+		return nil, nil, fmt.Errorf("CA %q has no certstore", iss.Label())
+	}
+	return iss, st, nil
+}

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ecLeafJSON is a quick-to-generate leaf request.
+const ecLeafJSON = `{"CN": "leaf.example.com", "hosts": ["leaf.example.com"], "key": {"algo": "ecdsa", "size": 256}}`
+
+// revocationSetup inits both CAs of configuredCA and issues n certificates
+// from "issuing" (profile server) and m from "legacy" (profile pss).
+func revocationSetup(t *testing.T, n, m int) (cfg, dir string, issuing, legacy []*x509.Certificate) {
+	t.Helper()
+	cfg, dir = configuredCA(t)
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "issuing", "-cn", "pkid revocation test CA"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "legacy", "-algorithm", "rsa-2048", "-cn", "legacy"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	leaf := writeFile(t, dir, "leaf.json", ecLeafJSON)
+	issue := func(label, prof string) *x509.Certificate {
+		m := decodeResult(t, pkid(t, "gencert", "-config", cfg, "-label", label, "-profile", prof, leaf))
+		return mustParsePEM(t, m["cert"])
+	}
+	for range n {
+		issuing = append(issuing, issue("issuing", "server"))
+	}
+	for range m {
+		legacy = append(legacy, issue("legacy", "pss"))
+	}
+	return cfg, dir, issuing, legacy
+}
+
+func mustParsePEM(t *testing.T, s string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		t.Fatalf("no PEM in %q", s)
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// crlEntries runs pkid crl for label and returns serial → reason.
+func crlEntries(t *testing.T, cfg, dir, label string) map[string]int {
+	t.Helper()
+	r := pkid(t, "crl", "-config", cfg, "-label", label)
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.stdout))
+	if r.code != 0 || err != nil {
+		t.Fatalf("crl %s: %v %+v", label, err, r)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert := mustParsePEM(t, mustRead(t, filepath.Join(dir, "ca", label+".pem")))
+	if err := crl.CheckSignatureFrom(caCert); err != nil {
+		t.Fatalf("crl %s signature: %v", label, err)
+	}
+	m := map[string]int{}
+	for _, e := range crl.RevokedCertificateEntries {
+		m[e.SerialNumber.String()] = e.ReasonCode
+	}
+	return m
+}
+
+// wantFail checks a non-zero exit with one stderr line containing want.
+func wantFail(t *testing.T, r result, want string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "pkid: ") { // not the config's test-key warning
+			lines = append(lines, l)
+		}
+	}
+	if r.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("want a one-line failure with %q, got %+v", want, r)
+	}
+}
+
+func akiOf(c *x509.Certificate) string { return hex.EncodeToString(c.AuthorityKeyId) }
+
+func TestRevokeCommand(t *testing.T) {
+	cfg, dir, iss, leg := revocationSetup(t, 3, 2)
+	colons := func(s string) string {
+		var parts []string
+		for i := 0; i < len(s); i += 2 {
+			parts = append(parts, strings.ToUpper(s[i:i+2]))
+		}
+		return strings.Join(parts, ":")
+	}
+
+	// By serial and AKI (CFSSL's form, colons and case normalised).
+	r := pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", colons(akiOf(iss[1])), "-reason", "keyCompromise")
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("revoke: %+v", r)
+	}
+	// Same reason again: success, says so.
+	r = pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", akiOf(iss[1]), "-reason", "1")
+	if r.code != 0 || !strings.Contains(r.stderr, "already revoked") {
+		t.Errorf("same reason again: %+v", r)
+	}
+	// Another reason: refused.
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", akiOf(iss[1]), "-reason", "superseded"),
+		"already revoked with another reason")
+	// By label.
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[2].SerialNumber.String(), "-reason", "superseded"); r.code != 0 {
+		t.Fatalf("revoke by label: %+v", r)
+	}
+
+	// Bad inputs.
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", "12345"), "not found")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String(), "-reason", "7"), "invalid reason")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String(), "-reason", "bogus"), "invalid reason")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing"), "-serial is required")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-serial", "1"), "-aki or -label is required")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-all"), "-all needs -label")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "nope", "-serial", "1"), "nope")
+	wantFail(t, pkid(t, "revoke", "-db-config", "db.json", "-serial", "1", "-aki", "ab"), "-db-config")
+	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-aki", akiOf(leg[0]), "-serial", "1"), "is not the key identifier")
+
+	got := crlEntries(t, cfg, dir, "issuing")
+	if len(got) != 2 || got[iss[1].SerialNumber.String()] != 1 || got[iss[2].SerialNumber.String()] != 4 {
+		t.Fatalf("issuing CRL %v", got)
+	}
+	if got := crlEntries(t, cfg, dir, "legacy"); len(got) != 0 {
+		t.Fatalf("legacy CRL %v", got)
+	}
+
+	// -all over one label revokes only that CA's certificates.
+	r = pkid(t, "revoke", "-config", cfg, "-all", "-label", "legacy", "-dry-run")
+	if r.code != 0 || !strings.Contains(r.stderr, "would revoke 2 certificates (0 already revoked)") {
+		t.Fatalf("dry run: %+v", r)
+	}
+	r = pkid(t, "revoke", "-config", cfg, "-all", "-label", "legacy", "-reason", "cessationOfOperation")
+	if r.code != 0 || !strings.Contains(r.stderr, "revoked 2 certificates (0 already revoked)") {
+		t.Fatalf("revoke -all: %+v", r)
+	}
+	got = crlEntries(t, cfg, dir, "legacy")
+	if len(got) != 2 || got[leg[0].SerialNumber.String()] != 5 || got[leg[1].SerialNumber.String()] != 5 {
+		t.Fatalf("legacy CRL after -all %v", got)
+	}
+	if got := crlEntries(t, cfg, dir, "issuing"); len(got) != 2 {
+		t.Fatalf("issuing CRL changed by -all on legacy: %v", got)
+	}
+	// -all by AKI counts the already revoked ones.
+	r = pkid(t, "revoke", "-config", cfg, "-all", "-aki", akiOf(iss[0]))
+	if r.code != 0 || !strings.Contains(r.stderr, "revoked 1 certificates (2 already revoked)") {
+		t.Fatalf("revoke -all -aki: %+v", r)
+	}
+	if got := crlEntries(t, cfg, dir, "issuing"); len(got) != 3 || got[iss[0].SerialNumber.String()] != 0 {
+		t.Fatalf("issuing CRL after -all %v", got)
+	}
+}
+
+func TestRevokeRemote(t *testing.T) {
+	var gotPath string
+	var gotBody map[string]string
+	fail := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath = r.URL.Path
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &gotBody)
+		w.Header().Set("Content-Type", "application/json")
+		if fail {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintln(w, `{"success":false,"result":null,"errors":[{"code":11200,"message":"certificate not found"}],"messages":[]}`)
+			return
+		}
+		fmt.Fprintln(w, `{"success":true,"result":{},"errors":[],"messages":[]}`)
+	}))
+	defer srv.Close()
+	r := pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-aki", "AB:CD", "-reason", "keyCompromise")
+	if r.code != 0 || gotPath != "/api/v1/cfssl/revoke" || gotBody["serial"] != "123" || gotBody["authority_key_id"] != "AB:CD" || gotBody["reason"] != "keyCompromise" {
+		t.Fatalf("remote revoke: %+v %s %v", r, gotPath, gotBody)
+	}
+	fail = true
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-aki", "abcd"), "certificate not found")
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123"), "-aki is required")
+}
+
+func TestGencrlCommand(t *testing.T) {
+	openssl := opensslPath(t)
+	dir := t.TempDir()
+	m := decodeResult(t, pkid(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON)))
+	caFile := writeFile(t, dir, "ca.pem", m["cert"])
+	keyFile := writeFile(t, dir, "ca-key.pem", m["key"])
+	serials := writeFile(t, dir, "serials", "12345\n\n678\n")
+
+	r := pkid(t, "gencrl", serials, caFile, keyFile, "3600")
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "\n") || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("gencrl: %+v", r)
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crl.RevokedCertificateEntries) != 2 || crl.RevokedCertificateEntries[0].SerialNumber.String() != "12345" ||
+		crl.RevokedCertificateEntries[1].SerialNumber.String() != "678" || crl.NextUpdate.Sub(crl.ThisUpdate).Seconds() != 3600 {
+		t.Fatalf("CRL %+v", crl)
+	}
+	derFile := filepath.Join(dir, "crl.der")
+	if err := os.WriteFile(derFile, der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(openssl, "crl", "-inform", "DER", "-in", derFile, "-CAfile", caFile, "-noout", "-verify").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "verify OK") {
+		t.Fatalf("openssl crl: %v %s", err, out)
+	}
+	// Without SECONDS: one week.
+	r = pkid(t, "gencrl", serials, caFile, keyFile)
+	der, _ = base64.StdEncoding.DecodeString(strings.TrimSpace(r.stdout))
+	if crl, err := x509.ParseRevocationList(der); err != nil || crl.NextUpdate.Sub(crl.ThisUpdate).Hours() != 168 {
+		t.Fatalf("default validity: %v %+v", err, r)
+	}
+
+	wantFail(t, pkid(t, "gencrl", writeFile(t, dir, "bad", "12x\n"), caFile, keyFile), "not a decimal serial")
+	wantFail(t, pkid(t, "gencrl", serials, keyFile, keyFile), "malformed certificate")
+	wantFail(t, pkid(t, "gencrl", serials, caFile, caFile), "malformed private key")
+	wantFail(t, pkid(t, "gencrl", serials, caFile, keyFile, "soon"), "SECONDS")
+	if r := pkid(t, "gencrl", serials); r.code == 0 {
+		t.Errorf("missing arguments accepted: %+v", r)
+	}
+}
+
+func TestCRLCommandOut(t *testing.T) {
+	cfg, dir, iss, _ := revocationSetup(t, 2, 0)
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String(), "-reason", "1"); r.code != 0 {
+		t.Fatalf("revoke: %+v", r)
+	}
+	out := filepath.Join(dir, "issuing.crl")
+	r := pkid(t, "crl", "-config", cfg, "-label", "issuing", "-out", out, "-idp", "http://crl.example/issuing.crl")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "1 entries") {
+		t.Fatalf("crl -out: %+v", r)
+	}
+	der, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := x509.ParseRevocationList(der)
+	if err != nil || len(full.RevokedCertificateEntries) != 1 {
+		t.Fatalf("full CRL: %v %+v", err, full)
+	}
+	idp := false
+	for _, ext := range full.Extensions {
+		if ext.Id.String() == "2.5.29.28" && ext.Critical && strings.Contains(string(ext.Value), "http://crl.example/issuing.crl") {
+			idp = true
+		}
+	}
+	if !idp {
+		t.Errorf("no issuing distribution point: %+v", full.Extensions)
+	}
+
+	// A delta since after the first revocation lists only the later one.
+	since := full.ThisUpdate.Add(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[1].SerialNumber.String(), "-reason", "4"); r.code != 0 {
+		t.Fatalf("revoke: %+v", r)
+	}
+	r = pkid(t, "crl", "-config", cfg, "-label", "issuing", "-delta-base", full.Number.String(), "-delta-since", since.Format(time.RFC3339))
+	der, err = base64.StdEncoding.DecodeString(strings.TrimSpace(r.stdout))
+	if r.code != 0 || err != nil {
+		t.Fatalf("delta crl: %v %+v", err, r)
+	}
+	delta, err := x509.ParseRevocationList(der)
+	if err != nil || len(delta.RevokedCertificateEntries) != 1 || delta.RevokedCertificateEntries[0].SerialNumber.Cmp(iss[1].SerialNumber) != 0 {
+		t.Fatalf("delta CRL: %v %+v", err, delta)
+	}
+	isDelta := false
+	for _, ext := range delta.Extensions {
+		if ext.Id.String() == "2.5.29.27" && ext.Critical {
+			isDelta = true
+		}
+	}
+	if !isDelta {
+		t.Errorf("no delta CRL indicator")
+	}
+	wantFail(t, pkid(t, "crl", "-config", cfg, "-label", "issuing", "-delta-base", "1"), "both -delta-base and -delta-since")
+	wantFail(t, pkid(t, "crl", "-config", cfg, "-label", "issuing", "-delta-base", "1", "-delta-since", "yesterday"), "RFC 3339")
+}
