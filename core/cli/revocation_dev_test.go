@@ -120,6 +120,29 @@ func TestDevModeRevocationEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "certificate revoked") {
 		t.Fatalf("openssl verify -crl_check -use_deltas should report the revocation: %v\n%s", err, out)
 	}
+	// The whole chain (-crl_check_all): the root's CRL comes from the
+	// issuing CA certificate's own distribution point.
+	if len(issuerCert.CRLDistributionPoints) != 1 {
+		t.Fatalf("the dev issuing CA certificate has no CRL distribution point: %v", issuerCert.CRLDistributionPoints)
+	}
+	rootCRL := writeFile(t, dir, "root.crl", string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: httpGet(t, issuerCert.CRLDistributionPoints[0])})))
+	out, err = exec.Command(openssl, "verify", "-crl_check_all", "-use_deltas", "-CAfile", rootFile, "-untrusted", issuerFile,
+		"-CRLfile", rootCRL, "-CRLfile", fullFile, "-CRLfile", deltaFile, leafFile).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "certificate revoked") {
+		t.Fatalf("openssl verify -crl_check_all -use_deltas should report the revocation: %v\n%s", err, out)
+	}
+	// Another certificate of the same CA passes the same chain check.
+	_, env, err = post(d.base, "sign", map[string]string{"certificate_request": string(csrPEM), "profile": "server"})
+	if err != nil || !env.Success {
+		t.Fatalf("sign: %v %+v", err, env)
+	}
+	json.Unmarshal(env.Result, &res)
+	goodFile := writeFile(t, dir, "good.pem", res.Certificate)
+	out, err = exec.Command(openssl, "verify", "-crl_check_all", "-use_deltas", "-CAfile", rootFile, "-untrusted", issuerFile,
+		"-CRLfile", rootCRL, "-CRLfile", fullFile, "-CRLfile", deltaFile, goodFile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("openssl verify -crl_check_all of a good certificate: %v\n%s", err, out)
+	}
 	// Without the delta, the old full CRL does not know yet (when it
 	// predates the revocation): the delta is what carried it.
 	if !listed(full, leaf) {

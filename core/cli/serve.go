@@ -168,7 +168,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			srv, err := server.New(server.Options{
 				CAs: set, Store: store, Logger: log.Named("http"),
 				AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
-				OnRevoke: pub.revoked,
+				OnRevoke: pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
 			})
 			if err != nil {
 				return err

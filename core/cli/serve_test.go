@@ -96,7 +96,7 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 			}
 			// The banner ends with the default CA line: by then the
 			// fingerprints have been read too.
-			if base != "" && strings.HasPrefix(sc.Text(), "Default CA:") {
+			if base != "" && (strings.HasPrefix(sc.Text(), "Default CA:") || strings.Contains(sc.Text(), "OCSP responder listening")) {
 				found <- base
 			}
 		}

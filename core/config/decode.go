@@ -33,6 +33,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Name: "state_dir"}, {Name: "listen"}, {Name: "log_level"},
 		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
 		{Name: "public_url"}, {Name: "crl_path"}, {Name: "ocsp_path"}, {Name: "ca_path"},
+		{Name: "enable_endpoints"}, {Name: "disable_endpoints"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
@@ -137,6 +138,8 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 	diags = append(diags, decodeAttr(content.Attributes["client_cert_policy"], ctx, &c.Pkid.ClientCertPolicy)...)
 	diags = append(diags, decodeAttr(content.Attributes["max_body_bytes"], ctx, &c.Pkid.MaxBodyBytes)...)
 	diags = append(diags, decodeURL(content.Attributes["public_url"], ctx, &c.Pkid.PublicURL)...)
+	diags = append(diags, decodeAttr(content.Attributes["enable_endpoints"], ctx, &c.Pkid.EnableEndpoints)...)
+	diags = append(diags, decodeAttr(content.Attributes["disable_endpoints"], ctx, &c.Pkid.DisableEndpoints)...)
 	for name, target := range map[string]*string{"crl_path": &c.Pkid.CRLPath, "ocsp_path": &c.Pkid.OCSPPath, "ca_path": &c.Pkid.CAPath} {
 		diags = append(diags, decodePath(content.Attributes[name], ctx, target)...)
 	}
@@ -380,7 +383,7 @@ func decodePath(a *hcl.Attribute, ctx *hcl.EvalContext, target *string) hcl.Diag
 	if a == nil || diags.HasErrors() || s == "" {
 		return diags
 	}
-	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?#") || s == "/" || strings.HasPrefix(s, "/api/") {
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?#") || s == "/" || (s == "/api" || strings.HasPrefix(s, "/api/")) {
 		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid path",
 			Detail: fmt.Sprintf("%s = %q must be an URL path starting with / (not / itself, not under /api/), without ? or #.", a.Name, s), Subject: a.Expr.Range().Ptr()})
 	}

@@ -43,6 +43,9 @@ type PkidBlock struct {
 	CRLPath, OCSPPath string
 	// CAPath serves CA certificates (CAPath/LABEL.crt, DER).
 	CAPath string
+	// EnableEndpoints turns on API endpoints that are off by default
+	// ("gencrl"); DisableEndpoints turns endpoints off (CFSSL's -disable).
+	EnableEndpoints, DisableEndpoints []string
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }

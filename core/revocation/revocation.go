@@ -11,6 +11,7 @@
 package revocation
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -69,6 +70,19 @@ type caState struct {
 	deltaURL  string
 	gen       sync.Mutex    // one CRL generation at a time per CA
 	triggered chan struct{} // on-revoke regeneration, capacity 1
+}
+
+// idp is the issuing distribution point of the CA's CRLs: its CRL URL,
+// except for a self-signed CA. Relying parties (OpenSSL with
+// -crl_check_all) also check a root against its own CRL, and a CRL with a
+// distribution point does not cover a certificate without one, such as
+// the root itself.
+func (st *caState) idp() string {
+	c := st.iss.Certificate()
+	if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+		return ""
+	}
+	return st.crlURL
 }
 
 // Meta describes a published CRL (the .json file beside it).
@@ -274,7 +288,7 @@ func (s *Service) GenerateFull(ctx context.Context, label string) (*Meta, error)
 	}
 	st.gen.Lock()
 	defer st.gen.Unlock()
-	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: s.opts.Now(), DistributionPoint: st.crlURL, TempDir: s.opts.Dir}
+	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: s.opts.Now(), DistributionPoint: st.idp(), TempDir: s.opts.Dir}
 	if st.block.CRL.DeltaInterval > 0 {
 		req.FreshestCRL = st.deltaURL
 	}
@@ -304,8 +318,14 @@ func (s *Service) GenerateDelta(ctx context.Context, label string) (*Meta, error
 	if validity <= 0 || validity > st.block.CRL.Validity {
 		validity = st.block.CRL.Validity
 	}
-	req := ca.CRLRequest{Validity: validity, Now: s.opts.Now(), DeltaBase: number, DeltaSince: base.ThisUpdate.Add(-deltaMargin),
-		DistributionPoint: st.crlURL, TempDir: s.opts.Dir}
+	now := s.opts.Now()
+	deltaNumber := big.NewInt(now.UnixNano())
+	if deltaNumber.Cmp(number) <= 0 {
+		// A delta's number must exceed its base's (RFC 5280 §5.2.4).
+		deltaNumber.Add(number, big.NewInt(1))
+	}
+	req := ca.CRLRequest{Validity: validity, Now: now, Number: deltaNumber, DeltaBase: number, DeltaSince: base.ThisUpdate.Add(-deltaMargin),
+		DistributionPoint: st.idp(), TempDir: s.opts.Dir}
 	return s.write(ctx, st, true, req)
 }
 
@@ -319,7 +339,13 @@ func (s *Service) write(ctx context.Context, st *caState, delta bool, req ca.CRL
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	defer os.Remove(f.Name())
-	info, err := st.iss.WriteCRL(ctx, f, req)
+	// CreateTemp makes the file 0600; a CRL is public (the directory may be
+	// served by another web server).
+	err = f.Chmod(0o644)
+	var info ca.CRLInfo
+	if err == nil {
+		info, err = st.iss.WriteCRL(ctx, f, req)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -334,13 +360,26 @@ func (s *Service) write(ctx context.Context, st *caState, delta bool, req ca.CRL
 		m.DeltaBase = req.DeltaBase.String()
 	}
 	mj, _ := json.Marshal(m)
-	if err := os.WriteFile(dst+".json.tmp", mj, 0o644); err != nil {
+	// Unique temporary names: nodes sharing the directory may write at once.
+	jf, err := os.CreateTemp(s.opts.Dir, ".meta-*")
+	if err != nil {
+		return nil, fmt.Errorf("revocation: %w", err)
+	}
+	defer os.Remove(jf.Name())
+	_, err = jf.Write(mj)
+	if err == nil {
+		err = jf.Chmod(0o644)
+	}
+	if cerr := jf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
-	if err := os.Rename(dst+".json.tmp", dst+".json"); err != nil {
+	if err := os.Rename(jf.Name(), dst+".json"); err != nil {
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	kind := "full"
@@ -413,7 +452,7 @@ func (s *Service) CRLHandler() http.Handler {
 		if delta {
 			iv = st.block.CRL.DeltaInterval
 		}
-		maxAge := max(min(time.Until(m.NextUpdate), iv), 0)
+		maxAge := max(min(m.NextUpdate.Sub(s.opts.Now()), iv), 0)
 		w.Header().Set("Content-Type", "application/pkix-crl")
 		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
 		w.Header().Set("Expires", m.NextUpdate.UTC().Format(http.TimeFormat))

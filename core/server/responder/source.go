@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -63,9 +64,21 @@ type StoreSource struct {
 	Store     sdk.CertStore
 	Live      bool
 	WriteBack bool
-	Log       hclog.Logger
-	Now       func() time.Time
+	// NonceSigners bounds concurrent live signatures made only to echo a
+	// nonce (0: DefaultNonceSigners; negative: nonces never signed live).
+	// Beyond it a nonce request gets the pre-signed response without a
+	// nonce (RFC 5019 allows that), so nonces cannot drive unbounded
+	// keystore load.
+	NonceSigners int
+	Log          hclog.Logger
+	Now          func() time.Time
+
+	nonceOnce sync.Once
+	nonceSem  chan struct{}
 }
+
+// DefaultNonceSigners is StoreSource.NonceSigners' default.
+const DefaultNonceSigners = 8
 
 var _ Source = (*StoreSource)(nil)
 
@@ -84,7 +97,10 @@ func (s *StoreSource) Response(ctx context.Context, req *Request) ([]byte, error
 	aki := hex.EncodeToString(iss.Certificate().SubjectKeyId)
 	serial := req.Serial.String()
 	if req.Nonce != nil && s.Live {
-		return s.sign(ctx, iss, req, serial, aki, req.Nonce)
+		if release, ok := s.nonceSlot(); ok {
+			defer release()
+			return s.sign(ctx, iss, req, serial, aki, req.Nonce)
+		}
 	}
 	if req.Hash == crypto.SHA1 && s.Store != nil {
 		rec, err := s.Store.GetOCSP(ctx, serial, aki)
@@ -102,6 +118,28 @@ func (s *StoreSource) Response(ctx context.Context, req *Request) ([]byte, error
 		return nil, ErrNotFound
 	}
 	return s.sign(ctx, iss, req, serial, aki, nil)
+}
+
+// nonceSlot takes a live nonce-signing slot if one is free.
+func (s *StoreSource) nonceSlot() (release func(), ok bool) {
+	s.nonceOnce.Do(func() {
+		n := s.NonceSigners
+		if n == 0 {
+			n = DefaultNonceSigners
+		}
+		if n > 0 {
+			s.nonceSem = make(chan struct{}, n)
+		}
+	})
+	if s.nonceSem == nil {
+		return nil, false
+	}
+	select {
+	case s.nonceSem <- struct{}{}:
+		return func() { <-s.nonceSem }, true
+	default:
+		return nil, false
+	}
 }
 
 func (s *StoreSource) now() time.Time {

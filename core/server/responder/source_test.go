@@ -36,6 +36,7 @@ func TestStoreSource(t *testing.T) {
 		hash            crypto.Hash
 		nonce           []byte
 		otherCA         bool
+		nonceSigners    int
 	}
 	stored := c.respond(t, big.NewInt(10), ocsp.Good, crypto.SHA1, fixedNow.Add(-time.Hour), fixedNow.Add(time.Hour))
 	good := &sdk.CertRecord{Serial: "10", AKI: aki, Status: sdk.StatusGood}
@@ -65,6 +66,7 @@ func TestStoreSource(t *testing.T) {
 		{"sha256, live, write-back skipped", setup{live: true, writeBack: true, stored: true, storedNext: time.Hour, record: good, hash: crypto.SHA256}, want{signed: sdk.StatusGood, signHash: crypto.SHA256}},
 		{"sha512, not live", setup{stored: true, storedNext: time.Hour, record: good, hash: crypto.SHA512}, want{err: ErrNotFound}},
 		{"nonce, live", setup{live: true, writeBack: true, stored: true, storedNext: time.Hour, record: good, hash: crypto.SHA1, nonce: nonce}, want{signed: sdk.StatusGood, signHash: crypto.SHA1, nonce: nonce}},
+		{"nonce, live, nonce signing off", setup{live: true, stored: true, storedNext: time.Hour, record: good, hash: crypto.SHA1, nonce: nonce, nonceSigners: -1}, want{stored: true}},
 		{"nonce, not live", setup{stored: true, storedNext: time.Hour, record: good, hash: crypto.SHA1, nonce: nonce}, want{stored: true}},
 		{"unknown serial, live", setup{live: true, hash: crypto.SHA384}, want{signed: ca.StatusUnknown, signHash: crypto.SHA384}},
 		{"unknown serial, nonce", setup{live: true, hash: crypto.SHA256, nonce: nonce}, want{signed: ca.StatusUnknown, signHash: crypto.SHA256, nonce: nonce}},
@@ -84,7 +86,7 @@ func TestStoreSource(t *testing.T) {
 			}
 			store.err = tc.s.storeErr
 			iss := &fakeIssuer{ca: c, now: fixedNow}
-			src := &StoreSource{Issuers: []Issuer{other, iss}, Store: store, Live: tc.s.live, WriteBack: tc.s.writeBack, Now: func() time.Time { return fixedNow }}
+			src := &StoreSource{Issuers: []Issuer{other, iss}, Store: store, Live: tc.s.live, WriteBack: tc.s.writeBack, NonceSigners: tc.s.nonceSigners, Now: func() time.Time { return fixedNow }}
 			req := c.certIDOf(t, big.NewInt(10), tc.s.hash)
 			if tc.s.otherCA {
 				req = newTestCA(t, "stranger").certIDOf(t, big.NewInt(10), tc.s.hash)
@@ -210,4 +212,31 @@ func TestFileSource(t *testing.T) {
 func ocspCreateWith(t *testing.T, issuer, signer *testCA, serial *big.Int) ([]byte, error) {
 	return ocsp.CreateResponse(issuer.cert, issuer.cert, ocsp.Response{Status: ocsp.Good, SerialNumber: serial,
 		ThisUpdate: fixedNow, NextUpdate: fixedNow.Add(time.Hour)}, signer.key)
+}
+
+// Nonce signing is bounded: with every slot taken, a nonce request gets
+// the pre-signed response (no nonce) instead of another live signature.
+func TestStoreSourceNonceSaturated(t *testing.T) {
+	c := newTestCA(t, "nonce CA")
+	aki := hex.EncodeToString(c.cert.SubjectKeyId)
+	stored := c.respond(t, big.NewInt(10), ocsp.Good, crypto.SHA1, fixedNow.Add(-time.Hour), fixedNow.Add(time.Hour))
+	store := newMemStore()
+	store.ocsps["10/"+aki] = &sdk.OCSPRecord{Serial: "10", AKI: aki, Response: stored, NextUpdate: fixedNow.Add(time.Hour)}
+	store.certs["10/"+aki] = &sdk.CertRecord{Serial: "10", AKI: aki, Status: sdk.StatusGood}
+	src := &StoreSource{Issuers: []Issuer{&fakeIssuer{ca: c, now: fixedNow}}, Store: store, Live: true, NonceSigners: 1, Now: func() time.Time { return fixedNow }}
+	release, ok := src.nonceSlot()
+	if !ok {
+		t.Fatal("no free slot at start")
+	}
+	req := c.certIDOf(t, big.NewInt(10), crypto.SHA1)
+	req.Nonce = []byte{4, 1, 7}
+	der, err := src.Response(context.Background(), req)
+	if err != nil || !bytes.Equal(der, stored) {
+		t.Fatalf("saturated: want the stored response, got err %v", err)
+	}
+	release()
+	der, err = src.Response(context.Background(), req)
+	if err != nil || bytes.Equal(der, stored) {
+		t.Fatalf("free slot: want a live-signed response, got err %v (stored: %v)", err, bytes.Equal(der, stored))
+	}
 }
