@@ -218,7 +218,17 @@ func TestRevoke(t *testing.T) {
 	wantError(t, e.post(t, "revoke", `{"serial":"99","authority_key_id":"`+aki+`"}`), 400, 11200, "not found")
 	wantError(t, e.post(t, "revoke", `{"authority_key_id":"`+aki+`"}`), 400, 400, "serial number is required but not provided")
 	wantError(t, e.post(t, "revoke", `{"serial":`), 400, 400, "Unable to parse revocation request")
-	if len(hooked) != 2 {
+	// pkid's label instead of the AKI: the CA is the default "primary".
+	r = e.post(t, "sign", map[string]any{"certificate_request": string(makeCSR(t, "rv2.example", "rv2.example"))})
+	wantOK(t, r)
+	c2 := certOf(t, r, "certificate")
+	wantError(t, e.post(t, "revoke", `{"serial":"`+c2.SerialNumber.String()+`","label":"secondary","reason":"1"}`), 400, 11200, "not found")
+	wantError(t, e.post(t, "revoke", `{"serial":"`+c2.SerialNumber.String()+`","label":"nope","reason":"1"}`), 400, 400, "unknown CA label")
+	wantOK(t, e.post(t, "revoke", `{"serial":"`+c2.SerialNumber.String()+`","label":"primary","reason":"1"}`))
+	if rec, err := e.store.Get(t.Context(), c2.SerialNumber.String(), hex.EncodeToString(c2.AuthorityKeyId)); err != nil || rec.Status != sdk.StatusRevoked {
+		t.Fatalf("revoke by label: %+v %v", rec, err)
+	}
+	if len(hooked) != 3 {
 		t.Errorf("OnRevoke calls = %d", len(hooked))
 	}
 	for _, tc := range []struct {

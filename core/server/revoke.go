@@ -46,6 +46,8 @@ type revokeBody struct {
 	Serial string `json:"serial"`
 	AKI    string `json:"authority_key_id"`
 	Reason string `json:"reason"`
+	// Label (pkid) names the issuing CA instead of authority_key_id.
+	Label string `json:"label"`
 }
 
 // revoke serves /revoke (§3.11) on Options.Store.
@@ -73,6 +75,13 @@ func (s *Server) revoke(c *call) (*reply, error) {
 		return nil, badRequest("serial number is required but not provided")
 	}
 	aki := sdk.NormalizeAKI(req.AKI)
+	if aki == "" && req.Label != "" {
+		iss, err := s.opts.CAs.Get(req.Label)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		aki = iss.AKI()
+	}
 	if aki == "" {
 		return nil, badRequest("authority key id is required but not provided")
 	}
