@@ -72,7 +72,8 @@ END {
 			printf "pkid serve OCSP %s (pre-signed), 32 clients: %.0f responses/s = %.2fx the static CA-certificate path (%.0f requests/s), %.2fx health (store probe, %.0f requests/s), same daemon\n", k, docsp[k]/ndocsp[k], (docsp[k]/ndocsp[k])/(docsp["ca-cert"]/ndocsp["ca-cert"]), docsp["ca-cert"]/ndocsp["ca-cert"], (docsp[k]/ndocsp[k])/(docsp["health"]/ndocsp["health"]), docsp["health"]/ndocsp["health"]
 	for (k in ncrl) {
 		m = ncrl[k]
-		printf "CRL generation (P-256, streaming unless stdlib) %s: %.0f ms, peak live heap %.2f MB, CRL %.1f MB\n", k, crlns[k]/m/1e6, crlheap[k]/m, crlmb[k]/m
+		size = crlmb[k] > 0 ? sprintf(", CRL %.1f MB", crlmb[k]/m) : ""
+		printf "CRL generation (P-256, streaming unless stdlib) %s: %.0f ms, peak live heap %.2f MB%s\n", k, crlns[k]/m/1e6, crlheap[k]/m, size
 	}
 	if (("entries=100000" in ncrl) && ("stdlib-100000" in ncrl))
 		printf "CRL of 100,000 entries: x509.CreateRevocationList / streaming encoder = %.1fx time, %.0fx peak heap\n", (crlns["stdlib-100000"]/ncrl["stdlib-100000"])/(crlns["entries=100000"]/ncrl["entries=100000"]), (crlheap["stdlib-100000"]/ncrl["stdlib-100000"])/(crlheap["entries=100000"]/ncrl["entries=100000"])

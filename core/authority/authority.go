@@ -191,7 +191,7 @@ func build(ctx context.Context, l *catalog.Loaded, c *config.CA, publicURL strin
 	}
 	var chain []*x509.Certificate
 	if c.Chain != "" {
-		if chain, err = readCertificates(c.Chain); err != nil {
+		if chain, err = ReadCertificates(c.Chain); err != nil {
 			return nil, append(diags, caDiag(c, "CA chain unavailable", fmt.Sprintf("CA %q: %v.", c.Name, err)))
 		}
 	}
@@ -232,7 +232,7 @@ func build(ctx context.Context, l *catalog.Loaded, c *config.CA, publicURL strin
 }
 
 func readCertificate(path string) (*x509.Certificate, error) {
-	certs, err := readCertificates(path)
+	certs, err := ReadCertificates(path)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func readCertificate(path string) (*x509.Certificate, error) {
 }
 
 // readCertificates reads every CERTIFICATE block of a PEM file.
-func readCertificates(path string) ([]*x509.Certificate, error) {
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/internal/pgtest"
 	"golang.org/x/crypto/ocsp"
 )
@@ -100,7 +101,7 @@ func BenchmarkDaemonOCSP32(b *testing.B) {
 		Transport: &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients},
 	}
 	defer hc.CloseIdleConnections()
-	caCerts, err := readPEMCertificates(filepath.Join(filepath.Dir(cfg), "ca", "issuing.pem"))
+	caCerts, err := authority.ReadCertificates(filepath.Join(filepath.Dir(cfg), "ca", "issuing.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -77,21 +77,11 @@ Usage: pkid gencrl SERIALFILE CERT KEY [SECONDS]
 			if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
 				return fmt.Errorf("%s does not match the certificate %s", a[2], a[1])
 			}
-			now := time.Now().UTC()
-			t := ca.CRLTemplate{Number: big.NewInt(now.UnixNano()), ThisUpdate: now, NextUpdate: now.Add(validity)}
-			entries := func(yield func(ca.CRLEntry) error) error {
-				for _, sn := range serials {
-					if err := yield(ca.CRLEntry{Serial: sn, RevokedAt: now}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			var buf bytes.Buffer
-			if _, err := ca.EncodeCRL(context.Background(), &buf, t, cert, key, entries, ""); err != nil {
+			der, err := ca.SerialsCRL(context.Background(), cert, key, serials, validity)
+			if err != nil {
 				return fmt.Errorf("signing the CRL: %w", err)
 			}
-			_, err = fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(buf.Bytes()))
+			_, err = fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(der))
 			return err
 		},
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -78,7 +77,7 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 				}
 				var issuers []*x509.Certificate
 				for _, f := range caFiles {
-					certs, err := readPEMCertificates(f)
+					certs, err := authority.ReadCertificates(f)
 					if err != nil {
 						return err
 					}
@@ -142,32 +141,4 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 			return hs.Shutdown(sctx)
 		},
 	}
-}
-
-// readPEMCertificates reads every certificate of a PEM file.
-func readPEMCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return out, nil
 }

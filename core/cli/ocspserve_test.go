@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pkid/pkid/core/authority"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -24,7 +25,7 @@ func TestOCSPServe(t *testing.T) {
 	initIssuing(t, cfg)
 	dir := filepath.Dir(cfg)
 	caFile := filepath.Join(dir, "ca", "issuing.pem")
-	caCerts, err := readPEMCertificates(caFile)
+	caCerts, err := authority.ReadCertificates(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}

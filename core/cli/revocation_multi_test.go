@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca/csr"
 	"golang.org/x/crypto/ocsp"
 )
@@ -90,7 +91,7 @@ func TestTwoIssuersOneResponder(t *testing.T) {
 	caFile := map[string]string{"alpha": filepath.Join(dir, "ca", "alpha.pem"), "beta": filepath.Join(dir, "ca", "beta.pem")}
 	caCert := map[string]*x509.Certificate{}
 	for l, f := range caFile {
-		certs, err := readPEMCertificates(f)
+		certs, err := authority.ReadCertificates(f)
 		if err != nil {
 			t.Fatal(err)
 		}

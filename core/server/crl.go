@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
@@ -108,21 +107,11 @@ func (s *Server) gencrl(c *call) (*reply, error) {
 		}
 		serials = append(serials, n)
 	}
-	now := time.Now().UTC()
-	t := ca.CRLTemplate{Number: big.NewInt(now.UnixNano()), ThisUpdate: now, NextUpdate: now.Add(validity)}
-	entries := func(yield func(ca.CRLEntry) error) error {
-		for _, sn := range serials {
-			if err := yield(ca.CRLEntry{Serial: sn, RevokedAt: now}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var buf bytes.Buffer
-	if _, err := ca.EncodeCRL(c.r.Context(), &buf, t, cert, key, entries, ""); err != nil {
+	der, err := ca.SerialsCRL(c.r.Context(), cert, key, serials, validity)
+	if err != nil {
 		return nil, badRequest("cannot sign the CRL: %v", err)
 	}
-	return &reply{result: base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+	return &reply{result: base64.StdEncoding.EncodeToString(der)}, nil
 }
 
 // endpointAuth applies DD-1 to a non-issuing endpoint: a §4.4 wrapper is
