@@ -175,6 +175,40 @@ func TestTwoIssuersOneResponder(t *testing.T) {
 		t.Errorf("unknown serial of beta: want a signed unknown, got %v %+v", err, r)
 	}
 
+	// Bad requests at the daemon's responder: the proper OCSP error or
+	// HTTP status, and the daemon keeps answering.
+	hc := &http.Client{Timeout: 10 * time.Second}
+	good, _ := ocsp.CreateRequest(leaves[0].cert, caCert["alpha"], nil)
+	for _, tc := range []struct {
+		name, method string
+		body         []byte
+		status       int
+		ocspBody     []byte // nil: not checked
+	}{
+		{"garbage", http.MethodPost, []byte("hello, responder"), 400, []byte{0x30, 0x03, 0x0a, 0x01, 0x01}},
+		{"truncated", http.MethodPost, good[:len(good)-3], 400, []byte{0x30, 0x03, 0x0a, 0x01, 0x01}},
+		{"empty", http.MethodPost, nil, 400, []byte{0x30, 0x03, 0x0a, 0x01, 0x01}},
+		{"wrong method", http.MethodPut, good, 405, nil},
+		{"oversize", http.MethodPost, bytes.Repeat([]byte{0x30}, 17<<10), 413, nil},
+	} {
+		req, _ := http.NewRequest(tc.method, ocspURL, bytes.NewReader(tc.body))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.ocspBody != nil && !bytes.Equal(body, tc.ocspBody)) {
+			t.Errorf("%s: got %d % x, want %d % x", tc.name, resp.StatusCode, body, tc.status, tc.ocspBody)
+		}
+	}
+	if resp, err := hc.Get(ocspURL + "/not*base64"); err != nil || resp.StatusCode != 400 {
+		t.Errorf("bad base64 GET: %v %v", err, resp)
+	}
+	if der := ocspGET(t, ocspURL, leaves[0].cert, caCert["alpha"], crypto.SHA1); len(der) == 0 {
+		t.Error("the responder stopped answering after bad requests")
+	}
+
 	// Each issuer's CRL lists only its own revocation.
 	for label, want := range map[string]*leaf{"alpha": leaves[1], "beta": leaves[2]} {
 		resp, err := http.Get(d.base + "/api/v1/cfssl/crl?label=" + label)
