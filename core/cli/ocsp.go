@@ -226,6 +226,14 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 				if err == nil {
 					r := req
 					r.Store = store
+					// Progress on long runs: a line every 10,000 certificates.
+					lastShown := 0
+					r.Progress = func(p ca.RefreshResult) {
+						if p.Checked-lastShown >= 10000 {
+							lastShown = p.Checked
+							fmt.Fprintf(e.stderr, "%s: checked %d, signed %d so far\n", l, p.Checked, p.Signed)
+						}
+					}
 					var res ca.RefreshResult
 					res, err = iss.RefreshOCSP(context.Background(), r)
 					line := fmt.Sprintf("%s: checked %d, signed %d, fresh %d", l, res.Checked, res.Signed, res.Fresh)

@@ -69,6 +69,7 @@ type caState struct {
 	crlURL    string
 	deltaURL  string
 	gen       sync.Mutex    // one CRL generation at a time per CA
+	stale     sync.Mutex    // one on-demand regeneration at a time per CA
 	triggered chan struct{} // on-revoke regeneration, capacity 1
 }
 
@@ -431,11 +432,7 @@ func (s *Service) CRLHandler() http.Handler {
 		}
 		m, err := s.meta(label, delta)
 		if err != nil || !m.NextUpdate.After(s.opts.Now()) {
-			if delta {
-				m, err = s.GenerateDelta(r.Context(), label)
-			} else {
-				m, err = s.GenerateFull(r.Context(), label)
-			}
+			m, err = s.regenerateStale(r.Context(), st, delta)
 			if err != nil {
 				s.log.Error("generating a CRL on demand", "ca", label, "error", err)
 				http.Error(w, "the CRL is unavailable", http.StatusServiceUnavailable)
@@ -459,6 +456,20 @@ func (s *Service) CRLHandler() http.Handler {
 		w.Header().Set("ETag", `"`+m.Number+`"`)
 		http.ServeContent(w, r, "", m.ThisUpdate, f)
 	})
+}
+
+// regenerateStale generates a missing or expired CRL once: concurrent
+// requests wait for the generation in progress and then find it fresh.
+func (s *Service) regenerateStale(ctx context.Context, st *caState, delta bool) (*Meta, error) {
+	st.stale.Lock()
+	defer st.stale.Unlock()
+	if m, err := s.meta(st.label, delta); err == nil && m.NextUpdate.After(s.opts.Now()) {
+		return m, nil
+	}
+	if delta {
+		return s.GenerateDelta(ctx, st.label)
+	}
+	return s.GenerateFull(ctx, st.label)
 }
 
 // CAHandler serves LABEL.crt: the CA certificate in DER (AIA caIssuers).

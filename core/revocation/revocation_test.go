@@ -872,3 +872,34 @@ func TestCAHandler(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent requests for a missing CRL generate it once.
+func TestCRLHandlerGeneratesOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	h := e.service(t, nil).CRLHandler()
+	const n = 8
+	etags := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := get(t, h, http.MethodGet, "/a.crl")
+			if r.status != http.StatusOK {
+				t.Errorf("GET /a.crl: %d", r.status)
+			}
+			etags <- r.header.Get("ETag")
+		}()
+	}
+	wg.Wait()
+	close(etags)
+	first := ""
+	for tag := range etags {
+		if first == "" {
+			first = tag
+		}
+		if tag != first || tag == "" {
+			t.Fatalf("concurrent first requests got different CRLs (%s, %s): generated more than once", first, tag)
+		}
+	}
+}
