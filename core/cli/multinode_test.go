@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -15,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/internal/pgtest"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	"github.com/pkid/pkid/sdk"
+	"golang.org/x/crypto/ocsp"
 )
 
 // The tests in this file run pkid as the HA deployment: stateless
@@ -260,6 +264,35 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	}
 	if got := listCount(t, cfg); got != before+total {
 		t.Errorf("pkid certstore main list: %d records; want %d before + %d issued", got, before, total)
+	}
+
+	// A revocation through one node: the other node's OCSP responder says
+	// revoked at once (the re-signed response is in the shared store), and
+	// its delta CRL (same CRL directory) lists it.
+	victim := received[0].cert
+	resp, env, err := post(nodes[0].base, "revoke", map[string]string{"serial": victim.SerialNumber.String(), "authority_key_id": hex.EncodeToString(victim.AuthorityKeyId), "reason": "cessationOfOperation"})
+	if err != nil || resp.StatusCode != 200 || !env.Success {
+		t.Fatalf("revoke on node 0: %v %+v", err, env)
+	}
+	caCerts, err := authority.ReadCertificates(filepath.Join(filepath.Dir(cfg), "ca", "issuing.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ocsp.ParseResponseForCert(ocspGET(t, nodes[1].base+"/ocsp", victim, caCerts[0], crypto.SHA1), victim, caCerts[0])
+	if err != nil || r.Status != ocsp.Revoked || r.RevocationReason != ocsp.CessationOfOperation {
+		t.Fatalf("node 1 OCSP after revocation on node 0: %v %+v", err, r)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		delta, err := x509.ParseRevocationList(httpGet(t, nodes[1].base+"/crl/issuing-delta.crl"))
+		if err != nil || delta.CheckSignatureFrom(caCerts[0]) != nil {
+			t.Fatalf("node 1 delta CRL: %v", err)
+		}
+		if listed(delta, victim) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node 1's delta CRL does not list the certificate revoked on node 0")
+		}
 	}
 }
 

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -32,11 +34,22 @@ type publisher struct {
 // crlDir is where CRLs are written: state_dir/crl, or a directory under
 // the system's temporary directory when the configuration has no
 // state_dir (CRLs can always be regenerated from the store).
+// The temporary directory is named after the configuration's files, so
+// two deployments on one machine never serve each other's CRLs.
 func crlDir(cfg *config.Config) string {
 	if cfg.Pkid.StateDir != "" {
 		return filepath.Join(cfg.Pkid.StateDir, "crl")
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("pkid-crl-%d", os.Getuid()))
+	var names []string
+	for name := range cfg.Files {
+		if abs, err := filepath.Abs(name); err == nil {
+			name = abs
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("pkid-crl-%d-%x", os.Getuid(), sum[:6]))
 }
 
 func newPublisher(ctx context.Context, s *session, set *authority.Set, log hclog.Logger) (*publisher, error) {
@@ -49,7 +62,9 @@ func newPublisher(ctx context.Context, s *session, set *authority.Set, log hclog
 		log:      log,
 	}
 	p.ocsp = responder.NewHandler(ocspSource(set, true, true, log.Named("ocsp")), responder.Options{Log: log.Named("ocsp")})
-	svc, err := revocation.New(revocation.Options{CAs: set, Dir: crlDir(s.Config), Log: log.Named("revocation"), Forget: p.ocsp.Forget})
+	dir := crlDir(s.Config)
+	log.Info("CRLs are published from a directory", "dir", dir)
+	svc, err := revocation.New(revocation.Options{CAs: set, Dir: dir, Log: log.Named("revocation"), Forget: p.ocsp.Forget})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
