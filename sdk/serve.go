@@ -3,7 +3,9 @@ package sdk
 import (
 	"context"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,6 +75,12 @@ func Logger() hclog.Logger {
 // call it (or Main) from their main function.
 func Serve(p Plugin) {
 	watchParent()
+	// The host owns the plugin's lifetime: it stops plugins after its own
+	// graceful shutdown, and watchParent ends an orphan. A SIGTERM sent to
+	// the whole process group (systemd, timeout, kill -- -PGID) must not
+	// kill plugins while the host is still finishing in-flight requests.
+	// (go-plugin already swallows SIGINT.)
+	signal.Ignore(syscall.SIGTERM)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(p),

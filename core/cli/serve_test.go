@@ -440,3 +440,65 @@ func mustRead(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// childPIDs lists pid's child processes.
+func childPIDs(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		data, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(data)) {
+			var n int
+			fmt.Sscan(f, &n)
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// A SIGTERM to the whole process group (systemd, timeout, kill -- -PGID)
+// reaches the plugins too: they ignore it, so the daemon's graceful
+// shutdown still has its keystore and store; the daemon stops them after.
+func TestPluginsIgnoreGroupSIGTERM(t *testing.T) {
+	d := startDev(t, t.TempDir())
+	kids := childPIDs(d.cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("want 2 plugin processes, got %v (%v)", kids, children(d.cmd.Process.Pid))
+	}
+	for _, k := range kids {
+		if err := syscall.Kill(k, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+	if after := childPIDs(d.cmd.Process.Pid); fmt.Sprint(after) != fmt.Sprint(kids) {
+		t.Fatalf("plugin processes changed after SIGTERM: %v → %v", kids, after)
+	}
+	// Signing needs both plugins: the keystore signs, the store records.
+	req := &csr.Request{CN: "after-term.example.com", Hosts: []string{"after-term.example.com"}}
+	key, _ := req.KeyRequest.Generate()
+	csrPEM, _ := csr.Generate(req, key)
+	if resp, env, err := post(d.base, "sign", map[string]string{"certificate_request": string(csrPEM)}); err != nil || resp.StatusCode != 200 || !env.Success {
+		t.Fatalf("sign after the plugins got SIGTERM: %v %+v", err, env)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not stop on SIGTERM")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, k := range kids {
+		for syscall.Kill(k, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("plugin %d outlived the daemon", k)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
