@@ -17,6 +17,7 @@ import (
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/lint"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -31,14 +32,7 @@ const signingConfig = `{"signing": {
 
 func requireOpenSSL(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
+	return testtool.Require(t, "openssl")
 }
 
 func profileConfig() (*profile.Config, error) { return profile.ParseCFSSL([]byte(signingConfig)) }

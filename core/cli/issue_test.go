@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // oracle returns the path of a real CFSSL tool (make test installs them
@@ -33,14 +35,7 @@ func oracle(t *testing.T, name string) string {
 
 func opensslPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
+	return testtool.Require(t, "openssl")
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

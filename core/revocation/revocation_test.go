@@ -32,6 +32,7 @@ import (
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/internal/testtool"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
 )
@@ -51,14 +52,7 @@ var (
 // fails the test, elsewhere it skips it.
 func requireOpenSSL(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
+	return testtool.Require(t, "openssl")
 }
 
 // testCA is one CA of the test environment.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // oracle returns the path of the real CFSSL binary: $PKID_ORACLE_DIR or
@@ -61,8 +63,8 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 // opensslVerify checks certPEM against caPEM with openssl when present.
 func opensslVerify(t *testing.T, dir string, caPEM, certPEM []byte) {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
+	bin, ok := testtool.Find(t, "openssl")
+	if !ok {
 		t.Log("openssl not installed: verified with crypto/x509 only")
 		return
 	}

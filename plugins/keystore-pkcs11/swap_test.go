@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/plugins/keystore-pkcs11/internal/softhsmtest"
 )
 
@@ -32,13 +33,7 @@ func buildPkid(tb testing.TB) string {
 // token of prod-hsm.hcl, switching configuration files only, and has
 // openssl verify both chains.
 func TestEnvironmentSwap(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true")
-		}
-		t.Skip("openssl not installed")
-	}
+	openssl := testtool.Require(t, "openssl")
 	tok := softhsmtest.New(t, "pkid-swap") // sets SOFTHSM2_CONF for pkid and its plugin
 	pkid := buildPkid(t)
 	examples, err := filepath.Abs("../../examples/hcl")

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // oracleCFSSL returns the path of the real CFSSL 1.6.5 binary installed
@@ -25,9 +27,7 @@ func oracleCFSSL(t *testing.T) string {
 // opensslPath returns the openssl binary, or skips (fails under CI=true).
 func opensslPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	need(t, "openssl", err)
-	return p
+	return testtool.Require(t, "openssl")
 }
 
 func need(t *testing.T, what string, err error) {

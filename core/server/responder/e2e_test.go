@@ -23,6 +23,7 @@ import (
 
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/internal/testtool"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
 	"golang.org/x/crypto/ocsp"
@@ -161,14 +162,7 @@ func TestStoreSourceEndToEnd(t *testing.T) {
 
 func requireOpenSSL(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI=true")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
+	return testtool.Require(t, "openssl")
 }
 
 // openssl ocsp (POST; OpenSSL 3 has no GET option) as an independent
