@@ -64,11 +64,12 @@ type StoreSource struct {
 	Store     sdk.CertStore
 	Live      bool
 	WriteBack bool
-	// NonceSigners bounds concurrent live signatures made only to echo a
-	// nonce (0: DefaultNonceSigners; negative: nonces never signed live).
-	// Beyond it a nonce request gets the pre-signed response without a
-	// nonce (RFC 5019 allows that), so nonces cannot drive unbounded
-	// keystore load.
+	// NonceSigners bounds concurrent live signatures that requests alone
+	// can cause: echoing a nonce, and `unknown` for serials the store does
+	// not hold (0: DefaultNonceSigners; negative: never). Beyond it a nonce
+	// request gets the pre-signed response without a nonce (RFC 5019
+	// allows that) and an unknown serial gets `unauthorized`, so requests
+	// cannot drive unbounded keystore load.
 	NonceSigners int
 	Log          hclog.Logger
 	Now          func() time.Time
@@ -99,7 +100,7 @@ func (s *StoreSource) Response(ctx context.Context, req *Request) ([]byte, error
 	if req.Nonce != nil && s.Live {
 		if release, ok := s.nonceSlot(); ok {
 			defer release()
-			return s.sign(ctx, iss, req, serial, aki, req.Nonce)
+			return s.sign(ctx, iss, req, serial, aki, req.Nonce, true)
 		}
 	}
 	if req.Hash == crypto.SHA1 && s.Store != nil {
@@ -117,10 +118,11 @@ func (s *StoreSource) Response(ctx context.Context, req *Request) ([]byte, error
 	if !s.Live {
 		return nil, ErrNotFound
 	}
-	return s.sign(ctx, iss, req, serial, aki, nil)
+	return s.sign(ctx, iss, req, serial, aki, nil, false)
 }
 
-// nonceSlot takes a live nonce-signing slot if one is free.
+// nonceSlot takes a slot for a request-driven live signature if one is
+// free.
 func (s *StoreSource) nonceSlot() (release func(), ok bool) {
 	s.nonceOnce.Do(func() {
 		n := s.NonceSigners
@@ -158,7 +160,8 @@ func (s *StoreSource) log() hclog.Logger {
 
 // sign signs a response now from the stored record (unknown serial →
 // `unknown`).
-func (s *StoreSource) sign(ctx context.Context, iss Issuer, req *Request, serial, aki string, nonce []byte) ([]byte, error) {
+// haveSlot: the caller holds a nonceSlot already.
+func (s *StoreSource) sign(ctx context.Context, iss Issuer, req *Request, serial, aki string, nonce []byte, haveSlot bool) ([]byte, error) {
 	var rec *sdk.CertRecord
 	err := sdk.ErrNotFound
 	if s.Store != nil {
@@ -177,6 +180,13 @@ func (s *StoreSource) sign(ctx context.Context, iss Issuer, req *Request, serial
 		}
 		return resp.DER, nil
 	case errors.Is(err, sdk.ErrNotFound):
+		if !haveSlot {
+			release, ok := s.nonceSlot()
+			if !ok {
+				return nil, ErrNotFound
+			}
+			defer release()
+		}
 		resp, err := iss.SignOCSP(ctx, ca.OCSPRequest{Serial: req.Serial, Status: ca.StatusUnknown, Hash: req.Hash, Nonce: nonce})
 		if err != nil {
 			return nil, fmt.Errorf("responder: signing unknown OCSP response for %s/%s: %w", aki, serial, err)

@@ -71,6 +71,8 @@ func TestStoreSource(t *testing.T) {
 		{"unknown serial, live", setup{live: true, hash: crypto.SHA384}, want{signed: ca.StatusUnknown, signHash: crypto.SHA384}},
 		{"unknown serial, nonce", setup{live: true, hash: crypto.SHA256, nonce: nonce}, want{signed: ca.StatusUnknown, signHash: crypto.SHA256, nonce: nonce}},
 		{"unknown serial, not live", setup{hash: crypto.SHA1}, want{err: ErrNotFound}},
+		{"unknown serial, live, request-driven signing off", setup{live: true, hash: crypto.SHA1, nonceSigners: -1}, want{err: ErrNotFound}},
+		{"known serial, live, request-driven signing off", setup{live: true, record: good, hash: crypto.SHA256, nonceSigners: -1}, want{signed: sdk.StatusGood, signHash: crypto.SHA256}},
 		{"store fault", setup{live: true, storeErr: sdk.ErrUnavailable, hash: crypto.SHA1}, want{fault: true}},
 		{"store fault sha256", setup{live: true, storeErr: sdk.ErrUnavailable, hash: crypto.SHA256}, want{fault: true}},
 		{"store fault, not live", setup{storeErr: sdk.ErrUnavailable, hash: crypto.SHA1}, want{fault: true}},
