@@ -16,21 +16,7 @@ import (
 // into bin/). Under CI=true a missing oracle fails the test.
 func oracle(t *testing.T, name string) string {
 	t.Helper()
-	dirs := []string{os.Getenv("PKID_ORACLE_DIR"), "../../bin"}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p, _ := filepath.Abs(filepath.Join(d, name))
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CFSSL oracle) not found; make test installs it into bin/", name)
-	}
-	t.Skipf("%s (CFSSL oracle) not installed; run make test", name)
-	return ""
+	return testtool.Oracle(t, name)
 }
 
 func opensslPath(t *testing.T) string {

@@ -5,8 +5,11 @@
 package testtool
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,9 +31,52 @@ func Find(t testing.TB, bin string) (string, bool) {
 // the test (fails it under CI=true).
 func Require(t testing.TB, bin string) string {
 	t.Helper()
-	p, ok := Find(t, bin)
-	if !ok {
-		t.Skipf("%s not installed", bin)
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		Missing(t, bin, err)
 	}
 	return p
+}
+
+// Missing reports an unavailable test dependency: it fails the test under
+// CI=true and skips it elsewhere.
+func Missing(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true: %v", what, err)
+	}
+	t.Skipf("%s not available: %v", what, err)
+}
+
+// Oracle returns the path of a real CFSSL tool (cfssl, cfssljson): from
+// $PKID_ORACLE_DIR, else the bin/ directory of the repository holding
+// the current directory (make test installs them there). Missing: see
+// Missing.
+func Oracle(t testing.TB, name string) string {
+	t.Helper()
+	dirs := []string{os.Getenv("PKID_ORACLE_DIR")}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dirs = append(dirs, filepath.Join(d, "bin"))
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		p, err := filepath.Abs(filepath.Join(d, name))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	Missing(t, name+" (CFSSL oracle; make test installs it into bin/)", errors.New("not found in "+strings.Join(dirs, ", ")))
+	return ""
 }

@@ -3,23 +3,17 @@ package profile
 import (
 	"bytes"
 	"crypto/x509"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // TestDefaultConfigJSONOracle compares with the CFSSL binary when present.
 func TestDefaultConfigJSONOracle(t *testing.T) {
-	bin := filepath.Join("..", "..", "..", "bin", "cfssl")
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no CFSSL oracle at %s (make test installs it)", bin)
-		}
-		t.Skip("no CFSSL oracle at", bin)
-	}
+	bin := testtool.Oracle(t, "cfssl")
 	out, err := exec.Command(bin, "print-defaults", "config").Output()
 	if err != nil {
 		t.Fatal(err)
