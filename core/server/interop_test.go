@@ -16,25 +16,7 @@ import (
 // the repository's bin/. Missing: fail under CI=true, skip otherwise.
 func oracle(t *testing.T, name string) string {
 	t.Helper()
-	var dirs []string
-	if d := os.Getenv("PKID_ORACLE_DIR"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, filepath.Join("..", "..", "bin"))
-	for _, d := range dirs {
-		p, err := filepath.Abs(filepath.Join(d, name))
-		if err != nil {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CFSSL oracle %q not found in %v", name, dirs)
-	}
-	t.Skipf("CFSSL oracle %q not found", name)
-	return ""
+	return testtool.Oracle(t, name)
 }
 
 // runCFSSL runs the oracle in dir and returns its stdout.
