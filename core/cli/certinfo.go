@@ -50,11 +50,8 @@ Usage: pkid certinfo -cert FILE
 			fs.StringVar(&serial, "serial", "", "serial number (decimal) to look up")
 			fs.StringVar(&aki, "aki", "", "authority key identifier (hex) to look up")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			var v any
 			switch {

@@ -44,11 +44,8 @@ Commands:
 			serial := fs.String("serial", "", "serial number (decimal)")
 			aki := fs.String("aki", "", "authority key identifier (hex)")
 			from := fs.String("from", "", "CFSSL certdb for import-cfssl")
-			if err := parseFlags(fs, rest); err != nil {
+			if err := parseFlagsNoArgs(fs, rest); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			f := sdk.ListFilter{IssuerLabel: *issuer, Status: *status, Limit: *limit}
 			switch *status {

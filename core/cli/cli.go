@@ -156,6 +156,18 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseFlagsNoArgs is parseFlags for commands that take no positional
+// arguments.
+func parseFlagsNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %v", fs.Args())
+	}
+	return nil
+}
+
 // stringList is a repeatable string flag.
 type stringList []string
 

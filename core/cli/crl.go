@@ -42,11 +42,8 @@ Usage: pkid crl -config pkid.hcl [-label CA] [-expiry 168h] [-out FILE]
 			deltaBase := fs.String("delta-base", "", "make a delta CRL against the full CRL `NUMBER`")
 			deltaSince := fs.String("delta-since", "", "delta CRL: list revocations since `RFC3339` time")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			if cf.dbConfig != "" {
 				return errors.New("-db-config (a CFSSL certdb) is not supported: pass -config with a pkid configuration that defines a certstore")

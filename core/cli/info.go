@@ -23,11 +23,8 @@ Usage: pkid info -ca CERT -ca-key KEY [-config FILE] [-profile P]
 		run: func(args []string) error {
 			fs := newFlags("info")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			if useRemote(&cf) {
 				return remoteInfo(e, fs, &cf)

@@ -48,11 +48,8 @@ Commands on an instance NAME:
 			id := fs.String("id", "", "key `ID`")
 			alg := fs.String("algorithm", sdk.AlgECDSAP256, "key algorithm for generate")
 			keyFile := fs.String("key", "", "PEM private key `FILE` for import")
-			if err := parseFlags(fs, rest); err != nil {
+			if err := parseFlagsNoArgs(fs, rest); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			if (verb == "public" || verb == "import") && *id == "" {
 				return usagef("keystore %s needs -id", verb)

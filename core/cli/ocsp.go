@@ -53,11 +53,8 @@ Usage: pkid ocspsign -config pkid.hcl [-label CA] -cert FILE [-status good]
 			responder := fs.String("responder", "", "responder certificate (file mode)")
 			responderKey := fs.String("responder-key", "", "responder private key (file mode)")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			if cf.cert == "" {
 				return errors.New("-cert FILE is required")
@@ -195,11 +192,8 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 			interval := fs.String("interval", "96h", "response validity (nextUpdate - thisUpdate)")
 			within := fs.String("within", "", "re-sign responses expiring within this duration (default half -interval)")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			req := ca.RefreshRequest{}
 			var err error
@@ -291,11 +285,8 @@ Usage: pkid ocspdump -config pkid.hcl [-label CA]
 		run: func(args []string) error {
 			fs := newFlags("ocspdump")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			s, err := loadCASession(e, &cf)
 			if err != nil {

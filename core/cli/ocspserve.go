@@ -49,11 +49,8 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 			noSign := fs.Bool("no-sign", false, "serve pre-signed responses only; never sign")
 			var caFiles stringList
 			fs.Var(&caFiles, "ca", "issuer certificate `PEM` for -responses (repeatable)")
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			if !strings.HasPrefix(*mount, "/") {
 				return usagef("-path must start with /")

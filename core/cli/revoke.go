@@ -136,11 +136,8 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 			all := fs.Bool("all", false, "revoke every unexpired certificate of the CA (-label or -aki)")
 			dryRun := fs.Bool("dry-run", false, "with -all: only count")
 			cf.register(fs)
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			reason, ok := server.ParseReason(*reasonFlag)
 			if !ok {

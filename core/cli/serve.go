@@ -64,11 +64,8 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			tlsKey := fs.String("tls-key", "", "serving key (PEM)")
 			clientCA := fs.String("mutual-tls-ca", "", "require client certificates issued by this CA (PEM)")
 			minTLS := fs.String("min-tls-version", "1.2", "minimum TLS version: 1.0, 1.1, 1.2 or 1.3")
-			if err := parseFlags(fs, args); err != nil {
+			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usagef("unexpected arguments: %v", fs.Args())
 			}
 			tlsVersion, err := parseTLSVersion(*minTLS)
 			if err != nil {
