@@ -105,6 +105,18 @@ func (s *Set) Get(label string) (*ca.Issuer, error) {
 	return s.get(label)
 }
 
+// ByAKI returns the CA whose key identifier is aki (any case, colons
+// allowed), or nil.
+func (s *Set) ByAKI(aki string) *ca.Issuer {
+	aki = sdk.NormalizeAKI(aki)
+	for _, label := range s.Labels() {
+		if iss := s.CAs[label]; iss.AKI() == aki {
+			return iss
+		}
+	}
+	return nil
+}
+
 // GetOrDefault is Get where "" means the default CA (the daemon's rule).
 func (s *Set) GetOrDefault(label string) (*ca.Issuer, error) {
 	if label == "" {

@@ -14,13 +14,9 @@ import (
 // daemon's next delta (or full) CRL. Commands call it after each
 // revocation.
 func afterRevoke(ctx context.Context, set *authority.Set, store sdk.CertStore, rr sdk.RevokeRequest) error {
-	aki := sdk.NormalizeAKI(rr.AKI)
-	for _, label := range set.Labels() {
-		iss := set.CAs[label]
-		if iss.AKI() != aki || iss.Store() == nil {
-			continue
-		}
-		return revocation.ResignOCSP(ctx, iss, rr.Serial)
+	iss := set.ByAKI(rr.AKI)
+	if iss == nil || iss.Store() == nil {
+		return fmt.Errorf("no configured CA with a certstore has authority key id %s: its OCSP response was not re-signed", sdk.NormalizeAKI(rr.AKI))
 	}
-	return fmt.Errorf("no configured CA has authority key id %s: its OCSP response was not re-signed", aki)
+	return revocation.ResignOCSP(ctx, iss, rr.Serial)
 }

@@ -49,21 +49,16 @@ func loadCASession(e *env, cf *compatFlags) (*caSession, error) {
 
 // storeOf returns the certstore of the CA label, or nil.
 func (s *caSession) storeOf(label string) sdk.CertStore {
-	for _, c := range s.Config.CAs {
-		if c.Name == label && c.CertStore != "" {
-			return s.CertStores[c.CertStore]
-		}
+	if iss := s.set.CAs[label]; iss != nil {
+		return iss.Store()
 	}
 	return nil
 }
 
-// labelOfAKI returns the label of the CA whose subject key identifier is
-// aki (normalised), or "".
+// labelOfAKI returns the label of the CA whose key identifier is aki, or "".
 func (s *caSession) labelOfAKI(aki string) string {
-	for _, l := range s.set.Labels() {
-		if hex.EncodeToString(s.set.CAs[l].Certificate().SubjectKeyId) == aki {
-			return l
-		}
+	if iss := s.set.ByAKI(aki); iss != nil {
+		return iss.Label()
 	}
 	return ""
 }

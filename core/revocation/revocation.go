@@ -265,11 +265,8 @@ func ResignOCSP(ctx context.Context, iss *ca.Issuer, serial string) error {
 }
 
 func (s *Service) byAKI(aki string) *caState {
-	aki = sdk.NormalizeAKI(aki)
-	for _, st := range s.cas {
-		if st.iss.AKI() == aki {
-			return st
-		}
+	if iss := s.opts.CAs.ByAKI(aki); iss != nil {
+		return s.cas[iss.Label()]
 	}
 	return nil
 }
