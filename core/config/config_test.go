@@ -305,3 +305,35 @@ pkid {
 		}
 	}
 }
+
+func TestPkidLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, []byte("pkid {\n  limits {\n    max_sans = 10\n    max_rsa_bits = 3072\n  }\n}\n"), 0o600)
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l := c.Pkid.Limits.WithDefaults()
+	if l.MaxSANs != 10 || l.MaxRSABits != 3072 || l.MaxCertificateBytes != DefaultMaxCertificateBytes ||
+		l.MaxPathLen != DefaultMaxPathLen || l.MaxKeyGenerations != DefaultMaxKeyGenerations {
+		t.Errorf("limits = %+v", l)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"pkid {\n  limits {\n    max_sans = 0\n  }\n}\n", "max_sans must be between 1 and 100000, not 0."},
+		{"pkid {\n  limits {\n    max_rsa_bits = 1024\n  }\n}\n", "pkid.hcl:3:20 (in pkid)"},
+		{"pkid {\n  limits {\n    max_key_generations = \"many\"\n  }\n}\n", "pkid.hcl:3:27 (in pkid)"},
+		{"pkid {\n  limits {\n    max_sanz = 1\n  }\n}\n", "pkid.hcl:3:5 (in pkid)"},
+		{"pkid {\n  limits {\n  }\n  limits {\n  }\n}\n", "pkid.hcl:4:3 (in pkid)"},
+	} {
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		c, diags := Load(path)
+		if !diags.HasErrors() {
+			t.Errorf("%q: no error", tc.body)
+			continue
+		}
+		if got := render(t, c, diags); !strings.Contains(got, tc.want) {
+			t.Errorf("%q:\n%s\nwant %q", tc.body, got, tc.want)
+		}
+	}
+}

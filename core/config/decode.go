@@ -38,6 +38,14 @@ var pkidSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
 		{Type: "auth_key", LabelNames: []string{"name"}},
+		{Type: "limits"},
+	},
+}
+
+var limitsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "max_sans"}, {Name: "max_certificate_bytes"}, {Name: "max_path_len"},
+		{Name: "max_rsa_bits"}, {Name: "max_key_generations"},
 	},
 }
 
@@ -149,6 +157,43 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			diags = append(diags, c.decodeTLS(blk, ctx)...)
 		case "auth_key":
 			diags = append(diags, c.decodeAuthKey(blk, ctx)...)
+		case "limits":
+			diags = append(diags, c.decodeLimits(blk, ctx)...)
+		}
+	}
+	return diags
+}
+
+func (c *Config) decodeLimits(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	if c.Pkid.Limits.DefRange != (hcl.Range{}) {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate limits block",
+			Detail: fmt.Sprintf("Only one limits block is allowed; another was declared at %s.", c.Pkid.Limits.DefRange), Subject: b.DefRange.Ptr()}}
+	}
+	content, diags := b.Body.Content(limitsSchema)
+	l := &c.Pkid.Limits
+	l.DefRange = b.DefRange
+	for _, f := range []struct {
+		name   string
+		target *int
+		min    int
+		max    int
+	}{
+		{"max_sans", &l.MaxSANs, 1, 100000},
+		{"max_certificate_bytes", &l.MaxCertificateBytes, 1024, 16 << 20},
+		{"max_path_len", &l.MaxPathLen, 0, 1000},
+		{"max_rsa_bits", &l.MaxRSABits, 2048, 16384},
+		{"max_key_generations", &l.MaxKeyGenerations, 1, 1024},
+	} {
+		a := content.Attributes[f.name]
+		ds := decodeAttr(a, ctx, f.target)
+		diags = append(diags, ds...)
+		if a == nil || ds.HasErrors() {
+			continue
+		}
+		if *f.target < f.min || *f.target > f.max {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Limit out of range",
+				Detail:  fmt.Sprintf("%s must be between %d and %d, not %d.", f.name, f.min, f.max, *f.target),
+				Subject: a.Expr.Range().Ptr()})
 		}
 	}
 	return diags

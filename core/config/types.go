@@ -46,8 +46,52 @@ type PkidBlock struct {
 	// EnableEndpoints turns on API endpoints that are off by default
 	// ("gencrl"); DisableEndpoints turns endpoints off (CFSSL's -disable).
 	EnableEndpoints, DisableEndpoints []string
+	// Limits bound what one request may cost or ask for (the limits
+	// block); zero fields mean the defaults (Limits.WithDefaults).
+	Limits Limits
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
+}
+
+// Default limits (the pkid block's limits block).
+const (
+	DefaultMaxSANs             = 1000
+	DefaultMaxCertificateBytes = 64 << 10
+	DefaultMaxPathLen          = 32
+	DefaultMaxRSABits          = 4096
+	DefaultMaxKeyGenerations   = 2
+)
+
+// Limits bound the work and the size of what a request asks for. A zero
+// field means its default.
+type Limits struct {
+	// MaxSANs caps the subject alternative names of one certificate.
+	MaxSANs int
+	// MaxCertificateBytes caps the DER size of an issued certificate.
+	MaxCertificateBytes int
+	// MaxPathLen caps a CA certificate's pathlen constraint.
+	MaxPathLen int
+	// MaxRSABits caps generated RSA keys (newkey, init_ca, gencert).
+	MaxRSABits int
+	// MaxKeyGenerations caps concurrent key generations in the daemon;
+	// more get 429 with Retry-After.
+	MaxKeyGenerations int
+	DefRange          hcl.Range
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxSANs, DefaultMaxSANs)
+	def(&l.MaxCertificateBytes, DefaultMaxCertificateBytes)
+	def(&l.MaxPathLen, DefaultMaxPathLen)
+	def(&l.MaxRSABits, DefaultMaxRSABits)
+	def(&l.MaxKeyGenerations, DefaultMaxKeyGenerations)
+	return l
 }
 
 // TLSBlock is the pkid block's tls block.
