@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,6 +31,11 @@ var (
 	// ErrUnavailable: the plugin or its backend is temporarily unreachable
 	// (process restarting, database down). The call may be retried.
 	ErrUnavailable = errors.New("plugin unavailable (retryable)")
+	// ErrLocked: the keystore holds the key but may not use it yet (e.g. a
+	// split-key keystore without enough delegations). Not a fault: health
+	// shows the keystore as "locked", and the call may succeed once it is
+	// unlocked. Carried as gRPC PermissionDenied.
+	ErrLocked = errors.New("locked")
 )
 
 var codeOf = []struct {
@@ -43,6 +49,7 @@ var codeOf = []struct {
 	{ErrUnauthenticated, codes.Unauthenticated},
 	{ErrUnimplemented, codes.Unimplemented},
 	{ErrUnavailable, codes.Unavailable},
+	{ErrLocked, codes.PermissionDenied},
 }
 
 // Code maps an error to the gRPC code that carries it.
@@ -111,7 +118,10 @@ func fromCode(code codes.Code, msg string) error {
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%s: %w", msg, context.DeadlineExceeded)
 	case codes.Unavailable:
-		return &codedError{msg: "plugin unavailable (retryable): " + msg, sentinel: ErrUnavailable, code: code}
+		if !strings.Contains(msg, ErrUnavailable.Error()) {
+			msg = ErrUnavailable.Error() + ": " + msg
+		}
+		return &codedError{msg: msg, sentinel: ErrUnavailable, code: code}
 	}
 	for _, c := range codeOf {
 		if c.code == code {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestErrorsCrossTheWire(t *testing.T) {
 	for _, sentinel := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalidArgument, ErrFailedPrecondition,
-		ErrUnauthenticated, ErrUnimplemented, ErrUnavailable, context.Canceled, context.DeadlineExceeded} {
+		ErrUnauthenticated, ErrUnimplemented, ErrUnavailable, ErrLocked, context.Canceled, context.DeadlineExceeded} {
 		orig := fmt.Errorf("keystore-file: key %q: %w", "k", sentinel)
 		back := FromStatus(ToStatus(orig))
 		if !errors.Is(back, sentinel) {
@@ -24,6 +27,25 @@ func TestErrorsCrossTheWire(t *testing.T) {
 	}
 	if FromStatus(nil) != nil || ToStatus(nil) != nil {
 		t.Error("nil must stay nil")
+	}
+}
+
+// ErrLocked travels as PermissionDenied, and PermissionDenied comes back as
+// ErrLocked, so a plugin's "locked" survives the process boundary.
+func TestLockedCode(t *testing.T) {
+	if c := Code(fmt.Errorf("keystore: %w", ErrLocked)); c != codes.PermissionDenied {
+		t.Errorf("Code(ErrLocked) = %v; want PermissionDenied", c)
+	}
+	if err := FromStatus(status.Error(codes.PermissionDenied, "2 of 3 delegations")); !errors.Is(err, ErrLocked) {
+		t.Errorf("FromStatus(PermissionDenied) = %v; want ErrLocked", err)
+	}
+}
+
+// A plugin's own ErrUnavailable text is not prefixed twice.
+func TestUnavailableMessage(t *testing.T) {
+	back := FromStatus(ToStatus(fmt.Errorf("store: put: %w: database or disk is full", ErrUnavailable)))
+	if got := back.Error(); got != "store: put: plugin unavailable (retryable): database or disk is full" {
+		t.Errorf("message = %q", got)
 	}
 }
 

@@ -2,7 +2,7 @@ package sdk
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -70,7 +70,9 @@ type muxStream[Q, R any] struct {
 	err     error
 }
 
-var errMuxClosed = errors.New("client closed")
+// errMuxClosed fails calls on a client closed under them (the host is
+// replacing a dead plugin process): retryable, like any transport failure.
+var errMuxClosed = fmt.Errorf("plugin client closed: %w", ErrUnavailable)
 
 func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
 	m.mu.Lock()

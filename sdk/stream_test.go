@@ -163,3 +163,22 @@ func TestMuxHonoursContext(t *testing.T) {
 		t.Fatalf("err = %v; want deadline exceeded", err)
 	}
 }
+
+// A call on a client closed under it (the host replaced a dead plugin
+// process) fails with the retryable ErrUnavailable, never a bare "client
+// closed" that the API would answer with 500.
+func TestMuxClosedIsUnavailable(t *testing.T) {
+	m := newFakeMux(&fakeStream{})
+	if _, err := m.call(context.Background(), &fakeReq{val: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m.close()
+	_, err := m.call(context.Background(), &fakeReq{val: 2})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Errorf("call after close: %v; want ErrUnavailable", err)
+	}
+	_, errs := m.callMany(context.Background(), []*fakeReq{{val: 3}})
+	if !errors.Is(errs[0], ErrUnavailable) {
+		t.Errorf("callMany after close: %v; want ErrUnavailable", errs[0])
+	}
+}

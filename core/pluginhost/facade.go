@@ -2,44 +2,96 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/pkid/pkid/sdk"
 )
+
+// InstanceError names the plugin instance a call failed in, so messages and
+// logs say which part failed ("certstore \"main\": ... database or disk is
+// full"). It unwraps to the plugin's error: errors.Is still matches the sdk
+// sentinels.
+type InstanceError struct {
+	Kind     string // sdk.KindKeyStore or sdk.KindCertStore
+	Instance string
+	Err      error
+}
+
+func (e *InstanceError) Error() string { return e.Part() + ": " + e.Err.Error() }
+func (e *InstanceError) Unwrap() error { return e.Err }
+
+// Part is the failing part's name, e.g. `certstore "main"`.
+func (e *InstanceError) Part() string { return fmt.Sprintf("%s %q", e.Kind, e.Instance) }
+
+// part is the instance a facade calls.
+type part struct{ kind, name string }
+
+// wrap names the part in err. A cancellation the caller did not ask for
+// means the connection closed under the call (the plugin process died or is
+// being replaced): that is sdk.ErrUnavailable, retryable. Errors about the
+// request itself (not found, already exists, invalid argument, failed
+// precondition) stay as they are: their text goes to clients.
+func (pt part) wrap(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if ctx.Err() != nil {
+			return err // the caller's own cancellation or deadline
+		}
+		if errors.Is(err, context.Canceled) && !errors.Is(err, sdk.ErrUnavailable) {
+			err = fmt.Errorf("connection to the plugin closed mid-call (%v): %w", err, sdk.ErrUnavailable)
+		}
+	}
+	for _, keep := range []error{sdk.ErrNotFound, sdk.ErrAlreadyExists, sdk.ErrInvalidArgument, sdk.ErrFailedPrecondition} {
+		if errors.Is(err, keep) {
+			return err
+		}
+	}
+	var ie *InstanceError
+	if errors.As(err, &ie) {
+		return err
+	}
+	return &InstanceError{Kind: pt.kind, Instance: pt.name, Err: err}
+}
 
 // keyStore is the host's view of an out-of-process keystore instance. It
 // looks up the live connection on every call, so it survives restarts.
 type keyStore struct {
 	p    *Process
 	name string
+	part part
 }
 
 // Close is a no-op: the host closes instances when it closes.
 func (k *keyStore) Close() error { return nil }
 
 func (k *keyStore) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).GenerateKey(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).GenerateKey(ctx, req) })
 }
 
 func (k *keyStore) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).ImportKey(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).ImportKey(ctx, req) })
 }
 
 func (k *keyStore) ListKeys(ctx context.Context) ([]sdk.KeyInfo, error) {
-	return call(ctx, k.p, func(c *sdk.Client) ([]sdk.KeyInfo, error) { return c.KeyStore(k.name).ListKeys(ctx) })
+	return call(ctx, k.p, k.part, func(c *sdk.Client) ([]sdk.KeyInfo, error) { return c.KeyStore(k.name).ListKeys(ctx) })
 }
 
 func (k *keyStore) PublicKey(ctx context.Context, id string) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).PublicKey(ctx, id) })
+	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).PublicKey(ctx, id) })
 }
 
 func (k *keyStore) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
-	return call(ctx, k.p, func(c *sdk.Client) ([]byte, error) { return c.KeyStore(k.name).Sign(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *sdk.Client) ([]byte, error) { return c.KeyStore(k.name).Sign(ctx, req) })
 }
 
 // certStore is the host's view of an out-of-process certstore instance.
 type certStore struct {
 	p    *Process
 	name string
+	part part
 }
 
 func (s *certStore) Close() error { return nil }
@@ -47,38 +99,42 @@ func (s *certStore) Close() error { return nil }
 type none struct{}
 
 func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
-	_, err := call(ctx, s.p, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Put(ctx, rec) })
+	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Put(ctx, rec) })
 	return err
 }
 
 // PutBatch sends the records together over the group-commit stream.
 func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
-	return call(ctx, s.p, func(c *sdk.Client) ([]error, error) {
+	errs, err := call(ctx, s.p, s.part, func(c *sdk.Client) ([]error, error) {
 		return c.CertStore(s.name).(sdk.BatchPutter).PutBatch(ctx, recs)
 	})
+	for i := range errs {
+		errs[i] = s.part.wrap(ctx, errs[i])
+	}
+	return errs, err
 }
 
 func (s *certStore) Get(ctx context.Context, serial, aki string) (*sdk.CertRecord, error) {
-	return call(ctx, s.p, func(c *sdk.Client) (*sdk.CertRecord, error) { return c.CertStore(s.name).Get(ctx, serial, aki) })
+	return call(ctx, s.p, s.part, func(c *sdk.Client) (*sdk.CertRecord, error) { return c.CertStore(s.name).Get(ctx, serial, aki) })
 }
 
 func (s *certStore) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRecord) error) error {
-	_, err := call(ctx, s.p, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).List(ctx, f, fn) })
+	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).List(ctx, f, fn) })
 	return err
 }
 
 func (s *certStore) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
-	_, err := call(ctx, s.p, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Revoke(ctx, req) })
+	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Revoke(ctx, req) })
 	return err
 }
 
 func (s *certStore) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
-	_, err := call(ctx, s.p, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).PutOCSP(ctx, rec) })
+	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).PutOCSP(ctx, rec) })
 	return err
 }
 
 func (s *certStore) GetOCSP(ctx context.Context, serial, aki string) (*sdk.OCSPRecord, error) {
-	return call(ctx, s.p, func(c *sdk.Client) (*sdk.OCSPRecord, error) { return c.CertStore(s.name).GetOCSP(ctx, serial, aki) })
+	return call(ctx, s.p, s.part, func(c *sdk.Client) (*sdk.OCSPRecord, error) { return c.CertStore(s.name).GetOCSP(ctx, serial, aki) })
 }
 
 var (

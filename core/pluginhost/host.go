@@ -131,7 +131,7 @@ func (h *Host) Process(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	p, ok := h.procs[spec.key()]
 	if !ok {
-		p = &Process{h: h, spec: spec, configs: map[instKey][]byte{}, log: h.log.Named("plugin." + spec.Kind + "." + spec.Type)}
+		p = &Process{h: h, spec: spec, configs: map[instKey][]byte{}, nudge: make(chan uint64, 1), log: h.log.Named("plugin." + spec.Kind + "." + spec.Type)}
 		h.procs[spec.key()] = p
 	}
 	h.mu.Unlock()
@@ -188,9 +188,9 @@ func (h *Host) Open(ctx context.Context, req OpenRequest) (sdk.Instance, error) 
 	}
 	switch req.Spec.Kind {
 	case sdk.KindKeyStore:
-		return &keyStore{p: p, name: req.Name}, nil
+		return &keyStore{p: p, name: req.Name, part: part{sdk.KindKeyStore, req.Name}}, nil
 	case sdk.KindCertStore:
-		return &certStore{p: p, name: req.Name}, nil
+		return &certStore{p: p, name: req.Name, part: part{sdk.KindCertStore, req.Name}}, nil
 	}
 	return nil, fmt.Errorf("%s: unsupported kind %q", req.Spec, req.Spec.Kind)
 }

@@ -15,25 +15,42 @@ import (
 type instKey struct{ kind, name string }
 
 // Process is one supervised plugin process.
+//
+// Supervision has one owner: after the first launch, only the watch
+// goroutine starts processes, one restart at a time. Failing calls only
+// nudge it (a non-blocking send carrying the generation they saw), so a
+// burst of failures cannot start competing restarts, close a ready channel
+// twice, or kill a process that was just started.
 type Process struct {
 	h    *Host
 	spec Spec
 	log  hclog.Logger
 
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	client   *plugin.Client
-	conn     *sdk.Client
-	ready    chan struct{} // closed while conn is usable
-	lastErr  error
-	restarts int
-	configs  map[instKey][]byte // replayed after a restart
-	stopCh   chan struct{}
+	// nudge asks the watcher to look now; it carries the generation the
+	// failing call used, so a nudge about an already replaced process is
+	// ignored.
+	nudge chan uint64
+
+	mu         sync.Mutex
+	started    bool
+	stopped    bool
+	gen        uint64 // generation of client and conn: one per launch
+	client     *plugin.Client
+	conn       *sdk.Client
+	ready      chan struct{} // closed once, when this generation's conn is published
+	restarting bool
+	lastErr    error // why the last start failed; nil once running
+	restarts   int
+	configs    map[instKey][]byte // replayed after a restart
+	stopCh     chan struct{}
 }
 
 // Spec returns the process's spec.
 func (p *Process) Spec() Spec { return p.spec }
+
+// Name is the process's part name in health reports and errors, e.g.
+// "plugin.keystore.file".
+func (p *Process) Name() string { return "plugin." + p.spec.Kind + "." + p.spec.Type }
 
 // Pid returns the plugin process id, or 0.
 func (p *Process) Pid() int {
@@ -55,6 +72,64 @@ func (p *Process) Restarts() int {
 	return p.restarts
 }
 
+// Process states reported by Status.
+const (
+	StateStarting   = "starting"
+	StateRunning    = "running"
+	StateRestarting = "restarting"
+	StateStopped    = "stopped"
+)
+
+// ProcessStatus is a snapshot of a supervised process.
+type ProcessStatus struct {
+	State     string // StateRunning, StateRestarting, StateStarting or StateStopped
+	LastError string // why the last start failed; "" while running
+	Restarts  int
+	Pid       int
+}
+
+// Status reports whether the process serves. A process that exited but
+// is not yet noticed by the watcher already counts as restarting.
+func (p *Process) Status() ProcessStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := ProcessStatus{Restarts: p.restarts}
+	if p.lastErr != nil {
+		st.LastError = p.lastErr.Error()
+	}
+	switch {
+	case p.stopped:
+		st.State = StateStopped
+	case !p.started:
+		st.State = StateStarting
+	case p.conn == nil || p.client == nil || p.client.Exited():
+		st.State = StateRestarting
+		if !p.restarting && p.client == nil {
+			st.State = StateStarting
+		}
+	default:
+		st.State = StateRunning
+		if rc := p.client.ReattachConfig(); rc != nil {
+			st.Pid = rc.Pid
+		}
+	}
+	return st
+}
+
+// Check is a health probe: nil while the process serves, else an error
+// wrapping sdk.ErrUnavailable that says why (the last start failure).
+func (p *Process) Check(context.Context) error {
+	st := p.Status()
+	if st.State == StateRunning {
+		return nil
+	}
+	msg := fmt.Sprintf("%s is %s", p.spec, st.State)
+	if st.LastError != "" {
+		msg += ": " + st.LastError
+	}
+	return fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+}
+
 func (p *Process) ensureStarted() error {
 	p.mu.Lock()
 	if p.started {
@@ -65,9 +140,12 @@ func (p *Process) ensureStarted() error {
 	p.ready = make(chan struct{})
 	p.stopCh = make(chan struct{})
 	p.mu.Unlock()
+	// The first launch runs here, before the watcher exists: it is the only
+	// launch not made by the watcher.
 	if err := p.launch(); err != nil {
 		p.mu.Lock()
 		p.started = false
+		p.lastErr = err
 		p.mu.Unlock()
 		return err
 	}
@@ -76,7 +154,8 @@ func (p *Process) ensureStarted() error {
 }
 
 // launch starts the process and configures the known instances; on success
-// it publishes the connection.
+// it publishes the connection as a new generation. Only ensureStarted (once)
+// and the watcher call it, never concurrently.
 func (p *Process) launch() error {
 	cmd, secure, err := p.h.command(p.spec)
 	if err != nil {
@@ -118,6 +197,7 @@ func (p *Process) launch() error {
 		err := conn.Configure(ctx, sdk.Config{Kind: k.kind, Instance: k.name, JSON: js})
 		cancel()
 		if err != nil {
+			conn.Close()
 			client.Kill()
 			return fmt.Errorf("reconfiguring %s instance %q after restart: %w", k.kind, k.name, err)
 		}
@@ -125,43 +205,56 @@ func (p *Process) launch() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
+		conn.Close()
 		client.Kill()
 		return errors.New("plugin host closed")
 	}
 	p.client, p.conn = client, conn
+	p.gen++
+	p.restarting, p.lastErr = false, nil
 	close(p.ready)
 	return nil
 }
 
-// watch restarts the process whenever it exits, with backoff.
+// watch is the process's supervisor: it restarts the process whenever it
+// exits, noticed by polling or on a nudge from a failing call.
 func (p *Process) watch() {
 	t := time.NewTicker(p.h.opts.PollInterval)
 	defer t.Stop()
 	for {
+		nudged, seen := false, uint64(0)
 		select {
 		case <-p.stopCh:
 			return
 		case <-t.C:
+		case seen = <-p.nudge:
+			nudged = true
 		}
 		p.mu.Lock()
-		client := p.client
+		client, gen := p.client, p.gen
 		p.mu.Unlock()
+		if nudged && seen != gen {
+			continue // about a process already replaced
+		}
 		if client == nil || !client.Exited() {
 			continue
 		}
-		p.restart()
+		p.restart(gen)
 	}
 }
 
-func (p *Process) restart() {
+// restart replaces generation gen's exited process, retrying with backoff
+// until a launch succeeds or the host stops. Only the watcher calls it.
+func (p *Process) restart(gen uint64) {
 	p.mu.Lock()
-	if p.stopped {
+	if p.stopped || p.gen != gen {
 		p.mu.Unlock()
 		return
 	}
 	old, oldConn := p.client, p.conn
 	p.client, p.conn = nil, nil
 	p.ready = make(chan struct{})
+	p.restarting = true
 	p.restarts++
 	p.mu.Unlock()
 	p.log.Warn("plugin process exited; restarting")
@@ -195,44 +288,50 @@ func (p *Process) restart() {
 	}
 }
 
-// conn returns the live connection, waiting a bounded time for a restart.
+// Conn returns the live connection, waiting a bounded time for a restart.
 func (p *Process) Conn(ctx context.Context) (*sdk.Client, error) {
-	p.mu.Lock()
-	ready, conn, stopped, lastErr := p.ready, p.conn, p.stopped, p.lastErr
-	p.mu.Unlock()
-	if stopped {
-		return nil, fmt.Errorf("%s: plugin host closed", p.spec)
-	}
-	if conn != nil {
-		return conn, nil
-	}
+	conn, _, err := p.connGen(ctx)
+	return conn, err
+}
+
+// connGen is Conn with the connection's generation.
+func (p *Process) connGen(ctx context.Context) (*sdk.Client, uint64, error) {
 	timer := time.NewTimer(p.h.opts.RestartWait)
 	defer timer.Stop()
-	select {
-	case <-ready:
-		return p.Conn(ctx)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-timer.C:
-		msg := fmt.Sprintf("%s is restarting", p.spec)
-		if lastErr != nil {
-			msg += ": " + lastErr.Error()
+	for {
+		p.mu.Lock()
+		ready, conn, gen, stopped, lastErr := p.ready, p.conn, p.gen, p.stopped, p.lastErr
+		p.mu.Unlock()
+		if stopped {
+			return nil, 0, fmt.Errorf("%s: plugin host closed: %w", p.spec, sdk.ErrUnavailable)
 		}
-		return nil, fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+		if conn != nil {
+			return conn, gen, nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-timer.C:
+			msg := fmt.Sprintf("%s is restarting", p.spec)
+			if lastErr != nil {
+				msg += ": " + lastErr.Error()
+			}
+			return nil, 0, fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+		}
 	}
 }
 
-// noteErr reacts to a failed call: a broken connection means the process
-// may have died, so check now rather than at the next poll.
-func (p *Process) noteErr(err error) {
+// noteErr reacts to a failed call on generation gen: a broken connection
+// means the process may have died, so the watcher should look now rather
+// than at the next poll. It never restarts anything itself.
+func (p *Process) noteErr(gen uint64, err error) {
 	if !errors.Is(err, sdk.ErrUnavailable) {
 		return
 	}
-	p.mu.Lock()
-	client := p.client
-	p.mu.Unlock()
-	if client != nil && client.Exited() {
-		go p.restart()
+	select {
+	case p.nudge <- gen:
+	default: // a nudge is already pending; the poll covers the rest
 	}
 }
 
@@ -261,10 +360,14 @@ func (p *Process) stop() {
 		close(p.stopCh)
 	}
 	client, conn := p.client, p.conn
+	keys := make([]instKey, 0, len(p.configs))
+	for k := range p.configs {
+		keys = append(keys, k)
+	}
 	p.mu.Unlock()
 	if conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		for k := range p.configs {
+		for _, k := range keys {
 			_ = conn.CloseInstance(ctx, k.kind, k.name)
 		}
 		cancel()
@@ -285,16 +388,18 @@ func (p *Process) Kill() error {
 	return killPid(pid)
 }
 
-// call runs fn on the live connection and reacts to transport failures.
-func call[T any](ctx context.Context, p *Process, fn func(*sdk.Client) (T, error)) (T, error) {
-	conn, err := p.Conn(ctx)
+// call runs fn on the live connection of part's process, names the part in
+// its errors and nudges the supervisor on transport failures.
+func call[T any](ctx context.Context, p *Process, pt part, fn func(*sdk.Client) (T, error)) (T, error) {
+	conn, gen, err := p.connGen(ctx)
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, pt.wrap(ctx, err)
 	}
 	v, err := fn(conn)
 	if err != nil {
-		p.noteErr(err)
+		err = pt.wrap(ctx, err)
+		p.noteErr(gen, err)
 	}
 	return v, err
 }

@@ -12,21 +12,26 @@ import (
 	"modernc.org/sqlite"
 )
 
-// SQLite primary result codes that mean "another connection holds the lock".
+// SQLite primary result codes: "another connection holds the lock", and
+// the disk failing under the database.
 const (
 	sqliteBusy   = 5
 	sqliteLocked = 6
+	sqliteIOErr  = 10
+	sqliteFull   = 13
 )
 
-// wrap prefixes err with the package and operation. Lock timeouts also wrap
-// sdk.ErrUnavailable, since the caller may retry them.
+// wrap prefixes err with the package and operation. Lock timeouts, a full
+// disk and I/O errors also wrap sdk.ErrUnavailable: the transaction rolled
+// back, nothing was half-written, and the caller may retry once the
+// condition clears.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		if c := se.Code() & 0xff; c == sqliteBusy || c == sqliteLocked {
+		if c := se.Code() & 0xff; c == sqliteBusy || c == sqliteLocked || c == sqliteIOErr || c == sqliteFull {
 			return fmt.Errorf("store-sqlite: %s: %w: %w", op, sdk.ErrUnavailable, err)
 		}
 	}
