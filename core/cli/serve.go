@@ -166,6 +166,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				CAs: set, Store: store, Logger: log.Named("http"),
 				AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
 				OnRevoke: pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
+				HealthChecks: healthChecks(s, set),
 			})
 			if err != nil {
 				return err
@@ -327,4 +328,20 @@ func logLevel(def string) hclog.Level {
 		return l
 	}
 	return hclog.LevelFromString(def)
+}
+
+// healthChecks are health's parts beyond the certstore: each plugin process
+// (running, or restarting with its last error) and each CA key (a cached
+// test signature through its keystore, checked with the CA certificate).
+func healthChecks(s *session, set *authority.Set) map[string]func(context.Context) error {
+	checks := map[string]func(context.Context) error{}
+	for _, p := range s.host.Processes() {
+		checks[p.Name()] = p.Check
+	}
+	for _, c := range s.Config.CAs {
+		if iss, ok := set.CAs[c.Name]; ok {
+			checks["ca."+c.Name] = server.CachedCheck(server.HealthCacheTTL, server.KeyProbe(s.KeyStores[c.KeyStore], c.Key, iss.Certificate()))
+		}
+	}
+	return checks
 }

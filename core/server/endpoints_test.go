@@ -262,7 +262,7 @@ func TestHealth(t *testing.T) {
 	}
 	e2 := newEnv(t, plainConfig, func(o *Options) { o.Store = failingStore{o.Store} })
 	r = e2.do(t, http.MethodGet, "health", nil)
-	if r.Status != 503 || r.Success || string(r.Result) != `{"healthy":false}` || !strings.Contains(r.Errors[0].Message, "store") {
+	if r.Status != 503 || r.Success || string(r.Result) != `{"healthy":false,"parts":{"certstore":"failed"}}` || !strings.Contains(r.Errors[0].Message, "store") {
 		t.Errorf("unhealthy store: %d %s", r.Status, r.Raw)
 	}
 	e3 := newEnv(t, plainConfig, func(o *Options) {

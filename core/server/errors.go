@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -35,7 +36,9 @@ func codedError(code int, format string, a ...any) *apiError {
 }
 
 // classify maps err to status, code and message; internal reports a
-// server fault whose text must not reach the client (DD-7).
+// server fault whose text must not reach the client (DD-7). A retryable
+// plugin failure is a 503 naming the failing part (keystore or certstore
+// instance); its cause stays in the log.
 func classify(err error) (status, code int, msg string, internal bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -46,15 +49,60 @@ func classify(err error) (status, code int, msg string, internal bool) {
 		if ce.Code == ca.CodeStoreUnavailable || ce.Code == ca.CodeStoreInsert {
 			// DD-17: no certificate without its record; the store's
 			// own text stays in the log.
-			return http.StatusServiceUnavailable, ce.Code, ce.Msg, false
+			msg := ce.Msg
+			if part := failingPart(err); part != "" {
+				msg += " (" + part + ")"
+			}
+			return http.StatusServiceUnavailable, ce.Code, msg, false
 		}
-		return http.StatusBadRequest, ce.Code, ce.Error(), false
+		if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, sdk.ErrLocked) {
+			return http.StatusBadRequest, ce.Code, ce.Error(), false
+		}
 	}
-	if errors.Is(err, sdk.ErrUnavailable) {
-		return http.StatusServiceUnavailable, ca.CodeStoreUnavailable, "the certificate store is unavailable", false
+	if errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, sdk.ErrLocked) {
+		code := http.StatusServiceUnavailable
+		var ie *pluginhost.InstanceError
+		if !errors.As(err, &ie) || ie.Kind == sdk.KindCertStore {
+			code = ca.CodeStoreUnavailable
+		}
+		msg := failingPart(err)
+		if msg == "" {
+			msg = "a plugin is unavailable (retryable)"
+			if code == ca.CodeStoreUnavailable {
+				msg = "the certificate store is unavailable"
+			}
+		}
+		return http.StatusServiceUnavailable, code, msg, false
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return http.StatusServiceUnavailable, http.StatusServiceUnavailable, "request cancelled or timed out", false
 	}
 	return http.StatusInternalServerError, 0, "", true
+}
+
+// failingPart says which plugin instance err came from and how it failed
+// ("certstore \"main\" is unavailable (retryable)"), or "" when err names
+// none. Only the part and the class of failure: the plugin's own text
+// (paths, SQL) goes to the log, not to the client.
+func failingPart(err error) string {
+	var ie *pluginhost.InstanceError
+	if !errors.As(err, &ie) {
+		return ""
+	}
+	switch {
+	case errors.Is(err, sdk.ErrLocked):
+		return ie.Part() + " is locked; retry once it is unlocked"
+	case errors.Is(err, sdk.ErrUnavailable):
+		return ie.Part() + " is unavailable (retryable)"
+	}
+	return ie.Part() + " failed"
+}
+
+// storeUnavailable is the message for a certstore failing with
+// sdk.ErrUnavailable: the part by name when the error carries it.
+func storeUnavailable(err error) string {
+	if part := failingPart(err); part != "" {
+		return part
+	}
+	return "the certificate store is unavailable"
 }

@@ -47,6 +47,9 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 	fail := func(err error) (int, int, string) {
 		st, cd, msg, internal := classify(err)
 		logText := msg
+		if st == http.StatusServiceUnavailable {
+			logText = msg + ": " + err.Error() // the cause, e.g. "database or disk is full"
+		}
 		if internal {
 			logText = err.Error()
 			msg = fmt.Sprintf("internal server error (request id %s)", c.id)
