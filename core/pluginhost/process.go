@@ -288,7 +288,8 @@ func (p *Process) restart(gen uint64) {
 	}
 }
 
-// Conn returns the live connection, waiting a bounded time for a restart.
+// Conn returns the live connection, waiting a bounded time for a restart;
+// after a failed restart attempt it fails at once with sdk.ErrUnavailable.
 func (p *Process) Conn(ctx context.Context) (*sdk.Client, error) {
 	conn, _, err := p.connGen(ctx)
 	return conn, err
@@ -307,6 +308,11 @@ func (p *Process) connGen(ctx context.Context) (*sdk.Client, uint64, error) {
 		}
 		if conn != nil {
 			return conn, gen, nil
+		}
+		if lastErr != nil {
+			// A restart already failed (e.g. a corrupt key file): fail
+			// now rather than hold every call for RestartWait.
+			return nil, 0, fmt.Errorf("%s is restarting: %w: last attempt: %v", p.spec, sdk.ErrUnavailable, lastErr)
 		}
 		select {
 		case <-ready:

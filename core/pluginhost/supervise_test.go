@@ -2,12 +2,17 @@ package pluginhost_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -98,4 +103,72 @@ func TestRepeatedKillsUnderLoad(t *testing.T) {
 		t.Errorf("status after recovery = %+v; want running with no error", st)
 	}
 	t.Logf("%d signatures, %d retryable failures, %d restarts", succeeded.Load(), failed.Load(), proc.Restarts())
+}
+
+// A process that cannot restart (its keystore's key file is corrupt) is
+// reported as restarting with the cause, its calls fail with a retryable
+// error naming the instance, and it serves again once the cause is fixed.
+func TestStatusWhileRestartFails(t *testing.T) {
+	h := newHost(t)
+	dir := filepath.Join(t.TempDir(), "keys")
+	cfg, _ := json.Marshal(map[string]any{"dir": dir, "passphrase": "correct horse", "kdf_work_factor": 10})
+	inst, err := h.Open(context.Background(), pluginhost.OpenRequest{Spec: builtin(t, sdk.KindKeyStore, "file"), Name: "corrupt", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := inst.(sdk.KeyStore)
+	ctx := context.Background()
+	if _, err := ks.GenerateKey(ctx, sdk.GenerateKeyRequest{ID: "k", Algorithm: sdk.AlgECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	proc := h.Processes()[0]
+	if st := proc.Status(); st.State != pluginhost.StateRunning || proc.Check(ctx) != nil {
+		t.Fatalf("fresh process: %+v", st)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	saved := map[string][]byte{}
+	for _, f := range files {
+		saved[f], _ = os.ReadFile(f)
+		if err := os.WriteFile(f, []byte("corrupt"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for proc.Status().LastError == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("status never reports the failed restart: %+v", proc.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := proc.Status(); st.State != pluginhost.StateRestarting || !strings.Contains(st.LastError, `instance "corrupt"`) {
+		t.Errorf("status = %+v; want restarting with the reconfiguration error", st)
+	}
+	if err := proc.Check(ctx); !errors.Is(err, sdk.ErrUnavailable) {
+		t.Errorf("Check = %v; want ErrUnavailable", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = signOnce(cctx, ks, "k")
+	var ie *pluginhost.InstanceError
+	if !errors.Is(err, sdk.ErrUnavailable) || !errors.As(err, &ie) || ie.Part() != `keystore "corrupt"` {
+		t.Errorf("sign while the keystore cannot restart: %v; want ErrUnavailable naming keystore \"corrupt\"", err)
+	}
+
+	for f, b := range saved {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for proc.Status().State != pluginhost.StateRunning {
+		if time.Now().After(deadline.Add(15 * time.Second)) {
+			t.Fatalf("the process does not come back once the key file is fixed: %+v", proc.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := signOnce(ctx, ks, "k"); err != nil {
+		t.Errorf("sign after recovery: %v", err)
+	}
 }
