@@ -14,21 +14,44 @@ import (
 
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/plugintest"
 )
 
-// The plugin process is killed 10 times while 16 callers sign without
-// pause. Supervision has one owner per process: exactly one restart per
-// kill, no double close of the ready channel (the audit's panic), no late
-// restart killing a fresh process. Every call succeeds or fails with the
+// The plugin process (keystore, certstore) is killed 10 times while 16
+// callers sign or store without pause. Supervision has one owner per
+// process: exactly one restart per kill, no double close of the ready
+// channel (the audit's panic), no late restart killing a fresh process. Every call succeeds or fails with the
 // retryable sdk.ErrUnavailable, and the process serves again at the end.
 func TestRepeatedKillsUnderLoad(t *testing.T) {
-	const callers, kills = 16, 10
-	h := newHost(t)
-	ks := openKeyStore(t, h, false)
-	ctx := context.Background()
-	if _, err := ks.GenerateKey(ctx, sdk.GenerateKeyRequest{ID: "k", Algorithm: sdk.AlgECDSAP256}); err != nil {
-		t.Fatal(err)
+	var serial atomic.Int64
+	for _, tc := range []struct {
+		kind string
+		open func(t *testing.T, h *pluginhost.Host) func(context.Context) error
+	}{
+		{sdk.KindKeyStore, func(t *testing.T, h *pluginhost.Host) func(context.Context) error {
+			ks := openKeyStore(t, h, false)
+			if _, err := ks.GenerateKey(context.Background(), sdk.GenerateKeyRequest{ID: "k", Algorithm: sdk.AlgECDSAP256}); err != nil {
+				t.Fatal(err)
+			}
+			return func(ctx context.Context) error { return signOnce(ctx, ks, "k") }
+		}},
+		{sdk.KindCertStore, func(t *testing.T, h *pluginhost.Host) func(context.Context) error {
+			cs := openCertStore(t, h, false)
+			return func(ctx context.Context) error {
+				return cs.Put(ctx, plugintest.NewCertRecord(serial.Add(1), "ab", "i", time.Now()))
+			}
+		}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			h := newHost(t)
+			repeatedKills(t, h, tc.open(t, h))
+		})
 	}
+}
+
+func repeatedKills(t *testing.T, h *pluginhost.Host, op func(context.Context) error) {
+	const callers, kills = 16, 10
+	ctx := context.Background()
 	proc := h.Processes()[0]
 
 	var (
@@ -45,7 +68,7 @@ func TestRepeatedKillsUnderLoad(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := signOnce(cctx, ks, "k")
+				err := op(cctx)
 				cancel()
 				switch {
 				case err == nil:
@@ -96,13 +119,13 @@ func TestRepeatedKillsUnderLoad(t *testing.T) {
 	if failed.Load() == 0 {
 		t.Error("no call failed although the plugin was killed under load")
 	}
-	if err := signOnce(ctx, ks, "k"); err != nil {
-		t.Fatalf("sign after the last restart: %v", err)
+	if err := op(ctx); err != nil {
+		t.Fatalf("call after the last restart: %v", err)
 	}
 	if st := proc.Status(); st.State != "running" || st.LastError != "" {
 		t.Errorf("status after recovery = %+v; want running with no error", st)
 	}
-	t.Logf("%d signatures, %d retryable failures, %d restarts", succeeded.Load(), failed.Load(), proc.Restarts())
+	t.Logf("%d calls succeeded, %d retryable failures, %d restarts", succeeded.Load(), failed.Load(), proc.Restarts())
 }
 
 // A process that cannot restart (its keystore's key file is corrupt) is
