@@ -178,7 +178,7 @@ func TestHealthBrokenKeystore(t *testing.T) {
 
 // Disk full: sign and revoke answer 503 naming the certstore (revoke used
 // to give 500), never a certificate that was not recorded; the log carries
-// the cause. Once space is free, both work again.
+// the cause and health turns unhealthy. Once space is free, all recover.
 func TestDiskFullDaemon(t *testing.T) {
 	state := testtool.SmallDisk(t, 8<<20)
 	d := startDevLog(t, state)
@@ -217,9 +217,16 @@ func TestDiskFullDaemon(t *testing.T) {
 	if !strings.Contains(d.logText(), "database or disk is full") {
 		t.Errorf("the log does not carry the cause:\n%s", d.logText())
 	}
+	// Reads still work on a full disk; health knows from the failed writes.
+	if h := getHealth(t, d.base); h.status != 503 || h.parts["certstore.main"] != "failed" || !strings.Contains(h.message, "certstore.main") {
+		t.Errorf("health on a full disk: %+v; want 503 naming certstore.main", h)
+	}
 	free()
 	if resp, env, err := post(d.base, "revoke", revoke); err != nil || resp.StatusCode != 200 {
 		t.Errorf("revoke after freeing space: %v %d %+v", err, resp.StatusCode, env)
+	}
+	if h := getHealth(t, d.base); h.status != 200 || !h.healthy {
+		t.Errorf("health once a write succeeds again: %+v", h)
 	}
 }
 

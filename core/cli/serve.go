@@ -330,13 +330,20 @@ func logLevel(def string) hclog.Level {
 	return hclog.LevelFromString(def)
 }
 
-// healthChecks are health's parts beyond the certstore: each plugin process
-// (running, or restarting with its last error) and each CA key (a cached
-// test signature through its keystore, checked with the CA certificate).
+// healthChecks are health's parts beyond the certstore probe: each plugin
+// process (running, or restarting with its last error), each certstore's
+// last write, and each CA key (a cached test signature through its
+// keystore, checked with the CA certificate).
 func healthChecks(s *session, set *authority.Set) map[string]func(context.Context) error {
 	checks := map[string]func(context.Context) error{}
 	for _, p := range s.host.Processes() {
 		checks[p.Name()] = p.Check
+	}
+	for name, cs := range s.CertStores {
+		// Reads work on a full disk: the store's last write tells.
+		if c, ok := cs.(interface{ Check(context.Context) error }); ok {
+			checks["certstore."+name] = c.Check
+		}
 	}
 	for _, c := range s.Config.CAs {
 		if iss, ok := set.CAs[c.Name]; ok {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/pkid/pkid/sdk"
 )
@@ -92,6 +94,37 @@ type certStore struct {
 	p    *Process
 	name string
 	part part
+
+	mu         sync.Mutex
+	writeErr   error // the last write's retryable failure; nil after a success
+	writeErrAt time.Time
+}
+
+// WriteFailureWindow is how long a certstore's failed write (disk full,
+// database down) keeps its Check failing when no write succeeds since:
+// reads still work on a full disk, so only writes tell; the window lets
+// health recover once the cause is fixed even if no traffic comes.
+var WriteFailureWindow = time.Minute
+
+// noteWrite records the outcome of a write for Check.
+func (s *certStore) noteWrite(err error) {
+	if err != nil && !errors.Is(err, sdk.ErrUnavailable) {
+		return // a refused record says nothing about the store's health
+	}
+	s.mu.Lock()
+	s.writeErr, s.writeErrAt = err, time.Now()
+	s.mu.Unlock()
+}
+
+// Check is a health probe: it fails (wrapping sdk.ErrUnavailable, with the
+// cause) while the last write failed retryably within WriteFailureWindow.
+func (s *certStore) Check(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writeErr == nil || time.Since(s.writeErrAt) > WriteFailureWindow {
+		return nil
+	}
+	return fmt.Errorf("last write failed %s ago: %w", time.Since(s.writeErrAt).Round(time.Second), s.writeErr)
 }
 
 func (s *certStore) Close() error { return nil }
@@ -100,6 +133,7 @@ type none struct{}
 
 func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
 	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Put(ctx, rec) })
+	s.noteWrite(err)
 	return err
 }
 
@@ -111,6 +145,7 @@ func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]err
 	for i := range errs {
 		errs[i] = s.part.wrap(ctx, errs[i])
 	}
+	s.noteWrite(err)
 	return errs, err
 }
 
@@ -125,11 +160,13 @@ func (s *certStore) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.Cer
 
 func (s *certStore) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Revoke(ctx, req) })
+	s.noteWrite(err)
 	return err
 }
 
 func (s *certStore) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).PutOCSP(ctx, rec) })
+	s.noteWrite(err)
 	return err
 }
 

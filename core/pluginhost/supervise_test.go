@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/core/pluginhost"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
 )
@@ -193,5 +194,43 @@ func TestStatusWhileRestartFails(t *testing.T) {
 	}
 	if err := signOnce(ctx, ks, "k"); err != nil {
 		t.Errorf("sign after recovery: %v", err)
+	}
+}
+
+// Reads work on a full disk, so a certstore's health comes from its writes:
+// Check fails with the cause while the last write failed retryably, and
+// passes again after a successful write.
+func TestCertStoreCheckFollowsWrites(t *testing.T) {
+	dir := testtool.SmallDisk(t, 1<<20)
+	h := newHost(t)
+	cfg, _ := json.Marshal(map[string]any{"path": filepath.Join(dir, "pkid.db"), "busy_timeout": nil})
+	inst, err := h.Open(context.Background(), pluginhost.OpenRequest{Spec: builtin(t, sdk.KindCertStore, "sqlite"), Name: "full", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := inst.(sdk.CertStore)
+	check := inst.(interface{ Check(context.Context) error }).Check
+	ctx := context.Background()
+	if err := cs.Put(ctx, plugintest.NewCertRecord(1, "ab", "i", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(ctx); err != nil {
+		t.Fatalf("healthy store: %v", err)
+	}
+	free := testtool.FillDisk(t, dir)
+	err = cs.Put(ctx, plugintest.NewCertRecord(2, "ab", "i", time.Now()))
+	var ie *pluginhost.InstanceError
+	if !errors.Is(err, sdk.ErrUnavailable) || !errors.As(err, &ie) || ie.Part() != `certstore "full"` || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("put on a full disk: %v; want ErrUnavailable naming certstore \"full\" and the cause", err)
+	}
+	if err := check(ctx); !errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), "disk is full") {
+		t.Errorf("Check on a full disk: %v", err)
+	}
+	free()
+	if err := cs.Put(ctx, plugintest.NewCertRecord(2, "ab", "i", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(ctx); err != nil {
+		t.Errorf("Check after a successful write: %v", err)
 	}
 }
