@@ -128,6 +128,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 			continue
 		}
 		if p.CA.IsCA && p.CA.MaxPathLen > cfg.MaxPathLen {
+			if name == "" {
+				name = p.Name
+			}
 			return nil, errorf(CodeInvalidPolicy, nil, "profile %q: ca_constraint max_path_len %d exceeds the limit %d (limits.max_path_len)", name, p.CA.MaxPathLen, cfg.MaxPathLen)
 		}
 		l, err := lint.New(p.Lint)
@@ -709,6 +712,12 @@ var errNotAName = errors.New("not a name")
 // text, a malformed name) is refused while any allow list is set.
 func checkCommonName(cn string, np *profile.NamePolicy) error {
 	dns, ips, emails, uris := csr.ClassifyHosts([]string{cn})
+	if len(dns)+len(ips)+len(emails)+len(uris) == 0 { // blank
+		if np.AnyAllow() {
+			return errNotAName
+		}
+		return nil
+	}
 	var err error
 	if len(dns) == 1 {
 		var d string

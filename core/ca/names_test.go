@@ -78,6 +78,7 @@ func TestNamePolicySubject(t *testing.T) {
 		{"dns-only", "ops@example.com", nil, "", `email address "ops@example.com" is not allowed`},
 		{"dns-only", "spiffe://api.svc.example.com/x", nil, "", `URI "spiffe://api.svc.example.com/x" is not allowed`},
 		{"dns-only", "policy test", nil, "", `common name "policy test" is not a DNS name, IP address, email address or URI`},
+		{"dns-only", "  ", nil, "", `common name "  " is not a DNS name`},
 		{"dns-only", "a\r\nb.svc.example.com", nil, "", `"a\r\nb.svc.example.com"`},
 		{"dns-only", "api.svc.example.com", nil, "", ""},
 		{"dns-only", "api.svc.example.com", []string{"api.svc.example.com"}, "", ""},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -22,6 +23,10 @@ import (
 // Errors match ErrInvalid and quote the name.
 func DNSName(name string) (string, error) {
 	body, wildcard := strings.CutPrefix(name, "*.")
+	if !utf8.ValidString(body) {
+		// idna would encode the replacement character.
+		return "", invalidf("DNS name %q is not valid UTF-8", name)
+	}
 	if needsIDNA(body) {
 		a, err := idna.Lookup.ToASCII(body)
 		if err != nil {

@@ -80,3 +80,27 @@ func TestGenerateHostSyntax(t *testing.T) {
 		})
 	}
 }
+
+// DNSName either refuses a name with one ErrInvalid line or returns an
+// ASCII name of preferred syntax that it accepts unchanged.
+func FuzzDNSName(f *testing.F) {
+	for _, s := range []string{"www.example.com", "*.bücher.example.com", "a\r\nb.example.com", "xn--a.example.com", "_srv.EXAMPLE.com", "a\u200db.com", "ｅｘａｍｐｌｅ.com", "a。b.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		out, err := DNSName(name)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) || strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("error not one ErrInvalid line: %q", err)
+			}
+			return
+		}
+		body := strings.TrimPrefix(out, "*.")
+		if len(body) > 253 || strings.Trim(body, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			t.Fatalf("DNSName(%q) = %q: not preferred syntax", name, out)
+		}
+		if again, err := DNSName(out); err != nil || again != out {
+			t.Fatalf("DNSName(%q) = %q, but DNSName(%q) = %q, %v", name, out, out, again, err)
+		}
+	})
+}
