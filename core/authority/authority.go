@@ -211,7 +211,9 @@ func build(ctx context.Context, l *catalog.Loaded, c *config.CA, publicURL strin
 	if c.CertStore != "" {
 		store = l.CertStores[c.CertStore]
 	}
-	icfg := ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store}
+	lim := l.Config.Pkid.Limits.WithDefaults()
+	icfg := ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store,
+		MaxSANs: lim.MaxSANs, MaxCertificateBytes: lim.MaxCertificateBytes, MaxPathLen: lim.MaxPathLen}
 	icfg.CRLURL, _, icfg.IssuerURL, icfg.OCSPURL = URLs(l.Config.Pkid, publicURL, c)
 	if o := c.OCSP; o != nil {
 		icfg.OCSPValidity = o.Validity

@@ -25,12 +25,16 @@ type InitCARequest struct {
 	// Signer is the CA key (generated, loaded, or inside a keystore).
 	Signer crypto.Signer
 	Lint   profile.Lint
-	Now    func() time.Time
-	Rand   io.Reader
+	// MaxPathLen caps the CA's pathlen (zero: DefaultMaxPathLen; the
+	// pkid block's limits.max_path_len).
+	MaxPathLen int
+	Now        func() time.Time
+	Rand       io.Reader
 }
 
 // InitCA creates a self-signed CA certificate and its CSR. Errors: bad
-// request (5200), unsupported key (2200), lint refusal (5300).
+// request or a pathlen above MaxPathLen (5200), unsupported key (2200),
+// lint refusal (5300).
 func InitCA(ctx context.Context, req InitCARequest) (cert *Certificate, csrPEM []byte, err error) {
 	if req.Request == nil || req.Signer == nil {
 		return nil, nil, fmt.Errorf("ca: initca needs a request and a key")
@@ -45,6 +49,11 @@ func InitCA(ctx context.Context, req InitCARequest) (cert *Certificate, csrPEM [
 	alg, err := DefaultSignatureAlgorithm(pub)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c := req.Request.CA; c != nil {
+		if limit := orDefault(req.MaxPathLen, DefaultMaxPathLen); c.PathLength > limit {
+			return nil, nil, errorf(CodeInvalidPolicy, nil, "ca.pathlen %d exceeds the limit %d (limits.max_path_len)", c.PathLength, limit)
+		}
 	}
 	csrPEM, err = csr.Generate(req.Request, req.Signer)
 	if err != nil {
@@ -112,7 +121,7 @@ func selfSigned(t *x509.Certificate, signer crypto.Signer, lcfg profile.Lint, rn
 	if err != nil {
 		return nil, errorf(CodeInvalidPolicy, err, "lint settings")
 	}
-	warnings, err := preIssuanceLint(l, t, t, pub, pub)
+	warnings, _, err := preIssuanceLint(l, t, t, pub, pub)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,9 +61,27 @@ type IssuerConfig struct {
 	// (AIA OCSP, CRL distribution point, AIA caIssuers) when the profile
 	// sets none.
 	OCSPURL, CRLURL, IssuerURL string
+	// MaxSANs, MaxCertificateBytes and MaxPathLen bound what a request
+	// may ask for (the pkid block's limits; zero: DefaultMaxSANs,
+	// DefaultMaxCertificateBytes, DefaultMaxPathLen).
+	MaxSANs, MaxCertificateBytes, MaxPathLen int
 	// Now and Rand are for tests; defaults time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
+}
+
+// Default limits, as core/config's limits block defaults.
+const (
+	DefaultMaxSANs             = 1000
+	DefaultMaxCertificateBytes = 64 << 10
+	DefaultMaxPathLen          = 32
+)
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // Issuer signs certificates under one CA.
@@ -75,7 +96,8 @@ type Issuer struct {
 
 // NewIssuer checks that the signer matches the CA certificate and prepares
 // the linters of every profile. Errors: key mismatch (2300), unsupported or
-// too weak CA key (2200), invalid lint settings (5200).
+// too weak CA key (2200), invalid lint settings or a profile pathlen above
+// MaxPathLen (5200).
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Certificate == nil || cfg.Signer == nil || cfg.Profiles == nil {
 		return nil, errors.New("ca: issuer needs a certificate, a signer and profiles")
@@ -93,6 +115,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	cfg.MaxSANs = orDefault(cfg.MaxSANs, DefaultMaxSANs)
+	cfg.MaxCertificateBytes = orDefault(cfg.MaxCertificateBytes, DefaultMaxCertificateBytes)
+	cfg.MaxPathLen = orDefault(cfg.MaxPathLen, DefaultMaxPathLen)
 	iss := &Issuer{cfg: cfg, sigAlg: alg, linters: map[string]*lint.Linter{}}
 	all := map[string]*profile.Profile{"": cfg.Profiles.Default}
 	for name, p := range cfg.Profiles.Profiles {
@@ -101,6 +126,12 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	for name, p := range all {
 		if p == nil {
 			continue
+		}
+		if p.CA.IsCA && p.CA.MaxPathLen > cfg.MaxPathLen {
+			if name == "" {
+				name = p.Name
+			}
+			return nil, errorf(CodeInvalidPolicy, nil, "profile %q: ca_constraint max_path_len %d exceeds the limit %d (limits.max_path_len)", name, p.CA.MaxPathLen, cfg.MaxPathLen)
 		}
 		l, err := lint.New(p.Lint)
 		if err != nil {
@@ -171,7 +202,10 @@ func (c *Certificate) PEM() []byte {
 // Sign issues a certificate for req. Errors are *Error with CFSSL codes:
 // CSR problems (9002/9003/9300), unknown profile (5400), policy violations
 // and lint refusals (5300), whitelist mismatch (5500), missing serial
-// (1400), store failure (11100: no certificate is returned).
+// (1400), store failure (11100: no certificate is returned). Malformed
+// names, names outside the profile's policy and requests beyond the
+// limits (MaxSANs, MaxCertificateBytes) are policy violations (5300) whose
+// message names the name or the limit.
 func (i *Issuer) Sign(ctx context.Context, req SignRequest) (*Certificate, error) {
 	cr, err := csr.ParseCSR(req.CSR)
 	if err != nil {
@@ -200,9 +234,17 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 	if err := checkNameConstraints(t, append([]*x509.Certificate{i.cfg.Certificate}, i.cfg.Chain...)); err != nil {
 		return nil, err
 	}
+	// The cheap bound first, so a huge request costs no lint; lint's
+	// to-be-signed certificate and the signed one are measured too.
+	if err := i.checkSize(minCertificateSize(t, i.cfg.Certificate, pub), "at least "); err != nil {
+		return nil, err
+	}
 	if l := i.linters[p.Name]; l != nil {
-		ws, err := preIssuanceLint(l, t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
+		ws, size, err := preIssuanceLint(l, t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
 		if err != nil {
+			return nil, err
+		}
+		if err := i.checkSize(size, "about "); err != nil {
 			return nil, err
 		}
 		warnings = append(warnings, ws...)
@@ -210,6 +252,9 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, i.cfg.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("ca: signing: %w", err)
+	}
+	if err := i.checkSize(len(der), ""); err != nil {
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -394,9 +439,14 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 		}
 		t.ExtraExtensions = append(t.ExtraExtensions, ext)
 	}
+	var csrSAN *pkix.Extension
 	if p.CopyExtensions {
 		for _, e := range cr.Extensions {
 			if e.Id.Equal(oidBasicConstraints) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
+				continue
+			}
+			if e.Id.Equal(oidSubjectAltName) {
+				csrSAN = &e // decided below, once the names are checked
 				continue
 			}
 			t.ExtraExtensions = append(t.ExtraExtensions, e)
@@ -410,10 +460,84 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 		t.ExtraExtensions = append(t.ExtraExtensions, e)
 	}
 
+	if n := len(t.DNSNames) + len(t.IPAddresses) + len(t.EmailAddresses) + len(t.URIs); n > i.cfg.MaxSANs {
+		return nil, nil, errorf(CodePolicyViolation, nil, "certificate has %d names; the limit is %d (limits.max_sans)", n, i.cfg.MaxSANs)
+	}
+	// Names are checked (and IDNs converted to A-labels) before policy
+	// and lint, whichever way they came: hosts or the CSR.
+	dns, emails, uris, err := csr.CheckSANs(t.DNSNames, t.EmailAddresses, t.URIs)
+	if err != nil {
+		return nil, nil, errorf(CodePolicyViolation, nil, "%s", strings.TrimPrefix(err.Error(), "csr: "))
+	}
+	t.DNSNames, t.EmailAddresses, t.URIs = dns, emails, uris
+	// The CSR's subjectAltName bytes are copied only when they say
+	// exactly what was checked: the same names, and no policy that name
+	// types Go does not parse (otherName, directoryName) could slip past.
+	if csrSAN != nil && sameSANs(t, cr) && p.Names == nil && p.NameWhitelist == nil {
+		t.ExtraExtensions = append(t.ExtraExtensions, *csrSAN)
+	}
+
 	if err := checkNames(t, p); err != nil {
 		return nil, nil, err
 	}
 	return t, warnings, nil
+}
+
+// sameSANs reports whether t's names are exactly the CSR's.
+func sameSANs(t *x509.Certificate, cr *x509.CertificateRequest) bool {
+	return slices.Equal(t.DNSNames, cr.DNSNames) && slices.Equal(t.EmailAddresses, cr.EmailAddresses) &&
+		slices.EqualFunc(t.IPAddresses, cr.IPAddresses, net.IP.Equal) &&
+		slices.EqualFunc(t.URIs, cr.URIs, func(a, b *url.URL) bool { return a.String() == b.String() })
+}
+
+// checkSize refuses a certificate of size bytes above MaxCertificateBytes;
+// qualifier says how size was measured ("at least ", "about ").
+func (i *Issuer) checkSize(size int, qualifier string) error {
+	if size > i.cfg.MaxCertificateBytes {
+		return errorf(CodePolicyViolation, nil, "certificate would be %s%d bytes; the limit is %d bytes (limits.max_certificate_bytes)", qualifier, size, i.cfg.MaxCertificateBytes)
+	}
+	return nil
+}
+
+// minCertificateSize is a lower bound of t's DER size signed by parent:
+// the bytes of its names, extensions, subject, issuer and public key,
+// without any encoding overhead.
+func minCertificateSize(t, parent *x509.Certificate, pub crypto.PublicKey) int {
+	n := len(parent.RawSubject)
+	for _, d := range t.DNSNames {
+		n += len(d)
+	}
+	for _, e := range t.EmailAddresses {
+		n += len(e)
+	}
+	for _, ip := range t.IPAddresses {
+		n += min(len(ip), 4)
+	}
+	for _, u := range t.URIs {
+		n += len(u.String())
+	}
+	for _, e := range t.ExtraExtensions {
+		n += len(e.Value)
+	}
+	// The subject: its fields, or its ExtraNames (which may repeat them).
+	s := t.Subject
+	fields, extra := len(s.CommonName)+len(s.SerialNumber), 0
+	for _, vs := range [][]string{s.Country, s.Organization, s.OrganizationalUnit, s.Locality, s.Province, s.StreetAddress, s.PostalCode} {
+		for _, v := range vs {
+			fields += len(v)
+		}
+	}
+	for _, a := range s.ExtraNames {
+		extra += len(fmt.Sprint(a.Value))
+	}
+	n += max(fields, extra)
+	for _, u := range append(append(append([]string{}, t.OCSPServer...), t.IssuingCertificateURL...), t.CRLDistributionPoints...) {
+		n += len(u)
+	}
+	if der, err := x509.MarshalPKIXPublicKey(pub); err == nil {
+		n += len(der)
+	}
+	return n
 }
 
 func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profile) error {
@@ -566,8 +690,61 @@ func checkNames(t *x509.Certificate, p *profile.Profile) error {
 		if err := checkNamePolicy(t, np); err != nil {
 			return errorf(CodePolicyViolation, nil, "profile %q: %s", p.Name, err)
 		}
+		// Verifiers match a host against the CN when a certificate has
+		// no SAN of its type (openssl -verify_hostname does), so the CN
+		// is a name too. A CA's CN names the CA, not a host.
+		if cn := t.Subject.CommonName; cn != "" && !t.IsCA {
+			if err := checkCommonName(cn, np); errors.Is(err, errNotAName) {
+				return errorf(CodePolicyViolation, nil, "profile %q: common name %q is not a DNS name, IP address, email address or URI, which a policy with allow lists requires", p.Name, cn)
+			} else if err != nil {
+				return errorf(CodePolicyViolation, nil, "profile %q: common name %q: %s", p.Name, cn, err)
+			}
+		}
 	}
 	return nil
+}
+
+var errNotAName = errors.New("not a name")
+
+// checkCommonName classifies the CN as step-ca does (an IP address, else
+// an email address, else a URI, else a DNS name; csr.ClassifyHosts) and
+// checks it against that type's lists. A CN that is none of these (free
+// text, a malformed name) is refused while any allow list is set.
+func checkCommonName(cn string, np *profile.NamePolicy) error {
+	dns, ips, emails, uris := csr.ClassifyHosts([]string{cn})
+	if len(dns)+len(ips)+len(emails)+len(uris) == 0 { // blank
+		if np.AnyAllow() {
+			return errNotAName
+		}
+		return nil
+	}
+	var err error
+	if len(dns) == 1 {
+		var d string
+		if d, err = csr.DNSName(dns[0]); err != nil {
+			if !np.AnyAllow() {
+				// Free text; still no denied name in any spelling.
+				if anyPattern(dns[0], np.DenyDNS) {
+					return fmt.Errorf("DNS name %q is denied", dns[0])
+				}
+				return nil
+			}
+			return errNotAName
+		}
+		dns[0] = d
+	}
+	if emails, uris, err = normalizeEmailsURIs(emails, uris); err != nil {
+		if !np.AnyAllow() {
+			return nil
+		}
+		return errNotAName
+	}
+	return checkNamePolicy(&x509.Certificate{DNSNames: dns, IPAddresses: ips, EmailAddresses: emails, URIs: uris}, np)
+}
+
+func normalizeEmailsURIs(emails []string, uris []*url.URL) ([]string, []*url.URL, error) {
+	_, emails, uris, err := csr.CheckSANs(nil, emails, uris)
+	return emails, uris, err
 }
 
 // dnsPatternMatches: "*.example.com" matches exactly one label below
@@ -590,7 +767,10 @@ func anyPattern(name string, patterns []string) bool {
 	return false
 }
 
+// checkNamePolicy applies np to t's SANs. As in step-ca's policy engine,
+// once any allow list is set, a name type without one is denied.
 func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
+	anyAllow := np.AnyAllow()
 	for _, d := range t.DNSNames {
 		if strings.Contains(d, "*") && !np.AllowWildcards {
 			return fmt.Errorf("wildcard name %q is not allowed", d)
@@ -598,21 +778,30 @@ func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
 		if anyPattern(d, np.DenyDNS) {
 			return fmt.Errorf("DNS name %q is denied", d)
 		}
-		if len(np.AllowDNS) > 0 && !anyPattern(d, np.AllowDNS) {
+		switch {
+		case len(np.AllowDNS) > 0 && !anyPattern(d, np.AllowDNS):
 			return fmt.Errorf("DNS name %q is not in the allowed names %q", d, np.AllowDNS)
+		case anyAllow && len(np.AllowDNS) == 0:
+			return fmt.Errorf("DNS name %q is not allowed: the policy has allow lists but no allow_dns", d)
 		}
 	}
 	for _, ip := range t.IPAddresses {
 		if anyNet(np.DenyIP, ip) {
 			return fmt.Errorf("IP address %s is denied", ip)
 		}
-		if len(np.AllowIP) > 0 && !anyNet(np.AllowIP, ip) {
+		switch {
+		case len(np.AllowIP) > 0 && !anyNet(np.AllowIP, ip):
 			return fmt.Errorf("IP address %s is not in the allowed ranges %s", ip, netsString(np.AllowIP))
+		case anyAllow && len(np.AllowIP) == 0:
+			return fmt.Errorf("IP address %s is not allowed: the policy has allow lists but no allow_ip", ip)
 		}
 	}
 	for _, e := range t.EmailAddresses {
 		if err := checkEmail(e, np.AllowEmail, np.DenyEmail); err != nil {
 			return err
+		}
+		if anyAllow && len(np.AllowEmail) == 0 {
+			return fmt.Errorf("email address %q is not allowed: the policy has allow lists but no allow_email", e)
 		}
 	}
 	for _, u := range t.URIs {
@@ -620,8 +809,11 @@ func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
 		if anyPattern(h, np.DenyURI) {
 			return fmt.Errorf("URI %q is denied", u)
 		}
-		if len(np.AllowURI) > 0 && !anyPattern(h, np.AllowURI) {
+		switch {
+		case len(np.AllowURI) > 0 && !anyPattern(h, np.AllowURI):
 			return fmt.Errorf("URI %q is not in the allowed hosts %q", u, np.AllowURI)
+		case anyAllow && len(np.AllowURI) == 0:
+			return fmt.Errorf("URI %q is not allowed: the policy has allow lists but no allow_uri", u)
 		}
 	}
 	return nil
@@ -629,20 +821,21 @@ func checkNamePolicy(t *x509.Certificate, np *profile.NamePolicy) error {
 
 // preIssuanceLint lints the to-be-signed certificate; findings at the
 // profile's level refuse issuance (5300, naming the lints), lower ones come
-// back as warnings.
-func preIssuanceLint(l *lint.Linter, t, parent *x509.Certificate, pub, issuerPub crypto.PublicKey) ([]string, error) {
+// back as warnings. size is the linted certificate's DER size (the real
+// one's differs by a few signature bytes at most).
+func preIssuanceLint(l *lint.Linter, t, parent *x509.Certificate, pub, issuerPub crypto.PublicKey) (warnings []string, size int, err error) {
 	tbs, err := lint.PreIssuance(t, parent, pub, issuerPub)
 	if err != nil {
-		return nil, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
+		return nil, 0, fmt.Errorf("ca: preparing the certificate for lint: %w", err)
 	}
 	rep, err := l.Lint(tbs)
 	if err != nil {
-		return nil, fmt.Errorf("ca: lint: %w", err)
+		return nil, 0, fmt.Errorf("ca: lint: %w", err)
 	}
 	if err := rep.Err(); err != nil {
-		return nil, errorf(CodePolicyViolation, err, "certificate refused")
+		return nil, 0, errorf(CodePolicyViolation, err, "certificate refused")
 	}
-	return findingStrings(rep.Warnings()), nil
+	return findingStrings(rep.Warnings()), len(tbs), nil
 }
 
 func findingStrings(fs []lint.Finding) []string {

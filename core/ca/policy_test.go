@@ -50,7 +50,8 @@ func TestNamePolicy(t *testing.T) {
 		{[]string{"ops@example.org"}, "outside the permitted"},
 		{[]string{"spiffe://evil.org/x"}, "not in the allowed hosts"},
 	} {
-		c, _ := newCSR(t, &csr.Request{CN: "policy test", Hosts: []string{"example.com"}})
+		// The CN is a name under the policy too (TestNamePolicySubject).
+		c, _ := newCSR(t, &csr.Request{CN: "example.com", Hosts: []string{"example.com"}})
 		_, err := iss.Sign(ctx, ca.SignRequest{CSR: c, Profile: "server", Hosts: tc.hosts})
 		switch {
 		case tc.want == "" && err != nil:

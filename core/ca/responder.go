@@ -47,7 +47,7 @@ func (i *Issuer) SignOCSPResponder(ctx context.Context, csrPEM []byte, validity 
 	if err != nil {
 		return nil, err
 	}
-	ws, err := preIssuanceLint(l, t, i.cfg.Certificate, cr.PublicKey, i.cfg.Signer.Public())
+	ws, _, err := preIssuanceLint(l, t, i.cfg.Certificate, cr.PublicKey, i.cfg.Signer.Public())
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,10 @@ const LabelCSR = "CERTIFICATE REQUEST"
 // set, the delegated-credential usage (1.3.6.1.4.1.44363.44, NULL,
 // non-critical) when r.DelegationEnabled, then r.Extensions.
 //
-// Errors: r fails Validate (matches ErrInvalid), an extension is requested
+// Hosts are checked and IDNs converted to A-labels (CheckSANs).
+//
+// Errors: r fails Validate or a host is malformed (both match
+// ErrInvalid), an extension is requested
 // twice (also via hosts plus a raw subjectAltName), the key type is not
 // RSA, ECDSA or Ed25519, or signing fails.
 func Generate(r *Request, key crypto.Signer) ([]byte, error) {
@@ -49,6 +52,9 @@ func Generate(r *Request, key crypto.Signer) ([]byte, error) {
 	}
 	tpl := &x509.CertificateRequest{Subject: subject, SignatureAlgorithm: sigAlg}
 	tpl.DNSNames, tpl.IPAddresses, tpl.EmailAddresses, tpl.URIs = ClassifyHosts(r.Hosts)
+	if tpl.DNSNames, tpl.EmailAddresses, tpl.URIs, err = CheckSANs(tpl.DNSNames, tpl.EmailAddresses, tpl.URIs); err != nil {
+		return nil, err
+	}
 	hasSANs := len(tpl.DNSNames)+len(tpl.IPAddresses)+len(tpl.EmailAddresses)+len(tpl.URIs) > 0
 
 	if r.CA != nil {

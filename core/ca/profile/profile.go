@@ -86,7 +86,9 @@ type NameConstraints struct {
 // NamePolicy allows and denies names in issued certificates. DNS patterns
 // are exact names or "*.example.com" (any single label); a deny match
 // wins; when an allow list for a name type is non-empty, every name of
-// that type must match it.
+// that type must match it, and once any allow list is set, names of a
+// type without one are denied. The subject CN is checked as a name of its
+// type (IP, email, URI, else DNS) in end-entity certificates.
 type NamePolicy struct {
 	AllowDNS, DenyDNS     []string
 	AllowIP, DenyIP       []*net.IPNet
@@ -94,6 +96,12 @@ type NamePolicy struct {
 	AllowURI, DenyURI     []string // host patterns as for DNS
 	// AllowWildcards permits wildcard DNS names at all (default false).
 	AllowWildcards bool
+}
+
+// AnyAllow reports whether any allow list is set: then a name type
+// without an allow list is denied (step-ca's policy semantics).
+func (np *NamePolicy) AnyAllow() bool {
+	return len(np.AllowDNS)+len(np.AllowIP)+len(np.AllowEmail)+len(np.AllowURI) > 0
 }
 
 // CAConstraint is the basic-constraints policy of a profile.
