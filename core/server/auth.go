@@ -33,10 +33,15 @@ func verifiedClient(r *http.Request) *x509.Certificate {
 }
 
 // policyFor returns the client certificate patterns of an endpoint and
-// whether it has a policy at all.
+// whether it has a policy at all. "*" stands in only for guarded
+// endpoints: read-only ones (info, certinfo, health, crl) stay open to
+// relying parties and health probes unless named.
 func (s *Server) policyFor(endpoint string) ([]*regexp.Regexp, bool) {
 	if res, ok := s.policies[endpoint]; ok {
 		return res, true
+	}
+	if !guardedEndpoints[endpoint] {
+		return nil, false
 	}
 	res, ok := s.policies["*"]
 	return res, ok

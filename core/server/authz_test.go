@@ -153,6 +153,10 @@ func TestClientCertPolicyStarEntry(t *testing.T) {
 	signBody, _ := json.Marshal(map[string]any{"certificate_request": string(makeCSR(t, "m.example", "m.example"))})
 	wantOK(t, post(&svc, http.MethodPost, "sign", signBody))
 	wantError(t, post(&ops, http.MethodPost, "sign", signBody), 403, 403, "Invalid CN")
+	// "*" does not close the read-only endpoints to relying parties.
+	wantOK(t, post(nil, http.MethodGet, "crl", nil))
+	wantOK(t, post(nil, http.MethodGet, "health", nil))
+	wantOK(t, post(&svc, http.MethodPost, "info", []byte(`{}`)))
 }
 
 // Issue 11 item 5: once any authentication is configured, newkey and

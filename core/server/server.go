@@ -49,8 +49,11 @@ func (e *OpenEndpointError) Error() string {
 
 // ClientCertPolicy maps an endpoint name to the subject common-name
 // patterns (regular expressions) a verified client certificate must match
-// to use it; the key "*" applies to endpoints without an entry. An empty
-// list admits any verified client. Patterns are anchored (^…$) when given
+// to use it; the key "*" applies to the guarded endpoints (those that
+// issue, revoke, sign OCSP or CRLs, or generate keys) without an entry.
+// Once a policy exists, a verified client is authorised for a guarded
+// endpoint only through these entries. An empty list admits any verified
+// client. Patterns are anchored (^…$) when given
 // unanchored, with a warning (CFSSL matches them unanchored).
 type ClientCertPolicy map[string][]string
 
