@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/catalog"
@@ -162,12 +165,32 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				return err
 			}
 			defer pub.stop()
+			// The pkid block's tls settings apply unless flags override them.
+			if *tlsCert == "" && pk.TLS.Cert != "" {
+				*tlsCert, *tlsKey = pk.TLS.Cert, pk.TLS.Key
+				if *clientCA == "" {
+					*clientCA = pk.TLS.ClientCA
+				}
+				if pk.TLS.MinVersion != "" && !flagSet(fs, "min-tls-version") {
+					if tlsVersion, err = parseTLSVersion(pk.TLS.MinVersion); err != nil {
+						return err
+					}
+				}
+			}
 			srv, err := server.New(server.Options{
 				CAs: set, Store: store, Logger: log.Named("http"),
 				AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
 				OnRevoke: pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
 				HealthChecks: healthChecks(s, set),
+				Limits:       pk.Limits.WithDefaults(), ClientCertRequired: *clientCA != "",
 			})
+			var open *server.OpenEndpointError
+			if errors.As(err, &open) {
+				if rng := pkidAttrRange(s.Config, "enable_endpoints"); rng != nil {
+					return printDiags(e, s.Config, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: open.Endpoint + " enabled without authentication",
+						Detail: strings.TrimPrefix(open.Error(), "server: "), Subject: rng}})
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -207,18 +230,6 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			}
 			runner.Start(ctx)
 			defer runner.Stop()
-			// The pkid block's tls settings apply unless flags override them.
-			if *tlsCert == "" && pk.TLS.Cert != "" {
-				*tlsCert, *tlsKey = pk.TLS.Cert, pk.TLS.Key
-				if *clientCA == "" {
-					*clientCA = pk.TLS.ClientCA
-				}
-				if pk.TLS.MinVersion != "" && !flagSet(fs, "min-tls-version") {
-					if tlsVersion, err = parseTLSVersion(pk.TLS.MinVersion); err != nil {
-						return err
-					}
-				}
-			}
 
 			hs := &http.Server{
 				Handler:           pub.routes(srv.Handler()),
@@ -276,6 +287,23 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			return nil
 		},
 	}
+}
+
+// pkidAttrRange returns the range of the pkid block's attribute name in the
+// configuration's native-syntax files, or nil.
+func pkidAttrRange(cfg *config.Config, name string) *hcl.Range {
+	for _, f := range cfg.Files {
+		body, ok := f.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		for _, b := range body.Blocks {
+			if a, ok := b.Body.Attributes[name]; ok && b.Type == "pkid" {
+				return a.SrcRange.Ptr()
+			}
+		}
+	}
+	return nil
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

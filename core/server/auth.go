@@ -14,7 +14,15 @@ import (
 
 // tokenEndpoints are the DD-1 endpoints: with authentication configured
 // they need an authorised client certificate or the §4.4 wrapper.
-var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true, "gencrl": true, "ocspsign": true}
+var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true, "gencrl": true, "ocspsign": true,
+	"newkey": true, "init_ca": true, "certadd": true}
+
+// guardedEndpoints are the endpoints that issue, revoke, sign OCSP or CRLs
+// or generate keys. Once any client certificate policy exists, a verified
+// client is authorised for one of them only by the endpoint's own entry or
+// a "*" entry: naming sign alone must not leave newcert open.
+var guardedEndpoints = map[string]bool{"sign": true, "authsign": true, "newcert": true, "newkey": true, "init_ca": true,
+	"revoke": true, "ocspsign": true, "gencrl": true, "certadd": true}
 
 // verifiedClient returns the verified mTLS client certificate, or nil.
 func verifiedClient(r *http.Request) *x509.Certificate {
@@ -25,46 +33,79 @@ func verifiedClient(r *http.Request) *x509.Certificate {
 }
 
 // policyFor returns the client certificate patterns of an endpoint and
-// whether it has a policy at all.
+// whether it has a policy at all. "*" stands in only for guarded
+// endpoints: read-only ones (info, certinfo, health, crl) stay open to
+// relying parties and health probes unless named.
 func (s *Server) policyFor(endpoint string) ([]*regexp.Regexp, bool) {
 	if res, ok := s.policies[endpoint]; ok {
 		return res, true
+	}
+	if !guardedEndpoints[endpoint] {
+		return nil, false
 	}
 	res, ok := s.policies["*"]
 	return res, ok
 }
 
-// checkClientCert applies the client certificate policy: a verified
-// client whose CN matches no pattern of the endpoint is refused with 403
-// `Invalid CN`; without a client certificate, endpoints with patterns
-// other than the DD-1 ones (which may use a token instead) are refused.
+// checkClientCert applies the client certificate policy once c.body is
+// read, and records in c whether the client certificate authorises the
+// request. Without any policy, every verified client is authorised. With
+// one, for an endpoint with an entry (its own or "*"): a verified client
+// whose CN matches no pattern is refused with 403 `Invalid CN`; without a
+// client certificate, endpoints other than the DD-1 ones (which may use a
+// token instead) are refused with 403. A guarded endpoint without an entry
+// refuses every verified client with 403, except on HMAC-token requests,
+// which the endpoint checks itself. Other endpoints without an entry are
+// open.
 func (s *Server) checkClientCert(c *call) error {
-	res, ok := s.policyFor(c.endpoint)
-	if !ok {
+	cert := verifiedClient(c.r)
+	if len(s.policies) == 0 {
+		c.clientOK = cert != nil
 		return nil
 	}
-	cert := verifiedClient(c.r)
+	res, ok := s.policyFor(c.endpoint)
+	if !ok {
+		if cert == nil || !guardedEndpoints[c.endpoint] || s.tokenRequest(c) {
+			return nil
+		}
+		return requestError(http.StatusForbidden, "client certificate %q is not authorised for %s: client_cert_policy has no %s or \"*\" entry",
+			cert.Subject.CommonName, c.endpoint, c.endpoint)
+	}
 	if cert == nil {
 		if tokenEndpoints[c.endpoint] {
 			return nil
 		}
-		return requestError(http.StatusForbidden, "client certificate required")
+		return requestError(http.StatusForbidden, "client certificate required for %s", c.endpoint)
 	}
 	if len(res) == 0 {
+		c.clientOK = true
 		return nil
 	}
 	for _, re := range res {
 		if re.MatchString(cert.Subject.CommonName) {
+			c.clientOK = true
 			return nil
 		}
 	}
-	return requestError(http.StatusForbidden, "Invalid CN")
+	return requestError(http.StatusForbidden, "Invalid CN %q for %s", cert.Subject.CommonName, c.endpoint)
+}
+
+// tokenRequest reports whether c authenticates with an HMAC token rather
+// than its client certificate: authsign always, a DD-1 endpoint when the
+// body is a §4.4 wrapper (the endpoint verifies the token).
+func (s *Server) tokenRequest(c *call) bool {
+	if c.endpoint == "authsign" {
+		return true
+	}
+	_, _, wrapped, _ := unwrap(c.body)
+	return tokenEndpoints[c.endpoint] && wrapped
 }
 
 // clientAuthorised reports whether the request carries a verified client
-// certificate that the policy admits (checkClientCert ran before).
+// certificate that the policy admits for its endpoint (checkClientCert
+// ran before).
 func (s *Server) clientAuthorised(c *call) bool {
-	return verifiedClient(c.r) != nil
+	return c.clientOK
 }
 
 // wrapper is the authsign body (§4.1).

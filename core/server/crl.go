@@ -18,21 +18,19 @@ import (
 )
 
 // defaultCRLValidity is crl's and gencrl's default nextUpdate distance
-// (CFSSL: one week).
+// (CFSSL: one week), and crl's for a CA without a crl block.
 const defaultCRLValidity = 7 * 24 * time.Hour
 
+// minCRLValidity is the shortest expiry crl accepts: CRL times have whole
+// seconds, and shorter CRLs are stale before they arrive.
+const minCRLValidity = time.Minute
+
 // crl serves GET /crl (§3.9): the full CRL of the labelled (or default) CA,
-// per issuer (DD-10), from the CA's certstore or else Options.Store.
+// per issuer (DD-10), from the CA's certstore or else Options.Store. The
+// endpoint is open (relying parties fetch it), so expiry is bounded: at
+// least minCRLValidity, at most the CA's crl validity (its default).
 func (s *Server) crl(c *call) (*reply, error) {
 	q := c.r.URL.Query()
-	validity := defaultCRLValidity
-	if v := q.Get("expiry"); v != "" {
-		d, err := duration.Parse(v)
-		if err != nil || d <= 0 {
-			return nil, badRequest("invalid expiry %q: want a Go duration such as 168h", v)
-		}
-		validity = d
-	}
 	iss, err := s.opts.CAs.GetOrDefault(q.Get("label"))
 	if err != nil {
 		if errors.Is(err, authority.ErrNoCA) {
@@ -41,6 +39,23 @@ func (s *Server) crl(c *call) (*reply, error) {
 		return nil, err
 	}
 	c.label = iss.Label()
+	limit := defaultCRLValidity
+	if b := s.opts.CAs.Blocks[iss.Label()]; b != nil && b.CRL != nil && b.CRL.Validity > 0 {
+		limit = b.CRL.Validity
+	}
+	validity := limit
+	if v := q.Get("expiry"); v != "" {
+		d, err := duration.Parse(v)
+		switch {
+		case err != nil || d <= 0:
+			return nil, badRequest("invalid expiry %q: want a Go duration such as 168h", v)
+		case d < minCRLValidity:
+			return nil, badRequest("expiry %q is too short: a CRL must be valid for at least %v", v, minCRLValidity)
+		case d > limit:
+			return nil, badRequest("expiry %q is longer than the CA %q's CRL validity of %v: ask for at most that", v, iss.Label(), limit)
+		}
+		validity = d
+	}
 	// The CA's own certstore wins; Options.Store serves CAs without one.
 	store := iss.Store()
 	if store == nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/pkid/pkid/core/ca"
@@ -70,9 +71,29 @@ func parseKeyRequest(data []byte) (*csr.Request, error) {
 	return req, nil
 }
 
-// generate makes the key and CSR of req.
-func generate(req *csr.Request) (key crypto.Signer, keyPEM, csrPEM []byte, err error) {
-	key, err = req.KeyRequest.Generate()
+// retryAfterSeconds is the Retry-After of a 429: about one RSA-4096
+// generation.
+const retryAfterSeconds = 2
+
+// generate makes the key and CSR of req within the limits: an RSA key
+// larger than limits.MaxRSABits → 400/2400; limits.MaxKeyGenerations
+// already running → 429 at once (queueing would let a flood hold every
+// connection).
+func (s *Server) generate(req *csr.Request) (key crypto.Signer, keyPEM, csrPEM []byte, err error) {
+	if kr := req.KeyRequest; kr != nil && kr.Algo == csr.AlgoRSA && kr.Size > s.limits.MaxRSABits {
+		return nil, nil, nil, codedError(codeKeyGeneration, "key: rsa size %d exceeds this server's limit of %d bits (limits max_rsa_bits)",
+			kr.Size, s.limits.MaxRSABits)
+	}
+	select {
+	case s.keygen <- struct{}{}:
+	default:
+		return nil, nil, nil, requestError(http.StatusTooManyRequests,
+			"too many key generations in progress (at most %d at once, limits max_key_generations): retry later", s.limits.MaxKeyGenerations)
+	}
+	key, err = func() (crypto.Signer, error) {
+		defer func() { <-s.keygen }()
+		return s.genKey(req.KeyRequest)
+	}()
 	if err != nil {
 		return nil, nil, nil, codedError(codeKeyGeneration, "%v", err)
 	}
@@ -97,15 +118,24 @@ type newkeyResult struct {
 }
 
 // newkey serves /newkey (§3.4): a key and CSR, returned to the caller.
+// Once authentication is configured it needs it (DD-1), as key generation
+// is the daemon's most expensive work.
 func (s *Server) newkey(c *call) (*reply, error) {
-	req, err := parseKeyRequest(c.body)
+	token, inner, wrapped, err := unwrap(c.body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.endpointAuth(c, "newkey", token, inner, wrapped); err != nil {
+		return nil, err
+	}
+	req, err := parseKeyRequest(inner)
 	if err != nil {
 		return nil, err
 	}
 	if req.CA != nil {
 		return nil, badRequest("ca section only permitted in initca")
 	}
-	_, keyPEM, csrPEM, err := generate(req)
+	_, keyPEM, csrPEM, err := s.generate(req)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +191,7 @@ func (s *Server) newcert(c *call) (*reply, error) {
 	if req.CA != nil {
 		return nil, badRequest("ca section only permitted in initca")
 	}
-	_, keyPEM, csrPEM, err := generate(req)
+	_, keyPEM, csrPEM, err := s.generate(req)
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +225,20 @@ type initCAResult struct {
 }
 
 // initCA serves /init_ca (§3.6): a new self-signed root and its key,
-// returned to the caller (never stored).
+// returned to the caller (never stored). Authentication as newkey.
 func (s *Server) initCA(c *call) (*reply, error) {
-	req, err := parseKeyRequest(c.body)
+	token, inner, wrapped, err := unwrap(c.body)
 	if err != nil {
 		return nil, err
 	}
-	key, keyPEM, _, err := generate(req)
+	if err := s.endpointAuth(c, "init_ca", token, inner, wrapped); err != nil {
+		return nil, err
+	}
+	req, err := parseKeyRequest(inner)
+	if err != nil {
+		return nil, err
+	}
+	key, keyPEM, _, err := s.generate(req)
 	if err != nil {
 		return nil, err
 	}

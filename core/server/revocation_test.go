@@ -193,12 +193,23 @@ func TestGenCRL(t *testing.T) {
 }
 
 func TestOCSPSign(t *testing.T) {
-	e := newEnv(t, plainConfig, nil)
+	// ocspsign needs enabling and authentication (issue 11): requests go
+	// through the §4.4 wrapper under the key named "ocspsign".
+	ocspKey := []byte("ocspsign key material")
+	e := newEnv(t, plainConfig, func(o *Options) {
+		o.Enabled = []string{"ocspsign"}
+		o.AuthKeys = map[string]profile.AuthKey{"ocspsign": {Type: "standard", Key: ocspKey}}
+	})
+	post := func(t *testing.T, endpoint string, body map[string]any) *response {
+		t.Helper()
+		inner, _ := json.Marshal(body)
+		return e.post(t, endpoint, tokenWrap(ocspKey, inner))
+	}
 	caCert := e.cas["primary"]
-	leaf := signLeaf(t, e, "", "ocsp.example")
+	leaf := issueDirect(t, e, "primary", "ocsp.example")
 	sign := func(body map[string]any) *ocsp.Response {
 		t.Helper()
-		r := e.post(t, "ocspsign", body)
+		r := post(t, "ocspsign", body)
 		wantOK(t, r)
 		var res map[string]string
 		if err := json.Unmarshal(r.Result, &res); err != nil {
@@ -228,22 +239,21 @@ func TestOCSPSign(t *testing.T) {
 		t.Errorf("unknown: %+v", resp)
 	}
 
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "status": "bogus"}), 400, 8200, "invalid status")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "issuer_hash": "MD5"}), 400, 400, "MD5 is not supported")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "issuer_hash": "SHA3"}), 400, 400, "invalid issuer_hash")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "status": "revoked", "reason": 7}), 400, 400, "Invalid reason code")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "status": "revoked", "revoked_at": "yesterday"}), 400, 400, "malformed revocation time")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": "junk"}), 400, 400, "malformed certificate")
-	wantError(t, e.post(t, "ocspsign", map[string]any{}), 400, 400, "missing parameter 'certificate'")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p, "label": "nope"}), 400, 400, "bad label")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "status": "bogus"}), 400, 8200, "invalid status")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "issuer_hash": "MD5"}), 400, 400, "MD5 is not supported")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "issuer_hash": "SHA3"}), 400, 400, "invalid issuer_hash")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "status": "revoked", "reason": 7}), 400, 400, "Invalid reason code")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "status": "revoked", "revoked_at": "yesterday"}), 400, 400, "malformed revocation time")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": "junk"}), 400, 400, "malformed certificate")
+	wantError(t, post(t, "ocspsign", map[string]any{}), 400, 400, "missing parameter 'certificate'")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": p, "label": "nope"}), 400, 400, "bad label")
 	// A certificate of the other CA, asked of the default one: 8100.
-	foreign := signLeaf(t, e, "secondary", "foreign.example")
-	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": pemOf(foreign.Raw)}), 400, 8100, "not issued by this issuer")
+	foreign := issueDirect(t, e, "secondary", "foreign.example")
+	wantError(t, post(t, "ocspsign", map[string]any{"certificate": pemOf(foreign.Raw)}), 400, 8100, "not issued by this issuer")
 	// With its label it is fine.
-	r := e.post(t, "ocspsign", map[string]any{"certificate": pemOf(foreign.Raw), "label": "secondary"})
+	r := post(t, "ocspsign", map[string]any{"certificate": pemOf(foreign.Raw), "label": "secondary"})
 	wantOK(t, r)
 
-	e = newEnv(t, authConfig, nil)
 	wantError(t, e.post(t, "ocspsign", map[string]any{"certificate": p}), 400, 400, "authentication required")
 }
 
@@ -272,7 +282,7 @@ func newTestServer(t *testing.T, s *Server) *httptest.Server {
 // under a key named for the endpoint (DD-1).
 func TestRevocationEndpointsToken(t *testing.T) {
 	keys := map[string]profile.AuthKey{"ocspsign": {Type: "standard", Key: []byte("ocsp key")}, "gencrl": {Type: "standard", Key: []byte("crl key")}}
-	e := newEnv(t, authConfig, func(o *Options) { o.AuthKeys = keys; o.Enabled = []string{"gencrl"} })
+	e := newEnv(t, authConfig, func(o *Options) { o.AuthKeys = keys; o.Enabled = []string{"gencrl", "ocspsign"} })
 	// Issue through the token wrapper of sign (profile key k).
 	k, _ := hex.DecodeString(testAuthKeyHex)
 	inner, _ := json.Marshal(map[string]any{"certificate_request": string(makeCSR(t, "tok.example", "tok.example"))})

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // call is one request in progress.
@@ -19,6 +22,9 @@ type call struct {
 	body     []byte
 	// label and profile are logged once known.
 	label, profile string
+	// clientOK: a verified client certificate authorises this request
+	// (checkClientCert).
+	clientOK bool
 }
 
 // serve routes, runs and logs one request.
@@ -27,16 +33,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	c := &call{r: r, id: requestID()}
 	w.Header().Set("X-Request-Id", c.id)
 	status, code, errText := s.run(w, c)
+	// Request-supplied values are escaped and bounded: a newline in a
+	// profile must not start a forged line of the text log.
 	fields := []any{
-		"method", r.Method, "path", r.URL.Path, "endpoint", c.endpoint,
-		"label", c.label, "profile", c.profile, "status", status, "code", code,
-		"duration", time.Since(start), "remote", r.RemoteAddr, "request_id", c.id,
+		"method", logSafe(r.Method), "path", logSafe(r.URL.Path), "endpoint", c.endpoint,
+		"label", logSafe(c.label), "profile", logSafe(c.profile), "status", status, "code", code,
+		"duration", time.Since(start), "remote", logSafe(r.RemoteAddr), "request_id", c.id,
 	}
 	switch {
 	case status >= 500:
-		s.log.Error("request", append(fields, "error", errText)...)
+		s.log.Error("request", append(fields, "error", logSafe(errText))...)
 	case status >= 400:
-		s.log.Info("request", append(fields, "error", errText)...)
+		s.log.Info("request", append(fields, "error", logSafe(errText))...)
 	default:
 		s.log.Info("request", fields...)
 	}
@@ -54,6 +62,9 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 			logText = err.Error()
 			msg = fmt.Sprintf("internal server error (request id %s)", c.id)
 		}
+		if st == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		}
 		writeEnvelope(w, st, envelope{Errors: []message{{Code: cd, Message: msg}}})
 		return st, cd, logText
 	}
@@ -67,9 +78,6 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 		w.Header().Set("Allow", ep.method)
 		return fail(requestError(http.StatusMethodNotAllowed, "Method is not allowed:%q", c.r.Method))
 	}
-	if err := s.checkClientCert(c); err != nil {
-		return fail(err)
-	}
 	if ep.method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, c.r.Body, s.maxBody))
 		if err != nil {
@@ -80,6 +88,11 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 			return fail(badRequest("reading the request body: %v", err))
 		}
 		c.body = body
+	}
+	// After the body: a verified client without a policy entry may still
+	// authenticate with a token inside it.
+	if err := s.checkClientCert(c); err != nil {
+		return fail(err)
 	}
 	rep, err := ep.fn(c)
 	if err != nil {
@@ -96,6 +109,30 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 	}
 	writeEnvelope(w, status, env)
 	return status, code, errText
+}
+
+// maxLoggedValue bounds each request-supplied value in the request log.
+const maxLoggedValue = 256
+
+// logSafe returns v for the log: cut to maxLoggedValue bytes (noting the
+// full length) and, when it holds anything unprintable (newlines, other
+// control characters, line separators, invalid UTF-8), Go-escaped so that
+// it stays on one line of any log format.
+func logSafe(v string) string {
+	if len(v) > maxLoggedValue {
+		cut := maxLoggedValue
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = fmt.Sprintf("%s...(%d bytes)", v[:cut], len(v))
+	}
+	for _, r := range v {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			q := strconv.Quote(v)
+			return q[1 : len(q)-1]
+		}
+	}
+	return v
 }
 
 // requestID returns 16 random hex digits.

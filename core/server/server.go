@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"maps"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -27,13 +30,30 @@ const BasePath = "/api/v1/cfssl/"
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
 	"crl", "gencrl", "ocspsign"}
 
-// OptInEndpoints are off unless named in Options.Enabled (DD-2).
-var OptInEndpoints = []string{"gencrl"}
+// OptInEndpoints are off unless named in Options.Enabled (DD-2). ocspsign
+// signs whatever status it is asked for, so it is opt-in too, and only with
+// authentication (a deliberate difference from CFSSL's enablement rule).
+var OptInEndpoints = []string{"gencrl", "ocspsign"}
+
+// NeedsAuthEndpoints may only be enabled once some authentication is
+// configured: New refuses them otherwise with an *OpenEndpointError.
+var NeedsAuthEndpoints = []string{"ocspsign"}
+
+// OpenEndpointError is New's error for an endpoint of NeedsAuthEndpoints
+// enabled without any authentication configured.
+type OpenEndpointError struct{ Endpoint string }
+
+func (e *OpenEndpointError) Error() string {
+	return fmt.Sprintf("server: %s is enabled but no authentication is configured (an auth_key, a client_cert_policy or required client certificates): anyone could have it sign any OCSP status; configure authentication or leave it off", e.Endpoint)
+}
 
 // ClientCertPolicy maps an endpoint name to the subject common-name
 // patterns (regular expressions) a verified client certificate must match
-// to use it; the key "*" applies to endpoints without an entry. An empty
-// list admits any verified client. Patterns are anchored (^…$) when given
+// to use it; the key "*" applies to the guarded endpoints (those that
+// issue, revoke, sign OCSP or CRLs, or generate keys) without an entry.
+// Once a policy exists, a verified client is authorised for a guarded
+// endpoint only through these entries. An empty list admits any verified
+// client. Patterns are anchored (^…$) when given
 // unanchored, with a warning (CFSSL matches them unanchored).
 type ClientCertPolicy map[string][]string
 
@@ -70,6 +90,14 @@ type Options struct {
 	// OnRevoke, when set, runs after a successful revoke (e.g. to re-sign
 	// OCSP and schedule the CRL). Its error is logged, not returned.
 	OnRevoke func(ctx context.Context, req sdk.RevokeRequest) error
+	// Limits bound key generation (newkey, newcert, init_ca): MaxRSABits
+	// and MaxKeyGenerations. Zero fields mean the defaults
+	// (config.Limits.WithDefaults).
+	Limits config.Limits
+	// ClientCertRequired says the listener requires and verifies client
+	// certificates (mutual TLS): that is authentication too (DD-1), so
+	// the DD-1 endpoints then need a verified client or a token.
+	ClientCertRequired bool
 }
 
 // Server serves the CFSSL-compatible API.
@@ -84,6 +112,12 @@ type Server struct {
 	// authOn: any authentication configured (DD-1).
 	authOn   bool
 	policies map[string][]*regexp.Regexp
+	limits   config.Limits
+	// keygen holds one token per key generation in progress
+	// (limits.MaxKeyGenerations); a full channel means 429.
+	keygen chan struct{}
+	// genKey generates a key; tests replace it to hold generations.
+	genKey func(*csr.KeyRequest) (crypto.Signer, error)
 }
 
 // endpoint is one API endpoint.
@@ -93,9 +127,12 @@ type endpoint struct {
 }
 
 // New checks the options and prepares the endpoints. Errors: an unknown
-// name in Disabled or ClientCertPolicy, an invalid pattern.
+// name in Disabled or ClientCertPolicy, an invalid pattern, an
+// *OpenEndpointError.
 func New(opts Options) (*Server, error) {
-	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBodyBytes, limits: opts.Limits.WithDefaults()}
+	s.keygen = make(chan struct{}, s.limits.MaxKeyGenerations)
+	s.genKey = (*csr.KeyRequest).Generate
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
@@ -106,7 +143,7 @@ func New(opts Options) (*Server, error) {
 		s.opts.CAs = &authority.Set{}
 	}
 	s.authKeys = map[string]map[string]profile.AuthKey{}
-	s.authOn = len(opts.AuthKeys) > 0 || len(opts.ClientCertPolicy) > 0
+	s.authOn = len(opts.AuthKeys) > 0 || len(opts.ClientCertPolicy) > 0 || opts.ClientCertRequired
 	for label, iss := range s.opts.CAs.CAs {
 		keys := map[string]profile.AuthKey{}
 		if cfg := iss.Profiles(); cfg != nil {
@@ -149,6 +186,11 @@ func New(opts Options) (*Server, error) {
 	for _, name := range OptInEndpoints {
 		if !slices.ContainsFunc(opts.Enabled, func(n string) bool { return strings.TrimSpace(n) == name }) {
 			delete(all, name)
+		}
+	}
+	for _, name := range NeedsAuthEndpoints {
+		if _, on := all[name]; on && !s.authOn {
+			return nil, &OpenEndpointError{Endpoint: name}
 		}
 	}
 	s.disableUnusable(all)
