@@ -26,6 +26,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{r: r, id: requestID()}
 	w.Header().Set("X-Request-Id", c.id)
+	announceAuth(w)
 	status, code, errText := s.run(w, c)
 	fields := []any{
 		"method", r.Method, "path", r.URL.Path, "endpoint", c.endpoint,
