@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/client"
 )
 
 // newNonce returns 16 random bytes.
@@ -210,4 +212,25 @@ func TestNonceCacheConcurrent(t *testing.T) {
 	if got := wins.Load(); got != 100 {
 		t.Errorf("%d adds won, want 100 (one per distinct id)", got)
 	}
+}
+
+// pkid's client sends v2 to a pkid daemon: a profile that requires it
+// signs through client.AuthSign.
+func TestClientPicksV2(t *testing.T) {
+	e := newEnv(t, authConfig, nil)
+	p, err := e.set.CAs["primary"].Profiles().Lookup("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.AuthReplayProtection = true
+	c, err := client.New(e.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := client.SignRequest{Request: string(makeCSR(t, "a.example", "a.example")), Profile: "server"}
+	pemCert, err := c.AuthSign(context.Background(), req, mustHex(t, testAuthKeyHex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifies(t, parsePEMCert(t, []byte(pemCert)), e.cas["primary"])
 }
