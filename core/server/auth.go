@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -293,12 +294,17 @@ func verifyToken(cred, request []byte, kr keyring, cache *nonceCache, now time.T
 	if key == nil {
 		return badRequest("invalid token")
 	}
+	// Differences as uint64 cannot overflow, whatever ts a client sends.
 	window := int64(replayWindow / time.Second)
 	switch t := now.Unix(); {
-	case ts < t-window:
+	case ts < t && uint64(t)-uint64(ts) > uint64(window):
 		return badRequest("invalid token: its timestamp is stale (more than %v before the server's clock)", replayWindow)
-	case ts > t+window:
+	case ts > t && uint64(ts)-uint64(t) > uint64(window):
 		return badRequest("invalid token: its timestamp is in the future (more than %v after the server's clock)", replayWindow)
+	}
+	expiry := ts + window
+	if expiry < ts {
+		expiry = math.MaxInt64
 	}
 	// The nonce is remembered per key, and only once the MAC verified, so
 	// no one without the key can fill the cache or burn others' nonces.
@@ -307,5 +313,5 @@ func verifyToken(cred, request []byte, kr keyring, cache *nonceCache, now time.T
 	m.Write([]byte("pkid-auth-v2 nonce\x00"))
 	m.Write(nonce)
 	m.Sum(id[:0])
-	return cache.add(id, ts+window, now.Unix())
+	return cache.add(id, expiry, now.Unix())
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,6 +96,8 @@ func TestAuthV2(t *testing.T) {
 	}{
 		{"stale", wrapV2(t, testAuthKeyHex, signInner, now-int64(replayWindow/time.Second)-60, newNonce(t)), "stale"},
 		{"future", wrapV2(t, testAuthKeyHex, signInner, now+int64(replayWindow/time.Second)+60, newNonce(t)), "future"},
+		{"far past", wrapV2(t, testAuthKeyHex, signInner, math.MinInt64, newNonce(t)), "stale"},
+		{"far future", wrapV2(t, testAuthKeyHex, signInner, math.MaxInt64, newNonce(t)), "future"},
 		{"tampered ts", tampered("ts", now+1), "invalid token"},
 		{"tampered nonce", tampered("nonce", base64.StdEncoding.EncodeToString(newNonce(t))), "invalid token"},
 		{"tampered request", tampered("request", base64.StdEncoding.EncodeToString(append(signInner, ' '))), "invalid token"},
