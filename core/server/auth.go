@@ -176,9 +176,10 @@ func v2Header(ts int64, nonce []byte) []byte {
 }
 
 // v2Credential splits a v2 credential into header, ts, nonce and MAC; ok
-// is false for a CFSSL token.
+// is false for a CFSSL token (32 bytes or none, while a v2 credential is
+// at least v2HeadBase+minNonce).
 func v2Credential(cred []byte) (head []byte, ts int64, nonce, mac []byte, ok bool) {
-	if len(cred) < v2HeadBase || string(cred[:len(v2Domain)]) != v2Domain {
+	if len(cred) < v2HeadBase+minNonce || string(cred[:len(v2Domain)]) != v2Domain {
 		return nil, 0, nil, nil, false
 	}
 	ts = int64(binary.BigEndian.Uint64(cred[len(v2Domain):]))

@@ -237,3 +237,15 @@ func TestClientPicksV2(t *testing.T) {
 	}
 	verifies(t, parsePEMCert(t, []byte(pemCert)), e.cas["primary"])
 }
+
+// A CFSSL token is never read as a v2 credential, even one that starts
+// like the v2 header.
+func TestCFSSLTokenNotV2(t *testing.T) {
+	tok := make([]byte, 32)
+	copy(tok, v2Domain)
+	tok[v2HeadBase-1] = 0
+	err := verifyToken(tok, []byte("{}"), keyring{keys: [][]byte{[]byte("k")}, replayProtection: true}, newNonceCache(1), time.Now())
+	if err == nil || !strings.Contains(err.Error(), "requires the replay-resistant") {
+		t.Errorf("32-byte token with a v2 prefix: %v", err)
+	}
+}
