@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/core/client"
 )
 
 const remoteKeyHex = "0123456789ABCDEF0123456789ABCDEF"
@@ -178,6 +180,13 @@ func TestRemoteCFSSLServe(t *testing.T) {
   "profiles": {"client": {"auth_remote": {"remote": "ca", "auth_key": "k"}}}},
   "auth_keys": {"k": {"type": "standard", "key": "`+key+`"}},
   "remotes": {"ca": "127.0.0.1:`+strconv.Itoa(freePort(t))+`, http://`+addr+`"}}`)
+		}
+		// cfssl serve does not announce pkid's v2 tokens, so the client
+		// sends CFSSL's format, which is what it verifies.
+		if resp, err := http.Head("http://" + addr + "/api/v1/cfssl/authsign"); err != nil || resp.Header.Get(client.AuthVersionHeader) != "" {
+			t.Fatalf("cfssl serve probe: %v %v", err, resp)
+		} else {
+			resp.Body.Close()
 		}
 		cfg := clientCfg(strings.ToLower(remoteKeyHex))
 		m := decodeResult(t, pkid(t, "gencert", "-config", cfg, "-profile", "client", leaf))

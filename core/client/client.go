@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,10 @@ type Client struct {
 	remotes []*url.URL
 	http    *http.Client
 	now     func() time.Time
+
+	mu sync.Mutex
+	// authV2 records, per remote base URL, whether it announced v2 tokens.
+	authV2 map[string]bool
 }
 
 // New parses remotes, a comma list of "host", "host:port" (port 8888 by
@@ -81,7 +86,8 @@ func New(remotes string, tlsCfg *tls.Config) (*Client, error) {
 			// https to http: report it as a non-200 reply instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		now: time.Now,
+		now:    time.Now,
+		authV2: map[string]bool{},
 	}, nil
 }
 
@@ -134,7 +140,9 @@ func (c *Client) Sign(ctx context.Context, req SignRequest) (string, error) {
 
 // AuthSign asks the remote to sign req through authsign (spec §4): the
 // inner document is req's JSON, authenticated with key (raw bytes, as
-// decoded from the auth_keys hex).
+// decoded from the auth_keys hex). A remote that announces replay-resistant
+// tokens (AuthVersionHeader) gets a v2 wrapper with a fresh nonce, any
+// other (CFSSL) the §4.1 wrapper; each remote is asked once per Client.
 func (c *Client) AuthSign(ctx context.Context, req SignRequest, key []byte) (string, error) {
 	if len(key) == 0 {
 		return "", &Error{Code: CodeAuthFailure, Remote: c.remotes[0].String(), Message: "empty auth key"}
@@ -143,16 +151,59 @@ func (c *Client) AuthSign(ctx context.Context, req SignRequest, key []byte) (str
 	if err != nil {
 		return "", &Error{Code: CodeJSON, Remote: c.remotes[0].String(), Message: "encoding the sign request", Err: err}
 	}
-	body, err := wrapJSON(key, inner, c.now())
-	if err != nil {
-		return "", &Error{Code: CodeJSON, Remote: c.remotes[0].String(), Message: "encoding the authsign request", Err: err}
+	return c.signEach(ctx, "authsign", func(base string) ([]byte, error) {
+		v2, err := c.supportsV2(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		wrapJ := wrapJSON
+		if v2 {
+			wrapJ = wrapV2JSON
+		}
+		body, err := wrapJ(key, inner, c.now())
+		if err != nil {
+			return nil, &Error{Code: CodeAuthFailure, Remote: base, Message: "building the authsign request", Err: err}
+		}
+		return body, nil
+	})
+}
+
+// supportsV2 reports whether the remote at base announces v2 tokens,
+// asking it once with a HEAD request (any reply carries the header; a
+// CFSSL remote answers without it). Errors: CodeIO when it cannot be
+// reached, so the next remote is tried.
+func (c *Client) supportsV2(ctx context.Context, base string) (bool, error) {
+	c.mu.Lock()
+	v2, known := c.authV2[base]
+	c.mu.Unlock()
+	if known {
+		return v2, nil
 	}
-	return c.sign(ctx, "authsign", body)
+	target := base + apiPath + "authsign"
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)
+	if err != nil {
+		return false, &Error{Code: CodeIO, Remote: base, Err: err}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false, &Error{Code: CodeIO, Remote: base, Message: "HEAD " + target + " failed", Err: unwrapURLError(err)}
+	}
+	resp.Body.Close()
+	v2 = resp.Header.Get(AuthVersionHeader) == AuthVersion
+	c.mu.Lock()
+	c.authV2[base] = v2
+	c.mu.Unlock()
+	return v2, nil
 }
 
 func (c *Client) sign(ctx context.Context, endpoint string, body []byte) (string, error) {
+	return c.signEach(ctx, endpoint, func(string) ([]byte, error) { return body, nil })
+}
+
+// signEach is sign with a body built for each remote tried.
+func (c *Client) signEach(ctx context.Context, endpoint string, body func(base string) ([]byte, error)) (string, error) {
 	var res signResult
-	base, err := c.call(ctx, endpoint, body, &res)
+	base, err := c.callEach(ctx, endpoint, body, &res)
 	if err != nil {
 		return "", err
 	}
@@ -184,10 +235,19 @@ func (c *Client) Info(ctx context.Context, label, profile string) (*InfoResult, 
 // without a retryable error, and decodes the result into out. It returns
 // the base URL of the remote that answered.
 func (c *Client) call(ctx context.Context, endpoint string, body []byte, out any) (string, error) {
+	return c.callEach(ctx, endpoint, func(string) ([]byte, error) { return body, nil }, out)
+}
+
+// callEach is call with a body built for each remote tried (a token's
+// format and nonce depend on the remote).
+func (c *Client) callEach(ctx context.Context, endpoint string, body func(base string) ([]byte, error), out any) (string, error) {
 	var last error
 	for _, u := range c.remotes {
 		base := u.String()
-		err := c.post(ctx, base, endpoint, body, out)
+		b, err := body(base)
+		if err == nil {
+			err = c.post(ctx, base, endpoint, b, out)
+		}
 		if err == nil {
 			return base, nil
 		}

@@ -200,9 +200,16 @@ func TestRemoteAuthSignAndInfo(t *testing.T) {
 	if _, err := c.AuthSign(context.Background(), req, key); err != nil {
 		t.Fatal(err)
 	}
-	_, body, _ := strings.Cut(seen[0], "application/json ")
-	if !strings.HasPrefix(seen[0], "POST /api/v1/cfssl/authsign ") {
-		t.Fatalf("request: %s", seen[0])
+	// A remote that does not announce v2 (CFSSL) gets CFSSL's wrapper.
+	if len(seen) != 2 || seen[0] != "HEAD /api/v1/cfssl/authsign  " {
+		t.Fatalf("requests: %q, want the HEAD probe then the POST", seen)
+	}
+	_, body, _ := strings.Cut(seen[1], "application/json ")
+	if !strings.HasPrefix(seen[1], "POST /api/v1/cfssl/authsign ") {
+		t.Fatalf("request: %s", seen[1])
+	}
+	if strings.Contains(body, "pkid_auth") {
+		t.Errorf("v2 wrapper sent to a remote that did not announce it: %s", body)
 	}
 	var w AuthRequest
 	if err := json.Unmarshal([]byte(body), &w); err != nil {

@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"net/http"
 	"regexp"
+	"strconv"
+	"time"
 
 	"github.com/pkid/pkid/core/ca/profile"
 )
@@ -108,17 +112,49 @@ func (s *Server) clientAuthorised(c *call) bool {
 	return c.clientOK
 }
 
-// wrapper is the authsign body (§4.1).
+// wrapper is the authsign body (§4.1), with pkid's replay-resistant
+// fields: Version "v2" makes TS and Nonce part of the signed material.
 type wrapper struct {
 	Token     string          `json:"token"`
 	Request   string          `json:"request"`
 	Timestamp json.RawMessage `json:"timestamp"`
 	Remote    string          `json:"remote_address"`
+	Version   string          `json:"pkid_auth"`
+	TS        json.RawMessage `json:"ts"`
+	Nonce     string          `json:"nonce"`
+}
+
+// AuthVersionHeader is set to AuthVersion on every API response so that
+// pkid's client knows it may send v2 tokens; CFSSL clients ignore it.
+const (
+	AuthVersionHeader = "Pkid-Auth"
+	AuthVersion       = "v2"
+)
+
+// v2 token format (README "Replay-resistant tokens"):
+//
+//	M     = "pkid-auth-v2" 0x00 || ts (int64, 8 bytes big-endian) ||
+//	        len(nonce) (1 byte) || nonce (16–64 bytes) || R
+//	token = base64std(HMAC-SHA256(K, M))
+//
+// The header before R fixes its own length, so no two (ts, nonce, R)
+// share an M, and M is never JSON, so no CFSSL token (MAC of a JSON R)
+// is a v2 token or the reverse.
+const (
+	v2Domain   = "pkid-auth-v2\x00"
+	minNonce   = 16
+	maxNonce   = 64
+	v2HeadBase = len(v2Domain) + 8 + 1
+)
+
+// announceAuth advertises v2 token support on a response.
+func announceAuth(w http.ResponseWriter) {
+	w.Header().Set(AuthVersionHeader, AuthVersion)
 }
 
 // unwrap detects the §4.4 wrapper: a JSON object whose top-level token and
-// request are strings. It returns the decoded token and inner request; for
-// a body that is not a wrapper, inner is the body itself.
+// request are strings. It returns the credential (see decodeWrapper) and
+// inner request; for a body that is not a wrapper, inner is the body itself.
 func unwrap(body []byte) (token, inner []byte, ok bool, err error) {
 	var probe struct {
 		Token   json.RawMessage `json:"token"`
@@ -135,7 +171,10 @@ func unwrap(body []byte) (token, inner []byte, ok bool, err error) {
 	return token, inner, true, err
 }
 
-// decodeWrapper base64-decodes the wrapper's token and request.
+// decodeWrapper base64-decodes the wrapper's token and request. The
+// returned credential is what checkToken verifies: for a CFSSL wrapper the
+// 32-byte MAC (anything else is emptied, so it can only fail); for a v2
+// wrapper the header of M (v2Domain, ts, nonce) followed by the MAC.
 func decodeWrapper(w *wrapper) (token, inner []byte, err error) {
 	token, err = base64.StdEncoding.DecodeString(w.Token)
 	if err != nil {
@@ -145,7 +184,52 @@ func decodeWrapper(w *wrapper) (token, inner []byte, err error) {
 	if err != nil {
 		return nil, nil, badRequest("request: %v", err)
 	}
-	return token, inner, nil
+	if w.Version == "" {
+		if len(token) != sha256.Size {
+			token = nil
+		}
+		return token, inner, nil
+	}
+	if w.Version != AuthVersion {
+		return nil, nil, badRequest("unsupported pkid_auth version %q (supported: %q)", w.Version, AuthVersion)
+	}
+	ts, err := strconv.ParseInt(string(w.TS), 10, 64)
+	if err != nil {
+		return nil, nil, badRequest("ts: want an integer number of Unix seconds")
+	}
+	nonce, err := base64.StdEncoding.DecodeString(w.Nonce)
+	if err != nil || len(nonce) < minNonce || len(nonce) > maxNonce {
+		return nil, nil, badRequest("nonce: want %d to %d random bytes in standard base64", minNonce, maxNonce)
+	}
+	if len(token) != sha256.Size {
+		token = nil
+	}
+	return append(v2Header(ts, nonce), token...), inner, nil
+}
+
+// v2Header is the part of M before R.
+func v2Header(ts int64, nonce []byte) []byte {
+	h := make([]byte, 0, v2HeadBase+len(nonce))
+	h = append(h, v2Domain...)
+	h = binary.BigEndian.AppendUint64(h, uint64(ts))
+	h = append(h, byte(len(nonce)))
+	return append(h, nonce...)
+}
+
+// v2Credential splits a v2 credential into header, ts, nonce and MAC; ok
+// is false for a CFSSL token (32 bytes or none, while a v2 credential is
+// at least v2HeadBase+minNonce).
+func v2Credential(cred []byte) (head []byte, ts int64, nonce, mac []byte, ok bool) {
+	if len(cred) < v2HeadBase+minNonce || string(cred[:len(v2Domain)]) != v2Domain {
+		return nil, 0, nil, nil, false
+	}
+	ts = int64(binary.BigEndian.Uint64(cred[len(v2Domain):]))
+	n := int(cred[v2HeadBase-1])
+	if len(cred) < v2HeadBase+n {
+		return nil, 0, nil, nil, false
+	}
+	head = cred[:v2HeadBase+n]
+	return head, ts, cred[v2HeadBase : v2HeadBase+n], cred[v2HeadBase+n:], true
 }
 
 func isJSONString(raw json.RawMessage) bool {
@@ -160,49 +244,116 @@ func Token(key, request []byte) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// TokenV2 returns the v2 token for request at ts with nonce under key.
+func TokenV2(key []byte, ts int64, nonce, request []byte) string {
+	return Token(key, append(v2Header(ts, nonce), request...))
+}
+
 // validToken reports whether token is HMAC-SHA256(key, request) for one of
 // keys, compared in constant time.
 func validToken(token, request []byte, keys ...[]byte) bool {
+	return matchKey(token, request, keys) != nil
+}
+
+// matchKey returns the key of keys under which token is the MAC of
+// request, or nil. Every key is tried, compared in constant time.
+func matchKey(token, request []byte, keys [][]byte) []byte {
 	if len(token) != sha256.Size {
-		return false
+		return nil
 	}
-	ok := false
+	var found []byte
 	for _, k := range keys {
 		if len(k) == 0 {
 			continue
 		}
 		m := hmac.New(sha256.New, k)
 		m.Write(request)
-		if hmac.Equal(m.Sum(nil), token) {
-			ok = true
+		if hmac.Equal(m.Sum(nil), token) && found == nil {
+			found = k
 		}
 	}
-	return ok
+	return found
+}
+
+// keyring is a profile's token keys with its token policy.
+type keyring struct {
+	keys [][]byte
+	// replayProtection: only v2 tokens are accepted.
+	replayProtection bool
 }
 
 // profileKeys returns the key material of p's auth_key and prev_auth_key
-// for the CA label; nil when p has none configured.
-func (s *Server) profileKeys(label string, p *profile.Profile) [][]byte {
+// for the CA label (none when p has none configured), and whether p
+// requires v2 tokens.
+func (s *Server) profileKeys(label string, p *profile.Profile) keyring {
 	keys := s.authKeys[label]
-	var out [][]byte
+	kr := keyring{replayProtection: p.AuthReplayProtection}
 	for _, name := range []string{p.AuthKey, p.PrevAuthKey} {
 		if name == "" {
 			continue
 		}
 		if k, ok := keys[name]; ok && len(k.Key) > 0 {
-			out = append(out, k.Key)
+			kr.keys = append(kr.keys, k.Key)
 		}
 	}
-	return out
+	return kr
 }
 
-// checkToken verifies a token against keys (§4.3 steps 3–4).
-func checkToken(token, request []byte, keys [][]byte) error {
-	if len(keys) == 0 {
+// checkToken verifies a credential from unwrap or decodeWrapper against
+// keys (§4.3 steps 3–4): a profile's keyring, or the key material of an
+// endpoint key. Every token-accepting endpoint comes through here, so the
+// v2 replay check covers them all. Errors (400 unless noted): no keys (`no
+// authentication provider`), a CFSSL token where the profile requires v2,
+// a MAC that does not verify (`invalid token`), a v2 ts outside
+// replayWindow, a replayed v2 nonce; 503 when the nonce cache is full.
+func checkToken[K [][]byte | keyring](token, request []byte, keys K) error {
+	var kr keyring
+	switch k := any(keys).(type) {
+	case [][]byte:
+		kr.keys = k
+	case keyring:
+		kr = k
+	}
+	return verifyToken(token, request, kr, nonces, time.Now())
+}
+
+// verifyToken is checkToken with its cache and clock.
+func verifyToken(cred, request []byte, kr keyring, cache *nonceCache, now time.Time) error {
+	if len(kr.keys) == 0 {
 		return badRequest("no authentication provider")
 	}
-	if !validToken(token, request, keys...) {
+	head, ts, nonce, mac, v2 := v2Credential(cred)
+	if !v2 {
+		if kr.replayProtection {
+			return badRequest("invalid token: this profile requires the replay-resistant token format (pkid_auth %q with ts and nonce)", AuthVersion)
+		}
+		if matchKey(cred, request, kr.keys) == nil {
+			return badRequest("invalid token")
+		}
+		return nil
+	}
+	key := matchKey(mac, append(head[:len(head):len(head)], request...), kr.keys)
+	if key == nil {
 		return badRequest("invalid token")
 	}
-	return nil
+	// Differences as uint64 cannot overflow, whatever ts a client sends.
+	window := int64(replayWindow / time.Second)
+	switch t := now.Unix(); {
+	case ts < t && uint64(t)-uint64(ts) > uint64(window):
+		return badRequest("invalid token: its timestamp is stale (more than %v before the server's clock)", replayWindow)
+	case ts > t && uint64(ts)-uint64(t) > uint64(window):
+		return badRequest("invalid token: its timestamp is in the future (more than %v after the server's clock)", replayWindow)
+	}
+	expiry := ts + window
+	if expiry < ts {
+		expiry = math.MaxInt64
+	}
+	// The nonce is remembered per key, and only once the MAC verified, so
+	// no one without the key can fill the cache or burn others' nonces.
+	var id [32]byte
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("pkid-auth-v2 nonce\x00"))
+	m.Write(nonce)
+	m.Sum(id[:0])
+	return cache.add(id, expiry, now.Unix())
 }

@@ -32,6 +32,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{r: r, id: requestID()}
 	w.Header().Set("X-Request-Id", c.id)
+	announceAuth(w)
 	status, code, errText := s.run(w, c)
 	// Request-supplied values are escaped and bounded: a newline in a
 	// profile must not start a forged line of the text log.

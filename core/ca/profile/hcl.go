@@ -21,7 +21,7 @@ var profileSchema = &hcl.BodySchema{
 		{Name: "issuer_urls"}, {Name: "ocsp_url"}, {Name: "crl_url"}, {Name: "ocsp_no_check"},
 		{Name: "copy_extensions"}, {Name: "allowed_extensions"}, {Name: "name_whitelist"},
 		{Name: "client_provides_serial_numbers"},
-		{Name: "auth_key"}, {Name: "prev_auth_key"}, {Name: "remote"},
+		{Name: "auth_key"}, {Name: "prev_auth_key"}, {Name: "auth_replay_protection"}, {Name: "remote"},
 		{Name: "signature_algorithm"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
@@ -135,6 +135,7 @@ func (d *hclDecoder) profile(cp *config.Profile, isDefault bool) *Profile {
 	}
 	p.AuthKey, _ = d.str(attrs["auth_key"])
 	p.PrevAuthKey, _ = d.str(attrs["prev_auth_key"])
+	p.AuthReplayProtection = d.boolean(attrs["auth_replay_protection"])
 	p.Remote, _ = d.str(attrs["remote"])
 	if a := attrs["signature_algorithm"]; a != nil {
 		if s, ok := d.str(a); ok {
@@ -149,6 +150,9 @@ func (d *hclDecoder) profile(cp *config.Profile, isDefault bool) *Profile {
 
 	if p.PrevAuthKey != "" && p.AuthKey == "" {
 		d.warnf(attrs["prev_auth_key"].NameRange, "prev_auth_key without auth_key", `The prev_auth_key argument has no effect without "auth_key".`)
+	}
+	if p.AuthReplayProtection && p.AuthKey == "" {
+		d.warnf(attrs["auth_replay_protection"].NameRange, "auth_replay_protection without auth_key", `The auth_replay_protection argument has no effect without "auth_key".`)
 	}
 	if p.Remote != "" {
 		d.forwarding(attrs["remote"], content)

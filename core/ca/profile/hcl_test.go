@@ -43,6 +43,7 @@ func TestDecodeHCLDiagnostics(t *testing.T) {
 		{"unknown_usage_far", 1, []string{"Error: Unknown usage", "unknown_usage_far.hcl:6:15", "Usage names are any, cert sign,"}},
 		{"wrong_type", 1, []string{"Error: Incorrect attribute value type", "wrong_type.hcl:6:14", `Inappropriate value for attribute "usages": list of string required`}},
 		{"bool_type", 1, []string{"Error: Incorrect attribute value type", "bool_type.hcl:8:21", `"ocsp_no_check": a bool is required`}},
+		{"replay_type", 1, []string{"Error: Incorrect attribute value type", "replay_type.hcl:9:30", `"auth_replay_protection": a bool is required`}},
 		{"bad_duration", 1, []string{"Error: Invalid expiry", "bad_duration.hcl:7:14", `Invalid duration "90 days": want a Go duration or days`}},
 		{"zero_expiry", 1, []string{"Error: Invalid expiry", "zero_expiry.hcl:7:14", "The expiry must be greater than zero."}},
 		{"missing_expiry", 1, []string{"Error: Missing expiry", "missing_expiry.hcl:5:3", `Profile "p" needs an expiry`}},
@@ -94,8 +95,9 @@ func TestDecodeHCLDiagnostics(t *testing.T) {
 
 func TestDecodeHCLWarnings(t *testing.T) {
 	for file, want := range map[string][]string{
-		"unanchored": {"Warning: Unanchored name_whitelist", "unanchored.hcl:8:22", `The pattern "example\\.com" is not anchored`},
-		"forwarding": {"Warning: Local settings ignored", "forwarding.hcl:6:5", "ignores its local settings (expiry, usages)"},
+		"unanchored":         {"Warning: Unanchored name_whitelist", "unanchored.hcl:8:22", `The pattern "example\\.com" is not anchored`},
+		"forwarding":         {"Warning: Local settings ignored", "forwarding.hcl:6:5", "ignores its local settings (expiry, usages)"},
+		"replay_without_key": {"Warning: auth_replay_protection without auth_key", "replay_without_key.hcl:8:5", `no effect without "auth_key"`},
 	} {
 		cfg, diags, out := loadHCL(t, filepath.Join("diags", file+".hcl"))
 		if cfg == nil || diags.HasErrors() || len(diags) != 1 {
@@ -107,6 +109,16 @@ func TestDecodeHCLWarnings(t *testing.T) {
 				t.Errorf("%s: diagnostics lack %q:\n%s", file, w, out)
 			}
 		}
+	}
+}
+
+func TestDecodeHCLReplayProtection(t *testing.T) {
+	cfg, diags, out := loadHCL(t, "replay.hcl")
+	if cfg == nil || len(diags) != 0 {
+		t.Fatalf("diagnostics:\n%s", out)
+	}
+	if !cfg.Profiles["v2"].AuthReplayProtection || cfg.Profiles["both"].AuthReplayProtection {
+		t.Errorf("auth_replay_protection: v2 %v, both %v", cfg.Profiles["v2"].AuthReplayProtection, cfg.Profiles["both"].AuthReplayProtection)
 	}
 }
 

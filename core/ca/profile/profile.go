@@ -65,8 +65,11 @@ type Profile struct {
 	// Forwarding and authentication (used by the daemon).
 	AuthKey     string
 	PrevAuthKey string
-	Remote      string
-	AuthRemote  *AuthRemote
+	// AuthReplayProtection: tokens for this profile must use pkid's
+	// replay-resistant format (pkid_auth v2); CFSSL's are refused.
+	AuthReplayProtection bool
+	Remote               string
+	AuthRemote           *AuthRemote
 
 	// SignatureAlgorithm overrides the default chosen from the CA key
 	// (e.g. x509.SHA256WithRSAPSS). Zero: by key.

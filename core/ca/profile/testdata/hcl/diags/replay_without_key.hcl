@@ -1,0 +1,10 @@
+ca "x" {
+  keystore = keystore.k
+  key      = "k"
+
+  profile "p" {
+    usages                 = ["server auth"]
+    expiry                 = "1h"
+    auth_replay_protection = true
+  }
+}
