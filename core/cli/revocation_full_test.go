@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -67,5 +68,39 @@ func TestFullCRLListsRevocationAtOnce(t *testing.T) {
 	}
 	if crl.Number == nil || len(crl.Extensions) == 0 {
 		t.Fatalf("full CRL without number: %+v", crl)
+	}
+}
+
+// An offline `pkid revoke` (and revoke -all) beside a running daemon: the
+// full CRL the daemon publishes from state_dir/crl lists the revocation at
+// once, not at its next scheduled run.
+func TestOfflineRevokeRefreshesPublishedCRL(t *testing.T) {
+	openssl := opensslPath(t)
+	cfg, dir, iss, _ := revocationSetup(t, 3, 0)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "pkid {\n  state_dir = %q\n}\n", filepath.Join(dir, "state"))
+	f.Close()
+	d := startDaemon(t, "serve", "-config", cfg, "-listen", "127.0.0.1:0")
+	url := d.base + "/crl/issuing.crl"
+	if ok, out := opensslListsSerial(t, openssl, httpGet(t, url), iss[0].SerialNumber); ok {
+		t.Fatalf("listed before the revocation:\n%s", out)
+	}
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String()); r.code != 0 {
+		t.Fatalf("revoke: %+v", r)
+	}
+	if ok, out := opensslListsSerial(t, openssl, httpGet(t, url), iss[0].SerialNumber); !ok {
+		t.Fatalf("the daemon's full CRL does not list serial %s after an offline revoke:\n%s", iss[0].SerialNumber, out)
+	}
+	if r := pkid(t, "revoke", "-config", cfg, "-all", "-label", "issuing"); r.code != 0 {
+		t.Fatalf("revoke -all: %+v", r)
+	}
+	der := httpGet(t, url)
+	for _, c := range iss {
+		if ok, out := opensslListsSerial(t, openssl, der, c.SerialNumber); !ok {
+			t.Fatalf("the daemon's full CRL does not list serial %s after revoke -all:\n%s", c.SerialNumber, out)
+		}
 	}
 }
