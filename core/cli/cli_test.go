@@ -230,6 +230,10 @@ func TestExternalPluginCLI(t *testing.T) {
 	if reg.code != 0 || !strings.Contains(reg.stdout, `plugin "memory" {`) {
 		t.Fatalf("register: %+v", reg)
 	}
+	// -probe starts it, pinned, to read its name, version and kinds.
+	if r := pkid(t, "plugin", "register", "-probe", bin); r.code != 0 || !strings.HasPrefix(r.stdout, `# pkid plugin "memory" 1.0.0 (keystore)`) {
+		t.Fatalf("register -probe: %+v", r)
+	}
 	// The printed block is ready to paste.
 	cfg := devConfig(t, reg.stdout+"\nkeystore \"memory\" \"scratch\" {\n  max_keys = 3\n}\n")
 	if r := pkid(t, "validate", "-config", cfg); r.code != 0 {

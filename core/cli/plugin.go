@@ -2,10 +2,15 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/hashicorp/hcl/v2"
@@ -113,42 +118,99 @@ func pluginRegisterCmd(e *env) *command {
 	return &command{
 		synopsis: "Print a ready-to-paste plugin block for a plugin binary",
 		help: `
-Usage: pkid plugin register PATH
+Usage: pkid plugin register [-type NAME] [-probe] PATH
 
-  Computes the binary's sha256, starts it once (pinned to that sha256) to
-  read its name, version and kinds, and prints a plugin block to paste into
-  the configuration. pkid refuses to start the plugin if the binary changes.
+  Pins a plugin binary without running it: prints a plugin block with the
+  sha256 of the file's bytes and its path (a symlink is resolved: the block
+  names the file it points at). The type is -type, else the file name
+  without a "pkid-plugin-" prefix. pkid refuses to start the plugin if the
+  binary changes.
+
+  -probe then starts it once, pinned to that sha256 (checked again as it
+  is started), to read its name, version and kinds; run it only on a
+  binary you trust. pkid validate does the same with the pasted block.
 `,
 		run: func(args []string) error {
 			fs := newFlags("plugin register")
+			typ := fs.String("type", "", "plugin type name of the block (default: from the file name)")
+			probe := fs.Bool("probe", false, "after pinning, start the plugin to read its name, version and kinds")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
 			if fs.NArg() != 1 {
 				return usagef("expected one PATH")
 			}
-			path, err := filepath.Abs(fs.Arg(0))
-			if err != nil {
-				return err
-			}
-			sum, err := pluginhost.FileSHA256(path)
+			path, sum, err := pinFile(fs.Arg(0))
 			if err != nil {
 				return fmt.Errorf("plugin register: %w", err)
 			}
-			host := newHost()
-			defer host.Close()
-			info, err := externalInfo(host, &config.ExternalPlugin{Type: filepath.Base(path), Path: path, SHA256: sum})
-			if err != nil {
-				return fmt.Errorf("plugin register: %s is not a working pkid plugin: %w", path, err)
+			name := *typ
+			if name == "" {
+				name = strings.TrimPrefix(filepath.Base(path), "pkid-plugin-")
+				name = strings.TrimSuffix(name, ".exe")
 			}
-			if _, builtin := builtinKind(info.Name); builtin {
-				return fmt.Errorf("plugin register: %q is the name of a builtin plugin; rebuild the plugin under another name", info.Name)
+			comment := fmt.Sprintf("# pkid plugin %q (not started: pkid validate checks it)", name)
+			if *probe {
+				host := newHost()
+				defer host.Close()
+				// SecureConfig in the host checks the same sha256 before it
+				// executes the file.
+				info, err := externalInfo(host, &config.ExternalPlugin{Type: name, Path: path, SHA256: sum})
+				if err != nil {
+					return fmt.Errorf("plugin register: %s is not a working pkid plugin: %w", path, err)
+				}
+				if *typ == "" {
+					name = info.Name
+				}
+				comment = fmt.Sprintf("# pkid plugin %q %s (%s)", info.Name, info.Version, strings.Join(info.Kinds, ", "))
 			}
-			fmt.Fprintf(e.stdout, "# pkid plugin %q %s (%s)\nplugin %q {\n  path   = %q\n  sha256 = %q\n}\n",
-				info.Name, info.Version, strings.Join(info.Kinds, ", "), info.Name, path, sum)
+			if _, builtin := builtinKind(name); builtin {
+				return fmt.Errorf("plugin register: %q is the name of a builtin plugin; pass -type with another name", name)
+			}
+			fmt.Fprintf(e.stdout, "%s\nplugin %q {\n  path   = %q\n  sha256 = %q\n}\n", comment, name, path, sum)
 			return nil
 		},
 	}
+}
+
+// pinFile resolves path (absolute, symlinks followed) and returns it with
+// the hex sha256 of its bytes, read from one open descriptor that is
+// checked to be a regular file: a FIFO or device is refused before it is
+// read (it could block or never end), and what is hashed is what was
+// checked. Nothing is executed.
+func pinFile(path string) (string, string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", "", err
+	}
+	if fi, err := os.Stat(real); err != nil {
+		return "", "", err
+	} else if !fi.Mode().IsRegular() {
+		return "", "", fmt.Errorf("%s is not a regular file (%s)", real, fi.Mode().Type())
+	}
+	// O_NOFOLLOW: real was resolved; a symlink put there since is refused.
+	// O_NONBLOCK: a FIFO swapped in since does not block the open.
+	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", "", fmt.Errorf("%s is not a regular file (%s)", real, fi.Mode().Type())
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", "", fmt.Errorf("reading %s: %w", real, err)
+	}
+	return real, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func builtinKind(typ string) (string, bool) {

@@ -105,8 +105,9 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
        pkid revoke -remote URL -serial S -aki HEX [-reason R]
 
   Marks a certificate revoked (time now) in its CA's certstore, then
-  re-signs its stored OCSP response; CRLs list it from the next one made
-  (pkid crl, or the daemon's schedule). The reason is an
+  re-signs its stored OCSP response and regenerates the CRLs a daemon
+  publishes from state_dir/crl (when there are some, and the CA's
+  crl { on_revoke } is not false). The reason is an
   RFC 5280 name (keyCompromise, superseded, ...) or number (0-6, 8-10;
   default 0, unspecified). Revoking again with the same reason succeeds
   and keeps the original time; another reason is an error (except leaving
@@ -203,6 +204,11 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 	if err := afterRevoke(ctx, s.set, store, rr); err != nil {
 		fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but updating OCSP/CRL failed: %v\n", serial, err)
 	}
+	if iss := s.set.ByAKI(aki); iss != nil {
+		if err := refreshPublishedCRLs(ctx, s.Config, s.set, map[string]bool{iss.Label(): true}); err != nil {
+			fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but regenerating the published CRL failed: %v\n", serial, err)
+		}
+	}
 	return nil
 }
 
@@ -262,6 +268,14 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 	}
 	gf.Limit = revokeBatch
 	revoked, warnings := 0, 0
+	// The published CRLs are regenerated once at the end (also after a
+	// failure part way), not per revocation.
+	labels := map[string]bool{}
+	defer func() {
+		if err := refreshPublishedCRLs(ctx, s.Config, s.set, labels); err != nil {
+			fmt.Fprintf(e.stderr, "pkid: warning: regenerating the published CRLs failed: %v\n", err)
+		}
+	}()
 	prev := map[string]bool{}
 	for {
 		var batch []sdk.RevokeRequest
@@ -291,6 +305,9 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 				return fmt.Errorf("%v (after revoking %d)", err, revoked)
 			}
 			revoked++
+			if iss := s.set.ByAKI(rr.AKI); iss != nil {
+				labels[iss.Label()] = true
+			}
 			if err := afterRevoke(ctx, s.set, store, rr); err != nil {
 				warnings++
 				if warnings <= 10 {

@@ -103,6 +103,10 @@ func TestLoadFilesSameAsDirectory(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	t.Setenv("PKID_TEST_KEY_NAME", "root-2026")
 	os.Unsetenv("PKID_TEST_UNSET_WITH_DEFAULT")
+	// git checks the file out 0644; a secret read with file() must be private.
+	if err := os.Chmod("testdata/funcs/secret.txt", 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c, out := mustLoad(t, "testdata/funcs/funcs.hcl")
 	if got, want := string(out["keystore/dev"]), `{"dir":"/var/lib/pkid/keys","kdf_work_factor":18,"passphrase":"s3cret passphrase"}`; got != want {
 		t.Errorf("keystore JSON = %s, want %s", got, want)

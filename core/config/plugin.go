@@ -3,10 +3,13 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/pkid/pkid/sdk"
@@ -44,6 +47,10 @@ func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagn
 			Detail:   fmt.Sprintf("The configuration of %s could not be fully evaluated.", blockName(b)),
 			Subject:  b.DefRange.Ptr(),
 		})
+	}
+	diags = append(diags, secretFileDiags(b, s, val)...)
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	out, err := ctyjson.Marshal(val, val.Type())
 	if err != nil {
@@ -106,6 +113,70 @@ func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
 		}
 	}
 	return out
+}
+
+// secretFileDiags checks the files that sensitive attributes read with
+// file(): one that group or others can access is an error at the call
+// naming the file, its mode and the chmod that fixes it, or a warning when
+// the block sets insecure_permissions = true (pkid serve -dev). Modes are
+// read, not access tried, so the check also holds for root. Only the
+// core sees these expressions: the plugin gets the file's content.
+func secretFileDiags(b *PluginBlock, s *sdk.Schema, val cty.Value) hcl.Diagnostics {
+	if s == nil {
+		return nil
+	}
+	severity := hcl.DiagError
+	if ty := val.Type(); ty.IsObjectType() && ty.HasAttribute("insecure_permissions") {
+		if v := val.GetAttr("insecure_permissions"); v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True() {
+			severity = hcl.DiagWarning
+		}
+	}
+	var schema hcl.BodySchema
+	for _, a := range s.Attributes {
+		if a.Sensitive {
+			schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name})
+		}
+	}
+	content, _, _ := b.Body.PartialContent(&schema)
+	var diags hcl.Diagnostics
+	for _, a := range schema.Attributes {
+		attr, ok := content.Attributes[a.Name]
+		if !ok {
+			continue
+		}
+		expr, ok := attr.Expr.(hclsyntax.Expression)
+		if !ok {
+			continue
+		}
+		hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+			call, ok := n.(*hclsyntax.FunctionCallExpr)
+			if !ok || call.Name != "file" || len(call.Args) != 1 {
+				return nil
+			}
+			arg, ds := call.Args[0].Value(b.EvalContext)
+			if ds.HasErrors() || arg.Type() != cty.String || !arg.IsKnown() || arg.IsNull() {
+				return nil
+			}
+			path := arg.AsString()
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(call.Range().Filename), path)
+			}
+			fi, err := os.Stat(path)
+			if err != nil || fi.Mode().Perm()&0o077 == 0 {
+				return nil
+			}
+			rng := call.Range()
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: severity,
+				Summary:  "Secret file accessible to others",
+				Detail: fmt.Sprintf("%s of %s reads %s, which is mode %04o, accessible to group or others: chmod 600 %s",
+					a.Name, blockName(b), path, fi.Mode().Perm(), path),
+				Subject: &rng,
+			})
+			return nil
+		})
+	}
+	return diags
 }
 
 // specFromSchema builds the hcldec spec for a plugin schema.

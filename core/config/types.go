@@ -186,8 +186,8 @@ type CRLSettings struct {
 	// DeltaInterval between delta CRLs (default 15m; 0 with
 	// delta_interval = "0" turns deltas off).
 	DeltaInterval time.Duration
-	// OnRevoke regenerates the CRL (the delta when deltas are on) after
-	// each revocation (default true).
+	// OnRevoke regenerates the full CRL (and the delta when deltas are
+	// on) after revocations, coalesced (default true).
 	OnRevoke bool
 	DefRange hcl.Range
 }

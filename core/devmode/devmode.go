@@ -52,6 +52,9 @@ pkid {
 keystore "file" "dev" {
   dir             = "STATE/keys"
   passphrase_file = "STATE/passphrase"
+  # Dev only: group- or world-accessible key files are warned about at
+  # start (pkid serve -dev), not refused. Remove it outside dev.
+  insecure_permissions = true
 }
 
 certstore "sqlite" "main" {
@@ -142,7 +145,28 @@ func Prepare(stateDir, listen string, out io.Writer) (string, error) {
 		}
 		fmt.Fprintf(out, "Wrote the dev configuration %s.\n", cfg)
 	}
+	for _, w := range permissionWarnings(abs) {
+		fmt.Fprintln(out, w)
+	}
 	return cfg, nil
+}
+
+// permissionWarnings names the dev secrets that group or others can reach:
+// outside -dev the file keystore refuses to start with them; in -dev (its
+// block says insecure_permissions) it starts and this warns. Modes are
+// read, so root gets the warning too.
+func permissionWarnings(state string) []string {
+	var out []string
+	check := func(path, what string, mask os.FileMode, fix string) {
+		fi, err := os.Stat(path)
+		if err == nil && fi.Mode().Perm()&mask != 0 {
+			out = append(out, fmt.Sprintf("Warning: %s %s is mode %04o, accessible to group or others (refused outside -dev): chmod %s %s",
+				what, path, fi.Mode().Perm(), fix, path))
+		}
+	}
+	check(filepath.Join(state, passphraseRel), "the keystore passphrase", 0o077, "600")
+	check(filepath.Join(state, "keys"), "the key directory", 0o077, "700")
+	return out
 }
 
 // Bootstrap creates the dev root and intermediate CAs when their

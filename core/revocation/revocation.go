@@ -38,6 +38,15 @@ import (
 // in the delta at least.
 const deltaMargin = 5 * time.Minute
 
+// DefaultCoalesce is how long the on-revoke regenerator waits after a
+// revocation for more to arrive, so a burst of revocations makes a few CRLs,
+// not one per revocation.
+const DefaultCoalesce = time.Second
+
+// maxPendingWait bounds how long a CRL request waits for the regeneration
+// that covers a revocation already made; then it gets the current CRL.
+const maxPendingWait = 10 * time.Second
+
 // Options configures a Service.
 type Options struct {
 	CAs *authority.Set
@@ -50,6 +59,14 @@ type Options struct {
 	Forget func(serial *big.Int)
 	// Now is for tests (default time.Now).
 	Now func() time.Time
+	// Coalesce is the on-revoke window (0: DefaultCoalesce; negative:
+	// none). The regenerator also waits at least as long as its last
+	// regeneration took, so a long bulk revocation spends at most about
+	// half its time on CRLs.
+	Coalesce time.Duration
+	// Published, when set, is called after each CRL is published (for
+	// tests and metrics); it runs with the CA's generation lock held.
+	Published func(label string, delta bool, m *Meta)
 }
 
 // Service publishes the revocation state of a set of CAs.
@@ -71,6 +88,15 @@ type caState struct {
 	gen       sync.Mutex    // one CRL generation at a time per CA
 	stale     sync.Mutex    // one on-demand regeneration at a time per CA
 	triggered chan struct{} // on-revoke regeneration, capacity 1
+
+	// Revocations noted by Revoked and those the last finished on-revoke
+	// regeneration covered: a CRL request waits until they meet, so a
+	// relying party fetching the CRL after a revoke reply sees it.
+	mu      sync.Mutex
+	running bool // the on-revoke regenerator runs
+	revoked uint64
+	covered uint64
+	changed chan struct{} // closed when covered advances
 }
 
 // idp is the issuing distribution point of the CA's CRLs: its CRL URL,
@@ -112,11 +138,14 @@ func New(opts Options) (*Service, error) {
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
+	if s.opts.Coalesce == 0 {
+		s.opts.Coalesce = DefaultCoalesce
+	}
 	for label, iss := range opts.CAs.CAs {
 		if iss.Store() == nil {
 			continue
 		}
-		st := &caState{label: label, iss: iss, block: opts.CAs.Blocks[label], triggered: make(chan struct{}, 1)}
+		st := &caState{label: label, iss: iss, block: opts.CAs.Blocks[label], triggered: make(chan struct{}, 1), changed: make(chan struct{})}
 		if st.block == nil {
 			st.block = &config.CA{Name: label}
 		}
@@ -139,6 +168,9 @@ func (s *Service) Start(ctx context.Context) {
 		if !st.block.CRL.OnRevoke {
 			continue
 		}
+		st.mu.Lock()
+		st.running = true
+		st.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -155,25 +187,84 @@ func (s *Service) Stop() {
 	s.wg.Wait()
 }
 
-// regenerateOnRevoke coalesces revocations: one regeneration covers every
-// revocation that arrived before it started.
+// regenerateOnRevoke is the only on-revoke generator of a CA's CRLs. It
+// regenerates the full CRL (most relying parties read nothing else) and
+// then the delta against it, coalescing revocations: one regeneration
+// covers every revocation that arrived before it started.
 func (s *Service) regenerateOnRevoke(ctx context.Context, st *caState) {
+	defer func() {
+		st.mu.Lock()
+		st.running = false
+		close(st.changed) // release waiters: nobody will cover them now
+		st.changed = make(chan struct{})
+		st.mu.Unlock()
+	}()
+	var took time.Duration // the last regeneration's
+	var ended time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-st.triggered:
 		}
-		var err error
-		if st.block.CRL.DeltaInterval > 0 {
-			_, err = s.GenerateDelta(ctx, st.label)
-		} else {
-			_, err = s.GenerateFull(ctx, st.label)
+		// Back to back, regenerations are as far apart as the last one
+		// took: during a long burst CRLs get at most about half the time.
+		if wait := max(s.opts.Coalesce, min(took, time.Minute)-time.Since(ended)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
+		// Revocations noted from here on trigger the next round; the
+		// pending trigger of those before is covered by this one.
+		select {
+		case <-st.triggered:
+		default:
+		}
+		st.mu.Lock()
+		target := st.revoked
+		st.mu.Unlock()
+		start := time.Now()
+		_, err := s.GenerateFull(ctx, st.label)
+		if err == nil && st.block.CRL.DeltaInterval > 0 {
+			_, err = s.GenerateDelta(ctx, st.label)
+		}
+		ended = time.Now()
+		took = ended.Sub(start)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("regenerating the CRL after a revocation", "ca", st.label, "error", err)
 		}
+		st.mu.Lock()
+		st.covered = max(st.covered, target)
+		close(st.changed)
+		st.changed = make(chan struct{})
+		st.mu.Unlock()
 	}
+}
+
+// waitRevocations waits (at most maxPendingWait, or until ctx ends) for
+// the on-revoke regeneration covering the revocations noted so far.
+func (s *Service) waitRevocations(ctx context.Context, st *caState) {
+	t := time.NewTimer(maxPendingWait)
+	defer t.Stop()
+	st.mu.Lock()
+	target := st.revoked
+	for st.running && st.covered < target {
+		ch := st.changed
+		st.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		}
+		st.mu.Lock()
+	}
+	st.mu.Unlock()
 }
 
 // Jobs returns the periodic work: per CA a full CRL, a delta CRL (when
@@ -228,6 +319,9 @@ func (s *Service) Revoked(ctx context.Context, rr sdk.RevokeRequest) error {
 	}
 	// The CRL first: it does not depend on the OCSP steps succeeding.
 	if st.block.CRL.OnRevoke {
+		st.mu.Lock()
+		st.revoked++
+		st.mu.Unlock()
 		select {
 		case st.triggered <- struct{}{}:
 		default: // a regeneration is already pending
@@ -286,7 +380,8 @@ func (s *Service) GenerateFull(ctx context.Context, label string) (*Meta, error)
 	}
 	st.gen.Lock()
 	defer st.gen.Unlock()
-	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: s.opts.Now(), DistributionPoint: st.idp(), TempDir: s.opts.Dir}
+	now := s.opts.Now()
+	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: now, Number: s.nextNumber(label, now), DistributionPoint: st.idp(), TempDir: s.opts.Dir}
 	if st.block.CRL.DeltaInterval > 0 {
 		req.FreshestCRL = st.deltaURL
 	}
@@ -300,31 +395,52 @@ func (s *Service) GenerateDelta(ctx context.Context, label string) (*Meta, error
 	if st == nil {
 		return nil, fmt.Errorf("revocation: no CA %q with a certstore", label)
 	}
-	base, err := s.meta(label, false)
-	if err != nil || !base.NextUpdate.After(s.opts.Now()) {
-		if base, err = s.GenerateFull(ctx, label); err != nil {
+	if base, err := s.meta(label, false); err != nil || !base.NextUpdate.After(s.opts.Now()) {
+		if _, err = s.GenerateFull(ctx, label); err != nil {
 			return nil, err
 		}
+	}
+	st.gen.Lock()
+	defer st.gen.Unlock()
+	// The base as it is now: another full CRL may have been published
+	// since.
+	base, err := s.meta(label, false)
+	if err != nil {
+		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	number, ok := new(big.Int).SetString(base.Number, 10)
 	if !ok {
 		return nil, fmt.Errorf("revocation: %s: bad CRL number %q", s.path(label, false)+".json", base.Number)
 	}
-	st.gen.Lock()
-	defer st.gen.Unlock()
 	validity := 2 * st.block.CRL.DeltaInterval
 	if validity <= 0 || validity > st.block.CRL.Validity {
 		validity = st.block.CRL.Validity
 	}
 	now := s.opts.Now()
-	deltaNumber := big.NewInt(now.UnixNano())
-	if deltaNumber.Cmp(number) <= 0 {
-		// A delta's number must exceed its base's (RFC 5280 §5.2.4).
-		deltaNumber.Add(number, big.NewInt(1))
-	}
+	// Above its base's, as RFC 5280 §5.2.4 requires.
+	deltaNumber := s.nextNumber(label, now)
 	req := ca.CRLRequest{Validity: validity, Now: now, Number: deltaNumber, DeltaBase: number, DeltaSince: base.ThisUpdate.Add(-deltaMargin),
 		DistributionPoint: st.idp(), TempDir: s.opts.Dir}
 	return s.write(ctx, st, true, req)
+}
+
+// nextNumber is the number of the CA's next CRL, full or delta (they share
+// one sequence, RFC 5280 §5.2.3): the time in nanoseconds, or one more
+// than the last published number when the clock is not ahead of it, so
+// numbers strictly increase even when regenerations follow each other
+// within a clock tick or the clock steps back. Call with st.gen held.
+func (s *Service) nextNumber(label string, now time.Time) *big.Int {
+	n := big.NewInt(now.UnixNano())
+	for _, delta := range []bool{false, true} {
+		m, err := s.meta(label, delta)
+		if err != nil {
+			continue
+		}
+		if last, ok := new(big.Int).SetString(m.Number, 10); ok && n.Cmp(last) <= 0 {
+			n.Add(last, big.NewInt(1))
+		}
+	}
+	return n
 }
 
 // write generates a CRL into a temporary file and renames it into place
@@ -385,6 +501,9 @@ func (s *Service) write(ctx context.Context, st *caState, delta bool, req ca.CRL
 		kind = "delta"
 	}
 	s.log.Info("CRL published", "ca", st.label, "kind", kind, "number", m.Number, "entries", m.Entries, "bytes", m.Bytes, "took", time.Since(start).Round(time.Millisecond))
+	if s.opts.Published != nil {
+		s.opts.Published(st.label, delta, m)
+	}
 	return m, nil
 }
 
@@ -427,6 +546,7 @@ func (s *Service) CRLHandler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		s.waitRevocations(r.Context(), st)
 		m, err := s.meta(label, delta)
 		if err != nil || !m.NextUpdate.After(s.opts.Now()) {
 			m, err = s.regenerateStale(r.Context(), st, delta)

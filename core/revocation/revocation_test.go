@@ -504,24 +504,31 @@ func TestRevoked(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// The on-revoke regenerator publishes a delta listing the certificate.
-	deltaPath := filepath.Join(e.dir, "a-delta.crl")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if der, err := os.ReadFile(deltaPath); err == nil {
-			rl := parseCRL(t, der, a.cert)
-			if _, ok := entries(rl)[leaf.SerialNumber.String()]; ok {
-				m := readMeta(t, deltaPath)
-				if m.DeltaBase != before.Number {
-					t.Errorf("on-revoke delta base %s, want %s", m.DeltaBase, before.Number)
-				}
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no delta CRL listing the revoked certificate within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The on-revoke regenerator publishes a full CRL listing the
+	// certificate (what most relying parties read) and a delta against
+	// it; a request made after Revoked waits for them.
+	h := s.CRLHandler()
+	r := get(t, h, http.MethodGet, "/a.crl")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET a.crl: %d %s", r.status, r.body)
+	}
+	full := parseCRL(t, r.body, a.cert)
+	if _, ok := entries(full)[leaf.SerialNumber.String()]; !ok {
+		t.Fatal("the full CRL served after Revoked does not list the revoked certificate")
+	}
+	if full.Number.String() == before.Number {
+		t.Errorf("full CRL number %s not regenerated", full.Number)
+	}
+	r = get(t, h, http.MethodGet, "/a-delta.crl")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET a-delta.crl: %d %s", r.status, r.body)
+	}
+	delta := parseCRL(t, r.body, a.cert)
+	if _, ok := entries(delta)[leaf.SerialNumber.String()]; !ok {
+		t.Error("the delta CRL does not list the revoked certificate")
+	}
+	if m := readMeta(t, filepath.Join(e.dir, "a-delta.crl")); m.DeltaBase != full.Number.String() {
+		t.Errorf("on-revoke delta base %s, want the new full CRL's %s", m.DeltaBase, full.Number)
 	}
 
 	if err := s.Revoked(ctx, sdk.RevokeRequest{Serial: leaf.SerialNumber.String(), AKI: "00112233"}); err == nil {

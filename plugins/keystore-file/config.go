@@ -22,6 +22,7 @@ type rawConfig struct {
 	Passphrase     *string  `json:"passphrase"`
 	PassphraseFile *string  `json:"passphrase_file"`
 	KDFWorkFactor  *float64 `json:"kdf_work_factor"`
+	Insecure       *bool    `json:"insecure_permissions"`
 }
 
 // config is a validated configuration.
@@ -30,6 +31,9 @@ type config struct {
 	Passphrase     string
 	PassphraseFile string
 	WorkFactor     int
+	// Insecure lets a group- or world-accessible passphrase_file or key
+	// directory through (pkid serve -dev, which warns instead).
+	Insecure bool
 }
 
 func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
@@ -73,6 +77,9 @@ func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
 					Detail:  fmt.Sprintf("kdf_work_factor %d is below the default %d; lower it only for tests", c.WorkFactor, defaultWorkFactor)})
 			}
 		}
+	}
+	if raw.Insecure != nil {
+		c.Insecure = *raw.Insecure
 	}
 	if diags.HasErrors() {
 		return nil, diags
