@@ -40,3 +40,5 @@ echo "== go test (example plugin)"
 (cd examples/plugins/keystore-memory && $GO test -count=1 ./...)
 echo "== go test (pkid)"
 $GO test -count=1 -timeout 12m ./...
+echo "== fuzz (every target, 10,000 executions each)"
+./scripts/fuzz.sh

@@ -48,6 +48,13 @@ func fakeValidate(b *PluginBlock, cfg json.RawMessage) sdk.Diagnostics {
 func loadAll(t testing.TB, paths ...string) (*Config, hcl.Diagnostics, map[string]json.RawMessage) {
 	t.Helper()
 	c, diags := Load(paths...)
+	diags, out := checkAll(c, diags)
+	return c, diags, out
+}
+
+// checkAll runs the checks that follow Load: plugin types, then each
+// plugin body against its stand-in schema and fakeValidate.
+func checkAll(c *Config, diags hcl.Diagnostics) (hcl.Diagnostics, map[string]json.RawMessage) {
 	diags = append(diags, c.CheckTypes(testKnown)...)
 	out := map[string]json.RawMessage{}
 	for _, list := range [][]*PluginBlock{c.KeyStores, c.CertStores} {
@@ -64,7 +71,7 @@ func loadAll(t testing.TB, paths ...string) (*Config, hcl.Diagnostics, map[strin
 			}
 		}
 	}
-	return c, diags, out
+	return diags, out
 }
 
 func render(t testing.TB, c *Config, diags hcl.Diagnostics) string {

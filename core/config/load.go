@@ -33,15 +33,24 @@ func Load(paths ...string) (*Config, hcl.Diagnostics) {
 	files, ds := expandPaths(paths)
 	diags = append(diags, ds...)
 
+	c, ds := load(files, func(p *hclparse.Parser, name string) (*hcl.File, hcl.Diagnostics) {
+		if isJSONName(name) {
+			return p.ParseJSONFile(name)
+		}
+		return p.ParseHCLFile(name)
+	})
+	return c, append(diags, ds...)
+}
+
+// load decodes files in order, each parsed by parse, and resolves the
+// references. Load reads the files; the fuzz target parses from memory,
+// which keeps the file system out of every execution.
+func load(files []string, parse func(p *hclparse.Parser, name string) (*hcl.File, hcl.Diagnostics)) (*Config, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	p := hclparse.NewParser()
 	c := &Config{}
 	for _, name := range files {
-		var f *hcl.File
-		if isJSONName(name) {
-			f, ds = p.ParseJSONFile(name)
-		} else {
-			f, ds = p.ParseHCLFile(name)
-		}
+		f, ds := parse(p, name)
 		diags = append(diags, ds...)
 		if f == nil || f.Body == nil {
 			continue

@@ -592,6 +592,11 @@ func (s *Service) regenerateStale(ctx context.Context, st *caState, delta bool) 
 // CAHandler serves LABEL.crt: the CA certificate in DER (AIA caIssuers).
 func CAHandler(set *authority.Set) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 		label, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".crt")
 		iss := set.CAs[label]
 		if !ok || iss == nil {

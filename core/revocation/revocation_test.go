@@ -872,6 +872,11 @@ func TestCAHandler(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", p, r.status)
 		}
 	}
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		if r := get(t, h, m, "/a.crt"); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s /a.crt: %d Allow %q, want 405 GET, HEAD", m, r.status, r.header.Get("Allow"))
+		}
+	}
 }
 
 // Concurrent requests for a missing CRL generate it once.

@@ -13,7 +13,9 @@
 // Status mapping: a request that is not an OCSP request → 400
 // malformedRequest; Source ErrNotFound → 200 unauthorized; other Source
 // errors or an unparsable Source response → 500 internalError (logged);
-// bad URL escape or base64 → 400 with an empty body; POST bodies over
+// bad URL escape or base64 → 400 malformedRequest too (CFSSL sends an
+// empty body; RFC 6960 §2.3 has one answer for malformed requests); POST
+// bodies over
 // Options.MaxBodyBytes → 413; methods other than GET and POST → 405 with
 // `Allow: GET, POST`. The GET form accepts base64 with or without its "="
 // padding; URL-safe base64 is not accepted.

@@ -117,16 +117,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		p := r.URL.EscapedPath()
 		p = strings.TrimLeft(p, "/")
+		// A path that is not base64 of a request is as malformed as a
+		// body that is not DER (RFC 6960 §2.3): OCSP clients get an OCSP
+		// answer, not CFSSL's empty 400.
 		p, err := url.PathUnescape(p)
 		if err != nil {
-			h.empty(w, http.StatusBadRequest)
+			h.ocspError(w, http.StatusBadRequest, malformedRequestDER)
 			return
 		}
 		p = strings.ReplaceAll(p, " ", "+")
 		// Padding is optional: some clients strip it.
 		der, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(p, "="))
 		if err != nil {
-			h.empty(w, http.StatusBadRequest)
+			h.ocspError(w, http.StatusBadRequest, malformedRequestDER)
 			return
 		}
 	case http.MethodPost:
