@@ -15,6 +15,7 @@ EXECS=${FUZZ_EXECS:-10000}
 targets=(
 	"./core/config FuzzLoad"
 	"./core/server FuzzDecodeRequest"
+	"./core/server FuzzUnwrap"
 	"./core/server/responder FuzzParseRequest"
 	"./core/server/responder FuzzHandler"
 	"./core/ca FuzzEncodeCRLEntry"
@@ -22,6 +23,7 @@ targets=(
 	"./core/ca/csr FuzzParse"
 	"./core/ca/csr FuzzParseCSR"
 	"./core/ca/csr FuzzParsePrivateKey"
+	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 )
 

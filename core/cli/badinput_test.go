@@ -147,7 +147,7 @@ func newCorpusInputs(t *testing.T, issuer *x509.Certificate) *corpusInputs {
 	in.vars["csr_bad_signature"] = pemOf("CERTIFICATE REQUEST", bad)
 	in.vars["csr_two_blocks"] = pemOf("CERTIFICATE REQUEST", good) + pemOf("CERTIFICATE REQUEST", good)
 	in.vars["csr_crlf"] = pemOf("CERTIFICATE REQUEST", csrDER(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "corpus.example.com"}, DNSNames: []string{"a\r\nb.example.com"}}))
-	in.vars["csr_space"] = pemOf("CERTIFICATE REQUEST", csrDER(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "a b.example.com"}}))
+	in.vars["csr_space"] = pemOf("CERTIFICATE REQUEST", csrDER(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "a b.example.com"}, DNSNames: []string{"a b.example.com"}}))
 	in.vars["csr_nul"] = pemOf("CERTIFICATE REQUEST", csrDER(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "corpus.example.com"}, DNSNames: []string{"a\x00b.example.com"}}))
 	long := strings.Repeat("a", 64) + ".example.com"
 	in.vars["long_label"] = long
