@@ -107,7 +107,7 @@ Usage: pkid ca init -config FILE -ca NAME [-algorithm ALG] [-cn CN | CSRJSON] [-
 				_, err = e.stdout.Write(csrPEM)
 				return err
 			}
-			cert, _, err := ca.InitCA(ctx, ca.InitCARequest{Request: req, Signer: signer})
+			cert, _, err := ca.InitCA(ctx, ca.InitCARequest{Request: req, Signer: signer, MaxPathLen: s.Config.Pkid.Limits.WithDefaults().MaxPathLen})
 			if err != nil {
 				return fmt.Errorf("ca %q: %w", *name, err)
 			}

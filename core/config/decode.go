@@ -180,7 +180,7 @@ func (c *Config) decodeLimits(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostic
 	}{
 		{"max_sans", &l.MaxSANs, 1, 100000},
 		{"max_certificate_bytes", &l.MaxCertificateBytes, 1024, 16 << 20},
-		{"max_path_len", &l.MaxPathLen, 0, 1000},
+		{"max_path_len", &l.MaxPathLen, 1, 1000}, // 0 would read as "unset"
 		{"max_rsa_bits", &l.MaxRSABits, 2048, 16384},
 		{"max_key_generations", &l.MaxKeyGenerations, 1, 1024},
 	} {

@@ -238,11 +238,15 @@ func (s *Server) initCA(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Refuse a pathlen over the limit before spending a key generation.
+	if req.CA != nil && req.CA.PathLength > s.limits.MaxPathLen {
+		return nil, codedError(ca.CodeInvalidPolicy, "ca.pathlen %d exceeds the limit %d (limits.max_path_len)", req.CA.PathLength, s.limits.MaxPathLen)
+	}
 	key, keyPEM, _, err := s.generate(req)
 	if err != nil {
 		return nil, err
 	}
-	cert, _, err := ca.InitCA(c.r.Context(), ca.InitCARequest{Request: req, Signer: key})
+	cert, _, err := ca.InitCA(c.r.Context(), ca.InitCARequest{Request: req, Signer: key, MaxPathLen: s.limits.MaxPathLen})
 	if err != nil {
 		return nil, err
 	}

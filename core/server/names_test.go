@@ -1,10 +1,16 @@
 package server
 
 import (
+	"crypto"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/pkid/pkid/core/ca/csr"
+	"github.com/pkid/pkid/core/config"
 
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/profile"
@@ -67,4 +73,38 @@ func TestGenRefusesNamesAndDeepPathlen(t *testing.T) {
 	wantError(t, e.post(t, "init_ca", `{"CN":"deep root","key":{"algo":"ecdsa","size":256},"ca":{"pathlen":1099511627776}}`),
 		http.StatusBadRequest, ca.CodeInvalidPolicy, "ca.pathlen 1099511627776 exceeds the limit 32 (limits.max_path_len)")
 	wantOK(t, e.post(t, "init_ca", `{"CN":"root","key":{"algo":"ecdsa","size":256},"ca":{"pathlen":32}}`))
+}
+
+// A configured max_path_len reaches init_ca, and an over-limit pathlen is
+// refused before a key is generated.
+func TestInitCAConfiguredPathLen(t *testing.T) {
+	e := newEnv(t, plainConfig, nil)
+	srv, err := New(Options{CAs: e.set, Limits: config.Limits{MaxPathLen: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := 0
+	srv.genKey = func(kr *csr.KeyRequest) (crypto.Signer, error) {
+		generated++
+		return kr.Generate()
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	post := func(body string) int {
+		resp, err := http.Post(ts.URL+BasePath+"init_ca", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(`{"CN":"deep root","key":{"algo":"ecdsa","size":256},"ca":{"pathlen":4}}`); got != http.StatusBadRequest {
+		t.Errorf("pathlen 4 under a limit of 3: status %d, want 400", got)
+	}
+	if generated != 0 {
+		t.Errorf("a key was generated for a refused pathlen")
+	}
+	if got := post(`{"CN":"root","key":{"algo":"ecdsa","size":256},"ca":{"pathlen":3}}`); got != http.StatusOK {
+		t.Errorf("pathlen 3 under a limit of 3: status %d, want 200", got)
+	}
 }
