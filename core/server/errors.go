@@ -16,9 +16,13 @@ type apiError struct {
 	status int
 	code   int
 	msg    string
+	// cause, when set, is logged (never sent) with a 503.
+	cause error
 }
 
 func (e *apiError) Error() string { return e.msg }
+
+func (e *apiError) Unwrap() error { return e.cause }
 
 // requestError is a request-shape failure: the code is the HTTP status.
 func requestError(status int, format string, a ...any) *apiError {

@@ -99,7 +99,7 @@ func (s *Server) revoke(c *call) (*reply, error) {
 	case errors.Is(err, sdk.ErrInvalidArgument):
 		return nil, badRequest("%v", err)
 	case errors.Is(err, sdk.ErrUnavailable):
-		return nil, &apiError{status: http.StatusServiceUnavailable, code: ca.CodeStoreUnavailable, msg: storeUnavailable(err)}
+		return nil, &apiError{status: http.StatusServiceUnavailable, code: ca.CodeStoreUnavailable, msg: storeUnavailable(err), cause: err}
 	case err != nil:
 		return nil, err
 	}

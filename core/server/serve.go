@@ -43,9 +43,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case status >= 500:
-		s.log.Error("request", append(fields, "error", logSafe(errText))...)
+		s.log.Error("request", append(fields, "error", logSafeN(errText, maxLoggedError))...)
 	case status >= 400:
-		s.log.Info("request", append(fields, "error", logSafe(errText))...)
+		s.log.Info("request", append(fields, "error", logSafeN(errText, maxLoggedError))...)
 	default:
 		s.log.Info("request", fields...)
 	}
@@ -57,7 +57,11 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 		st, cd, msg, internal := classify(err)
 		logText := msg
 		if st == http.StatusServiceUnavailable {
-			logText = msg + ": " + err.Error() // the cause, e.g. "database or disk is full"
+			cause := err
+			if ae := (*apiError)(nil); errors.As(err, &ae) && ae.cause != nil {
+				cause = ae.cause
+			}
+			logText = msg + ": " + cause.Error() // the cause, e.g. "database or disk is full"
 		}
 		if internal {
 			logText = err.Error()
@@ -112,16 +116,24 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 	return status, code, errText
 }
 
-// maxLoggedValue bounds each request-supplied value in the request log.
-const maxLoggedValue = 256
+// maxLoggedValue bounds each request-supplied value in the request log;
+// maxLoggedError the error text, which quotes request values but must keep
+// the cause at its end (e.g. "database or disk is full").
+const (
+	maxLoggedValue = 256
+	maxLoggedError = 2048
+)
 
 // logSafe returns v for the log: cut to maxLoggedValue bytes (noting the
 // full length) and, when it holds anything unprintable (newlines, other
 // control characters, line separators, invalid UTF-8), Go-escaped so that
 // it stays on one line of any log format.
-func logSafe(v string) string {
-	if len(v) > maxLoggedValue {
-		cut := maxLoggedValue
+func logSafe(v string) string { return logSafeN(v, maxLoggedValue) }
+
+// logSafeN is logSafe with a bound of max bytes.
+func logSafeN(v string, max int) string {
+	if len(v) > max {
+		cut := max
 		for cut > 0 && !utf8.RuneStart(v[cut]) {
 			cut--
 		}
