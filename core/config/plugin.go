@@ -77,6 +77,33 @@ func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagn
 // (env, file, ...) or references anything is not literal. Bodies in HCL's
 // JSON syntax are not inspected.
 func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
+	var out []string
+	for _, a := range sensitiveExprs(b, s) {
+		name, expr := a.name, a.expr
+		literal := true
+		hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+			switch n.(type) {
+			case *hclsyntax.FunctionCallExpr, *hclsyntax.ScopeTraversalExpr, *hclsyntax.RelativeTraversalExpr:
+				literal = false
+			}
+			return nil
+		})
+		if literal {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// sensitiveExpr is a sensitive attribute written in HCL's native syntax.
+type sensitiveExpr struct {
+	name string
+	expr hclsyntax.Expression
+}
+
+// sensitiveExprs returns the block's sensitive attributes (by the plugin's
+// schema) written in native syntax; JSON-syntax bodies give none.
+func sensitiveExprs(b *PluginBlock, s *sdk.Schema) []sensitiveExpr {
 	if s == nil {
 		return nil
 	}
@@ -90,26 +117,14 @@ func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
 		return nil
 	}
 	content, _, _ := b.Body.PartialContent(&schema)
-	var out []string
+	var out []sensitiveExpr
 	for _, a := range schema.Attributes {
 		attr, ok := content.Attributes[a.Name]
 		if !ok {
 			continue
 		}
-		expr, ok := attr.Expr.(hclsyntax.Expression)
-		if !ok {
-			continue
-		}
-		literal := true
-		hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
-			switch n.(type) {
-			case *hclsyntax.FunctionCallExpr, *hclsyntax.ScopeTraversalExpr, *hclsyntax.RelativeTraversalExpr:
-				literal = false
-			}
-			return nil
-		})
-		if literal {
-			out = append(out, a.Name)
+		if expr, ok := attr.Expr.(hclsyntax.Expression); ok {
+			out = append(out, sensitiveExpr{a.Name, expr})
 		}
 	}
 	return out
@@ -131,24 +146,9 @@ func secretFileDiags(b *PluginBlock, s *sdk.Schema, val cty.Value) hcl.Diagnosti
 			severity = hcl.DiagWarning
 		}
 	}
-	var schema hcl.BodySchema
-	for _, a := range s.Attributes {
-		if a.Sensitive {
-			schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name})
-		}
-	}
-	content, _, _ := b.Body.PartialContent(&schema)
 	var diags hcl.Diagnostics
-	for _, a := range schema.Attributes {
-		attr, ok := content.Attributes[a.Name]
-		if !ok {
-			continue
-		}
-		expr, ok := attr.Expr.(hclsyntax.Expression)
-		if !ok {
-			continue
-		}
-		hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+	for _, a := range sensitiveExprs(b, s) {
+		hclsyntax.VisitAll(a.expr, func(n hclsyntax.Node) hcl.Diagnostics {
 			call, ok := n.(*hclsyntax.FunctionCallExpr)
 			if !ok || call.Name != "file" || len(call.Args) != 1 {
 				return nil
@@ -170,7 +170,7 @@ func secretFileDiags(b *PluginBlock, s *sdk.Schema, val cty.Value) hcl.Diagnosti
 				Severity: severity,
 				Summary:  "Secret file accessible to others",
 				Detail: fmt.Sprintf("%s of %s reads %s, which is mode %04o, accessible to group or others: chmod 600 %s",
-					a.Name, blockName(b), path, fi.Mode().Perm(), path),
+					a.name, blockName(b), path, fi.Mode().Perm(), path),
 				Subject: &rng,
 			})
 			return nil
