@@ -56,7 +56,7 @@ func checkOne(t *x509.Certificate, ca *x509.Certificate) error {
 	return nil
 }
 
-// dnsMatches reports whether name is within constraint (RFC 5280 §4.2.1.10:
+// dnsMatches reports whether name is within constraint (RFC 5280, section 4.2.1.10:
 // "example.com" covers it and its subdomains; ".example.com" only
 // subdomains).
 func dnsMatches(name, constraint string) bool {

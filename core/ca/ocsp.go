@@ -209,7 +209,7 @@ func (i *Issuer) prepareOCSP() ocspInfo {
 		}
 		info.signer = ocspSigner{rawSubject: r.Certificate.RawSubject, signer: r.Signer, alg: alg}
 		if !bytes.Equal(r.Certificate.Raw, caCert.Raw) {
-			// RFC 6960 §4.2.2.2: issued directly by the CA, with OCSPSigning.
+			// RFC 6960, section 4.2.2.2: issued directly by the CA, with OCSPSigning.
 			if err := r.Certificate.CheckSignatureFrom(caCert); err != nil {
 				info.err = fmt.Errorf("ca: ocsp: the responder certificate %q is not issued by this CA: %w", r.Certificate.Subject.CommonName, err)
 				return info
@@ -281,7 +281,8 @@ type RefreshResult struct {
 	// got a new response, Fresh kept theirs.
 	Checked, Signed, Fresh int
 	// Skipped counts records listed under the CA's label whose AKI is not
-	// this CA's subject key identifier (DD-10: another key under the same
+	// this CA's subject key identifier (docs/differences-from-cfssl.md,
+	// "CRLs per issuer": another key under the same
 	// label); they are left alone.
 	Skipped int
 }

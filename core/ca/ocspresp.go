@@ -14,7 +14,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// OCSP response encoder (RFC 6960 §4.2.1). golang.org/x/crypto/ocsp cannot
+// OCSP response encoder (RFC 6960, section 4.2.1). golang.org/x/crypto/ocsp cannot
 // write responseExtensions (its ExtraExtensions land in singleExtensions),
 // which the nonce needs, so every response pkid signs is built here: one
 // encoder, one signature per response.

@@ -13,7 +13,7 @@ import (
 
 // DefaultResponderValidity is the lifetime of delegated OCSP responder
 // certificates: short, because id-pkix-ocsp-nocheck means clients never
-// check their revocation (RFC 6960 §4.2.2.2.1).
+// check their revocation (RFC 6960, section 4.2.2.2.1).
 const DefaultResponderValidity = 30 * 24 * time.Hour
 
 // SignOCSPResponder issues a delegated OCSP responder certificate for the

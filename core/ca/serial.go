@@ -8,7 +8,7 @@ import (
 )
 
 // newSerial returns 20 random bytes with the top bit cleared: positive,
-// at most 159 bits, never zero (RFC 5280 §4.1.2.2; CFSSL's rule).
+// at most 159 bits, never zero (RFC 5280, section 4.1.2.2; CFSSL's rule).
 func newSerial(r io.Reader) (*big.Int, error) {
 	if r == nil {
 		r = rand.Reader

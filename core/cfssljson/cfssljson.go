@@ -1,5 +1,6 @@
 // Package cfssljson splits CFSSL JSON output into files the way the
-// cfssljson tool does (spec cfssl-compat §8, with pkid's DD-19 additions).
+// cfssljson tool does, with pkid's additions (docs/differences-from-cfssl.md,
+// "pkid json writes bundles and safe files").
 //
 // Split is pure: it turns input bytes into a list of files and never touches
 // the file system. Write stores one file atomically; StdoutText renders the

@@ -52,7 +52,7 @@ func TestSplitEnvelope(t *testing.T) {
 	}
 }
 
-// DD-19: the processed object's own bundle object counts too.
+// pkid only: the processed object's own bundle object counts too.
 func TestSplitOwnBundle(t *testing.T) {
 	files, err := Split([]byte(`{"success":true,"result":{"bundle":{"bundle":"B","root":"R"}}}`), Options{BaseName: "c"})
 	if err != nil || len(files) != 2 || files[0].Name != "c-bundle.pem" || files[1].Name != "c-root.pem" {

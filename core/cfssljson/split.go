@@ -71,7 +71,8 @@ func split(obj map[string]any, base string) ([]File, error) {
 
 // bundleFiles writes <base>-bundle.pem and <base>-root.pem from a bundle
 // object: cfssljson only looks at result.bundle of the processed object;
-// pkid also takes the processed object's own bundle object (DD-19).
+// pkid also takes the processed object's own bundle object
+// (docs/differences-from-cfssl.md, "pkid json writes bundles and safe files").
 func bundleFiles(obj map[string]any, base string) ([]File, error) {
 	b, ok := bundleObject(obj)
 	if !ok {

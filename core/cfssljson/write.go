@@ -11,7 +11,8 @@ import (
 )
 
 // Write stores f at f.Name atomically: the content goes to a temporary file
-// in the same directory, which then replaces f.Name (DD-19).
+// in the same directory, which then replaces f.Name
+// (docs/differences-from-cfssl.md, "pkid json writes bundles and safe files").
 //
 // Modes follow cfssljson where it is safe: a new file gets f.Mode minus the
 // umask; an existing file keeps its permission bits, except secret files,

@@ -222,7 +222,8 @@ func parseCertificatePEM(data []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// hosts applies -hostname (which wins over the request's hosts, DD-26).
+// hosts applies -hostname (which wins over the request's hosts; items
+// trimmed: docs/differences-from-cfssl.md, "Hostname items are trimmed").
 func hostsFor(cf *compatFlags, req *csr.Request) {
 	if cf.hostname != "" {
 		req.Hosts = csr.SplitHostname(cf.hostname)

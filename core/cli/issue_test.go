@@ -194,7 +194,8 @@ func TestIssueErrors(t *testing.T) {
 	}
 }
 
-// selfsign: HOSTNAME sets the SANs (DD-14) and the certificate verifies
+// selfsign: HOSTNAME sets the SANs (docs/differences-from-cfssl.md,
+// "selfsign uses its HOSTNAME") and the certificate verifies
 // against itself.
 func TestSelfsign(t *testing.T) {
 	openssl := opensslPath(t)

@@ -7,7 +7,8 @@ import (
 )
 
 // jsonCmd is cfssljson: it splits CFSSL JSON output into files
-// (spec cfssl-compat §8, DD-19). Failures print cfssljson's own stderr
+// (with pkid's additions: docs/differences-from-cfssl.md, "pkid json writes
+// bundles and safe files"). Failures print cfssljson's own stderr
 // text, without the "pkid:" prefix, so scripts see the same output.
 func jsonCmd(e *env) *command {
 	return &command{

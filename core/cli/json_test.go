@@ -30,8 +30,9 @@ type jsonCase struct {
 	input string   // file in testdata/json/inputs fed on stdin
 	pre   []goldenFile
 	// dd19, when set, turns the oracle's outcome into pkid's, asserting
-	// what the oracle did on the way: a deliberate difference (DD-19 or
-	// cfssljson panicking).
+	// what the oracle did on the way: a deliberate difference
+	// (docs/differences-from-cfssl.md, "pkid json writes bundles and safe
+	// files") or cfssljson panicking.
 	dd19 func(t *testing.T, oracle outcome) outcome
 }
 
@@ -254,7 +255,7 @@ func show(o outcome) string {
 
 // bundleAlsoWritten: cfssljson ignores a bundle object unless -bare is fed a
 // whole envelope; pkid also splits the processed object's own bundle
-// (DD-19), writing what the -bare run writes.
+// (a deliberate difference), writing what the -bare run writes.
 func bundleAlsoWritten(t *testing.T, oracle outcome) outcome {
 	if oracle.Exit != 0 || len(oracle.Files) != 0 {
 		t.Fatalf("cfssljson was expected to write nothing: %s", show(oracle))
@@ -277,7 +278,7 @@ func nonStringIsAnError(t *testing.T, oracle outcome) outcome {
 }
 
 // keyForced0600: cfssljson keeps an overwritten key file's old mode; pkid
-// sets it to 0600 (DD-19). Other files keep their modes in both.
+// sets it to 0600 (a deliberate difference). Other files keep their modes in both.
 func keyForced0600(t *testing.T, oracle outcome) outcome {
 	files := append([]goldenFile(nil), oracle.Files...)
 	found := false

@@ -13,7 +13,7 @@ import (
 	"github.com/pkid/pkid/core/client"
 )
 
-// remoteTarget is where a remote command goes (spec cfssl-compat §3.15).
+// remoteTarget is where a remote command goes (-remote, as in cfssl).
 type remoteTarget struct {
 	// remotes is the comma list handed to client.New.
 	remotes string

@@ -332,7 +332,8 @@ func TestKillDaemonUnderLoad(t *testing.T) {
 }
 
 // A configured daemon: TLS and an auth key from the pkid block; plain sign
-// is refused once auth is configured (DD-1); authsign through pkid's client
+// is refused once auth is configured (docs/differences-from-cfssl.md,
+// "Authentication applies everywhere"); authsign through pkid's client
 // with a pinned CA works; errors come back as envelopes.
 func TestServeConfigAuthTLS(t *testing.T) {
 	openssl := opensslPath(t)
@@ -399,7 +400,7 @@ pkid {
 		status                 int
 		want                   string
 	}{
-		{"plain sign needs auth (DD-1)", "POST", "sign", bytes.NewReader(signBody), 400, "authentication required"},
+		{"plain sign needs auth", "POST", "sign", bytes.NewReader(signBody), 400, "authentication required"},
 		{"malformed JSON", "POST", "info", strings.NewReader("{"), 400, "parse"},
 		{"wrong method", "GET", "sign", nil, 405, "Method is not allowed"},
 		{"unknown label", "POST", "info", strings.NewReader(`{"label":"nope"}`), 400, "bad label"},

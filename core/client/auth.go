@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// AuthRequest is the authsign wrapper (spec §4.1). Key order is CFSSL's.
+// AuthRequest is the authsign wrapper. Key order is CFSSL's.
 type AuthRequest struct {
 	Timestamp     int64  `json:"timestamp"`
 	RemoteAddress string `json:"remote_address,omitempty"`
@@ -18,7 +18,7 @@ type AuthRequest struct {
 	Request       string `json:"request"`
 }
 
-// Token returns base64(HMAC-SHA256(key, r)) (spec §4.2); key is the raw
+// Token returns base64(HMAC-SHA256(key, r)), CFSSL's token; key is the raw
 // (hex-decoded) auth key.
 func Token(key, r []byte) string {
 	m := hmac.New(sha256.New, key)

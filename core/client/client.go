@@ -138,11 +138,11 @@ func (c *Client) Sign(ctx context.Context, req SignRequest) (string, error) {
 	return c.sign(ctx, "sign", body)
 }
 
-// AuthSign asks the remote to sign req through authsign (spec §4): the
+// AuthSign asks the remote to sign req through authsign: the
 // inner document is req's JSON, authenticated with key (raw bytes, as
 // decoded from the auth_keys hex). A remote that announces replay-resistant
 // tokens (AuthVersionHeader) gets a v2 wrapper with a fresh nonce, any
-// other (CFSSL) the §4.1 wrapper; each remote is asked once per Client.
+// other (CFSSL) CFSSL's wrapper; each remote is asked once per Client.
 func (c *Client) AuthSign(ctx context.Context, req SignRequest, key []byte) (string, error) {
 	if len(key) == 0 {
 		return "", &Error{Code: CodeAuthFailure, Remote: c.remotes[0].String(), Message: "empty auth key"}

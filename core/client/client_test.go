@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// TestRemoteTokenVector is the spec §4 test vector.
+// TestRemoteTokenVector checks the authsign token against a fixed vector (key, inner bytes, HMAC).
 func TestRemoteTokenVector(t *testing.T) {
 	key, _ := hex.DecodeString("0123456789ABCDEF0123456789ABCDEF")
 	r := []byte(`{"profile":"client"}`)

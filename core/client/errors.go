@@ -2,7 +2,7 @@ package client
 
 import "fmt"
 
-// CFSSL APIClient error codes (spec cfssl-compat §2.5, category 7000).
+// CFSSL APIClient error codes (category 7000).
 const (
 	CodeAuthFailure = 7100 // building the authsign wrapper failed
 	CodeJSON        = 7200 // a request or reply could not be (de)serialised

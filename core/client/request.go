@@ -66,7 +66,7 @@ type signResult struct {
 	Certificate string `json:"certificate"`
 }
 
-// envelope is the reply of every endpoint (spec §2.2).
+// envelope is the reply of every endpoint (CFSSL's envelope).
 type envelope struct {
 	Success  bool            `json:"success"`
 	Result   json.RawMessage `json:"result"`

@@ -417,7 +417,7 @@ func (s *Service) GenerateDelta(ctx context.Context, label string) (*Meta, error
 		validity = st.block.CRL.Validity
 	}
 	now := s.opts.Now()
-	// Above its base's, as RFC 5280 §5.2.4 requires.
+	// Above its base's, as RFC 5280, section 5.2.4 requires.
 	deltaNumber := s.nextNumber(label, now)
 	req := ca.CRLRequest{Validity: validity, Now: now, Number: deltaNumber, DeltaBase: number, DeltaSince: base.ThisUpdate.Add(-deltaMargin),
 		DistributionPoint: st.idp(), TempDir: s.opts.Dir}
@@ -425,7 +425,7 @@ func (s *Service) GenerateDelta(ctx context.Context, label string) (*Meta, error
 }
 
 // nextNumber is the number of the CA's next CRL, full or delta (they share
-// one sequence, RFC 5280 §5.2.3): the time in nanoseconds, or one more
+// one sequence, RFC 5280, section 5.2.3): the time in nanoseconds, or one more
 // than the last published number when the clock is not ahead of it, so
 // numbers strictly increase even when regenerations follow each other
 // within a clock tick or the clock steps back. Call with st.gen held.

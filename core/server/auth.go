@@ -16,8 +16,10 @@ import (
 	"github.com/pkid/pkid/core/ca/profile"
 )
 
-// tokenEndpoints are the DD-1 endpoints: with authentication configured
-// they need an authorised client certificate or the §4.4 wrapper.
+// tokenEndpoints are the endpoints that CFSSL leaves open but pkid guards:
+// with authentication configured they need an authorised client
+// certificate or the token wrapper (docs/differences-from-cfssl.md,
+// "Authentication applies everywhere").
 var tokenEndpoints = map[string]bool{"sign": true, "newcert": true, "revoke": true, "gencrl": true, "ocspsign": true,
 	"newkey": true, "init_ca": true, "certadd": true}
 
@@ -56,7 +58,7 @@ func (s *Server) policyFor(endpoint string) ([]*regexp.Regexp, bool) {
 // request. Without any policy, every verified client is authorised. With
 // one, for an endpoint with an entry (its own or "*"): a verified client
 // whose CN matches no pattern is refused with 403 `Invalid CN`; without a
-// client certificate, endpoints other than the DD-1 ones (which may use a
+// client certificate, endpoints other than tokenEndpoints (which may use a
 // token instead) are refused with 403. A guarded endpoint without an entry
 // refuses every verified client with 403, except on HMAC-token requests,
 // which the endpoint checks itself. Other endpoints without an entry are
@@ -95,8 +97,8 @@ func (s *Server) checkClientCert(c *call) error {
 }
 
 // tokenRequest reports whether c authenticates with an HMAC token rather
-// than its client certificate: authsign always, a DD-1 endpoint when the
-// body is a §4.4 wrapper (the endpoint verifies the token).
+// than its client certificate: authsign always, one of tokenEndpoints when
+// the body is a token wrapper (the endpoint verifies the token).
 func (s *Server) tokenRequest(c *call) bool {
 	if c.endpoint == "authsign" {
 		return true
@@ -112,7 +114,7 @@ func (s *Server) clientAuthorised(c *call) bool {
 	return c.clientOK
 }
 
-// wrapper is the authsign body (§4.1), with pkid's replay-resistant
+// wrapper is the authsign body ({"token","request"}), with pkid's replay-resistant
 // fields: Version "v2" makes TS and Nonce part of the signed material.
 type wrapper struct {
 	Token     string          `json:"token"`
@@ -152,8 +154,10 @@ func announceAuth(w http.ResponseWriter) {
 	w.Header().Set(AuthVersionHeader, AuthVersion)
 }
 
-// unwrap detects the §4.4 wrapper: a JSON object whose top-level token and
-// request are strings. It returns the credential (see decodeWrapper) and
+// unwrap detects the token wrapper that pkid also accepts on
+// tokenEndpoints (docs/differences-from-cfssl.md, "Authentication applies
+// everywhere"): a JSON object whose top-level token and request are
+// strings. It returns the credential (see decodeWrapper) and
 // inner request; for a body that is not a wrapper, inner is the body itself.
 func unwrap(body []byte) (token, inner []byte, ok bool, err error) {
 	var probe struct {
@@ -236,7 +240,7 @@ func isJSONString(raw json.RawMessage) bool {
 	return len(raw) > 0 && raw[0] == '"'
 }
 
-// Token returns the §4.2 token for the inner request bytes under key:
+// Token returns CFSSL's authsign token for the inner request bytes under key:
 // standard base64 of HMAC-SHA256(key, request).
 func Token(key, request []byte) string {
 	m := hmac.New(sha256.New, key)
@@ -300,8 +304,8 @@ func (s *Server) profileKeys(label string, p *profile.Profile) keyring {
 }
 
 // checkToken verifies a credential from unwrap or decodeWrapper against
-// keys (§4.3 steps 3–4): a profile's keyring, or the key material of an
-// endpoint key. Every token-accepting endpoint comes through here, so the
+// keys (in CFSSL's order: current key, then the previous one): a
+// profile's keyring, or the key material of an endpoint key. Every token-accepting endpoint comes through here, so the
 // v2 replay check covers them all. Errors (400 unless noted): no keys (`no
 // authentication provider`), a CFSSL token where the profile requires v2,
 // a MAC that does not verify (`invalid token`), a v2 ts outside

@@ -33,7 +33,7 @@ func TestTokenVector(t *testing.T) {
 	}
 }
 
-// wrap builds the §4.1 wrapper for inner under hex key.
+// wrap builds the authsign wrapper for inner under hex key.
 func wrap(t *testing.T, keyHex string, inner []byte) map[string]any {
 	t.Helper()
 	key, err := hex.DecodeString(keyHex)
@@ -131,7 +131,7 @@ func TestAuthsignExtensionsValidityMetadata(t *testing.T) {
 }
 
 // TestDD1 checks that sign, newcert and revoke need authentication once
-// auth keys exist, and accept the §4.4 wrapper.
+// auth keys exist, and accept the token wrapper.
 func TestDD1(t *testing.T) {
 	e := newEnv(t, authConfig, nil)
 	signBody, _ := json.Marshal(map[string]any{"certificate_request": string(makeCSR(t, "a.example", "a.example")), "profile": "server"})

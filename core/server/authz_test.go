@@ -72,7 +72,7 @@ func gencrlBodyFor(t *testing.T) []byte {
 	return b
 }
 
-// tokenWrap wraps inner in the §4.4 wrapper under key.
+// tokenWrap wraps inner in the token wrapper under key.
 func tokenWrap(key, inner []byte) []byte {
 	b, _ := json.Marshal(map[string]string{"token": Token(key, inner), "request": base64.StdEncoding.EncodeToString(inner)})
 	return b

@@ -12,13 +12,13 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// Certificate error codes (§2.5).
+// CFSSL's certificate error codes (category 1000).
 const (
 	codeCertParse      = 1003
 	codeRecordNotFound = 11200
 )
 
-// certinfo serves /certinfo (§3.8): keyword sets {certificate}, {domain},
+// certinfo serves /certinfo: keyword sets {certificate}, {domain},
 // {serial, authority_key_id}, first complete set wins.
 func (s *Server) certinfo(c *call) (*reply, error) {
 	m, err := decodeStringMap(c.body)

@@ -25,8 +25,9 @@ const defaultCRLValidity = 7 * 24 * time.Hour
 // seconds, and shorter CRLs are stale before they arrive.
 const minCRLValidity = time.Minute
 
-// crl serves GET /crl (§3.9): the full CRL of the labelled (or default) CA,
-// per issuer (DD-10), from the CA's certstore or else Options.Store. The
+// crl serves GET /crl: the full CRL of the labelled (or default) CA, per
+// issuer (docs/differences-from-cfssl.md, "CRLs per issuer"), from the
+// CA's certstore or else Options.Store. The
 // endpoint is open (relying parties fetch it), so expiry is bounded: at
 // least minCRLValidity, at most the CA's crl validity (its default).
 func (s *Server) crl(c *call) (*reply, error) {
@@ -71,7 +72,7 @@ func (s *Server) crl(c *call) (*reply, error) {
 	return &reply{result: base64.StdEncoding.EncodeToString(der)}, nil
 }
 
-// gencrlBody is the gencrl request (§3.10).
+// gencrlBody is the gencrl request.
 type gencrlBody struct {
 	Certificate  string   `json:"certificate"`
 	SerialNumber []string `json:"serialNumber"`
@@ -79,7 +80,8 @@ type gencrlBody struct {
 	ExpireTime   string   `json:"expireTime"`
 }
 
-// gencrl serves POST /gencrl (§3.10, off unless enabled, DD-2): a CRL
+// gencrl serves POST /gencrl (off unless enabled:
+// docs/differences-from-cfssl.md, "Opt-in endpoints"): a CRL
 // signed with the key in the body, listing the given serials revoked now.
 func (s *Server) gencrl(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
@@ -129,7 +131,8 @@ func (s *Server) gencrl(c *call) (*reply, error) {
 	return &reply{result: base64.StdEncoding.EncodeToString(der)}, nil
 }
 
-// endpointAuth applies DD-1 to a non-issuing endpoint: a §4.4 wrapper is
+// endpointAuth guards a non-issuing endpoint (docs/differences-from-cfssl.md,
+// "Authentication applies everywhere"): a token wrapper is
 // checked against the key named for the endpoint; without one, once any
 // authentication is configured, an authorised client certificate is needed.
 func (s *Server) endpointAuth(c *call, name string, token, inner []byte, wrapped bool) error {

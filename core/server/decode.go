@@ -62,7 +62,8 @@ func kindName(t reflect.Type) string {
 }
 
 // decodeStringMap decodes a string-map body (bundle, certinfo): every
-// value must be a JSON string (DD-7).
+// value must be a JSON string, else 400 (docs/differences-from-cfssl.md,
+// "Client mistakes are 4xx, faults are opaque").
 func decodeStringMap(data []byte) (map[string]string, error) {
 	var raw map[string]json.RawMessage
 	if err := decodeJSON(data, &raw); err != nil {

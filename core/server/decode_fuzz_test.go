@@ -6,7 +6,7 @@ import (
 )
 
 // FuzzDecodeRequest feeds arbitrary bodies through the API's request
-// decoding, as each endpoint does it: the §4.4 token wrapper, the typed
+// decoding, as each endpoint does it: the token wrapper, the typed
 // bodies, the key request of newkey/init_ca, the string maps of certinfo
 // and sign's conversion. Nothing may panic, and every refusal must be a
 // client error (4xx, one line): a decoding failure that classifies as a

@@ -26,7 +26,7 @@ type reply struct {
 	result   any
 	messages []message
 	// err, with status, marks a failure that still carries a result
-	// (health, DD-23).
+	// (health's 503 with its parts).
 	err *message
 }
 

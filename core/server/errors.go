@@ -40,9 +40,10 @@ func codedError(code int, format string, a ...any) *apiError {
 }
 
 // classify maps err to status, code and message; internal reports a
-// server fault whose text must not reach the client (DD-7). A retryable
-// plugin failure is a 503 naming the failing part (keystore or certstore
-// instance); its cause stays in the log.
+// server fault whose text must not reach the client
+// (docs/differences-from-cfssl.md, "Client mistakes are 4xx, faults are
+// opaque"). A retryable plugin failure is a 503 naming the failing part
+// (keystore or certstore instance); its cause stays in the log.
 func classify(err error) (status, code int, msg string, internal bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -51,8 +52,8 @@ func classify(err error) (status, code int, msg string, internal bool) {
 	var ce *ca.Error
 	if errors.As(err, &ce) {
 		if ce.Code == ca.CodeStoreUnavailable || ce.Code == ca.CodeStoreInsert {
-			// DD-17: no certificate without its record; the store's
-			// own text stays in the log.
+			// No certificate without its record (docs/differences-from-cfssl.md,
+			// same heading); the store's own text stays in the log.
 			msg := ce.Msg
 			if part := failingPart(err); part != "" {
 				msg += " (" + part + ")"

@@ -117,8 +117,9 @@ type newkeyResult struct {
 	Sums               map[string]Sum `json:"sums"`
 }
 
-// newkey serves /newkey (§3.4): a key and CSR, returned to the caller.
-// Once authentication is configured it needs it (DD-1), as key generation
+// newkey serves /newkey: a key and CSR, returned to the caller.
+// Once authentication is configured it needs it (docs/differences-from-cfssl.md,
+// "Authentication applies everywhere"), as key generation
 // is the daemon's most expensive work.
 func (s *Server) newkey(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
@@ -146,7 +147,7 @@ func (s *Server) newkey(c *call) (*reply, error) {
 	}}, nil
 }
 
-// newcertBody is the newcert request (§3.5).
+// newcertBody is the newcert request.
 type newcertBody struct {
 	Request json.RawMessage `json:"request"`
 	Profile string          `json:"profile"`
@@ -154,10 +155,10 @@ type newcertBody struct {
 	Bundle  bool            `json:"bundle"`
 }
 
-// noHosts is the advisory for a certificate without hosts (§2.3).
+// noHosts is the advisory for a certificate without hosts: a success with a 5300 message, as in CFSSL.
 var noHosts = message{Code: ca.CodePolicyViolation, Message: "the request has no hosts, so the certificate has no subject alternative names and is unsuitable for web servers"}
 
-// newcert serves /newcert (§3.5): key, CSR and certificate in one call.
+// newcert serves /newcert: key, CSR and certificate in one call.
 func (s *Server) newcert(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
 	if err != nil {
@@ -224,7 +225,7 @@ type initCAResult struct {
 	Certificate string `json:"certificate"`
 }
 
-// initCA serves /init_ca (§3.6): a new self-signed root and its key,
+// initCA serves /init_ca: a new self-signed root and its key,
 // returned to the caller (never stored). Authentication as newkey.
 func (s *Server) initCA(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)

@@ -44,7 +44,8 @@ type healthResult struct {
 // errStop ends the store probe after one record.
 var errStop = errors.New("stop")
 
-// health serves /health (DD-23): 200 {"healthy":true}, or 503 naming the
+// health serves /health (docs/differences-from-cfssl.md, "Health names what
+// is wrong"): 200 {"healthy":true}, or 503 naming the
 // failing parts. A locked part (sdk.ErrLocked) is reported but keeps the
 // daemon healthy: it waits for operators, restarting it would not help.
 func (s *Server) health(c *call) (*reply, error) {

@@ -11,7 +11,7 @@ type infoResult struct {
 	Expiry      string   `json:"expiry"`
 }
 
-// info serves /info (§3.3).
+// info serves /info: the CA certificate, the profile's usages and expiry.
 func (s *Server) info(c *call) (*reply, error) {
 	var req struct {
 		Label   string `json:"label"`

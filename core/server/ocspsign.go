@@ -13,13 +13,13 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// CFSSL's OCSP error codes (§2.5).
+// CFSSL's OCSP error codes (category 8000).
 const (
 	codeOCSPNotIssued = 8100
 	codeOCSPInvalid   = 8200
 )
 
-// ocspsignBody is the ocspsign request (§3.12) plus pkid's label.
+// ocspsignBody is the ocspsign request plus pkid's label.
 type ocspsignBody struct {
 	Certificate string `json:"certificate"`
 	Status      string `json:"status"`
@@ -34,8 +34,8 @@ var ocspHashes = map[string]crypto.Hash{
 	"SHA1": crypto.SHA1, "SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512,
 }
 
-// ocspsign serves POST /ocspsign (§3.12, §10.2) with the labelled (or
-// default) CA's responder.
+// ocspsign serves POST /ocspsign with the labelled (or default) CA's
+// responder.
 func (s *Server) ocspsign(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Server) ocspsign(c *call) (*reply, error) {
 	default:
 		return nil, codedError(codeOCSPInvalid, "invalid status %q: want good, revoked or unknown", req.Status)
 	}
-	// §10.2: the issuer name must match (8100) and the signature verify
+	// As in CFSSL, the issuer name must match (8100) and the signature verify
 	// (8200). SignOCSP checks too; checking here keeps the codes exact.
 	caCert := iss.Certificate()
 	if !bytes.Equal(cert.RawIssuer, caCert.RawSubject) {

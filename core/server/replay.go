@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Replay protection for pkid_auth v2 tokens (DD-16): a token carries its
+// Replay protection for pkid_auth v2 tokens (docs/differences-from-cfssl.md,
+// "Replay-resistant tokens"): a token carries its
 // time and a random nonce under the MAC; the server accepts it within
 // replayWindow of its clock and remembers the nonce until the token could
 // no longer be accepted, so each token works once per process.

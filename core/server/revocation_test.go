@@ -194,7 +194,7 @@ func TestGenCRL(t *testing.T) {
 
 func TestOCSPSign(t *testing.T) {
 	// ocspsign needs enabling and authentication (issue 11): requests go
-	// through the §4.4 wrapper under the key named "ocspsign".
+	// through the token wrapper under the key named "ocspsign".
 	ocspKey := []byte("ocspsign key material")
 	e := newEnv(t, plainConfig, func(o *Options) {
 		o.Enabled = []string{"ocspsign"}
@@ -278,8 +278,9 @@ func newTestServer(t *testing.T, s *Server) *httptest.Server {
 	return srv
 }
 
-// With authentication on, ocspsign and gencrl accept the §4.4 wrapper
-// under a key named for the endpoint (DD-1).
+// With authentication on, ocspsign and gencrl accept the token wrapper
+// under a key named for the endpoint (docs/differences-from-cfssl.md,
+// "Authentication applies everywhere").
 func TestRevocationEndpointsToken(t *testing.T) {
 	keys := map[string]profile.AuthKey{"ocspsign": {Type: "standard", Key: []byte("ocsp key")}, "gencrl": {Type: "standard", Key: []byte("crl key")}}
 	e := newEnv(t, authConfig, func(o *Options) { o.AuthKeys = keys; o.Enabled = []string{"gencrl", "ocspsign"} })

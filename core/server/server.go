@@ -20,7 +20,7 @@ import (
 )
 
 // DefaultMaxBodyBytes is the request body cap when Options.MaxBodyBytes is
-// zero (DD-5).
+// zero (docs/differences-from-cfssl.md, "Bounded requests and timeouts").
 const DefaultMaxBodyBytes = 1 << 20
 
 // BasePath is where the endpoints are mounted.
@@ -30,9 +30,10 @@ const BasePath = "/api/v1/cfssl/"
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
 	"crl", "gencrl", "ocspsign"}
 
-// OptInEndpoints are off unless named in Options.Enabled (DD-2). ocspsign
-// signs whatever status it is asked for, so it is opt-in too, and only with
-// authentication (a deliberate difference from CFSSL's enablement rule).
+// OptInEndpoints are off unless named in Options.Enabled
+// (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
+// whatever status it is asked for, so it is opt-in too, and only with
+// authentication (same page, "ocspsign is off by default").
 var OptInEndpoints = []string{"gencrl", "ocspsign"}
 
 // NeedsAuthEndpoints may only be enabled once some authentication is
@@ -77,12 +78,14 @@ type Options struct {
 	// Disabled lists endpoint names answered with 404.
 	Disabled []string
 	// Enabled turns on endpoints that are off by default (OptInEndpoints:
-	// gencrl, DD-2). Naming an endpoint that is on anyway is harmless;
+	// gencrl; docs/differences-from-cfssl.md, "Opt-in endpoints"). Naming
+	// an endpoint that is on anyway is harmless;
 	// Disabled wins over Enabled.
 	Enabled []string
 	// Dial, when set, enables certinfo's domain mode: it returns the
 	// certificate chain (leaf first) served at host:port. It is expected
-	// to apply the egress policy (DD-22). Nil: domain lookups refused.
+	// to apply the egress policy (docs/differences-from-cfssl.md, "Outbound
+	// dials are opt-in"). Nil: domain lookups refused.
 	Dial func(ctx context.Context, hostport string) ([]*x509.Certificate, error)
 	// HealthChecks are extra named probes for health (e.g. a keystore
 	// ping); a failing one answers 503 naming it. Keep them cheap.
@@ -95,8 +98,9 @@ type Options struct {
 	// (config.Limits.WithDefaults).
 	Limits config.Limits
 	// ClientCertRequired says the listener requires and verifies client
-	// certificates (mutual TLS): that is authentication too (DD-1), so
-	// the DD-1 endpoints then need a verified client or a token.
+	// certificates (mutual TLS): that is authentication too, so the
+	// tokenEndpoints then need a verified client or a token
+	// (docs/differences-from-cfssl.md, "Authentication applies everywhere").
 	ClientCertRequired bool
 }
 
@@ -109,7 +113,8 @@ type Server struct {
 	// authKeys is, per CA label, the CA's auth keys merged with
 	// Options.AuthKeys.
 	authKeys map[string]map[string]profile.AuthKey
-	// authOn: any authentication configured (DD-1).
+	// authOn: any authentication configured, so every tokenEndpoint needs
+	// it (docs/differences-from-cfssl.md, "Authentication applies everywhere").
 	authOn   bool
 	policies map[string][]*regexp.Regexp
 	limits   config.Limits
@@ -199,7 +204,7 @@ func New(opts Options) (*Server, error) {
 }
 
 // disableUnusable removes endpoints whose prerequisites are missing
-// (spec §2.6): issuing endpoints, crl and ocspsign need a CA, authsign a
+// (as in cfssl serve): issuing endpoints, crl and ocspsign need a CA, authsign a
 // profile with an auth_key, revoke a certificate store. crl stays on
 // without Options.Store (a CA may have its own certstore) and answers 400
 // for a CA that has none.

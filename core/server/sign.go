@@ -15,8 +15,8 @@ import (
 	"github.com/pkid/pkid/core/ca/profile"
 )
 
-// signBody is the sign request (§3.1); authsign's inner document adds the
-// fields honoured only there (§3.2).
+// signBody is the sign request; authsign's inner document adds the
+// fields honoured only there (extensions, crl_override, validity, metadata).
 type signBody struct {
 	CertificateRequest string       `json:"certificate_request"`
 	Hosts              []string     `json:"hosts"`
@@ -56,7 +56,8 @@ type selected struct {
 }
 
 // selectCA resolves label and profile name: unknown label → 400 `bad
-// label`, unknown profile → 5400 (DD-8).
+// label`, unknown profile → 5400 (docs/differences-from-cfssl.md,
+// "Unknown profiles are errors").
 func (s *Server) selectCA(c *call, label, profileName string) (*selected, error) {
 	iss, err := s.opts.CAs.GetOrDefault(label)
 	if err != nil {
@@ -73,7 +74,7 @@ func (s *Server) selectCA(c *call, label, profileName string) (*selected, error)
 	return &selected{iss: iss, label: iss.Label(), profile: p}, nil
 }
 
-// sign serves /sign (§3.1), accepting the §4.4 wrapper.
+// sign serves /sign, accepting the token wrapper.
 func (s *Server) sign(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
 	if err != nil {
@@ -107,7 +108,7 @@ func (s *Server) sign(c *call) (*reply, error) {
 	return s.issue(c, sel, sr, req.Bundle)
 }
 
-// authsign serves /authsign (§3.2, §4.3).
+// authsign serves /authsign: the token is checked before the request.
 func (s *Server) authsign(c *call) (*reply, error) {
 	var w wrapper
 	if err := decodeJSON(c.body, &w); err != nil {
@@ -152,7 +153,7 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 	return rep, nil
 }
 
-// noBundler is the advisory for bundle:true (§2.3).
+// noBundler is the advisory for bundle:true: a success with a 5300 message, as in CFSSL.
 var noBundler = message{Code: ca.CodePolicyViolation, Message: "no bundler is configured: the certificate is returned without a bundle"}
 
 // signRequest converts the body; full also takes authsign's extensions,

@@ -46,7 +46,8 @@ func TestSignHostsOverride(t *testing.T) {
 		t.Errorf("hosts [] kept SANs: %v", c.DNSNames)
 	}
 
-	// hostname beats hosts, items trimmed (DD-26).
+	// hostname beats hosts, items trimmed (docs/differences-from-cfssl.md,
+	// "Hostname items are trimmed").
 	r = e.post(t, "sign", map[string]any{"certificate_request": csrPEM, "hosts": []string{"x.example"}, "hostname": "c.example, d.example ,"})
 	wantOK(t, r)
 	if c := certOf(t, r, "certificate"); !slices.Equal(c.DNSNames, []string{"c.example", "d.example"}) {

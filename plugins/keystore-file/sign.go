@@ -16,7 +16,8 @@ import (
 )
 
 // signHashes are the digests Sign accepts. SHA-1 and MD5 are refused: pkid
-// never signs with them (see spec DD-21).
+// never signs with them (docs/differences-from-cfssl.md, "No SHA-1, no
+// leaf outliving its issuer").
 var signHashes = map[crypto.Hash]bool{
 	crypto.SHA224: true, crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true,
 	crypto.SHA512_224: true, crypto.SHA512_256: true,

@@ -47,7 +47,7 @@ func TestParseKeyRef(t *testing.T) {
 
 func TestDigestInfo(t *testing.T) {
 	d := sha256.Sum256([]byte("x"))
-	// RFC 8017 §9.2 note 1: the SHA-256 DigestInfo prefix.
+	// RFC 8017, section 9.2 note 1: the SHA-256 DigestInfo prefix.
 	prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 	if got := digestInfo(crypto.SHA256, d[:]); !bytes.Equal(got, append(prefix, d[:]...)) {
 		t.Errorf("digestInfo(SHA256) = %x", got)

@@ -1,7 +1,8 @@
 // Package certinfo builds the JSON objects `certinfo` prints and the
 // /api/v1/cfssl/certinfo endpoint returns: CFSSL's certificate summary
-// (compat spec §3.8) and pkid's defined form for certificate requests
-// (DD-18). Field order is the JSON key order, as in CFSSL.
+// and pkid's defined form for certificate requests
+// (docs/differences-from-cfssl.md, "Certificate requests have a defined
+// summary"). Field order is the JSON key order, as in CFSSL.
 package certinfo
 
 import (
@@ -13,7 +14,7 @@ import (
 	"time"
 )
 
-// Info is the summary of a certificate (§3.8).
+// Info is CFSSL's summary of a certificate.
 type Info struct {
 	Subject      Name      `json:"subject"`
 	Issuer       Name      `json:"issuer"`

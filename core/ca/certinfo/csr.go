@@ -8,7 +8,9 @@ import (
 	"encoding/asn1"
 )
 
-// CSRInfo is pkid's summary of a certificate request (DD-18; CFSSL dumps
+// CSRInfo is pkid's summary of a certificate request
+// (docs/differences-from-cfssl.md, "Certificate requests have a defined
+// summary"; CFSSL dumps
 // Go struct fields instead).
 type CSRInfo struct {
 	Subject Name     `json:"subject"`

@@ -12,7 +12,8 @@ import (
 // that parses as a mail address (display name allowed) is an email SAN
 // (the bare address); an absolute URI (a scheme plus a host or an opaque
 // part, e.g. "spiffe://td/x", "urn:uuid:…") is a URI SAN; anything else is
-// a DNS name. Items are trimmed and empty items dropped (DD-26).
+// a DNS name. Items are trimmed and empty items dropped
+// (docs/differences-from-cfssl.md, "Hostname items are trimmed").
 func ClassifyHosts(hosts []string) (dns []string, ips []net.IP, emails []string, uris []*url.URL) {
 	for _, h := range hosts {
 		h = strings.TrimSpace(h)
@@ -39,7 +40,8 @@ func ClassifyHosts(hosts []string) (dns []string, ips []net.IP, emails []string,
 }
 
 // SplitHostname splits a comma-separated "hostname" list, trimming items
-// and dropping empty ones (DD-26). It returns nil when nothing remains.
+// and dropping empty ones (docs/differences-from-cfssl.md, "Hostname
+// items are trimmed"). It returns nil when nothing remains.
 func SplitHostname(s string) []string {
 	var out []string
 	for _, h := range strings.Split(s, ",") {

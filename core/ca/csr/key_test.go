@@ -112,7 +112,7 @@ func TestParsePrivateKeyErrors(t *testing.T) {
 	}
 	enc, _ := EncodePrivateKey(a)
 	if !bytes.HasPrefix(enc, []byte("-----BEGIN PRIVATE KEY-----\n")) {
-		t.Errorf("Ed25519 re-encoded as %q, want PRIVATE KEY (DD-20)", enc)
+		t.Errorf("Ed25519 re-encoded as %q, want PRIVATE KEY (PKCS#8)", enc)
 	}
 }
 

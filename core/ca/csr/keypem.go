@@ -15,7 +15,7 @@ import (
 const (
 	LabelRSAKey     = "RSA PRIVATE KEY"     // PKCS#1
 	LabelECKey      = "EC PRIVATE KEY"      // SEC1
-	LabelPKCS8Key   = "PRIVATE KEY"         // PKCS#8, pkid's Ed25519 label (DD-20)
+	LabelPKCS8Key   = "PRIVATE KEY"         // PKCS#8, pkid's Ed25519 label (see EncodePrivateKey)
 	LabelEd25519Key = "Ed25519 PRIVATE KEY" // CFSSL's Ed25519 label, PKCS#8 inside; read only
 )
 
@@ -26,7 +26,8 @@ var ErrEncryptedKey = errors.New("csr: private key is encrypted: give an unencry
 // EncodePrivateKey writes k as one PEM block, as CFSSL does: RSA as
 // "RSA PRIVATE KEY" (PKCS#1), ECDSA as "EC PRIVATE KEY" (SEC1, no
 // "EC PARAMETERS" block), Ed25519 as "PRIVATE KEY" (PKCS#8; CFSSL labels it
-// "Ed25519 PRIVATE KEY", DD-20). Other key types (e.g. HSM handles) give an
+// "Ed25519 PRIVATE KEY": docs/differences-from-cfssl.md, "Ed25519 keys are
+// PKCS#8"). Other key types (e.g. HSM handles) give an
 // error naming the type.
 func EncodePrivateKey(k crypto.Signer) ([]byte, error) {
 	var (

@@ -1,17 +1,18 @@
 // Package csr reads CFSSL csr.json key-and-certificate requests, generates
 // the keys they ask for and builds PKCS#10 certificate signing requests from
-// them, the way `cfssl genkey` does (see spec/cfssl-compat.md §6).
+// them, the way `cfssl genkey` does.
 //
 // JSON object keys are matched case-insensitively, as CFSSL's encoding/json
 // decoding does; unknown keys are ignored, so every csr.json CFSSL accepts
 // loads unedited. Values are checked strictly by Parse and Validate.
 //
-// Known differences from CFSSL 1.6.5, all deliberate:
-//   - Hosts items are trimmed and empty items dropped (DD-26); only absolute
+// Known differences from CFSSL 1.6.5, all deliberate and listed in
+// docs/differences-from-cfssl.md ("csr.json details" and others):
+//   - Hosts items are trimmed and empty items dropped; only absolute
 //     URIs become URI SANs (CFSSL also takes "/path").
 //   - Several OIDs in one names element are emitted in numeric OID order
 //     (CFSSL: Go map order, i.e. random).
-//   - Ed25519 keys are written as "PRIVATE KEY" PKCS#8 (DD-20).
+//   - Ed25519 keys are written as "PRIVATE KEY" PKCS#8.
 //   - A CSR carries the basic-constraints request even when
 //     delegation_enabled is set (CFSSL drops it then).
 //   - CA durations also accept a "d" (days) suffix.

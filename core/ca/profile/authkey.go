@@ -51,7 +51,7 @@ func (l *loader) authKeys(raw json.RawMessage) map[string]AuthKey {
 	return out
 }
 
-// resolveAuthKey decodes an auth key value (§5.3): hex (any case),
+// resolveAuthKey decodes an auth key value as CFSSL does: hex (any case),
 // "env:NAME" (hex in that environment variable) or "file:PATH" (hex in the
 // file). Surrounding whitespace is trimmed. Errors: unknown prefix, unset
 // or empty variable, unreadable file, invalid hex, empty key; they never

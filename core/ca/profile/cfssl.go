@@ -36,8 +36,8 @@ func IsCFSSLConfig(data []byte) bool {
 	return false
 }
 
-// ParseCFSSL parses a CFSSL signing configuration (config.json; see
-// spec/cfssl-compat.md §5) into a resolved, validated Config.
+// ParseCFSSL parses a CFSSL signing configuration (config.json) into a
+// resolved, validated Config.
 //
 // Keys match case-insensitively as with encoding/json. A missing
 // signing.default yields the built-in default profile (BuiltinDefault).
@@ -50,7 +50,7 @@ func IsCFSSLConfig(data []byte) bool {
 // values of the wrong type; unparsable durations, times, regexps or OIDs;
 // lint_error_level not a known level name; auth keys that are not
 // "standard", not hex, or whose env:/file: source is empty or unreadable;
-// and the §5.5 validation failures (missing expiry on a local profile,
+// and CFSSL's validation failures (missing expiry on a local profile,
 // no recognised usage on a named local profile, undefined remotes or auth
 // keys, remote with auth_remote). Every problem found is reported: the
 // error joins one *ConfigError (matching ErrInvalidConfig) per line.

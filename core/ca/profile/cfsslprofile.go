@@ -8,7 +8,7 @@ import (
 	"github.com/pkid/pkid/core/duration"
 )
 
-// profileKeys are the keys of a CFSSL signing profile (§5.2), spelled as
+// profileKeys are the keys of a CFSSL signing profile, spelled as
 // CFSSL's JSON tags (the last three have no snake_case form).
 var profileKeys = []string{
 	"usages", "expiry", "backdate", "not_before", "not_after",

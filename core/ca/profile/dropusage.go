@@ -13,12 +13,12 @@ import (
 // to the subject key pub, with one message per dropped usage, so CFSSL
 // configs that list "key encipherment" for every key stay lint-clean:
 //
-//   - ECDSA: key encipherment and data encipherment (RFC 8813 §3);
+//   - ECDSA: key encipherment and data encipherment (RFC 8813, section 3);
 //   - Ed25519: key encipherment, data encipherment and key agreement
-//     (RFC 8410 §5);
-//   - RSA: key agreement (RFC 3279 §2.3.1);
+//     (RFC 8410, section 5);
+//   - RSA: key agreement (RFC 3279, section 2.3.1);
 //   - any key: encipher only and decipher only when key agreement does
-//     not remain (RFC 5280 §4.2.1.3 defines them only with it).
+//     not remain (RFC 5280, section 4.2.1.3 defines them only with it).
 //
 // Other key types keep every bit. It never fails.
 func DropUnfitUsages(p *Profile, pub crypto.PublicKey) (x509.KeyUsage, []string) {

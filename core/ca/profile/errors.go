@@ -6,7 +6,8 @@ import (
 )
 
 // ErrUnknownProfile is wrapped by Lookup when a non-empty profile name is
-// not configured (CFSSL code 5400; DD-8: never silently the default).
+// not configured (CFSSL code 5400; never silently the default:
+// docs/differences-from-cfssl.md, "Unknown profiles are errors").
 var ErrUnknownProfile = errors.New("unknown profile")
 
 // ErrInvalidConfig matches every *ConfigError with errors.Is, so callers

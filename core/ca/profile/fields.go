@@ -89,7 +89,7 @@ func normalizeCA(c CAConstraint) (_ CAConstraint, ok bool) {
 }
 
 // usagesProblem says why a named local profile's usages do not suffice
-// (§5.5: at least one recognised usage), or returns "".
+// (CFSSL's rule: at least one recognised usage), or returns "".
 func usagesProblem(p *Profile) string {
 	if len(p.Usages) == 0 {
 		return "no usages specified"

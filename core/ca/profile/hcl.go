@@ -86,7 +86,7 @@ func DecodeHCL(profiles []*config.Profile) (*Config, hcl.Diagnostics) {
 	return cfg, diags
 }
 
-// profile decodes one profile block and applies the §5.5 checks.
+// profile decodes one profile block and applies CFSSL's profile checks (see validate).
 func (d *hclDecoder) profile(cp *config.Profile, isDefault bool) *Profile {
 	p := &Profile{Name: cp.Name, Lint: Lint{Level: defaultLintLevel}}
 	errsBefore := len(d.diags.Errs())

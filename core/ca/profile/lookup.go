@@ -8,7 +8,8 @@ import (
 // Lookup returns the profile called name. "" (and "default", unless a
 // profile of that name is configured) is the default profile. Any other
 // unconfigured name is an error wrapping ErrUnknownProfile (CFSSL code
-// 5400): pkid never falls back to the default silently (DD-8). A config
+// 5400): pkid never falls back to the default silently
+// (docs/differences-from-cfssl.md, "Unknown profiles are errors"). A config
 // without a default profile fails for "" as well.
 func (c *Config) Lookup(name string) (*Profile, error) {
 	if c == nil {

@@ -13,7 +13,8 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v", name, p, err)
 		}
 	}
-	// DD-8: an unknown profile is an error, never the default.
+	// An unknown profile is an error, never the default
+	// (docs/differences-from-cfssl.md, "Unknown profiles are errors").
 	for _, name := range []string{"server", "WWW", " www", "Default"} {
 		p, err := cfg.Lookup(name)
 		if p != nil || !errors.Is(err, ErrUnknownProfile) {

@@ -76,8 +76,8 @@ type Profile struct {
 	SignatureAlgorithm x509.SignatureAlgorithm
 }
 
-// NameConstraints is the X.509 name constraints extension (RFC 5280
-// §4.2.1.10) of a CA certificate.
+// NameConstraints is the X.509 name constraints extension (RFC 5280,
+// section 4.2.1.10) of a CA certificate.
 type NameConstraints struct {
 	Critical                      bool
 	PermittedDNS, ExcludedDNS     []string

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// keyUsageNames maps CFSSL's key usage names (§5.4) to key usage bits.
+// keyUsageNames maps CFSSL's key usage names to key usage bits.
 // "signing" is CFSSL's alias for digital signature.
 var keyUsageNames = map[string]x509.KeyUsage{
 	"signing":            x509.KeyUsageDigitalSignature,
@@ -22,7 +22,7 @@ var keyUsageNames = map[string]x509.KeyUsage{
 	"decipher only":      x509.KeyUsageDecipherOnly,
 }
 
-// extKeyUsageNames maps CFSSL's extended key usage names (§5.4).
+// extKeyUsageNames maps CFSSL's extended key usage names.
 var extKeyUsageNames = map[string]x509.ExtKeyUsage{
 	"any":              x509.ExtKeyUsageAny,
 	"server auth":      x509.ExtKeyUsageServerAuth,
@@ -74,7 +74,7 @@ var extKeyUsageOrder = []struct {
 	{x509.ExtKeyUsageNetscapeServerGatedCrypto, "netscape sgc"},
 }
 
-// ResolveUsages turns usage names (§5.4, matched exactly as CFSSL does)
+// ResolveUsages turns usage names (matched exactly as CFSSL does)
 // into key usage bits and extended key usages. A dotted OID is taken as an
 // extended key usage (oids). Names it does not know are returned in
 // unknown, in order; the caller warns and ignores them. Duplicate

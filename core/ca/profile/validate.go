@@ -20,7 +20,7 @@ func inheritURLs(p, def *Profile) {
 	}
 }
 
-// validate applies §5.5 to one decoded profile, recording one error per
+// validate applies CFSSL's profile checks to one decoded profile, recording one error per
 // problem:
 //   - remote and auth_remote.remote must name an entry of remotes, and
 //     auth_key, prev_auth_key and auth_remote.auth_key one of auth_keys;

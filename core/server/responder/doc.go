@@ -1,5 +1,6 @@
 // Package responder is pkid's OCSP responder (RFC 6960, RFC 5019): an
-// http.Handler speaking CFSSL's ocspserve protocol (spec §10.1, DD-11) over
+// http.Handler speaking CFSSL's ocspserve protocol (with the differences in
+// docs/differences-from-cfssl.md, "OCSP responder") over
 // a Source of DER responses, with an in-memory response cache.
 //
 // Mounting: the GET form carries the base64 request in the path, and
@@ -14,7 +15,7 @@
 // malformedRequest; Source ErrNotFound → 200 unauthorized; other Source
 // errors or an unparsable Source response → 500 internalError (logged);
 // bad URL escape or base64 → 400 malformedRequest too (CFSSL sends an
-// empty body; RFC 6960 §2.3 has one answer for malformed requests); POST
+// empty body; RFC 6960, section 2.3 has one answer for malformed requests); POST
 // bodies over
 // Options.MaxBodyBytes → 413; methods other than GET and POST → 405 with
 // `Allow: GET, POST`. The GET form accepts base64 with or without its "="

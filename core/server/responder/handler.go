@@ -41,7 +41,7 @@ type Options struct {
 	Now          func() time.Time
 }
 
-// Handler is the OCSP responder's http.Handler (spec §10.1): GET
+// Handler is the OCSP responder's http.Handler, as CFSSL's ocspserve: GET
 // <mount>/<base64 DER request> and POST <mount> with the DER request as the
 // body. See the package documentation for mounting.
 //
@@ -118,7 +118,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.EscapedPath()
 		p = strings.TrimLeft(p, "/")
 		// A path that is not base64 of a request is as malformed as a
-		// body that is not DER (RFC 6960 §2.3): OCSP clients get an OCSP
+		// body that is not DER (RFC 6960, section 2.3): OCSP clients get an OCSP
 		// answer, not CFSSL's empty 400.
 		p, err := url.PathUnescape(p)
 		if err != nil {
@@ -287,7 +287,7 @@ func (h *Handler) found(w http.ResponseWriter, r *http.Request, e *entry) {
 	_, _ = w.Write(e.der)
 }
 
-// etagMatch implements If-None-Match's weak comparison (RFC 9110 §13.1.2).
+// etagMatch implements If-None-Match's weak comparison (RFC 9110, section 13.1.2).
 func etagMatch(headers []string, etag string) bool {
 	for _, v := range headers {
 		for _, t := range strings.Split(v, ",") {

@@ -220,7 +220,7 @@ func TestBadEscapeOrBase64(t *testing.T) {
 		} else {
 			checkOCSPError(t, "GET "+p, resp, body, 400, malformedRequestDER)
 		}
-		// The handler alone: malformedRequest (RFC 6960 §2.3), not
+		// The handler alone: malformedRequest (RFC 6960, section 2.3), not
 		// CFSSL's empty 400.
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, &http.Request{Method: "GET", URL: &url.URL{Path: p}, Header: http.Header{}})

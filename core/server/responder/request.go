@@ -62,7 +62,7 @@ var (
 	tag2 = cbasn1.Tag(2).Constructed().ContextSpecific()
 )
 
-// ParseRequest parses a DER OCSPRequest (RFC 6960 §4.1.1). It accepts
+// ParseRequest parses a DER OCSPRequest (RFC 6960, section 4.1.1). It accepts
 // exactly one Request in requestList with a SHA-1/256/384/512 CertID whose
 // hashes have the algorithm's length; the version, if present, must be v1.
 // requestorName, optionalSignature (not verified), singleRequestExtensions

@@ -29,7 +29,7 @@ type responseInfo struct {
 var errBadResponse = errors.New("not a successful basic OCSP response")
 
 // parseResponseInfo walks a successful id-pkix-ocsp-basic OCSPResponse
-// (RFC 6960 §4.2.1) down to its SingleResponses' CertIDs and the
+// (RFC 6960, section 4.2.1) down to its SingleResponses' CertIDs and the
 // responseExtensions. The signature is not checked.
 func parseResponseInfo(der []byte) (*responseInfo, error) {
 	in := cryptobyte.String(der)

@@ -289,7 +289,7 @@ func (f *FileSource) Response(_ context.Context, req *Request) ([]byte, error) {
 }
 
 // issuerHashes computes a CertID's issuerNameHash and issuerKeyHash of c
-// with h (RFC 6960 §4.1.1: the hash of the DER subject, and of the
+// with h (RFC 6960, section 4.1.1: the hash of the DER subject, and of the
 // subjectPublicKey BIT STRING contents).
 func issuerHashes(c *x509.Certificate, h crypto.Hash) (nameHash, keyHash []byte, err error) {
 	if !h.Available() {

@@ -1,0 +1,3 @@
+package ca
+
+import _ "net/http"

@@ -1,0 +1,3 @@
+package csr
+
+import _ "github.com/pkid/pkid/core/cli"

@@ -1,0 +1,3 @@
+package ocsp
+
+import _ "github.com/pkid/pkid/core/server"

@@ -1,0 +1,5 @@
+package main
+
+import _ "github.com/pkid/pkid/core/cli"
+
+func main() {}

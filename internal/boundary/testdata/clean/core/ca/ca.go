@@ -1,0 +1,6 @@
+package ca
+
+import (
+	_ "github.com/pkid/pkid/sdk"
+	_ "net/url"
+)

@@ -1,0 +1,6 @@
+package catalog
+
+import (
+	_ "github.com/pkid/pkid/core/pluginhost"
+	_ "github.com/pkid/pkid/plugins/store-x"
+)

@@ -1,0 +1,6 @@
+package cli
+
+import (
+	_ "github.com/pkid/pkid/core/catalog"
+	_ "github.com/pkid/pkid/core/server"
+)

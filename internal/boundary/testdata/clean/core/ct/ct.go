@@ -1,0 +1,3 @@
+package ct
+
+import _ "net/http"

@@ -1,0 +1,3 @@
+package pluginhost
+
+import _ "github.com/pkid/pkid/sdk/rpc"

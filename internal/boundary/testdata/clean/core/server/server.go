@@ -1,0 +1,6 @@
+package server
+
+import (
+	_ "github.com/pkid/pkid/core/ca"
+	_ "net/http"
+)

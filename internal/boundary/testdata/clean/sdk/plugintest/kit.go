@@ -1,0 +1,6 @@
+package plugintest
+
+import (
+	_ "github.com/pkid/pkid/sdk"
+	_ "github.com/pkid/pkid/sdk/rpc"
+)

@@ -1,0 +1,3 @@
+package sdk
+
+import _ "context"

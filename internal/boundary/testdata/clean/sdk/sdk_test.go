@@ -1,0 +1,3 @@
+package sdk_test
+
+import _ "github.com/pkid/pkid/core/config"

@@ -1,0 +1,3 @@
+package catalog
+
+import _ "github.com/pkid/pkid/plugins/store-x"

@@ -1,0 +1,3 @@
+package server
+
+import _ "github.com/pkid/pkid/plugins/store-x"

@@ -1,0 +1,3 @@
+module example.com/keystore-z
+
+go 1.26

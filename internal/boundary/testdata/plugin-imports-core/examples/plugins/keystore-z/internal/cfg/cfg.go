@@ -1,0 +1,3 @@
+package cfg
+
+import _ "github.com/pkid/pkid/core/config"

@@ -1,0 +1,5 @@
+package main
+
+import _ "example.com/keystore-z/internal/cfg"
+
+func main() {}

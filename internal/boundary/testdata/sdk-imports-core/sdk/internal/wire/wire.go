@@ -1,0 +1,3 @@
+package wire
+
+import _ "github.com/pkid/pkid/core/config"

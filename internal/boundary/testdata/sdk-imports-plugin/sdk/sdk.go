@@ -1,0 +1,3 @@
+package sdk
+
+import _ "github.com/pkid/pkid/plugins/store-x"
