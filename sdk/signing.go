@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha256" // linked so that Hash.Available reports the allowed hashes
 	_ "crypto/sha3"
@@ -60,6 +61,26 @@ func CheckSignRequest(pub crypto.PublicKey, req SignRequest) error {
 		return nil
 	}
 	return fmt.Errorf("key %q has unsupported type %T: %w", req.KeyID, pub, ErrUnimplemented)
+}
+
+// SignWith signs req with a Go private key after CheckSignRequest accepts
+// it: PKCS #1 v1.5 or, with req.PSS, RSASSA-PSS for RSA keys; ASN.1 DER for
+// ECDSA; pure Ed25519 over req.Digest. It is all a keystore holding Go keys
+// needs between finding the key and returning the signature. Errors:
+// those of CheckSignRequest, or the signer's own.
+func SignWith(signer crypto.Signer, req SignRequest) ([]byte, error) {
+	if err := CheckSignRequest(signer.Public(), req); err != nil {
+		return nil, err
+	}
+	var opts crypto.SignerOpts = req.Hash
+	if req.PSS {
+		opts = &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: req.Hash}
+	}
+	sig, err := signer.Sign(rand.Reader, req.Digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("signing with %q: %w", req.KeyID, err)
+	}
+	return sig, nil
 }
 
 // checkDigest checks the hash policy and the digest length.

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"testing"
 )
@@ -54,5 +55,46 @@ func TestCheckSignRequest(t *testing.T) {
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%s: CheckSignRequest = %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+func TestSignWith(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	d := sha256.Sum256([]byte("m"))
+	verify := map[string]func(sig []byte, req SignRequest) bool{
+		"rsa": func(sig []byte, req SignRequest) bool {
+			return rsa.VerifyPKCS1v15(&rsaKey.PublicKey, crypto.SHA256, d[:], sig) == nil
+		},
+		"rsa-pss": func(sig []byte, req SignRequest) bool {
+			return rsa.VerifyPSS(&rsaKey.PublicKey, crypto.SHA256, d[:], sig, &rsa.PSSOptions{SaltLength: req.SaltLength}) == nil
+		},
+		"ecdsa": func(sig []byte, _ SignRequest) bool { return ecdsa.VerifyASN1(&ecKey.PublicKey, d[:], sig) },
+		"ed25519": func(sig []byte, _ SignRequest) bool {
+			return ed25519.Verify(edKey.Public().(ed25519.PublicKey), []byte("m"), sig)
+		},
+	}
+	for _, c := range []struct {
+		name   string
+		signer crypto.Signer
+		req    SignRequest
+	}{
+		{"rsa", rsaKey, SignRequest{Digest: d[:], Hash: crypto.SHA256}},
+		{"rsa-pss", rsaKey, SignRequest{Digest: d[:], Hash: crypto.SHA256, PSS: true, SaltLength: 20}},
+		{"ecdsa", ecKey, SignRequest{Digest: d[:], Hash: crypto.SHA256}},
+		{"ed25519", edKey, SignRequest{Digest: []byte("m")}},
+	} {
+		sig, err := SignWith(c.signer, c.req)
+		if err != nil || !verify[c.name](sig, c.req) {
+			t.Errorf("%s: SignWith = %x, %v: not a valid signature", c.name, sig, err)
+		}
+	}
+	d1 := make([]byte, 20)
+	if _, err := SignWith(ecKey, SignRequest{Digest: d1, Hash: crypto.SHA1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("SignWith(SHA-1) = %v, want ErrInvalidArgument", err)
 	}
 }
