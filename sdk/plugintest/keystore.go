@@ -293,6 +293,8 @@ func keystoreInvalidSign(t *testing.T, ks sdk.KeyStore) {
 		{"ECDSA with PSS", sdk.SignRequest{KeyID: "kit-p256", Digest: d256[:], Hash: crypto.SHA256, PSS: true}},
 		{"RSA long digest", sdk.SignRequest{KeyID: "kit-rsa", Digest: d384[:], Hash: crypto.SHA256}},
 		{"RSA-PSS short digest", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:20], Hash: crypto.SHA256, PSS: true}},
+		{"RSA-PSS salt longer than the key allows", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:], Hash: crypto.SHA256, PSS: true, SaltLength: 256}},
+		{"RSA-PSS negative salt", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:], Hash: crypto.SHA256, PSS: true, SaltLength: -3}},
 		{"Ed25519 with a hash", sdk.SignRequest{KeyID: "kit-ed", Digest: d256[:], Hash: crypto.SHA256}},
 		{"Ed25519 with PSS", sdk.SignRequest{KeyID: "kit-ed", Digest: d256[:], PSS: true}},
 	}
