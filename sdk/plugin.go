@@ -188,8 +188,8 @@ const (
 
 // CertRecord is one issued certificate.
 type CertRecord struct {
-	Serial      string // decimal
-	AKI         string // lowercase hex, no separators
+	Serial      string // decimal, no sign or leading zeros (CheckSerial; CheckRecord applies every rule)
+	AKI         string // lowercase hex, no separators (NormalizeAKI)
 	IssuerLabel string
 	Subject     string
 	SANs        []string

@@ -104,7 +104,7 @@ func loadKey(path, kid string, id age.Identity) (*entry, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported key type %T", priv)
 	}
-	alg, err := algorithmOf(signer.Public())
+	alg, err := sdk.AlgorithmOf(signer.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *store) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) (*s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	signer, err := generate(req.Algorithm)
+	signer, err := sdk.GenerateKey(req.Algorithm)
 	if err != nil {
 		return nil, fmt.Errorf("keystore-file: generating %s key: %w", req.Algorithm, err)
 	}
@@ -151,9 +151,9 @@ func (s *store) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.K
 	if err != nil {
 		return nil, err
 	}
-	alg, err := algorithmOf(signer.Public())
+	alg, err := sdk.AlgorithmOf(signer.Public())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("keystore-file: importing key: %w", err)
 	}
 	return s.add(ctx, req.ID, alg, signer, nil)
 }
@@ -181,8 +181,8 @@ func (s *store) checkNewID(id string) error {
 func (s *store) add(ctx context.Context, id, alg string, signer crypto.Signer, attrs map[string]string) (*sdk.KeyInfo, error) {
 	if id == "" {
 		var err error
-		if id, err = deriveID(signer.Public()); err != nil {
-			return nil, err
+		if id, err = sdk.DeriveKeyID(signer.Public()); err != nil {
+			return nil, fmt.Errorf("keystore-file: %w", err)
 		}
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(signer)

@@ -2,17 +2,14 @@ package keystorepkcs11
 
 import (
 	"crypto"
-	_ "crypto/sha256" // hash implementations must be linked for Hash.Available
-	_ "crypto/sha3"
-	_ "crypto/sha512"
 	"encoding/asn1"
 	"fmt"
 
 	"github.com/pkid/pkid/sdk"
 )
 
-// hashOIDs are the digests Sign accepts with their DigestInfo algorithm
-// OIDs. SHA-1 and MD5 are refused: pkid never signs with them.
+// hashOIDs are the DigestInfo algorithm OIDs of the hashes
+// sdk.CheckSignRequest allows (SHA-1 and MD5 are refused there).
 var hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
 	crypto.SHA224:     {2, 16, 840, 1, 101, 3, 4, 2, 4},
 	crypto.SHA256:     {2, 16, 840, 1, 101, 3, 4, 2, 1},
@@ -26,24 +23,8 @@ var hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
 	crypto.SHA3_512:   {2, 16, 840, 1, 101, 3, 4, 2, 10},
 }
 
-// checkDigest validates the hash and digest length for RSA and ECDSA.
-// Errors wrap sdk.ErrInvalidArgument.
-func checkDigest(req sdk.SignRequest) error {
-	if req.Hash == 0 {
-		return invalid("a hash is required for %q (Hash 0 is for Ed25519 only)", req.KeyID)
-	}
-	// Checked first: Hash.Size panics on values it does not know.
-	if _, ok := hashOIDs[req.Hash]; !ok || !req.Hash.Available() {
-		return invalid("hash %v is not allowed", req.Hash)
-	}
-	if len(req.Digest) != req.Hash.Size() {
-		return invalid("digest is %d bytes, %v needs %d", len(req.Digest), req.Hash, req.Hash.Size())
-	}
-	return nil
-}
-
 // digestInfo returns the PKCS #1 v1.5 DigestInfo of a digest checked by
-// checkDigest: SEQUENCE { SEQUENCE { OID, NULL }, OCTET STRING digest }.
+// sdk.CheckSignRequest: SEQUENCE { SEQUENCE { OID, NULL }, OCTET STRING digest }.
 func digestInfo(h crypto.Hash, digest []byte) []byte {
 	type algID struct {
 		Algorithm  asn1.ObjectIdentifier

@@ -26,9 +26,9 @@ var pssHashes = map[crypto.Hash][2]uint{
 // digest: ECDSA keys use raw CKM_ECDSA and return ASN.1 DER; RSA keys use
 // CKM_RSA_PKCS over the DigestInfo or, if req.PSS, CKM_RSA_PKCS_PSS;
 // Ed25519 keys sign the message in req.Digest with CKM_EDDSA (req.Hash 0).
-// Errors: sdk.ErrNotFound (unknown key), sdk.ErrInvalidArgument (hash not
-// allowed, digest length, PSS on a non-RSA key, a hash with Ed25519, bad
-// salt length), sdk.ErrUnimplemented (the token lacks the mechanism, or
+// Errors: sdk.ErrNotFound (unknown key), sdk.ErrInvalidArgument (a request
+// sdk.CheckSignRequest refuses: MD5 or SHA-1, digest length, PSS on a
+// non-RSA key, a hash with Ed25519, bad salt length), sdk.ErrUnimplemented (the token lacks the mechanism, or
 // RSA-PSS with a hash other than SHA-2), sdk.ErrUnavailable (the token
 // failed even after a fresh session), sdk.ErrFailedPrecondition (closed).
 func (i *Instance) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
@@ -56,29 +56,18 @@ func (i *Instance) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error
 	return sig, nil
 }
 
-// mechanism picks the mechanism and the data the token signs.
+// mechanism picks the mechanism and the data the token signs, once
+// sdk.CheckSignRequest has accepted req for the key.
 func (i *Instance) mechanism(e *keyEntry, req sdk.SignRequest) (*pkcs11.Mechanism, []byte, error) {
+	if err := sdk.CheckSignRequest(e.info.PublicKey, req); err != nil {
+		return nil, nil, fmt.Errorf("keystore-pkcs11: %w", err)
+	}
 	switch e.keyType {
 	case pkcs11.CKK_EC:
-		if req.PSS {
-			return nil, nil, invalid("PSS requested for %s key %q", e.info.Algorithm, req.KeyID)
-		}
-		if err := checkDigest(req); err != nil {
-			return nil, nil, err
-		}
 		return pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil), req.Digest, nil
 	case ckkECEdwards:
-		if req.PSS {
-			return nil, nil, invalid("PSS requested for %s key %q", e.info.Algorithm, req.KeyID)
-		}
-		if req.Hash != 0 {
-			return nil, nil, invalid("Ed25519 key %q signs the message itself, not a %v digest (set Hash to 0)", req.KeyID, req.Hash)
-		}
 		return pkcs11.NewMechanism(ckmEdDSA, nil), req.Digest, nil
 	case pkcs11.CKK_RSA:
-		if err := checkDigest(req); err != nil {
-			return nil, nil, err
-		}
 		if !req.PSS {
 			return pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil), digestInfo(req.Hash, req.Digest), nil
 		}
@@ -86,16 +75,12 @@ func (i *Instance) mechanism(e *keyEntry, req sdk.SignRequest) (*pkcs11.Mechanis
 		if !ok {
 			return nil, nil, fmt.Errorf("keystore-pkcs11: RSA-PSS with %v is not supported (SHA-224 to SHA-512 only): %w", req.Hash, sdk.ErrUnimplemented)
 		}
-		pub := e.info.PublicKey.(*rsa.PublicKey)
-		maxSalt := (pub.N.BitLen()-1+7)/8 - req.Hash.Size() - 2
 		salt := req.SaltLength
-		switch {
-		case salt == rsa.PSSSaltLengthEqualsHash:
+		switch salt {
+		case rsa.PSSSaltLengthEqualsHash:
 			salt = req.Hash.Size()
-		case salt == rsa.PSSSaltLengthAuto:
-			salt = maxSalt
-		case salt < 0 || salt > maxSalt:
-			return nil, nil, invalid("invalid PSS salt length %d (0 to %d for this key and hash)", req.SaltLength, maxSalt)
+		case rsa.PSSSaltLengthAuto: // the largest salt, as crypto/rsa signs
+			salt = (e.info.PublicKey.(*rsa.PublicKey).N.BitLen()-1+7)/8 - req.Hash.Size() - 2
 		}
 		return pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm[0], hm[1], uint(salt))), req.Digest, nil
 	}

@@ -98,20 +98,3 @@ func checkKey(op, serial, aki string) (string, error) {
 	}
 	return aki, nil
 }
-
-// checkSerial validates a serial for storing: decimal without leading
-// zeros, so that (length, text) orders serials numerically.
-func checkSerial(op, serial string) error {
-	if serial == "0" {
-		return nil
-	}
-	if serial == "" || serial[0] == '0' {
-		return invalid(op, "serial %q is not a decimal number without leading zeros", serial)
-	}
-	for i := 0; i < len(serial); i++ {
-		if serial[i] < '0' || serial[i] > '9' {
-			return invalid(op, "serial %q is not a decimal number without leading zeros", serial)
-		}
-	}
-	return nil
-}

@@ -22,8 +22,8 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := checkSerial("put ocsp", rec.Serial); err != nil {
-		return err
+	if err := sdk.CheckSerial(rec.Serial); err != nil {
+		return fmt.Errorf("store-postgres: put ocsp: %w", err)
 	}
 	if len(rec.Response) == 0 {
 		return invalid("put ocsp", "response is required")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -33,8 +32,8 @@ type row struct {
 
 // Put stores rec durably (committed) before returning. Putting the same
 // DER under the same serial+AKI again is a no-op. Errors:
-// ErrInvalidArgument (missing serial, AKI, DER or NotAfter; serial not
-// decimal; bad status, reason, text or metadata), ErrAlreadyExists
+// ErrInvalidArgument (a record sdk.CheckRecord refuses; text with NUL or
+// invalid UTF-8; metadata holding \u0000), ErrAlreadyExists
 // (different DER under that serial+AKI), ErrUnavailable (server unreachable:
 // the record may or may not be stored; a retry is safe), context errors.
 func (s *Store) Put(ctx context.Context, rec *sdk.CertRecord) error {
@@ -155,33 +154,15 @@ func (s *Store) sameDER(ctx context.Context, rows []*row, conflicts []int) ([]bo
 	return same, nil
 }
 
-// certRow validates rec and returns the insert arguments, applying the
-// defaults (status good, CreatedAt now) without modifying rec.
+// certRow validates rec with the rules every store applies
+// (sdk.CheckRecord) and what PostgreSQL adds (text without NUL, JSONB),
+// and returns the insert arguments, applying the defaults (status good,
+// CreatedAt now) without modifying rec.
 func (s *Store) certRow(rec *sdk.CertRecord) (*row, error) {
-	if rec == nil {
-		return nil, invalid("put", "nil record")
+	if err := sdk.CheckRecord(rec); err != nil {
+		return nil, fmt.Errorf("store-postgres: put: %w", err)
 	}
-	aki, err := checkKey("put", rec.Serial, rec.AKI)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkSerial("put", rec.Serial); err != nil {
-		return nil, err
-	}
-	if len(rec.DER) == 0 {
-		return nil, invalid("put", "der is required")
-	}
-	if rec.NotAfter.IsZero() {
-		return nil, invalid("put", "not_after is required")
-	}
-	for _, t := range []struct {
-		name string
-		t    time.Time
-	}{{"not_before", rec.NotBefore}, {"not_after", rec.NotAfter}, {"revoked_at", rec.RevokedAt}, {"created_at", rec.CreatedAt}} {
-		if !t.t.IsZero() && !storable(t.t) {
-			return nil, invalid("put", "%s %v is outside years 1-9999", t.name, t.t)
-		}
-	}
+	aki := sdk.NormalizeAKI(rec.AKI)
 	for _, f := range append([]string{aki, rec.IssuerLabel, rec.Subject, rec.Profile}, rec.SANs...) {
 		if !text(f) {
 			return nil, invalid("put", "text field %q is not valid UTF-8 or contains NUL", f)
@@ -191,23 +172,17 @@ func (s *Store) certRow(rec *sdk.CertRecord) (*row, error) {
 	switch status {
 	case "":
 		status = sdk.StatusGood
-	case sdk.StatusGood:
 	case sdk.StatusRevoked:
-		if !sdk.ValidReason(rec.RevocationReason) {
-			return nil, invalid("put", "revocation reason %d", rec.RevocationReason)
-		}
 		reason = rec.RevocationReason
 		revokedAt = tsOrNull(rec.RevokedAt)
 		if !revokedAt.Valid {
 			revokedAt = tsOrNull(s.now())
 		}
-	default:
-		return nil, invalid("put", "status %q", rec.Status)
 	}
 	var meta []byte // nil: NULL
 	if len(rec.Metadata) > 0 {
 		if !jsonb(rec.Metadata) {
-			return nil, invalid("put", "metadata is not valid JSON (or holds \\u0000)")
+			return nil, invalid("put", "metadata holds \\u0000, which JSONB cannot store")
 		}
 		meta = rec.Metadata
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // PutOCSP stores (or replaces) the pre-signed response for serial+AKI,
-// durably before returning. Errors: ErrInvalidArgument (empty serial, AKI or
-// response), ErrUnavailable, context errors.
+// durably before returning. Errors: ErrInvalidArgument (empty AKI or
+// response, serial refused by sdk.CheckSerial), ErrUnavailable, context errors.
 func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	if rec == nil {
 		return invalid("put ocsp", "nil record")
@@ -19,6 +19,9 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	aki, err := checkKey("put ocsp", rec.Serial, rec.AKI)
 	if err != nil {
 		return err
+	}
+	if err := sdk.CheckSerial(rec.Serial); err != nil {
+		return fmt.Errorf("store-sqlite: put ocsp: %w", err)
 	}
 	if len(rec.Response) == 0 {
 		return invalid("put ocsp", "response is required")

@@ -19,8 +19,7 @@ const selectDER = `SELECT der FROM certificates WHERE serial = ? AND aki = ?`
 
 // Put stores rec durably (committed and fsynced) before returning. Putting
 // the same DER under the same serial+AKI again is a no-op. Errors:
-// ErrInvalidArgument (missing serial, AKI, DER or NotAfter; bad status,
-// reason or metadata), ErrAlreadyExists (different DER under that
+// ErrInvalidArgument (a record sdk.CheckRecord refuses), ErrAlreadyExists (different DER under that
 // serial+AKI), ErrUnavailable (lock timeout), context errors.
 func (s *Store) Put(ctx context.Context, rec *sdk.CertRecord) error {
 	errs, err := s.PutBatch(ctx, []*sdk.CertRecord{rec})
@@ -96,44 +95,27 @@ func (s *Store) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, 
 	return errs, nil
 }
 
-// certRow validates rec and returns the insert arguments, applying the
-// defaults (status good, CreatedAt now) without modifying rec.
+// certRow validates rec with the rules every store applies
+// (sdk.CheckRecord) and returns the insert arguments, applying the defaults
+// (status good, CreatedAt now) without modifying rec.
 func (s *Store) certRow(rec *sdk.CertRecord) ([]any, error) {
-	if rec == nil {
-		return nil, invalid("put", "nil record")
+	if err := sdk.CheckRecord(rec); err != nil {
+		return nil, fmt.Errorf("store-sqlite: put: %w", err)
 	}
-	aki, err := checkKey("put", rec.Serial, rec.AKI)
-	if err != nil {
-		return nil, err
-	}
-	if len(rec.DER) == 0 {
-		return nil, invalid("put", "der is required")
-	}
-	if rec.NotAfter.IsZero() {
-		return nil, invalid("put", "not_after is required")
-	}
+	aki := sdk.NormalizeAKI(rec.AKI)
 	status, reason, revokedAt := rec.Status, 0, any(nil)
 	switch status {
 	case "":
 		status = sdk.StatusGood
-	case sdk.StatusGood:
 	case sdk.StatusRevoked:
-		if !sdk.ValidReason(rec.RevocationReason) {
-			return nil, invalid("put", "revocation reason %d", rec.RevocationReason)
-		}
 		reason = rec.RevocationReason
 		revokedAt = unixOrNull(rec.RevokedAt)
 		if revokedAt == nil {
 			revokedAt = s.now().Unix()
 		}
-	default:
-		return nil, invalid("put", "status %q", rec.Status)
 	}
 	var meta any
 	if len(rec.Metadata) > 0 {
-		if !json.Valid(rec.Metadata) {
-			return nil, invalid("put", "metadata is not valid JSON")
-		}
 		meta = string(rec.Metadata)
 	}
 	sans, err := encodeSANs(rec.SANs)

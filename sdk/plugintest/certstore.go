@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestCertStore(t *testing.T, newStore func(t *testing.T) sdk.CertStore) {
 	t.Run("PutIdempotent", func(t *testing.T) { certstorePutIdempotent(t, newStore(t)) })
 	t.Run("PutConflict", func(t *testing.T) { certstorePutConflict(t, newStore(t)) })
 	t.Run("PutInvalid", func(t *testing.T) { certstorePutInvalid(t, newStore(t)) })
+	t.Run("PutRecordRules", func(t *testing.T) { certstoreRecordRules(t, newStore(t)) })
 	t.Run("SameSerialOtherIssuer", func(t *testing.T) { certstoreSameSerial(t, newStore(t)) })
 	t.Run("GetNotFound", func(t *testing.T) { certstoreGetNotFound(t, newStore(t)) })
 	t.Run("Revoke", func(t *testing.T) { certstoreRevoke(t, newStore(t)) })
@@ -364,6 +366,97 @@ func certstorePutInvalid(t *testing.T, s sdk.CertStore) {
 	}
 	if n := len(certstoreCollect(t, ctx, s, sdk.ListFilter{})); n != 0 {
 		t.Fatalf("invalid Puts stored %d records", n)
+	}
+}
+
+// certstoreRecordRules checks that a store applies sdk.CheckRecord before
+// writing (so every store refuses the same records), through Put, PutBatch
+// and PutOCSP, and keys records by the normalised AKI.
+func certstoreRecordRules(t *testing.T, s sdk.CertStore) {
+	ctx := certstoreCtx(t)
+	bad := []struct {
+		name   string
+		mutate func(*sdk.CertRecord)
+	}{
+		{"hex serial", func(r *sdk.CertRecord) { r.Serial = "0a1b" }},
+		{"serial with a leading zero", func(r *sdk.CertRecord) { r.Serial = "0123" }},
+		{"negative serial", func(r *sdk.CertRecord) { r.Serial = "-5" }},
+		{"serial with a sign", func(r *sdk.CertRecord) { r.Serial = "+5" }},
+		{"serial with spaces", func(r *sdk.CertRecord) { r.Serial = " 5" }},
+		{"aki not hex", func(r *sdk.CertRecord) { r.AKI = "not-hex" }},
+		{"aki of odd length", func(r *sdk.CertRecord) { r.AKI = "abc" }},
+		{"aki of colons", func(r *sdk.CertRecord) { r.AKI = "::" }},
+		{"no not_after", func(r *sdk.CertRecord) { r.NotAfter = time.Time{} }},
+		{"not_before after not_after", func(r *sdk.CertRecord) { r.NotBefore = r.NotAfter.Add(time.Second) }},
+		{"not_after in year 10000", func(r *sdk.CertRecord) { r.NotAfter = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"unknown status", func(r *sdk.CertRecord) { r.Status = "expired" }},
+		{"revoked with reason 7", func(r *sdk.CertRecord) { r.Status, r.RevocationReason = sdk.StatusRevoked, 7 }},
+		{"metadata not JSON", func(r *sdk.CertRecord) { r.Metadata = json.RawMessage(`{"a":`) }},
+	}
+	recs := make([]*sdk.CertRecord, len(bad))
+	for i, c := range bad {
+		recs[i] = NewCertRecord(int64(i+1), certstoreAKI(1), "issuing", certstoreBase)
+		c.mutate(recs[i])
+		if err := sdk.CheckRecord(recs[i]); !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("kit bug: sdk.CheckRecord accepts the %s record (%v)", c.name, err)
+		}
+		certstoreWantErrorf(t, "Put with "+c.name, s.Put(ctx, recs[i]), sdk.ErrInvalidArgument)
+	}
+	if bp, ok := s.(sdk.BatchPutter); ok {
+		good := NewCertRecord(100, certstoreAKI(1), "issuing", certstoreBase)
+		errs, err := bp.PutBatch(ctx, append(slices.Clone(recs), good))
+		if err != nil || len(errs) != len(recs)+1 {
+			t.Fatalf("PutBatch of bad records and a good one: %d errors, %v", len(errs), err)
+		}
+		for i, c := range bad {
+			certstoreWantErrorf(t, "PutBatch with "+c.name, errs[i], sdk.ErrInvalidArgument)
+		}
+		if errs[len(recs)] != nil {
+			t.Errorf("PutBatch: the good record failed beside bad ones: %v", errs[len(recs)])
+		}
+		certstoreCompare(t, certstoreGet(t, ctx, s, good.Serial, good.AKI), good)
+	}
+	for _, serial := range []string{"0a1b", "0123", "-5"} {
+		o := &sdk.OCSPRecord{Serial: serial, AKI: certstoreAKI(1), Response: certstoreDER("ocsp")[:300], NextUpdate: certstoreBase}
+		certstoreWantErrorf(t, "PutOCSP with serial "+serial, s.PutOCSP(ctx, o), sdk.ErrInvalidArgument)
+	}
+	for _, r := range certstoreCollect(t, ctx, s, sdk.ListFilter{}) {
+		if r.Serial != NewCertRecord(100, "", "", certstoreBase).Serial {
+			t.Errorf("a refused record was stored: serial %q aki %q", r.Serial, r.AKI)
+		}
+	}
+
+	// Accepted: serial 0, and an AKI as users type it, stored normalised.
+	zero := NewCertRecord(0, certstoreAKI(2), "issuing", certstoreBase)
+	zero.Serial = "0"
+	typed := NewCertRecord(7, "", "issuing", certstoreBase)
+	typed.AKI = " " + strings.ToUpper(certstoreColons(certstoreAKI(2))) + " "
+	certstorePut(t, ctx, s, zero, typed)
+	certstoreCompare(t, certstoreGet(t, ctx, s, "0", certstoreAKI(2)), zero)
+	got := certstoreGet(t, ctx, s, typed.Serial, certstoreAKI(2))
+	want := *typed
+	want.AKI = certstoreAKI(2)
+	certstoreCompare(t, got, &want)
+}
+
+// certstoreColons writes hex as "ab:cd:...".
+func certstoreColons(hex string) string {
+	var b strings.Builder
+	for i := 0; i < len(hex); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(hex[i : i+2])
+	}
+	return b.String()
+}
+
+// certstoreWantErrorf is certstoreWantErr without stopping the test, so one
+// run lists every rule a store misses.
+func certstoreWantErrorf(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want one wrapping %v", what, err, want)
 	}
 }
 

@@ -27,12 +27,12 @@ func (m *certstoreMem) Put(ctx context.Context, rec *sdk.CertRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if rec.Serial == "" || rec.AKI == "" || len(rec.DER) == 0 {
-		return fmt.Errorf("mem: %w", sdk.ErrInvalidArgument)
+	if err := sdk.CheckRecord(rec); err != nil {
+		return fmt.Errorf("mem: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := rec.Serial + "/" + rec.AKI
+	k := rec.Serial + "/" + sdk.NormalizeAKI(rec.AKI)
 	if old, ok := m.recs[k]; ok {
 		if bytes.Equal(old.DER, rec.DER) {
 			return nil
@@ -40,6 +40,7 @@ func (m *certstoreMem) Put(ctx context.Context, rec *sdk.CertRecord) error {
 		return fmt.Errorf("mem: %w", sdk.ErrAlreadyExists)
 	}
 	r := *rec
+	r.AKI = sdk.NormalizeAKI(r.AKI)
 	if r.Status == "" {
 		r.Status = sdk.StatusGood
 	}
@@ -120,6 +121,9 @@ func (m *certstoreMem) Revoke(ctx context.Context, req sdk.RevokeRequest) error 
 }
 
 func (m *certstoreMem) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
+	if err := sdk.CheckSerial(rec.Serial); err != nil {
+		return fmt.Errorf("mem: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ocsp[rec.Serial+"/"+rec.AKI] = *rec

@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -32,6 +33,7 @@ func TestKeyStore(t *testing.T, newStore func(t *testing.T) sdk.KeyStore) {
 	t.Run("DuplicateID", func(t *testing.T) { keystoreDuplicateID(t, newStore(t)) })
 	t.Run("InvalidAlgorithm", func(t *testing.T) { keystoreInvalidAlgorithm(t, newStore(t)) })
 	t.Run("InvalidSignRequest", func(t *testing.T) { keystoreInvalidSign(t, newStore(t)) })
+	t.Run("SignHashPolicy", func(t *testing.T) { keystoreHashPolicy(t, newStore(t)) })
 	t.Run("Import", func(t *testing.T) { keystoreImport(t, newStore(t)) })
 	t.Run("ImportInvalid", func(t *testing.T) { keystoreImportInvalid(t, newStore(t)) })
 	t.Run("ConcurrentSign", func(t *testing.T) { keystoreConcurrentSign(t, newStore(t)) })
@@ -291,12 +293,58 @@ func keystoreInvalidSign(t *testing.T, ks sdk.KeyStore) {
 		{"ECDSA with PSS", sdk.SignRequest{KeyID: "kit-p256", Digest: d256[:], Hash: crypto.SHA256, PSS: true}},
 		{"RSA long digest", sdk.SignRequest{KeyID: "kit-rsa", Digest: d384[:], Hash: crypto.SHA256}},
 		{"RSA-PSS short digest", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:20], Hash: crypto.SHA256, PSS: true}},
+		{"RSA-PSS salt longer than the key allows", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:], Hash: crypto.SHA256, PSS: true, SaltLength: 256}},
+		{"RSA-PSS negative salt", sdk.SignRequest{KeyID: "kit-rsa", Digest: d256[:], Hash: crypto.SHA256, PSS: true, SaltLength: -3}},
 		{"Ed25519 with a hash", sdk.SignRequest{KeyID: "kit-ed", Digest: d256[:], Hash: crypto.SHA256}},
 		{"Ed25519 with PSS", sdk.SignRequest{KeyID: "kit-ed", Digest: d256[:], PSS: true}},
 	}
 	for _, c := range cases {
 		_, err := ks.Sign(t.Context(), c.req)
 		keystoreWantErr(t, "Sign: "+c.name, err, sdk.ErrInvalidArgument)
+	}
+}
+
+// keystoreHashPolicy checks the signing policy of sdk.CheckSignRequest: no
+// MD5 or SHA-1 (nor MD5+SHA-1, nor an unknown hash) for any key or padding,
+// and a digest of exactly the hash's size.
+func keystoreHashPolicy(t *testing.T, ks sdk.KeyStore) {
+	keys := []*sdk.KeyInfo{
+		keystoreMustGenerate(t, ks, "kit-policy-p256", sdk.AlgECDSAP256),
+		keystoreMustGenerate(t, ks, "kit-policy-p384", sdk.AlgECDSAP384),
+		keystoreMustGenerate(t, ks, "kit-policy-rsa", sdk.AlgRSA2048),
+	}
+	d := func(n int) []byte { return bytes.Repeat([]byte{0x5a}, n) }
+	type hashCase struct {
+		name   string
+		hash   crypto.Hash
+		digest []byte
+	}
+	cases := []hashCase{
+		{"SHA-1", crypto.SHA1, d(20)},
+		{"MD5", crypto.MD5, d(16)},
+		{"MD5+SHA-1", crypto.MD5SHA1, d(36)},
+		{"unknown hash 99", crypto.Hash(99), d(32)},
+		{"SHA-1 with a SHA-256-sized digest", crypto.SHA1, d(32)},
+		{"SHA-256 with a SHA-1-sized digest", crypto.SHA256, d(20)},
+		{"SHA-512 with a SHA-384-sized digest", crypto.SHA512, d(48)},
+		{"SHA-256 with an empty digest", crypto.SHA256, nil},
+		{"no hash with a digest", 0, d(32)},
+	}
+	for _, k := range keys {
+		for _, c := range cases {
+			pss := []bool{false}
+			if k.Algorithm == sdk.AlgRSA2048 {
+				pss = append(pss, true)
+			}
+			for _, p := range pss {
+				req := sdk.SignRequest{KeyID: k.ID, Digest: c.digest, Hash: c.hash, PSS: p}
+				if p {
+					req.SaltLength = rsa.PSSSaltLengthEqualsHash
+				}
+				_, err := ks.Sign(t.Context(), req)
+				keystoreWantErr(t, fmt.Sprintf("Sign(%s, %s, pss %v)", k.ID, c.name, p), err, sdk.ErrInvalidArgument)
+			}
+		}
 	}
 }
 

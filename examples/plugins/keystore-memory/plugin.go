@@ -3,17 +3,10 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,30 +31,29 @@ func (p *memPlugin) Schema(string) *sdk.Schema {
 		Number("max_keys", sdk.Optional, "refuse to hold more keys than this").Default("100")
 }
 
-type memConfig struct {
-	MaxKeys *int `json:"max_keys"`
+// parse decodes the block; max_keys is 100 when unset (JSON null).
+func parse(cfg sdk.Config) (int, sdk.Diagnostics) {
+	c := struct {
+		MaxKeys int `json:"max_keys"`
+	}{MaxKeys: 100}
+	if err := cfg.Decode(&c); err != nil {
+		return 0, sdk.Errorf(nil, "invalid configuration", err.Error())
+	}
+	if c.MaxKeys < 1 {
+		return 0, sdk.Errorf([]string{"max_keys"}, "max_keys must be at least 1", "")
+	}
+	return c.MaxKeys, nil
 }
 
 func (p *memPlugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
-	var c memConfig
-	if err := cfg.Decode(&c); err != nil {
-		return sdk.Errorf(nil, "invalid configuration", err.Error())
-	}
-	if c.MaxKeys != nil && *c.MaxKeys < 1 {
-		return sdk.Errorf([]string{"max_keys"}, "max_keys must be at least 1", "")
-	}
-	return nil
+	_, diags := parse(cfg)
+	return diags
 }
 
-func (p *memPlugin) Configure(ctx context.Context, cfg sdk.Config) (sdk.Instance, error) {
-	if err := p.ValidateConfig(ctx, cfg).Err(); err != nil {
+func (p *memPlugin) Configure(_ context.Context, cfg sdk.Config) (sdk.Instance, error) {
+	max, diags := parse(cfg)
+	if err := diags.Err(); err != nil {
 		return nil, err
-	}
-	var c memConfig
-	_ = cfg.Decode(&c)
-	max := 100
-	if c.MaxKeys != nil {
-		max = *c.MaxKeys
 	}
 	s := &memStore{max: max, keys: map[string]*memKey{}}
 	p.mu.Lock()
@@ -82,12 +74,7 @@ func (p *memPlugin) RunCommand(_ context.Context, req sdk.CommandRequest) (int, 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	names := make([]string, 0, len(p.insts))
-	for n := range p.insts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(p.insts)) {
 		s := p.insts[n]
 		s.mu.RLock()
 		fmt.Fprintf(req.Stdout, "%s\t%d keys\n", n, len(s.keys))
@@ -114,45 +101,14 @@ func (s *memStore) Close() error {
 	return nil
 }
 
-func generate(alg string) (crypto.Signer, error) {
-	switch alg {
-	case sdk.AlgRSA2048, sdk.AlgRSA3072, sdk.AlgRSA4096:
-		bits := map[string]int{sdk.AlgRSA2048: 2048, sdk.AlgRSA3072: 3072, sdk.AlgRSA4096: 4096}[alg]
-		return rsa.GenerateKey(rand.Reader, bits)
-	case sdk.AlgECDSAP256:
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case sdk.AlgECDSAP384:
-		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case sdk.AlgECDSAP521:
-		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case sdk.AlgEd25519:
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	}
-	return nil, fmt.Errorf("memory: unsupported algorithm %q: %w", alg, sdk.ErrInvalidArgument)
-}
-
-func algorithmOf(pub crypto.PublicKey) (string, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("rsa-%d", k.N.BitLen()), nil
-	case *ecdsa.PublicKey:
-		return map[string]string{"P-256": sdk.AlgECDSAP256, "P-384": sdk.AlgECDSAP384, "P-521": sdk.AlgECDSAP521}[k.Curve.Params().Name], nil
-	case ed25519.PublicKey:
-		return sdk.AlgEd25519, nil
-	}
-	return "", fmt.Errorf("memory: unsupported key type %T: %w", pub, sdk.ErrInvalidArgument)
-}
-
+// add names the key (sdk.DeriveKeyID when id is empty) and keeps it.
 func (s *memStore) add(id string, signer crypto.Signer) (*sdk.KeyInfo, error) {
-	alg, err := algorithmOf(signer.Public())
-	if err != nil {
-		return nil, err
+	alg, err := sdk.AlgorithmOf(signer.Public())
+	if err == nil && id == "" {
+		id, err = sdk.DeriveKeyID(signer.Public())
 	}
-	if id == "" {
-		der, _ := x509.MarshalPKIXPublicKey(signer.Public())
-		sum := sha256.Sum256(der)
-		id = "key-" + hex.EncodeToString(sum[:8])
+	if err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,51 +118,23 @@ func (s *memStore) add(id string, signer crypto.Signer) (*sdk.KeyInfo, error) {
 	if len(s.keys) >= s.max {
 		return nil, fmt.Errorf("memory: max_keys (%d) reached: %w", s.max, sdk.ErrFailedPrecondition)
 	}
-	k := &memKey{info: sdk.KeyInfo{ID: id, Algorithm: alg, PublicKey: signer.Public(), CreatedAt: time.Now().UTC()}, signer: signer}
-	s.keys[id] = k
-	info := k.info
+	info := sdk.KeyInfo{ID: id, Algorithm: alg, PublicKey: signer.Public(), CreatedAt: time.Now().UTC()}
+	s.keys[id] = &memKey{info: info, signer: signer}
 	return &info, nil
 }
 
 func (s *memStore) GenerateKey(_ context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
-	signer, err := generate(req.Algorithm)
+	signer, err := sdk.GenerateKey(req.Algorithm)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memory: %w", err)
 	}
 	return s.add(req.ID, signer)
 }
 
 func (s *memStore) ImportKey(_ context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	var block *pem.Block
-	rest := req.PEM
-	for {
-		block, rest = pem.Decode(rest)
-		if block == nil || block.Type != "EC PARAMETERS" {
-			break
-		}
-	}
-	if block == nil {
-		return nil, fmt.Errorf("memory: no PEM private key: %w", sdk.ErrInvalidArgument)
-	}
-	var key any
-	var err error
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
+	signer, err := sdk.ParsePrivateKeyPEM(req.PEM)
 	if err != nil {
-		return nil, fmt.Errorf("memory: parsing %s: %v: %w", block.Type, err, sdk.ErrInvalidArgument)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("memory: unsupported key: %w", sdk.ErrInvalidArgument)
-	}
-	if k, ok := key.(*rsa.PrivateKey); ok && k.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("memory: RSA keys below 2048 bits are refused: %w", sdk.ErrInvalidArgument)
+		return nil, fmt.Errorf("memory: %w", err)
 	}
 	return s.add(req.ID, signer)
 }
@@ -218,7 +146,7 @@ func (s *memStore) ListKeys(context.Context) ([]sdk.KeyInfo, error) {
 	for _, k := range s.keys {
 		out = append(out, k.info)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	slices.SortFunc(out, func(a, b sdk.KeyInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -241,33 +169,16 @@ func (s *memStore) PublicKey(_ context.Context, id string) (*sdk.KeyInfo, error)
 	return &info, nil
 }
 
+// Sign signs with the Go key under the policy every keystore shares
+// (sdk.SignWith checks the request with sdk.CheckSignRequest).
 func (s *memStore) Sign(_ context.Context, req sdk.SignRequest) ([]byte, error) {
 	k, err := s.key(req.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	var opts crypto.SignerOpts = req.Hash
-	switch k.signer.(type) {
-	case ed25519.PrivateKey:
-		if req.Hash != 0 || req.PSS {
-			return nil, fmt.Errorf("memory: Ed25519 signs the message itself: %w", sdk.ErrInvalidArgument)
-		}
-	case *rsa.PrivateKey:
-		if req.PSS {
-			opts = &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: req.Hash}
-		}
-	default:
-		if req.PSS {
-			return nil, fmt.Errorf("memory: PSS needs an RSA key: %w", sdk.ErrInvalidArgument)
-		}
+	sig, err := sdk.SignWith(k.signer, req)
+	if err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
 	}
-	if req.Hash != 0 && (!req.Hash.Available() || len(req.Digest) != req.Hash.Size()) {
-		return nil, fmt.Errorf("memory: digest length %d does not match the hash: %w", len(req.Digest), sdk.ErrInvalidArgument)
-	}
-	if req.Hash == 0 {
-		if _, ok := k.signer.(ed25519.PrivateKey); !ok {
-			return nil, fmt.Errorf("memory: a hash is required for %s keys: %w", k.info.Algorithm, sdk.ErrInvalidArgument)
-		}
-	}
-	return k.signer.Sign(rand.Reader, req.Digest, opts)
+	return sig, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/pkid/pkid/sdk"
@@ -25,5 +26,16 @@ func TestConformanceGRPC(t *testing.T) {
 		name := "inst" + string(rune('a'+n))
 		plugintest.Configure(t, c, sdk.KindKeyStore, name, map[string]any{"max_keys": nil})
 		return c.KeyStore(name)
+	})
+}
+
+func TestPluginKit(t *testing.T) {
+	plugintest.TestPlugin(t, New(), plugintest.PluginConfigs{
+		Kind:  sdk.KindKeyStore,
+		Valid: json.RawMessage(`{"max_keys":5}`),
+		Invalid: []plugintest.InvalidConfig{
+			{Name: "max_keys 0", JSON: json.RawMessage(`{"max_keys":0}`), Path: []string{"max_keys"}},
+			{Name: "max_keys -3", JSON: json.RawMessage(`{"max_keys":-3}`), Path: []string{"max_keys"}},
+		},
 	})
 }
