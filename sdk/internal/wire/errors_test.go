@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"context"
@@ -46,16 +46,5 @@ func TestUnavailableMessage(t *testing.T) {
 	back := FromStatus(ToStatus(fmt.Errorf("store: put: %w: database or disk is full", ErrUnavailable)))
 	if got := back.Error(); got != "store: put: plugin unavailable (retryable): database or disk is full" {
 		t.Errorf("message = %q", got)
-	}
-}
-
-func TestDiagnosticsErr(t *testing.T) {
-	if (Diagnostics{{Severity: SeverityWarning, Summary: "w"}}).Err() != nil {
-		t.Error("warnings alone are not an error")
-	}
-	err := Errorf([]string{"dir"}, "bad dir", "it is a file").Err()
-	var de *DiagnosticsError
-	if !errors.As(err, &de) || err.Error() != "bad dir: it is a file" {
-		t.Errorf("got %v", err)
 	}
 }
