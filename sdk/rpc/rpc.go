@@ -72,3 +72,21 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 // carries the sentinel's once: msg, then cause (already saying it) or the
 // sentinel and cause.
 func Unavailable(msg string, cause error) error { return wire.Unavailable(msg, cause) }
+
+// MaxBatch bounds the items per batch: per stream message and per
+// group-committed transaction.
+const MaxBatch = wire.MaxBatch
+
+// Batcher hands the items added to it, from any number of goroutines, to
+// one goroutine that flushes them in batches: a batch is whatever queued
+// while the previous one was flushing, up to its maximum, so a lone item
+// leaves at once and batches grow under load. The sign and put streams to
+// plugins batch the same way.
+type Batcher[T any] = wire.Batcher[T]
+
+// NewBatcher starts a Batcher flushing batches of at most max items; its
+// Close stops it and returns the items it never flushed.
+func NewBatcher[T any](max int, flush func([]T)) *Batcher[T] { return wire.NewBatcher(max, flush) }
+
+// ErrBatcherClosed is returned by Batcher.Add after Close.
+var ErrBatcherClosed = wire.ErrBatcherClosed
