@@ -128,7 +128,7 @@ func (p *Process) Check(context.Context) error {
 	if st.LastError != "" {
 		msg += ": " + st.LastError
 	}
-	return fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+	return rpc.Unavailable(msg)
 }
 
 func (p *Process) ensureStarted() error {
@@ -313,7 +313,7 @@ func (p *Process) connGen(ctx context.Context) (*rpc.Client, uint64, error) {
 		if lastErr != nil {
 			// A restart already failed (e.g. a corrupt key file): fail
 			// now rather than hold every call for RestartWait.
-			return nil, 0, fmt.Errorf("%s is restarting: %w: last attempt: %v", p.spec, sdk.ErrUnavailable, lastErr)
+			return nil, 0, rpc.Unavailable(fmt.Sprintf("%s is restarting: last attempt: %v", p.spec, lastErr))
 		}
 		select {
 		case <-ready:
@@ -324,7 +324,7 @@ func (p *Process) connGen(ctx context.Context) (*rpc.Client, uint64, error) {
 			if lastErr != nil {
 				msg += ": " + lastErr.Error()
 			}
-			return nil, 0, fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+			return nil, 0, rpc.Unavailable(msg)
 		}
 	}
 }

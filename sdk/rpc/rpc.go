@@ -68,10 +68,11 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return NewClient(c), nil
 }
 
-// Unavailable returns an error wrapping sdk.ErrUnavailable whose text
-// carries the sentinel's once: msg, then cause (already saying it) or the
-// sentinel and cause.
-func Unavailable(msg string, cause error) error { return wire.Unavailable(msg, cause) }
+// Unavailable returns an error matching sdk.ErrUnavailable whose text is
+// msg, followed by the sentinel's text only when msg does not already say
+// it (a message quoting an error that crossed the wire often does), so the
+// host says "unavailable" once.
+func Unavailable(msg string) error { return wire.Unavailable(msg) }
 
 // MaxBatch bounds the items per batch: per stream message and per
 // group-committed transaction.

@@ -137,14 +137,13 @@ func StatusFromPB(s *pb.Status) error {
 	return FromCode(codes.Code(s.Code), s.Message)
 }
 
-// Unavailable wraps cause in ErrUnavailable, saying the sentinel's text
-// once: a cause that already wraps it is only prefixed with msg.
-func Unavailable(msg string, cause error) error {
-	switch {
-	case cause == nil:
-		return fmt.Errorf("%s: %w", msg, ErrUnavailable)
-	case errors.Is(cause, ErrUnavailable):
-		return fmt.Errorf("%s: %w", msg, cause)
+// Unavailable returns an error matching ErrUnavailable whose text is msg,
+// followed by the sentinel's text only when msg does not already say it:
+// a message built from an error that crossed the wire, or from a failed
+// restart, usually does.
+func Unavailable(msg string) error {
+	if !strings.Contains(msg, ErrUnavailable.Error()) {
+		msg += ": " + ErrUnavailable.Error()
 	}
-	return fmt.Errorf("%s: %w: %w", msg, ErrUnavailable, cause)
+	return &codedError{msg: msg, sentinel: ErrUnavailable}
 }

@@ -48,3 +48,18 @@ func TestUnavailableMessage(t *testing.T) {
 		t.Errorf("message = %q", got)
 	}
 }
+
+// The host's own "unavailable" errors say the sentinel once, whether or
+// not the message they quote already does.
+func TestUnavailableOnce(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"store-postgres is restarting", "store-postgres is restarting: plugin unavailable (retryable)"},
+		{"store-postgres is restarting: last attempt: store-postgres: connect: plugin unavailable (retryable): dial tcp: refused",
+			"store-postgres is restarting: last attempt: store-postgres: connect: plugin unavailable (retryable): dial tcp: refused"},
+	} {
+		err := Unavailable(tc.msg)
+		if !errors.Is(err, ErrUnavailable) || err.Error() != tc.want {
+			t.Errorf("Unavailable(%q) = %q; want %q matching ErrUnavailable", tc.msg, err, tc.want)
+		}
+	}
+}
