@@ -10,7 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Conversions between the plain Go types and their protobuf forms.
+// Conversions between the plain Go types and their protobuf forms, the
+// directions the plugin side needs (sdk/rpc has the host's).
 
 func tsOf(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
@@ -46,26 +47,6 @@ func schemaToPB(s *Schema) *pb.Schema {
 	return out
 }
 
-func schemaFromPB(s *pb.Schema) *Schema {
-	out := &Schema{}
-	if s == nil {
-		return out
-	}
-	for _, a := range s.Attributes {
-		out.Attributes = append(out.Attributes, Attribute{
-			Name: a.Name, Type: string(a.TypeJson), Required: a.Required, Sensitive: a.Sensitive,
-			Description: a.Description, Default: string(a.DefaultJson),
-		})
-	}
-	for _, b := range s.Blocks {
-		out.Blocks = append(out.Blocks, Block{
-			TypeName: b.TypeName, Nesting: Nesting(b.Nesting), Body: schemaFromPB(b.Body),
-			Required: b.Required, Description: b.Description,
-		})
-	}
-	return out
-}
-
 func diagsToPB(ds Diagnostics) []*pb.Diagnostic {
 	var out []*pb.Diagnostic
 	for _, d := range ds {
@@ -73,18 +54,6 @@ func diagsToPB(ds Diagnostics) []*pb.Diagnostic {
 			Severity: pb.Diagnostic_Severity(d.Severity), Summary: d.Summary, Detail: d.Detail,
 			AttributePath: d.Path,
 		})
-	}
-	return out
-}
-
-func diagsFromPB(ds []*pb.Diagnostic) Diagnostics {
-	var out Diagnostics
-	for _, d := range ds {
-		sev := Severity(d.Severity)
-		if sev != SeverityWarning {
-			sev = SeverityError
-		}
-		out = append(out, Diagnostic{Severity: sev, Summary: d.Summary, Detail: d.Detail, Path: d.AttributePath})
 	}
 	return out
 }
@@ -98,24 +67,6 @@ func keyInfoToPB(k *KeyInfo) (*pb.KeyInfo, error) {
 		Id: k.ID, Algorithm: k.Algorithm, PublicKeyDer: der, CreatedAt: tsOf(k.CreatedAt),
 		Attributes: k.Attributes,
 	}, nil
-}
-
-func keyInfoFromPB(k *pb.KeyInfo) (*KeyInfo, error) {
-	pub, err := x509.ParsePKIXPublicKey(k.PublicKeyDer)
-	if err != nil {
-		return nil, fmt.Errorf("parsing public key of %q: %w", k.Id, err)
-	}
-	return &KeyInfo{
-		ID: k.Id, Algorithm: k.Algorithm, PublicKey: pub, CreatedAt: timeOf(k.CreatedAt),
-		Attributes: k.Attributes,
-	}, nil
-}
-
-func signReqToPB(instance string, r SignRequest) *pb.SignRequest {
-	return &pb.SignRequest{
-		Instance: instance, KeyId: r.KeyID, Digest: r.Digest, Hash: uint32(r.Hash),
-		Pss: r.PSS, PssSaltLength: int32(r.SaltLength),
-	}
 }
 
 func signReqFromPB(r *pb.SignRequest) SignRequest {
@@ -149,11 +100,4 @@ func ocspToPB(r *OCSPRecord) *pb.OCSPRecord {
 
 func ocspFromPB(r *pb.OCSPRecord) *OCSPRecord {
 	return &OCSPRecord{Serial: r.Serial, AKI: r.Aki, Response: r.Response, NextUpdate: timeOf(r.NextUpdate)}
-}
-
-func statusToPB(err error) *pb.Status {
-	if err == nil {
-		return nil
-	}
-	return &pb.Status{Code: int32(Code(err)), Message: err.Error()}
 }

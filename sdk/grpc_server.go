@@ -10,15 +10,17 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pkid/pkid/sdk/internal/wire"
 	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// Server adapts a Plugin to the gRPC services. One Server hosts every named
+// server adapts a Plugin to the gRPC services (the plugin side of the
+// protocol; the host side is package sdk/rpc). One server hosts every named
 // instance of the plugin in this process.
-type Server struct {
+type server struct {
 	pb.UnimplementedPluginServer
 	impl Plugin
 
@@ -28,13 +30,13 @@ type Server struct {
 
 type instanceKey struct{ kind, name string }
 
-// NewServer returns the gRPC adapter for p.
-func NewServer(p Plugin) *Server {
-	return &Server{impl: p, instances: map[instanceKey]Instance{}}
+// newServer returns the gRPC adapter for p.
+func newServer(p Plugin) *server {
+	return &server{impl: p, instances: map[instanceKey]Instance{}}
 }
 
-// Register adds the base service and the services of p's kinds to s.
-func (srv *Server) Register(s *grpc.Server) {
+// register adds the base service and the services of p's kinds to s.
+func (srv *server) register(s *grpc.Server) {
 	pb.RegisterPluginServer(s, srv)
 	for _, k := range srv.impl.Info().Kinds {
 		switch k {
@@ -46,17 +48,7 @@ func (srv *Server) Register(s *grpc.Server) {
 	}
 }
 
-// CloseAll closes every instance.
-func (srv *Server) CloseAll() {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	for k, inst := range srv.instances {
-		_ = inst.Close()
-		delete(srv.instances, k)
-	}
-}
-
-func (srv *Server) instance(kind, name string) (Instance, error) {
+func (srv *server) instance(kind, name string) (Instance, error) {
 	srv.mu.RLock()
 	inst, ok := srv.instances[instanceKey{kind, name}]
 	srv.mu.RUnlock()
@@ -67,21 +59,21 @@ func (srv *Server) instance(kind, name string) (Instance, error) {
 	return inst, nil
 }
 
-func (srv *Server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+func (srv *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
 	i := srv.impl.Info()
 	return &pb.GetInfoResponse{Name: i.Name, Version: i.Version, Kinds: i.Kinds, Capabilities: i.Capabilities, Description: i.Description}, nil
 }
 
-func (srv *Server) GetSchema(_ context.Context, r *pb.GetSchemaRequest) (*pb.GetSchemaResponse, error) {
+func (srv *server) GetSchema(_ context.Context, r *pb.GetSchemaRequest) (*pb.GetSchemaResponse, error) {
 	return &pb.GetSchemaResponse{Schema: schemaToPB(srv.impl.Schema(r.Kind))}, nil
 }
 
-func (srv *Server) ValidateConfig(ctx context.Context, r *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
+func (srv *server) ValidateConfig(ctx context.Context, r *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
 	ds := srv.impl.ValidateConfig(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson})
 	return &pb.ValidateConfigResponse{Diagnostics: diagsToPB(ds)}, nil
 }
 
-func (srv *Server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+func (srv *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	if !hasKind(srv.impl.Info(), r.Kind) {
 		return nil, status.Errorf(codes.InvalidArgument, "plugin %q does not provide kind %q", srv.impl.Info().Name, r.Kind)
 	}
@@ -91,7 +83,7 @@ func (srv *Server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.C
 		return &pb.ConfigureResponse{Diagnostics: diagsToPB(de.Diagnostics)}, nil
 	}
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	key := instanceKey{r.Kind, r.Instance}
 	srv.mu.Lock()
@@ -104,7 +96,7 @@ func (srv *Server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.C
 	return &pb.ConfigureResponse{}, nil
 }
 
-func (srv *Server) CloseInstance(_ context.Context, r *pb.CloseInstanceRequest) (*pb.CloseInstanceResponse, error) {
+func (srv *server) CloseInstance(_ context.Context, r *pb.CloseInstanceRequest) (*pb.CloseInstanceResponse, error) {
 	key := instanceKey{r.Kind, r.Instance}
 	srv.mu.Lock()
 	inst := srv.instances[key]
@@ -112,13 +104,13 @@ func (srv *Server) CloseInstance(_ context.Context, r *pb.CloseInstanceRequest) 
 	srv.mu.Unlock()
 	if inst != nil {
 		if err := inst.Close(); err != nil {
-			return nil, ToStatus(err)
+			return nil, wire.ToStatus(err)
 		}
 	}
 	return &pb.CloseInstanceResponse{}, nil
 }
 
-func (srv *Server) ListCommands(context.Context, *pb.ListCommandsRequest) (*pb.ListCommandsResponse, error) {
+func (srv *server) ListCommands(context.Context, *pb.ListCommandsRequest) (*pb.ListCommandsResponse, error) {
 	out := &pb.ListCommandsResponse{}
 	if c, ok := srv.impl.(Commander); ok {
 		cmds := c.Commands()
@@ -130,7 +122,7 @@ func (srv *Server) ListCommands(context.Context, *pb.ListCommandsRequest) (*pb.L
 	return out, nil
 }
 
-func (srv *Server) RunCommand(stream grpc.BidiStreamingServer[pb.RunCommandRequest, pb.RunCommandResponse]) error {
+func (srv *server) RunCommand(stream grpc.BidiStreamingServer[pb.RunCommandRequest, pb.RunCommandResponse]) error {
 	c, ok := srv.impl.(Commander)
 	if !ok {
 		return status.Error(codes.Unimplemented, "plugin provides no commands")
@@ -175,7 +167,7 @@ func (srv *Server) RunCommand(stream grpc.BidiStreamingServer[pb.RunCommandReque
 	})
 	stdinR.Close()
 	if err != nil {
-		return ToStatus(err)
+		return wire.ToStatus(err)
 	}
 	return send(&pb.RunCommandResponse{Msg: &pb.RunCommandResponse_ExitCode{ExitCode: int32(code)}})
 }
@@ -202,7 +194,7 @@ func hasKind(i Info, kind string) bool {
 
 type keyStoreServer struct {
 	pb.UnimplementedKeyStoreServer
-	srv *Server
+	srv *server
 }
 
 func (s *keyStoreServer) ks(name string) (KeyStore, error) {
@@ -219,10 +211,10 @@ func (s *keyStoreServer) ks(name string) (KeyStore, error) {
 
 func keyInfoResult(k *KeyInfo, err error) (*pb.KeyInfo, error) {
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	out, err := keyInfoToPB(k)
-	return out, ToStatus(err)
+	return out, wire.ToStatus(err)
 }
 
 func (s *keyStoreServer) GenerateKey(ctx context.Context, r *pb.GenerateKeyRequest) (*pb.KeyInfo, error) {
@@ -248,13 +240,13 @@ func (s *keyStoreServer) ListKeys(ctx context.Context, r *pb.ListKeysRequest) (*
 	}
 	keys, err := ks.ListKeys(ctx)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	out := &pb.ListKeysResponse{}
 	for i := range keys {
 		k, err := keyInfoToPB(&keys[i])
 		if err != nil {
-			return nil, ToStatus(err)
+			return nil, wire.ToStatus(err)
 		}
 		out.Keys = append(out.Keys, k)
 	}
@@ -276,7 +268,7 @@ func (s *keyStoreServer) Sign(ctx context.Context, r *pb.SignRequest) (*pb.SignR
 	}
 	sig, err := ks.Sign(ctx, signReqFromPB(r))
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return &pb.SignResponse{Signature: sig}, nil
 }
@@ -313,7 +305,7 @@ func (s *keyStoreServer) SignStream(stream grpc.BidiStreamingServer[pb.SignBatch
 				if err == nil {
 					res.Signature, err = ks.Sign(ctx, signReqFromPB(r))
 				}
-				res.Error = statusToPB(err)
+				res.Error = wire.StatusToPB(err)
 				results[i] = res
 			})
 			sendMu.Lock()
@@ -366,7 +358,7 @@ func parallel(n int, fn func(i int)) {
 
 type certStoreServer struct {
 	pb.UnimplementedCertStoreServer
-	srv *Server
+	srv *server
 }
 
 func (s *certStoreServer) cs(name string) (CertStore, error) {
@@ -390,7 +382,7 @@ func (s *certStoreServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutRes
 		return nil, status.Error(codes.InvalidArgument, "put: missing record")
 	}
 	if err := cs.Put(ctx, recordFromPB(r.Record)); err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return &pb.PutResponse{}, nil
 }
@@ -406,24 +398,8 @@ func (s *certStoreServer) PutStream(stream grpc.BidiStreamingServer[pb.PutBatch,
 		return b.Requests, nil
 	}
 	send := func(rs []*pb.PutResult) error { return stream.Send(&pb.PutResultBatch{Results: rs}) }
-	return serveStream(stream.Context(), recv, send, func(ctx context.Context, in <-chan *pb.PutRequest, out chan<- *pb.PutResult) {
-		batch := make([]*pb.PutRequest, 0, maxBatch)
-		for r := range in {
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case r, ok := <-in:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			s.commit(ctx, batch, out)
-		}
+	return wire.ServeStream(stream.Context(), recv, send, func(ctx context.Context, in <-chan *pb.PutRequest, out chan<- *pb.PutResult) {
+		wire.Batches(in, nil, wire.MaxBatch, func(batch []*pb.PutRequest) { s.commit(ctx, batch, out) })
 	})
 }
 
@@ -447,10 +423,10 @@ func (s *certStoreServer) commit(ctx context.Context, batch []*pb.PutRequest, ou
 				errs[i] = err
 			}
 		default:
-			errs = PutAll(ctx, cs, recordsOf(reqs))
+			errs = putAll(ctx, cs, recordsOf(reqs))
 		}
 		for i, r := range reqs {
-			out <- &pb.PutResult{Id: r.Id, Error: statusToPB(errs[i])}
+			out <- &pb.PutResult{Id: r.Id, Error: wire.StatusToPB(errs[i])}
 		}
 	}
 }
@@ -466,9 +442,9 @@ func recordsOf(reqs []*pb.PutRequest) []*CertRecord {
 	return recs
 }
 
-// PutAll stores recs with one PutBatch when cs implements BatchPutter, else
+// putAll stores recs with one PutBatch when cs implements BatchPutter, else
 // one Put each. It returns one error (or nil) per record.
-func PutAll(ctx context.Context, cs CertStore, recs []*CertRecord) []error {
+func putAll(ctx context.Context, cs CertStore, recs []*CertRecord) []error {
 	errs := make([]error, len(recs))
 	if bp, ok := cs.(BatchPutter); ok && len(recs) > 1 {
 		per, err := bp.PutBatch(ctx, recs)
@@ -497,7 +473,7 @@ func (s *certStoreServer) Get(ctx context.Context, r *pb.GetRequest) (*pb.Certif
 	}
 	rec, err := cs.Get(ctx, r.Serial, r.Aki)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return recordToPB(rec), nil
 }
@@ -511,7 +487,7 @@ func (s *certStoreServer) List(r *pb.ListRequest, stream grpc.ServerStreamingSer
 		IssuerLabel: r.IssuerLabel, AKI: r.Aki, Status: r.Status, ExpiresBefore: timeOf(r.ExpiresBefore),
 		ExpiresAfter: timeOf(r.ExpiresAfter), Limit: int(r.Limit),
 	}
-	return ToStatus(cs.List(stream.Context(), f, func(rec *CertRecord) error { return stream.Send(recordToPB(rec)) }))
+	return wire.ToStatus(cs.List(stream.Context(), f, func(rec *CertRecord) error { return stream.Send(recordToPB(rec)) }))
 }
 
 func (s *certStoreServer) Revoke(ctx context.Context, r *pb.RevokeRequest) (*pb.RevokeResponse, error) {
@@ -521,7 +497,7 @@ func (s *certStoreServer) Revoke(ctx context.Context, r *pb.RevokeRequest) (*pb.
 	}
 	err = cs.Revoke(ctx, RevokeRequest{Serial: r.Serial, AKI: r.Aki, Reason: int(r.Reason), RevokedAt: timeOf(r.RevokedAt)})
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return &pb.RevokeResponse{}, nil
 }
@@ -535,7 +511,7 @@ func (s *certStoreServer) PutOCSP(ctx context.Context, r *pb.PutOCSPRequest) (*p
 		return nil, status.Error(codes.InvalidArgument, "put ocsp: missing record")
 	}
 	if err := cs.PutOCSP(ctx, ocspFromPB(r.Record)); err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return &pb.PutOCSPResponse{}, nil
 }
@@ -547,7 +523,7 @@ func (s *certStoreServer) GetOCSP(ctx context.Context, r *pb.GetOCSPRequest) (*p
 	}
 	rec, err := cs.GetOCSP(ctx, r.Serial, r.Aki)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, wire.ToStatus(err)
 	}
 	return ocspToPB(rec), nil
 }

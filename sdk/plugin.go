@@ -1,8 +1,9 @@
 // Package sdk is everything a pkid plugin author imports: the plain Go
 // interfaces a plugin implements, the schema builder for its HCL block, and
 // Main/Serve, which run it as a go-plugin gRPC server. Authors never touch
-// protobuf: the adapters in this package translate, multiplex instances and
-// batch the hot paths (signing, certificate writes) onto streams.
+// protobuf: the adapter behind Main translates, multiplexes instances and
+// batches the hot paths (signing, certificate writes) onto streams. The
+// host's side of the protocol is package sdk/rpc, which plugins never need.
 package sdk
 
 import (

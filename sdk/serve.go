@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"strings"
@@ -10,61 +11,36 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
+	"github.com/pkid/pkid/sdk/internal/wire"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
-// ProtocolVersion is the plugin protocol major version (proto package
-// pkid.plugin.v1).
-const ProtocolVersion = 1
-
-// Handshake is shared by pkid and every plugin. It is not a security
-// measure (sha256 pinning and AutoMTLS are); it stops a plugin binary run
-// by hand from pretending to be a server.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "PKID_PLUGIN_COOKIE",
-	MagicCookieValue: "7f1d2b0c-pkid-plugin-v1",
+func init() {
+	// sdk/rpc serves plugins in tests (plugintest) with the adapter of this
+	// package, which it cannot import without exporting it to authors.
+	wire.RegisterServer = func(impl any, s *grpc.Server) { newServer(impl.(Plugin)).register(s) }
 }
 
-// PluginName is the go-plugin dispense name of every pkid plugin.
-const PluginName = "pkid"
-
-// LogLevelEnv is the environment variable through which the host passes its
-// log level to plugins.
-const LogLevelEnv = "PKID_PLUGIN_LOG_LEVEL"
-
-// VersionedPlugins returns the go-plugin plugin sets, by protocol version.
-// impl is nil on the host side.
-func VersionedPlugins(impl Plugin) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &GRPCPlugin{Impl: impl}}}
-}
-
-// GRPCPlugin is the go-plugin glue. On the host, Dispense returns *Client.
-type GRPCPlugin struct {
+// servePlugin is the plugin side of the go-plugin glue; the host side
+// (Dispense returning a client) is sdk/rpc.GRPCPlugin.
+type servePlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	Impl Plugin
-	srv  *Server
+	impl Plugin
 }
 
-// GRPCServer registers the plugin's services.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	p.srv = NewServer(p.Impl)
-	p.srv.Register(s)
+func (p *servePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	newServer(p.impl).register(s)
 	return nil
 }
 
-// GRPCClient returns a *Client for the connection.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewClient(c), nil
+func (p *servePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: the host side of a plugin is sdk/rpc")
 }
 
 // Logger returns the plugin-side logger: JSON lines on stderr, which the
 // host parses and re-logs under plugin.<kind>.<type>.
 func Logger() hclog.Logger {
-	lvl := hclog.LevelFromString(os.Getenv(LogLevelEnv))
+	lvl := hclog.LevelFromString(os.Getenv(wire.LogLevelEnv))
 	if lvl == hclog.NoLevel {
 		lvl = hclog.Info
 	}
@@ -82,24 +58,25 @@ func Serve(p Plugin) {
 	// (go-plugin already swallows SIGINT.)
 	signal.Ignore(syscall.SIGTERM)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: VersionedPlugins(p),
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: {wire.PluginName: &servePlugin{impl: p}}},
 		GRPCServer:       grpcServer,
 		Logger:           Logger(),
 	})
 }
 
-// Main is Serve for a plugin binary's main function: run by hand, it says
-// what it is instead of waiting for a host.
-func Main(p Plugin) {
-	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+// Main is Serve for a plugin binary's main function, which exits with its
+// result: os.Exit(sdk.Main(p)). Run by hand rather than by pkid, it says
+// what it is and returns 1 instead of waiting for a host.
+func Main(p Plugin) int {
+	if os.Getenv(wire.Handshake.MagicCookieKey) != wire.Handshake.MagicCookieValue {
 		i := p.Info()
 		os.Stderr.WriteString("This is the pkid plugin " + i.Name + " " + i.Version + " (" + strings.Join(i.Kinds, ", ") +
 			").\nIt is started by pkid; register it with: pkid plugin register " + os.Args[0] + "\n")
-		os.Exit(1)
+		return 1
 	}
 	Serve(p)
-	os.Exit(0)
+	return 0
 }
 
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
@@ -118,8 +95,4 @@ func watchParent() {
 			}
 		}
 	}()
-}
-
-func statusErr(s *pb.Status) error {
-	return status.Error(codes.Code(s.Code), s.Message)
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
+	if os.Getenv(rpc.Handshake.MagicCookieKey) == rpc.Handshake.MagicCookieValue {
 		os.Exit(cli.Run(os.Args[1:]))
 	}
 	os.Exit(m.Run())

@@ -14,10 +14,10 @@ import (
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/pluginhost"
-	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
-const protocolVersion = sdk.ProtocolVersion
+const protocolVersion = rpc.ProtocolVersion
 
 // configFlag is the repeatable -config flag with the PKID_CONFIG fallback.
 type configFlag struct{ paths stringList }

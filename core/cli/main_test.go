@@ -5,14 +5,14 @@ import (
 	"testing"
 
 	"github.com/pkid/pkid/internal/pgtest"
-	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // TestMain lets the test binary stand in for pkid when the host re-executes
 // it as a builtin plugin; otherwise it runs the tests and stops the shared
 // PostgreSQL cluster (pgtest.Shared) afterwards.
 func TestMain(m *testing.M) {
-	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
+	if os.Getenv(rpc.Handshake.MagicCookieKey) == rpc.Handshake.MagicCookieValue {
 		os.Exit(Run(os.Args[1:]))
 	}
 	pgtest.Main(m)

@@ -15,6 +15,7 @@ import (
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // Plugin commands: `pkid keystore TYPE COMMAND [args]` runs a command that
@@ -259,7 +260,7 @@ func (pc *pluginCmd) bare(ctx context.Context) (commander, func(), error) {
 }
 
 // remoteCommander runs commands in a plugin process.
-type remoteCommander struct{ c *sdk.Client }
+type remoteCommander struct{ c *rpc.Client }
 
 func (r remoteCommander) commands(ctx context.Context) ([]sdk.Command, error) {
 	return r.c.Commands(ctx)

@@ -15,10 +15,11 @@ import (
 	"sync"
 
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // MaxBatch bounds the records per transaction.
-const MaxBatch = 256
+const MaxBatch = rpc.MaxBatch
 
 type item struct {
 	ctx  context.Context
@@ -29,10 +30,8 @@ type item struct {
 // Store is a certstore whose Puts are group-committed.
 type Store struct {
 	sdk.CertStore
-	bp    sdk.BatchPutter
-	queue chan *item
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	bp      sdk.BatchPutter
+	batcher *rpc.Batcher[*item]
 
 	mu      sync.Mutex
 	batches int
@@ -46,9 +45,8 @@ func Wrap(cs sdk.CertStore) sdk.CertStore {
 	if !ok {
 		return cs
 	}
-	s := &Store{CertStore: cs, bp: bp, queue: make(chan *item, MaxBatch), stop: make(chan struct{})}
-	s.wg.Add(1)
-	go s.run()
+	s := &Store{CertStore: cs, bp: bp}
+	s.batcher = rpc.NewBatcher(MaxBatch, s.commit)
 	return s
 }
 
@@ -63,12 +61,11 @@ func (s *Store) Put(ctx context.Context, rec *sdk.CertRecord) error {
 		return fmt.Errorf("groupcommit: put: %w", err)
 	}
 	it := &item{ctx: ctx, rec: rec, done: make(chan error, 1)}
-	select {
-	case s.queue <- it:
-	case <-s.stop:
+	switch err := s.batcher.Add(ctx, it); {
+	case errors.Is(err, rpc.ErrBatcherClosed):
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	case err != nil:
+		return err
 	}
 	// Once queued, wait for the commit even if ctx ends: the caller must
 	// learn whether the record was stored.
@@ -85,30 +82,6 @@ func (s *Store) Stats() (batches, records int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.batches, s.records
-}
-
-func (s *Store) run() {
-	defer s.wg.Done()
-	batch := make([]*item, 0, MaxBatch)
-	for {
-		var first *item
-		select {
-		case first = <-s.queue:
-		case <-s.stop:
-			return
-		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < MaxBatch {
-			select {
-			case it := <-s.queue:
-				batch = append(batch, it)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-	}
 }
 
 func (s *Store) commit(batch []*item) {
@@ -137,19 +110,9 @@ func (s *Store) commit(batch []*item) {
 // Close stops the committer (after the batch in progress) and closes the
 // underlying store.
 func (s *Store) Close() error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	s.wg.Wait()
 	// Fail anything still queued rather than leave callers waiting.
-	for {
-		select {
-		case it := <-s.queue:
-			it.done <- ErrClosed
-		default:
-			return s.CertStore.Close()
-		}
+	for _, it := range s.batcher.Close() {
+		it.done <- ErrClosed
 	}
+	return s.CertStore.Close()
 }

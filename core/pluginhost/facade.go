@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // InstanceError names the plugin instance a call failed in, so messages and
@@ -70,23 +71,23 @@ type keyStore struct {
 func (k *keyStore) Close() error { return nil }
 
 func (k *keyStore) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).GenerateKey(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).GenerateKey(ctx, req) })
 }
 
 func (k *keyStore) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).ImportKey(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).ImportKey(ctx, req) })
 }
 
 func (k *keyStore) ListKeys(ctx context.Context) ([]sdk.KeyInfo, error) {
-	return call(ctx, k.p, k.part, func(c *sdk.Client) ([]sdk.KeyInfo, error) { return c.KeyStore(k.name).ListKeys(ctx) })
+	return call(ctx, k.p, k.part, func(c *rpc.Client) ([]sdk.KeyInfo, error) { return c.KeyStore(k.name).ListKeys(ctx) })
 }
 
 func (k *keyStore) PublicKey(ctx context.Context, id string) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, k.part, func(c *sdk.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).PublicKey(ctx, id) })
+	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).PublicKey(ctx, id) })
 }
 
 func (k *keyStore) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
-	return call(ctx, k.p, k.part, func(c *sdk.Client) ([]byte, error) { return c.KeyStore(k.name).Sign(ctx, req) })
+	return call(ctx, k.p, k.part, func(c *rpc.Client) ([]byte, error) { return c.KeyStore(k.name).Sign(ctx, req) })
 }
 
 // certStore is the host's view of an out-of-process certstore instance.
@@ -132,14 +133,14 @@ func (s *certStore) Close() error { return nil }
 type none struct{}
 
 func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
-	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Put(ctx, rec) })
+	_, err := call(ctx, s.p, s.part, func(c *rpc.Client) (none, error) { return none{}, c.CertStore(s.name).Put(ctx, rec) })
 	s.noteWrite(err)
 	return err
 }
 
 // PutBatch sends the records together over the group-commit stream.
 func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
-	errs, err := call(ctx, s.p, s.part, func(c *sdk.Client) ([]error, error) {
+	errs, err := call(ctx, s.p, s.part, func(c *rpc.Client) ([]error, error) {
 		return c.CertStore(s.name).(sdk.BatchPutter).PutBatch(ctx, recs)
 	})
 	for i := range errs {
@@ -150,28 +151,28 @@ func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]err
 }
 
 func (s *certStore) Get(ctx context.Context, serial, aki string) (*sdk.CertRecord, error) {
-	return call(ctx, s.p, s.part, func(c *sdk.Client) (*sdk.CertRecord, error) { return c.CertStore(s.name).Get(ctx, serial, aki) })
+	return call(ctx, s.p, s.part, func(c *rpc.Client) (*sdk.CertRecord, error) { return c.CertStore(s.name).Get(ctx, serial, aki) })
 }
 
 func (s *certStore) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRecord) error) error {
-	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).List(ctx, f, fn) })
+	_, err := call(ctx, s.p, s.part, func(c *rpc.Client) (none, error) { return none{}, c.CertStore(s.name).List(ctx, f, fn) })
 	return err
 }
 
 func (s *certStore) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
-	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).Revoke(ctx, req) })
+	_, err := call(ctx, s.p, s.part, func(c *rpc.Client) (none, error) { return none{}, c.CertStore(s.name).Revoke(ctx, req) })
 	s.noteWrite(err)
 	return err
 }
 
 func (s *certStore) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
-	_, err := call(ctx, s.p, s.part, func(c *sdk.Client) (none, error) { return none{}, c.CertStore(s.name).PutOCSP(ctx, rec) })
+	_, err := call(ctx, s.p, s.part, func(c *rpc.Client) (none, error) { return none{}, c.CertStore(s.name).PutOCSP(ctx, rec) })
 	s.noteWrite(err)
 	return err
 }
 
 func (s *certStore) GetOCSP(ctx context.Context, serial, aki string) (*sdk.OCSPRecord, error) {
-	return call(ctx, s.p, s.part, func(c *sdk.Client) (*sdk.OCSPRecord, error) { return c.CertStore(s.name).GetOCSP(ctx, serial, aki) })
+	return call(ctx, s.p, s.part, func(c *rpc.Client) (*sdk.OCSPRecord, error) { return c.CertStore(s.name).GetOCSP(ctx, serial, aki) })
 }
 
 var (

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // Spec says how to run one plugin type.
@@ -266,7 +267,7 @@ func (h *Host) command(spec Spec) (*exec.Cmd, *plugin.SecureConfig, error) {
 	} else if !h.log.IsInfo() {
 		lvl = "warn"
 	}
-	cmd.Env = append(cmd.Env, sdk.LogLevelEnv+"="+lvl)
+	cmd.Env = append(cmd.Env, rpc.LogLevelEnv+"="+lvl)
 	setDeathSignal(cmd)
 	return cmd, secure, nil
 }

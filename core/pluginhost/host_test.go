@@ -21,6 +21,7 @@ import (
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 func newHost(t testing.TB) *pluginhost.Host {
@@ -252,7 +253,7 @@ func TestExternalPluginPinning(t *testing.T) {
 		if strings.Contains(string(env), "must-not-leak") {
 			t.Error("host environment leaked into the external plugin")
 		}
-		if !strings.Contains(string(env), sdk.Handshake.MagicCookieKey) {
+		if !strings.Contains(string(env), rpc.Handshake.MagicCookieKey) {
 			t.Error("plugin environment lacks the handshake cookie; /proc read the wrong process?")
 		}
 	})

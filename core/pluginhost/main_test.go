@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"github.com/pkid/pkid/core/cli"
-	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // TestMain lets the test binary stand in for pkid: when the host re-executes
 // it as a plugin (go-plugin's cookie is set), it serves the builtin.
 func TestMain(m *testing.M) {
-	if os.Getenv(sdk.Handshake.MagicCookieKey) == sdk.Handshake.MagicCookieValue {
+	if os.Getenv(rpc.Handshake.MagicCookieKey) == rpc.Handshake.MagicCookieValue {
 		os.Exit(cli.Run(os.Args[1:]))
 	}
 	if dir := os.Getenv("PKID_TEST_ACT_AS_HOST"); dir != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 type instKey struct{ kind, name string }
@@ -36,7 +37,7 @@ type Process struct {
 	stopped    bool
 	gen        uint64 // generation of client and conn: one per launch
 	client     *plugin.Client
-	conn       *sdk.Client
+	conn       *rpc.Client
 	ready      chan struct{} // closed once, when this generation's conn is published
 	restarting bool
 	lastErr    error // why the last start failed; nil once running
@@ -127,7 +128,7 @@ func (p *Process) Check(context.Context) error {
 	if st.LastError != "" {
 		msg += ": " + st.LastError
 	}
-	return fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+	return rpc.Unavailable(msg)
 }
 
 func (p *Process) ensureStarted() error {
@@ -162,8 +163,8 @@ func (p *Process) launch() error {
 		return err
 	}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
+		HandshakeConfig:  rpc.Handshake,
+		VersionedPlugins: rpc.VersionedPlugins(nil),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -172,7 +173,7 @@ func (p *Process) launch() error {
 		Logger:           p.log,
 		StartTimeout:     30 * time.Second,
 	})
-	rpc, err := client.Client()
+	proto, err := client.Client()
 	if err != nil {
 		client.Kill()
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
@@ -180,12 +181,12 @@ func (p *Process) launch() error {
 		}
 		return fmt.Errorf("starting %s: %w", p.spec, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := proto.Dispense(rpc.PluginName)
 	if err != nil {
 		client.Kill()
 		return fmt.Errorf("starting %s: %w", p.spec, err)
 	}
-	conn := raw.(*sdk.Client)
+	conn := raw.(*rpc.Client)
 	p.mu.Lock()
 	configs := make(map[instKey][]byte, len(p.configs))
 	for k, v := range p.configs {
@@ -290,13 +291,13 @@ func (p *Process) restart(gen uint64) {
 
 // Conn returns the live connection, waiting a bounded time for a restart;
 // after a failed restart attempt it fails at once with sdk.ErrUnavailable.
-func (p *Process) Conn(ctx context.Context) (*sdk.Client, error) {
+func (p *Process) Conn(ctx context.Context) (*rpc.Client, error) {
 	conn, _, err := p.connGen(ctx)
 	return conn, err
 }
 
 // connGen is Conn with the connection's generation.
-func (p *Process) connGen(ctx context.Context) (*sdk.Client, uint64, error) {
+func (p *Process) connGen(ctx context.Context) (*rpc.Client, uint64, error) {
 	timer := time.NewTimer(p.h.opts.RestartWait)
 	defer timer.Stop()
 	for {
@@ -312,7 +313,7 @@ func (p *Process) connGen(ctx context.Context) (*sdk.Client, uint64, error) {
 		if lastErr != nil {
 			// A restart already failed (e.g. a corrupt key file): fail
 			// now rather than hold every call for RestartWait.
-			return nil, 0, fmt.Errorf("%s is restarting: %w: last attempt: %v", p.spec, sdk.ErrUnavailable, lastErr)
+			return nil, 0, rpc.Unavailable(fmt.Sprintf("%s is restarting: last attempt: %v", p.spec, lastErr))
 		}
 		select {
 		case <-ready:
@@ -323,7 +324,7 @@ func (p *Process) connGen(ctx context.Context) (*sdk.Client, uint64, error) {
 			if lastErr != nil {
 				msg += ": " + lastErr.Error()
 			}
-			return nil, 0, fmt.Errorf("%s: %w", msg, sdk.ErrUnavailable)
+			return nil, 0, rpc.Unavailable(msg)
 		}
 	}
 }
@@ -396,7 +397,7 @@ func (p *Process) Kill() error {
 
 // call runs fn on the live connection of part's process, names the part in
 // its errors and nudges the supervisor on transport failures.
-func call[T any](ctx context.Context, p *Process, pt part, fn func(*sdk.Client) (T, error)) (T, error) {
+func call[T any](ctx context.Context, p *Process, pt part, fn func(*rpc.Client) (T, error)) (T, error) {
 	conn, gen, err := p.connGen(ctx)
 	if err != nil {
 		var zero T

@@ -10,20 +10,21 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/rpc"
 )
 
 // ServeGRPC serves p over a real gRPC connection within the test process and
 // returns the host-side client, as pkid would see the plugin. Calls go
 // through the same adapters (instance multiplexing, batched streams) as an
 // out-of-process plugin.
-func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.Client {
+func ServeGRPC(t testing.TB, p sdk.Plugin) *rpc.Client {
 	t.Helper()
-	c, s := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginName: &sdk.GRPCPlugin{Impl: p}})
-	raw, err := c.Dispense(sdk.PluginName)
+	c, s := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{rpc.PluginName: &rpc.GRPCPlugin{Impl: p}})
+	raw, err := c.Dispense(rpc.PluginName)
 	if err != nil {
 		t.Fatalf("dispense: %v", err)
 	}
-	client := raw.(*sdk.Client)
+	client := raw.(*rpc.Client)
 	t.Cleanup(func() {
 		client.Close()
 		// Closing the go-plugin client shuts the server down through its
@@ -36,7 +37,7 @@ func ServeGRPC(t testing.TB, p sdk.Plugin) *sdk.Client {
 
 // Configure configures instance name of kind on c with cfg (marshaled to
 // JSON) and fails the test on error.
-func Configure(t testing.TB, c *sdk.Client, kind, name string, cfg any) {
+func Configure(t testing.TB, c *rpc.Client, kind, name string, cfg any) {
 	t.Helper()
 	js, err := json.Marshal(cfg)
 	if err != nil {

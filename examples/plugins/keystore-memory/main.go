@@ -7,6 +7,10 @@
 // Register it with:  pkid plugin register ./pkid-plugin-memory
 package main
 
-import "github.com/pkid/pkid/sdk"
+import (
+	"os"
 
-func main() { sdk.Main(New()) }
+	"github.com/pkid/pkid/sdk"
+)
+
+func main() { os.Exit(sdk.Main(New())) }

@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"context"
@@ -49,13 +49,17 @@ func TestUnavailableMessage(t *testing.T) {
 	}
 }
 
-func TestDiagnosticsErr(t *testing.T) {
-	if (Diagnostics{{Severity: SeverityWarning, Summary: "w"}}).Err() != nil {
-		t.Error("warnings alone are not an error")
-	}
-	err := Errorf([]string{"dir"}, "bad dir", "it is a file").Err()
-	var de *DiagnosticsError
-	if !errors.As(err, &de) || err.Error() != "bad dir: it is a file" {
-		t.Errorf("got %v", err)
+// The host's own "unavailable" errors say the sentinel once, whether or
+// not the message they quote already does.
+func TestUnavailableOnce(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"store-postgres is restarting", "store-postgres is restarting: plugin unavailable (retryable)"},
+		{"store-postgres is restarting: last attempt: store-postgres: connect: plugin unavailable (retryable): dial tcp: refused",
+			"store-postgres is restarting: last attempt: store-postgres: connect: plugin unavailable (retryable): dial tcp: refused"},
+	} {
+		err := Unavailable(tc.msg)
+		if !errors.Is(err, ErrUnavailable) || err.Error() != tc.want {
+			t.Errorf("Unavailable(%q) = %q; want %q matching ErrUnavailable", tc.msg, err, tc.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"context"
@@ -16,9 +16,6 @@ import (
 // being sent go out together in the next message. A lone call is sent at
 // once (no timer), so latency stays low; under load batches grow by
 // themselves.
-
-// maxBatch bounds the items per stream message.
-const maxBatch = 256
 
 type muxResult[R any] struct {
 	res R
@@ -41,17 +38,17 @@ type muxBatch struct{ remaining int }
 // so it waits for nothing.
 const maxInflight = 4 // measured best of 1, 2, 4, 8 on 2 cores (BenchmarkSignP256)
 
-// streamOps adapts one generated bidi stream to the multiplexer.
-type streamOps[Q, R any] struct {
-	// open starts a stream and returns its send and receive functions.
-	open  func(ctx context.Context) (send func([]Q) error, recv func() ([]R, error), err error)
-	setID func(Q, uint64)
-	getID func(R) uint64
+// StreamOps adapts one generated bidi stream to the multiplexer.
+type StreamOps[Q, R any] struct {
+	// Open starts a stream and returns its send and receive functions.
+	Open  func(ctx context.Context) (send func([]Q) error, recv func() ([]R, error), err error)
+	SetID func(Q, uint64)
+	GetID func(R) uint64
 }
 
-// mux multiplexes concurrent calls onto one stream, reopened after failure.
-type mux[Q, R any] struct {
-	ops streamOps[Q, R]
+// Mux multiplexes concurrent calls onto one stream, reopened after failure.
+type Mux[Q, R any] struct {
+	Ops StreamOps[Q, R]
 
 	mu     sync.Mutex
 	cur    *muxStream[Q, R]
@@ -74,7 +71,7 @@ type muxStream[Q, R any] struct {
 // replacing a dead plugin process): retryable, like any transport failure.
 var errMuxClosed = fmt.Errorf("plugin client closed: %w", ErrUnavailable)
 
-func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
+func (m *Mux[Q, R]) stream() (*muxStream[Q, R], error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -88,25 +85,25 @@ func (m *mux[Q, R]) stream() (*muxStream[Q, R], error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	send, recv, err := m.ops.open(ctx)
+	send, recv, err := m.Ops.Open(ctx)
 	if err != nil {
 		cancel()
 		return nil, FromStatus(err)
 	}
 	s := &muxStream[Q, R]{
-		queue: make(chan *muxCall[Q, R], maxBatch), done: make(chan struct{}), cancel: cancel,
+		queue: make(chan *muxCall[Q, R], MaxBatch), done: make(chan struct{}), cancel: cancel,
 		slots: make(chan struct{}, maxInflight), pending: map[uint64]*muxCall[Q, R]{},
 	}
-	go s.sendLoop(send, m.ops.setID)
-	go s.recvLoop(recv, m.ops.getID)
+	go s.sendLoop(send, m.Ops.SetID)
+	go s.recvLoop(recv, m.Ops.GetID)
 	m.cur = s
 	return s, nil
 }
 
-// call sends one request and waits for its result. If the stream breaks
+// Call sends one request and waits for its result. If the stream breaks
 // (the plugin process died), every pending call fails at once with
 // ErrUnavailable rather than hanging.
-func (m *mux[Q, R]) call(ctx context.Context, req Q) (R, error) {
+func (m *Mux[Q, R]) Call(ctx context.Context, req Q) (R, error) {
 	var zero R
 	// select picks at random among ready cases: a canceled call must never
 	// be sent.
@@ -142,10 +139,10 @@ func (m *mux[Q, R]) call(ctx context.Context, req Q) (R, error) {
 	}
 }
 
-// callMany sends reqs in order (the queue, the stream and the plugin's
+// CallMany sends reqs in order (the queue, the stream and the plugin's
 // committer all keep it, so a batch behaves like sequential calls) and
 // waits for every result.
-func (m *mux[Q, R]) callMany(ctx context.Context, reqs []Q) ([]R, []error) {
+func (m *Mux[Q, R]) CallMany(ctx context.Context, reqs []Q) ([]R, []error) {
 	res := make([]R, len(reqs))
 	errs := make([]error, len(reqs))
 	if err := ctx.Err(); err != nil {
@@ -194,7 +191,7 @@ func (m *mux[Q, R]) callMany(ctx context.Context, reqs []Q) ([]R, []error) {
 	return res, errs
 }
 
-func (m *mux[Q, R]) close() {
+func (m *Mux[Q, R]) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
@@ -217,7 +214,7 @@ func (s *muxStream[Q, R]) fail(err error) {
 		return
 	}
 	if err == io.EOF || Code(err) == codes.Canceled || Code(err) == codes.Unavailable || Code(err) == codes.Unknown {
-		err = fromCode(codes.Unavailable, "stream to plugin broke: "+err.Error())
+		err = FromCode(codes.Unavailable, "stream to plugin broke: "+err.Error())
 	}
 	s.err = err
 	pending := s.pending
@@ -240,7 +237,8 @@ func (s *muxStream[Q, R]) fail(err error) {
 }
 
 func (s *muxStream[Q, R]) sendLoop(send func([]Q) error, setID func(Q, uint64)) {
-	batch := make([]Q, 0, maxBatch)
+	calls := make([]*muxCall[Q, R], 0, MaxBatch)
+	batch := make([]Q, 0, MaxBatch)
 	for {
 		var c *muxCall[Q, R]
 		select {
@@ -255,30 +253,24 @@ func (s *muxStream[Q, R]) sendLoop(send func([]Q) error, setID func(Q, uint64)) 
 			c.out <- muxResult[R]{err: s.failure()}
 			return
 		}
+		calls = Fill(append(calls[:0], c), s.queue, MaxBatch)
 		batch = batch[:0]
-		b := &muxBatch{}
+		b := &muxBatch{remaining: len(calls)}
 		s.mu.Lock()
 		if s.err != nil {
+			err := s.err
 			s.mu.Unlock()
-			c.out <- muxResult[R]{err: s.err}
+			for _, c := range calls {
+				c.out <- muxResult[R]{err: err}
+			}
 			return
 		}
-		for {
+		for _, c := range calls {
 			s.nextID++
 			setID(c.req, s.nextID)
 			c.batch = b
-			b.remaining++
 			s.pending[s.nextID] = c
 			batch = append(batch, c.req)
-			if len(batch) == maxBatch {
-				break
-			}
-			select {
-			case c = <-s.queue:
-				continue
-			default:
-			}
-			break
 		}
 		s.mu.Unlock()
 		if err := send(batch); err != nil {
@@ -310,14 +302,14 @@ func (s *muxStream[Q, R]) recvLoop(recv func() ([]R, error), getID func(R) uint6
 	}
 }
 
-// serveStream runs the server side of a batched stream: received items go
+// ServeStream runs the server side of a batched stream: received items go
 // to process, which writes one result per item to out (in any order);
 // results are sent back in batches. It returns when the client closes the
 // stream and every item has been answered.
-func serveStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send func([]R) error,
+func ServeStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send func([]R) error,
 	process func(ctx context.Context, in <-chan Q, out chan<- R)) error {
-	in := make(chan Q, maxBatch)
-	out := make(chan R, maxBatch)
+	in := make(chan Q, MaxBatch)
+	out := make(chan R, MaxBatch)
 	procDone := make(chan struct{})
 	go func() {
 		process(ctx, in, out)
@@ -325,30 +317,14 @@ func serveStream[Q, R any](ctx context.Context, recv func() ([]Q, error), send f
 	}()
 	sendErr := make(chan error, 1)
 	go func() {
-		batch := make([]R, 0, maxBatch)
-		for r := range out {
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case r, ok := <-out:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
+		var err error
+		Batches(out, nil, MaxBatch, func(batch []R) {
+			// After a failed send keep draining, so process never blocks.
+			if err == nil {
+				err = send(batch)
 			}
-			if err := send(batch); err != nil {
-				sendErr <- err
-				// Keep draining so process never blocks.
-				for range out {
-				}
-				return
-			}
-		}
-		sendErr <- nil
+		})
+		sendErr <- err
 	}()
 	var rerr error
 	for {

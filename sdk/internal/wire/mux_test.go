@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"context"
@@ -26,9 +26,9 @@ type fakeStream struct {
 	broken   chan struct{}
 }
 
-func newFakeMux(fs *fakeStream) *mux[*fakeReq, *fakeRes] {
-	return &mux[*fakeReq, *fakeRes]{ops: streamOps[*fakeReq, *fakeRes]{
-		open: func(ctx context.Context) (func([]*fakeReq) error, func() ([]*fakeRes, error), error) {
+func newFakeMux(fs *fakeStream) *Mux[*fakeReq, *fakeRes] {
+	return &Mux[*fakeReq, *fakeRes]{Ops: StreamOps[*fakeReq, *fakeRes]{
+		Open: func(ctx context.Context) (func([]*fakeReq) error, func() ([]*fakeRes, error), error) {
 			in, broken := make(chan []*fakeReq, 1024), make(chan struct{})
 			fs.mu.Lock()
 			fs.broken = broken
@@ -73,15 +73,15 @@ func newFakeMux(fs *fakeStream) *mux[*fakeReq, *fakeRes] {
 			}
 			return send, recv, nil
 		},
-		setID: func(r *fakeReq, id uint64) { r.id = id },
-		getID: func(r *fakeRes) uint64 { return r.id },
+		SetID: func(r *fakeReq, id uint64) { r.id = id },
+		GetID: func(r *fakeRes) uint64 { return r.id },
 	}}
 }
 
 func TestMuxMatchesResultsAndBatches(t *testing.T) {
 	fs := &fakeStream{sendGate: make(chan struct{})}
 	m := newFakeMux(fs)
-	defer m.close()
+	defer m.Close()
 	// The first send is slow; the other 63 calls queue up behind it and
 	// must leave together in few messages.
 	var wg sync.WaitGroup
@@ -90,7 +90,7 @@ func TestMuxMatchesResultsAndBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := m.call(context.Background(), &fakeReq{val: i})
+			res, err := m.Call(context.Background(), &fakeReq{val: i})
 			if err == nil && res.val != i*2 {
 				err = errors.New("result delivered to the wrong caller")
 			}
@@ -117,14 +117,14 @@ func TestMuxMatchesResultsAndBatches(t *testing.T) {
 func TestMuxFailsPendingCallsWhenStreamBreaks(t *testing.T) {
 	fs := &fakeStream{gate: make(chan struct{})} // replies never come
 	m := newFakeMux(fs)
-	defer m.close()
+	defer m.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := m.call(context.Background(), &fakeReq{val: 1})
+			_, err := m.Call(context.Background(), &fakeReq{val: 1})
 			errs <- err
 		}()
 	}
@@ -147,7 +147,7 @@ func TestMuxFailsPendingCallsWhenStreamBreaks(t *testing.T) {
 	fs.mu.Lock()
 	fs.gate = nil
 	fs.mu.Unlock()
-	res, err := m.call(context.Background(), &fakeReq{val: 21})
+	res, err := m.Call(context.Background(), &fakeReq{val: 21})
 	if err != nil || res.val != 42 {
 		t.Fatalf("call after reopen: %v %v", res, err)
 	}
@@ -156,10 +156,10 @@ func TestMuxFailsPendingCallsWhenStreamBreaks(t *testing.T) {
 func TestMuxHonoursContext(t *testing.T) {
 	fs := &fakeStream{gate: make(chan struct{})}
 	m := newFakeMux(fs)
-	defer m.close()
+	defer m.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := m.call(ctx, &fakeReq{val: 1}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := m.Call(ctx, &fakeReq{val: 1}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v; want deadline exceeded", err)
 	}
 }
@@ -169,15 +169,15 @@ func TestMuxHonoursContext(t *testing.T) {
 // closed" that the API would answer with 500.
 func TestMuxClosedIsUnavailable(t *testing.T) {
 	m := newFakeMux(&fakeStream{})
-	if _, err := m.call(context.Background(), &fakeReq{val: 1}); err != nil {
+	if _, err := m.Call(context.Background(), &fakeReq{val: 1}); err != nil {
 		t.Fatal(err)
 	}
-	m.close()
-	_, err := m.call(context.Background(), &fakeReq{val: 2})
+	m.Close()
+	_, err := m.Call(context.Background(), &fakeReq{val: 2})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Errorf("call after close: %v; want ErrUnavailable", err)
 	}
-	_, errs := m.callMany(context.Background(), []*fakeReq{{val: 3}})
+	_, errs := m.CallMany(context.Background(), []*fakeReq{{val: 3}})
 	if !errors.Is(errs[0], ErrUnavailable) {
 		t.Errorf("callMany after close: %v; want ErrUnavailable", errs[0])
 	}

@@ -1,4 +1,4 @@
-package sdk
+package rpc
 
 import (
 	"context"
@@ -6,27 +6,29 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/internal/wire"
 	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
 	"google.golang.org/grpc"
 )
 
 // Client is the host side of one plugin connection. It serves every instance
-// in that plugin process; KeyStore and CertStore return per-instance views
+// in that plugin process; sdk.KeyStore and sdk.CertStore return per-instance views
 // that implement the same Go interfaces as an in-process plugin.
 type Client struct {
 	base pb.PluginClient
 	ks   pb.KeyStoreClient
 	cs   pb.CertStoreClient
 
-	sign *mux[*pb.SignRequest, *pb.SignResult]
-	put  *mux[*pb.PutRequest, *pb.PutResult]
+	sign *wire.Mux[*pb.SignRequest, *pb.SignResult]
+	put  *wire.Mux[*pb.PutRequest, *pb.PutResult]
 }
 
 // NewClient wraps a gRPC connection to a plugin.
 func NewClient(conn grpc.ClientConnInterface) *Client {
 	c := &Client{base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn)}
-	c.sign = &mux[*pb.SignRequest, *pb.SignResult]{ops: streamOps[*pb.SignRequest, *pb.SignResult]{
-		open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
+	c.sign = &wire.Mux[*pb.SignRequest, *pb.SignResult]{Ops: wire.StreamOps[*pb.SignRequest, *pb.SignResult]{
+		Open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
 			st, err := c.ks.SignStream(ctx)
 			if err != nil {
 				return nil, nil, err
@@ -40,11 +42,11 @@ func NewClient(conn grpc.ClientConnInterface) *Client {
 					return b.Results, nil
 				}, nil
 		},
-		setID: func(r *pb.SignRequest, id uint64) { r.Id = id },
-		getID: func(r *pb.SignResult) uint64 { return r.Id },
+		SetID: func(r *pb.SignRequest, id uint64) { r.Id = id },
+		GetID: func(r *pb.SignResult) uint64 { return r.Id },
 	}}
-	c.put = &mux[*pb.PutRequest, *pb.PutResult]{ops: streamOps[*pb.PutRequest, *pb.PutResult]{
-		open: func(ctx context.Context) (func([]*pb.PutRequest) error, func() ([]*pb.PutResult, error), error) {
+	c.put = &wire.Mux[*pb.PutRequest, *pb.PutResult]{Ops: wire.StreamOps[*pb.PutRequest, *pb.PutResult]{
+		Open: func(ctx context.Context) (func([]*pb.PutRequest) error, func() ([]*pb.PutResult, error), error) {
 			st, err := c.cs.PutStream(ctx)
 			if err != nil {
 				return nil, nil, err
@@ -58,51 +60,51 @@ func NewClient(conn grpc.ClientConnInterface) *Client {
 					return b.Results, nil
 				}, nil
 		},
-		setID: func(r *pb.PutRequest, id uint64) { r.Id = id },
-		getID: func(r *pb.PutResult) uint64 { return r.Id },
+		SetID: func(r *pb.PutRequest, id uint64) { r.Id = id },
+		GetID: func(r *pb.PutResult) uint64 { return r.Id },
 	}}
 	return c
 }
 
 // Close ends the client's streams; pending calls fail.
 func (c *Client) Close() {
-	c.sign.close()
-	c.put.close()
+	c.sign.Close()
+	c.put.Close()
 }
 
-// Info calls GetInfo.
-func (c *Client) Info(ctx context.Context) (Info, error) {
+// sdk.Info calls GetInfo.
+func (c *Client) Info(ctx context.Context) (sdk.Info, error) {
 	r, err := c.base.GetInfo(ctx, &pb.GetInfoRequest{})
 	if err != nil {
-		return Info{}, FromStatus(err)
+		return sdk.Info{}, wire.FromStatus(err)
 	}
-	return Info{Name: r.Name, Version: r.Version, Kinds: r.Kinds, Capabilities: r.Capabilities, Description: r.Description}, nil
+	return sdk.Info{Name: r.Name, Version: r.Version, Kinds: r.Kinds, Capabilities: r.Capabilities, Description: r.Description}, nil
 }
 
-// Schema calls GetSchema.
-func (c *Client) Schema(ctx context.Context, kind string) (*Schema, error) {
+// sdk.Schema calls GetSchema.
+func (c *Client) Schema(ctx context.Context, kind string) (*sdk.Schema, error) {
 	r, err := c.base.GetSchema(ctx, &pb.GetSchemaRequest{Kind: kind})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
 	return schemaFromPB(r.Schema), nil
 }
 
 // ValidateConfig calls ValidateConfig.
-func (c *Client) ValidateConfig(ctx context.Context, cfg Config) (Diagnostics, error) {
+func (c *Client) ValidateConfig(ctx context.Context, cfg sdk.Config) (sdk.Diagnostics, error) {
 	r, err := c.base.ValidateConfig(ctx, &pb.ValidateConfigRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
 	return diagsFromPB(r.Diagnostics), nil
 }
 
 // Configure creates or replaces an instance. Configuration problems come
 // back as a *DiagnosticsError.
-func (c *Client) Configure(ctx context.Context, cfg Config) error {
+func (c *Client) Configure(ctx context.Context, cfg sdk.Config) error {
 	r, err := c.base.Configure(ctx, &pb.ConfigureRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
 	if err != nil {
-		return FromStatus(err)
+		return wire.FromStatus(err)
 	}
 	return diagsFromPB(r.Diagnostics).Err()
 }
@@ -110,34 +112,34 @@ func (c *Client) Configure(ctx context.Context, cfg Config) error {
 // CloseInstance closes an instance in the plugin process.
 func (c *Client) CloseInstance(ctx context.Context, kind, name string) error {
 	_, err := c.base.CloseInstance(ctx, &pb.CloseInstanceRequest{Kind: kind, Instance: name})
-	return FromStatus(err)
+	return wire.FromStatus(err)
 }
 
 // Commands lists the plugin's CLI commands.
-func (c *Client) Commands(ctx context.Context) ([]Command, error) {
+func (c *Client) Commands(ctx context.Context) ([]sdk.Command, error) {
 	r, err := c.base.ListCommands(ctx, &pb.ListCommandsRequest{})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
-	var out []Command
+	var out []sdk.Command
 	for _, cmd := range r.Commands {
-		out = append(out, Command{Kind: cmd.Kind, Name: cmd.Name, Synopsis: cmd.Synopsis, Help: cmd.Help})
+		out = append(out, sdk.Command{Kind: cmd.Kind, Name: cmd.Name, Synopsis: cmd.Synopsis, Help: cmd.Help})
 	}
 	return out, nil
 }
 
 // RunCommand runs a plugin command, streaming req.Stdin to it and its output
 // to req.Stdout and req.Stderr. It returns the command's exit code.
-func (c *Client) RunCommand(ctx context.Context, req CommandRequest) (int, error) {
+func (c *Client) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := c.base.RunCommand(ctx)
 	if err != nil {
-		return 1, FromStatus(err)
+		return 1, wire.FromStatus(err)
 	}
 	start := &pb.RunCommandRequest_Start{Kind: req.Kind, Name: req.Name, Args: req.Args}
 	if err := st.Send(&pb.RunCommandRequest{Msg: &pb.RunCommandRequest_Start_{Start: start}}); err != nil {
-		return 1, FromStatus(err)
+		return 1, wire.FromStatus(err)
 	}
 	go func() {
 		if req.Stdin != nil {
@@ -162,7 +164,7 @@ func (c *Client) RunCommand(ctx context.Context, req CommandRequest) (int, error
 			return 1, fmt.Errorf("plugin command %s ended without an exit code", req.Name)
 		}
 		if err != nil {
-			return 1, FromStatus(err)
+			return 1, wire.FromStatus(err)
 		}
 		switch x := m.Msg.(type) {
 		case *pb.RunCommandResponse_Stdout:
@@ -179,13 +181,13 @@ func (c *Client) RunCommand(ctx context.Context, req CommandRequest) (int, error
 	}
 }
 
-// KeyStore returns the named keystore instance of this plugin process.
-func (c *Client) KeyStore(instance string) KeyStore {
+// sdk.KeyStore returns the named keystore instance of this plugin process.
+func (c *Client) KeyStore(instance string) sdk.KeyStore {
 	return &keyStoreClient{c: c, instance: instance}
 }
 
-// CertStore returns the named certstore instance of this plugin process.
-func (c *Client) CertStore(instance string) CertStore {
+// sdk.CertStore returns the named certstore instance of this plugin process.
+func (c *Client) CertStore(instance string) sdk.CertStore {
 	return &certStoreClient{c: c, instance: instance}
 }
 
@@ -199,27 +201,27 @@ type keyStoreClient struct {
 // Close is a no-op: the host owns the instance's life cycle (CloseInstance).
 func (k *keyStoreClient) Close() error { return nil }
 
-func keyInfoReply(r *pb.KeyInfo, err error) (*KeyInfo, error) {
+func keyInfoReply(r *pb.KeyInfo, err error) (*sdk.KeyInfo, error) {
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
 	return keyInfoFromPB(r)
 }
 
-func (k *keyStoreClient) GenerateKey(ctx context.Context, req GenerateKeyRequest) (*KeyInfo, error) {
+func (k *keyStoreClient) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
 	return keyInfoReply(k.c.ks.GenerateKey(ctx, &pb.GenerateKeyRequest{Instance: k.instance, Id: req.ID, Algorithm: req.Algorithm, Attributes: req.Attributes}))
 }
 
-func (k *keyStoreClient) ImportKey(ctx context.Context, req ImportKeyRequest) (*KeyInfo, error) {
+func (k *keyStoreClient) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
 	return keyInfoReply(k.c.ks.ImportKey(ctx, &pb.ImportKeyRequest{Instance: k.instance, Id: req.ID, PrivateKeyPem: req.PEM}))
 }
 
-func (k *keyStoreClient) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+func (k *keyStoreClient) ListKeys(ctx context.Context) ([]sdk.KeyInfo, error) {
 	r, err := k.c.ks.ListKeys(ctx, &pb.ListKeysRequest{Instance: k.instance})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
-	out := make([]KeyInfo, 0, len(r.Keys))
+	out := make([]sdk.KeyInfo, 0, len(r.Keys))
 	for _, pk := range r.Keys {
 		ki, err := keyInfoFromPB(pk)
 		if err != nil {
@@ -230,24 +232,20 @@ func (k *keyStoreClient) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-func (k *keyStoreClient) PublicKey(ctx context.Context, id string) (*KeyInfo, error) {
+func (k *keyStoreClient) PublicKey(ctx context.Context, id string) (*sdk.KeyInfo, error) {
 	return keyInfoReply(k.c.ks.PublicKey(ctx, &pb.PublicKeyRequest{Instance: k.instance, Id: id}))
 }
 
 // Sign goes over the shared signing stream.
-func (k *keyStoreClient) Sign(ctx context.Context, req SignRequest) ([]byte, error) {
-	res, err := k.c.sign.call(ctx, signReqToPB(k.instance, req))
+func (k *keyStoreClient) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
+	res, err := k.c.sign.Call(ctx, signReqToPB(k.instance, req))
 	if err != nil {
 		return nil, err
 	}
 	if res.Error != nil {
-		return nil, fromCodeStatus(res.Error)
+		return nil, wire.StatusFromPB(res.Error)
 	}
 	return res.Signature, nil
-}
-
-func fromCodeStatus(s *pb.Status) error {
-	return FromStatus(statusErr(s))
 }
 
 // ---------------------------------------------------------------------------
@@ -260,42 +258,42 @@ type certStoreClient struct {
 func (s *certStoreClient) Close() error { return nil }
 
 // Put goes over the shared group-commit stream.
-func (s *certStoreClient) Put(ctx context.Context, rec *CertRecord) error {
-	res, err := s.c.put.call(ctx, &pb.PutRequest{Instance: s.instance, Record: recordToPB(rec)})
+func (s *certStoreClient) Put(ctx context.Context, rec *sdk.CertRecord) error {
+	res, err := s.c.put.Call(ctx, &pb.PutRequest{Instance: s.instance, Record: recordToPB(rec)})
 	if err != nil {
 		return err
 	}
 	if res.Error != nil {
-		return fromCodeStatus(res.Error)
+		return wire.StatusFromPB(res.Error)
 	}
 	return nil
 }
 
 // PutBatch sends recs in order over the group-commit stream; the plugin
 // commits them together, with the semantics of sequential Puts.
-func (s *certStoreClient) PutBatch(ctx context.Context, recs []*CertRecord) ([]error, error) {
+func (s *certStoreClient) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
 	reqs := make([]*pb.PutRequest, len(recs))
 	for i, rec := range recs {
 		reqs[i] = &pb.PutRequest{Instance: s.instance, Record: recordToPB(rec)}
 	}
-	res, errs := s.c.put.callMany(ctx, reqs)
+	res, errs := s.c.put.CallMany(ctx, reqs)
 	for i := range errs {
 		if errs[i] == nil && res[i].Error != nil {
-			errs[i] = fromCodeStatus(res[i].Error)
+			errs[i] = wire.StatusFromPB(res[i].Error)
 		}
 	}
 	return errs, nil
 }
 
-func (s *certStoreClient) Get(ctx context.Context, serial, aki string) (*CertRecord, error) {
+func (s *certStoreClient) Get(ctx context.Context, serial, aki string) (*sdk.CertRecord, error) {
 	r, err := s.c.cs.Get(ctx, &pb.GetRequest{Instance: s.instance, Serial: serial, Aki: aki})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
 	return recordFromPB(r), nil
 }
 
-func (s *certStoreClient) List(ctx context.Context, f ListFilter, fn func(*CertRecord) error) error {
+func (s *certStoreClient) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRecord) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := s.c.cs.List(ctx, &pb.ListRequest{
@@ -303,7 +301,7 @@ func (s *certStoreClient) List(ctx context.Context, f ListFilter, fn func(*CertR
 		ExpiresBefore: tsOf(f.ExpiresBefore), ExpiresAfter: tsOf(f.ExpiresAfter), Limit: int32(f.Limit),
 	})
 	if err != nil {
-		return FromStatus(err)
+		return wire.FromStatus(err)
 	}
 	for {
 		r, err := st.Recv()
@@ -311,7 +309,7 @@ func (s *certStoreClient) List(ctx context.Context, f ListFilter, fn func(*CertR
 			return nil
 		}
 		if err != nil {
-			return FromStatus(err)
+			return wire.FromStatus(err)
 		}
 		if err := fn(recordFromPB(r)); err != nil {
 			return err
@@ -319,20 +317,20 @@ func (s *certStoreClient) List(ctx context.Context, f ListFilter, fn func(*CertR
 	}
 }
 
-func (s *certStoreClient) Revoke(ctx context.Context, req RevokeRequest) error {
+func (s *certStoreClient) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 	_, err := s.c.cs.Revoke(ctx, &pb.RevokeRequest{Instance: s.instance, Serial: req.Serial, Aki: req.AKI, Reason: int32(req.Reason), RevokedAt: tsOf(req.RevokedAt)})
-	return FromStatus(err)
+	return wire.FromStatus(err)
 }
 
-func (s *certStoreClient) PutOCSP(ctx context.Context, rec *OCSPRecord) error {
+func (s *certStoreClient) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	_, err := s.c.cs.PutOCSP(ctx, &pb.PutOCSPRequest{Instance: s.instance, Record: ocspToPB(rec)})
-	return FromStatus(err)
+	return wire.FromStatus(err)
 }
 
-func (s *certStoreClient) GetOCSP(ctx context.Context, serial, aki string) (*OCSPRecord, error) {
+func (s *certStoreClient) GetOCSP(ctx context.Context, serial, aki string) (*sdk.OCSPRecord, error) {
 	r, err := s.c.cs.GetOCSP(ctx, &pb.GetOCSPRequest{Instance: s.instance, Serial: serial, Aki: aki})
 	if err != nil {
-		return nil, FromStatus(err)
+		return nil, wire.FromStatus(err)
 	}
 	return ocspFromPB(r), nil
 }
