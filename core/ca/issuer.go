@@ -249,7 +249,7 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 		}
 		warnings = append(warnings, ws...)
 	}
-	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, i.cfg.Signer)
+	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, signerFor(ctx, i.cfg.Signer))
 	if err != nil {
 		return nil, fmt.Errorf("ca: signing: %w", err)
 	}
