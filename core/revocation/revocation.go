@@ -309,6 +309,9 @@ func (s *Service) labels() []string {
 	return out
 }
 
+// The Service finishes authority.Set.Revoke's revocations.
+var _ authority.Publisher = (*Service)(nil)
+
 // Revoked finishes a revocation already recorded in the store: it re-signs
 // the certificate's OCSP response (stored, so every responder serves it),
 // drops cached responses and schedules the CA's CRL. Errors: the CA is not
