@@ -50,11 +50,11 @@ func (s *Server) revoke(c *call) (*reply, error) {
 	if s.opts.OnRevoke != nil {
 		pub = authority.PublisherFunc(s.opts.OnRevoke)
 	}
-	_, err = s.opts.CAs.Revoke(c.r.Context(), r, pub)
+	res, err := s.opts.CAs.Revoke(c.r.Context(), r, pub)
 	switch {
 	case err == nil:
-	case errors.Is(err, authority.ErrPublish):
-		s.log.Error("after revoke", "serial", r.Serial, "aki", sdk.NormalizeAKI(r.AKI), "request_id", c.id, "error", err)
+	case errors.Is(err, authority.ErrPublish): // recorded: the reply is a success
+		s.log.Error("after revoke", "serial", res.Request.Serial, "aki", res.Request.AKI, "request_id", c.id, "error", err)
 	case errors.Is(err, authority.ErrInvalidReason):
 		return nil, badRequest("Invalid reason code")
 	case errors.Is(err, authority.ErrNoSerial), errors.Is(err, authority.ErrNoAKI), errors.Is(err, authority.ErrNoCA):
