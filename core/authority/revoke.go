@@ -18,12 +18,13 @@ type Revocation struct {
 	// Label names the issuing CA instead. With both, they must agree.
 	AKI, Label string
 	Reason     int // RFC 5280 CRLReason (sdk.ParseReason)
-	// Store is the certstore used when no configured CA with a certstore
-	// has the AKI (certificates of a retired or imported CA); nil refuses
-	// such revocations.
+	// Store is the certstore used when no configured CA has the AKI
+	// (certificates of a retired or imported CA) or the CA has no
+	// certstore; nil refuses such revocations (ErrNoStore).
 	Store sdk.CertStore
-	// Record, when the caller has just read the certificate's record
-	// (revoke -all lists them), saves reading it again.
+	// Record, when the caller has just read this certificate's record
+	// (revoke -all lists them), saves reading it again; the store applies
+	// the transition rules again anyway.
 	Record *sdk.CertRecord
 }
 
@@ -67,13 +68,13 @@ var (
 	ErrPublish = errors.New("revoked, but updating OCSP/CRL failed")
 )
 
-// Revoke revokes one certificate: it checks the request in order (serial,
-// CA, AKI, reason), finds the CA (by Label or AKI), reads
-// the record and applies sdk.RevocationTransition (the same reason again
-// changes nothing; only certificateHold may change reason), records the
-// revocation in the CA's certstore, then tells pub (nil: nobody), also
-// when nothing changed, so retrying repairs a failed re-sign. An error
-// wrapping ErrPublish comes with a non-nil Revoked.
+// Revoke revokes one certificate. It checks the request in order (serial,
+// CA by Label or AKI, certstore, reason), reads the record and applies
+// sdk.RevocationTransition (the same reason again changes nothing; only
+// certificateHold may change reason), records the revocation, then tells
+// pub (nil: nobody), also when nothing changed, so a retry repairs a
+// failed re-sign. An error wrapping ErrPublish comes with a non-nil
+// Revoked: the revocation is recorded.
 func (s *Set) Revoke(ctx context.Context, r Revocation, pub Publisher) (*Revoked, error) {
 	serial := strings.TrimSpace(r.Serial)
 	if serial == "" {
