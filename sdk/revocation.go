@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,39 @@ func NormalizeAKI(aki string) string {
 // be revoked with: 0-6 and 8-10 (7 is unused).
 func ValidReason(r int) bool {
 	return (r >= 0 && r <= 6) || (r >= 8 && r <= 10)
+}
+
+// reasonNames are the RFC 5280 CRLReason names ParseReason accepts (lower
+// case).
+var reasonNames = map[string]int{
+	"unspecified":          0,
+	"keycompromise":        1,
+	"cacompromise":         2,
+	"affiliationchanged":   3,
+	"superseded":           4,
+	"cessationofoperation": 5,
+	"certificatehold":      6,
+	"removefromcrl":        8,
+	"privilegewithdrawn":   9,
+	"aacompromise":         10,
+}
+
+// ParseReason reads a revocation reason as users type it: "" is
+// unspecified (0); an RFC 5280 name in any case (keyCompromise); or a
+// number ValidReason accepts. ok is false for anything else.
+func ParseReason(s string) (reason int, ok bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, true
+	}
+	if n, ok := reasonNames[strings.ToLower(s)]; ok {
+		return n, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || !ValidReason(n) {
+		return 0, false
+	}
+	return n, true
 }
 
 // RevocationTransition decides what Revoke does to a record currently in

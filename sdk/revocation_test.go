@@ -34,3 +34,19 @@ func TestRevocationTransition(t *testing.T) {
 		t.Error("NormalizeAKI/ValidReason")
 	}
 }
+
+func TestParseReason(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 0, true}, {"  ", 0, true}, {"0", 0, true}, {"10", 10, true}, {" 4 ", 4, true},
+		{"aACompromise", 10, true}, {"KEYCOMPROMISE", 1, true}, {"removeFromCRL", 8, true}, {"certificateHold", 6, true},
+		{"7", 0, false}, {"11", 0, false}, {"-1", 0, false}, {"bogus", 0, false}, {"key compromise", 0, false}, {"0x1", 0, false},
+	} {
+		if got, ok := ParseReason(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("ParseReason(%q) = %d %v, want %d %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

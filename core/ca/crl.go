@@ -128,7 +128,7 @@ func (i *Issuer) WriteCRL(ctx context.Context, w io.Writer, req CRLRequest) (CRL
 		}
 		return nil
 	}
-	info, err := EncodeCRL(ctx, w, t, i.cfg.Certificate, i.cfg.Signer, entries, req.TempDir)
+	info, err := EncodeCRL(ctx, w, EncodeCRLRequest{Template: t, Issuer: i.cfg.Certificate, Signer: i.cfg.Signer, Entries: entries, TempDir: req.TempDir})
 	if err != nil {
 		return info, fmt.Errorf("ca: crl: %w", err)
 	}
@@ -148,9 +148,22 @@ var (
 // its context.
 const crlCtxCheckEvery = 4096
 
-// EncodeCRL signs and writes to w a v2 CRL (RFC 5280 §5) of issuer with
-// the entries entries yields, streaming: each revokedCertificates entry is
-// DER-encoded into a buffered spill file in tempDir ("": os.TempDir()),
+// EncodeCRLRequest is what EncodeCRL signs and writes.
+type EncodeCRLRequest struct {
+	Template CRLTemplate
+	// Issuer is the CA certificate (parsed from DER) whose key Signer
+	// holds.
+	Issuer *x509.Certificate
+	Signer crypto.Signer
+	// Entries yields the revoked certificates in any order.
+	Entries func(yield func(CRLEntry) error) error
+	// TempDir receives the spill file ("": os.TempDir()).
+	TempDir string
+}
+
+// EncodeCRL signs and writes to w a v2 CRL (RFC 5280 §5) of req.Issuer
+// with the entries req.Entries yields, streaming: each revokedCertificates
+// entry is DER-encoded into a buffered spill file in req.TempDir,
 // removed before EncodeCRL returns, even on error; the TBSCertList is then
 // hashed from its header, the spill file and the extensions, the digest
 // signed with signer, and the CRL written while the spill file is read
@@ -162,7 +175,9 @@ const crlCtxCheckEvery = 4096
 // a Reason outside RFC 5280's CRLReason values is an error, as is a nil
 // serial. The context is checked every few thousand entries. CRLInfo holds
 // the number of entries and the bytes written (also on a failed write).
-func EncodeCRL(ctx context.Context, w io.Writer, t CRLTemplate, issuer *x509.Certificate, signer crypto.Signer, entries func(yield func(CRLEntry) error) error, tempDir string) (info CRLInfo, err error) {
+func EncodeCRL(ctx context.Context, w io.Writer, req EncodeCRLRequest) (info CRLInfo, err error) {
+	t, issuer, entries, tempDir := req.Template, req.Issuer, req.Entries, req.TempDir
+	signer := signerFor(ctx, req.Signer)
 	info = CRLInfo{Number: t.Number, ThisUpdate: t.ThisUpdate, NextUpdate: t.NextUpdate}
 	if issuer == nil || signer == nil {
 		return info, errors.New("an issuer certificate and a signer are required")
@@ -626,7 +641,7 @@ func SerialsCRL(ctx context.Context, issuer *x509.Certificate, signer crypto.Sig
 		return nil
 	}
 	var buf bytes.Buffer
-	if _, err := EncodeCRL(ctx, &buf, t, issuer, signer, entries, ""); err != nil {
+	if _, err := EncodeCRL(ctx, &buf, EncodeCRLRequest{Template: t, Issuer: issuer, Signer: signer, Entries: entries}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

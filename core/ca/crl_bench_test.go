@@ -103,7 +103,7 @@ func BenchmarkCRL(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				h := startHeapPeak()
-				info, err := ca.EncodeCRL(context.Background(), io.Discard, tmpl, c.cert, c.key, crlBenchEntries(n, now), dir)
+				info, err := ca.EncodeCRL(context.Background(), io.Discard, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, Entries: crlBenchEntries(n, now), TempDir: dir})
 				if mb := h.MB(); mb > peak {
 					peak = mb
 				}

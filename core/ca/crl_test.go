@@ -307,7 +307,7 @@ func checkCRL(t *testing.T, der []byte, c crlCA, tmpl ca.CRLTemplate, want []ca.
 func encodeCRL(t *testing.T, c crlCA, tmpl ca.CRLTemplate, entries []ca.CRLEntry, dir string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	info, err := ca.EncodeCRL(context.Background(), &buf, tmpl, c.cert, c.key, crlIter(entries), dir)
+	info, err := ca.EncodeCRL(context.Background(), &buf, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, Entries: crlIter(entries), TempDir: dir})
 	if err != nil {
 		t.Fatalf("EncodeCRL: %v", err)
 	}
@@ -508,7 +508,7 @@ func TestEncodeCRLSpillRemoved(t *testing.T) {
 		boom := errors.New("store went away")
 		var buf bytes.Buffer
 		sawSpill := false
-		info, err := ca.EncodeCRL(context.Background(), &buf, tmpl, c.cert, c.key, func(yield func(ca.CRLEntry) error) error {
+		info, err := ca.EncodeCRL(context.Background(), &buf, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, TempDir: dir, Entries: func(yield func(ca.CRLEntry) error) error {
 			for i, e := range entries[:5000] {
 				if err := yield(e); err != nil {
 					return err
@@ -519,7 +519,7 @@ func TestEncodeCRLSpillRemoved(t *testing.T) {
 				}
 			}
 			return boom
-		}, dir)
+		}})
 		if !errors.Is(err, boom) {
 			t.Fatalf("err %v, want %v", err, boom)
 		}
@@ -534,7 +534,7 @@ func TestEncodeCRLSpillRemoved(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
-		_, err := ca.EncodeCRL(ctx, &bytes.Buffer{}, tmpl, c.cert, c.key, func(yield func(ca.CRLEntry) error) error {
+		_, err := ca.EncodeCRL(ctx, &bytes.Buffer{}, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, TempDir: dir, Entries: func(yield func(ca.CRLEntry) error) error {
 			for i, e := range entries {
 				if i == 100 {
 					cancel()
@@ -544,7 +544,7 @@ func TestEncodeCRLSpillRemoved(t *testing.T) {
 				}
 			}
 			return nil
-		}, dir)
+		}})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}
@@ -552,7 +552,7 @@ func TestEncodeCRLSpillRemoved(t *testing.T) {
 	})
 	t.Run("writer error", func(t *testing.T) {
 		dir := t.TempDir()
-		_, err := ca.EncodeCRL(context.Background(), crlFailWriter{}, tmpl, c.cert, c.key, crlIter(entries), dir)
+		_, err := ca.EncodeCRL(context.Background(), crlFailWriter{}, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, Entries: crlIter(entries), TempDir: dir})
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Fatalf("err %v", err)
 		}
@@ -593,7 +593,7 @@ func TestEncodeCRLRefuses(t *testing.T) {
 			}
 			dir := t.TempDir()
 			var buf bytes.Buffer
-			_, err := ca.EncodeCRL(context.Background(), &buf, tmpl, tc.c.cert, tc.c.key, crlIter(tc.entries), dir)
+			_, err := ca.EncodeCRL(context.Background(), &buf, ca.EncodeCRLRequest{Template: tmpl, Issuer: tc.c.cert, Signer: tc.c.key, Entries: crlIter(tc.entries), TempDir: dir})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want one with %q", err, tc.want)
 			}

@@ -34,7 +34,7 @@ func FuzzEncodeCRLEntry(f *testing.F) {
 		}
 		e := ca.CRLEntry{Serial: serial, RevokedAt: time.Unix(sec, nsec%1e9), Reason: int(reason)}
 		var buf bytes.Buffer
-		_, err := ca.EncodeCRL(context.Background(), &buf, tmpl, c.cert, c.key, crlIter([]ca.CRLEntry{e}), t.TempDir())
+		_, err := ca.EncodeCRL(context.Background(), &buf, ca.EncodeCRLRequest{Template: tmpl, Issuer: c.cert, Signer: c.key, Entries: crlIter([]ca.CRLEntry{e}), TempDir: t.TempDir()})
 		std, stdErr := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: tmpl.Number, ThisUpdate: tmpl.ThisUpdate, NextUpdate: tmpl.NextUpdate,
 			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: serial, RevocationTime: e.RevokedAt, ReasonCode: e.Reason}}}, c.cert, c.key)
 		if reason > 10 || reason == 7 {

@@ -45,6 +45,7 @@ func InitCA(ctx context.Context, req InitCARequest) (cert *Certificate, csrPEM [
 	if req.Rand == nil {
 		req.Rand = rand.Reader
 	}
+	req.Signer = signerFor(ctx, req.Signer)
 	pub := req.Signer.Public()
 	alg, err := DefaultSignatureAlgorithm(pub)
 	if err != nil {

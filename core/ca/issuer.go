@@ -175,6 +175,10 @@ type SignRequest struct {
 	Hosts   []string
 	Subject *Subject
 	Profile string
+	// Resolved is Profile as the caller already looked it up in this
+	// CA's profiles (Profiles().Lookup), so a request resolves its
+	// profile once; nil: Sign looks Profile up.
+	Resolved *profile.Profile
 	// Serial is the caller's serial; only with ClientProvidesSerialNumbers.
 	Serial *big.Int
 	// NotBefore/NotAfter narrow the validity within the profile (zero: unset).
@@ -215,9 +219,11 @@ func (i *Issuer) Sign(ctx context.Context, req SignRequest) (*Certificate, error
 		}
 		return nil, errorf(code, err, "bad certificate request")
 	}
-	p, err := i.cfg.Profiles.Lookup(req.Profile)
-	if err != nil {
-		return nil, errorf(CodeUnknownProfile, err, "unknown profile %q", req.Profile)
+	p := req.Resolved
+	if p == nil {
+		if p, err = i.cfg.Profiles.Lookup(req.Profile); err != nil {
+			return nil, errorf(CodeUnknownProfile, err, "unknown profile %q", req.Profile)
+		}
 	}
 	if err := checkSubjectKey(cr.PublicKey); err != nil {
 		return nil, err
@@ -249,7 +255,7 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 		}
 		warnings = append(warnings, ws...)
 	}
-	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, i.cfg.Signer)
+	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, signerFor(ctx, i.cfg.Signer))
 	if err != nil {
 		return nil, fmt.Errorf("ca: signing: %w", err)
 	}
@@ -296,17 +302,48 @@ var (
 	oidOCSPNoCheck      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 )
 
-// template applies the profile and request to the CSR.
+// template applies the profile and request to the CSR, in named steps
+// (the order is the order of the errors a bad request meets).
 func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profile.Profile) (*x509.Certificate, []string, error) {
-	var warnings []string
+	d := &draft{i: i, cr: cr, req: req, p: p}
+	for _, step := range []func() error{
+		d.subjectAndNames, d.serial, d.validity, d.usages, d.basicConstraints,
+		d.keyIdentifiers, d.urls, d.extensions, d.checkedNames,
+	} {
+		if err := step(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d.t, d.warnings, nil
+}
+
+// draft is a certificate template in the making: each step of template
+// reads the CSR, request and profile and fills t.
+type draft struct {
+	i        *Issuer
+	cr       *x509.CertificateRequest
+	req      SignRequest
+	p        *profile.Profile
+	t        *x509.Certificate
+	warnings []string
+	// csrSAN is the CSR's subjectAltName extension to copy, decided once
+	// the names are checked.
+	csrSAN *pkix.Extension
+}
+
+// subjectAndNames takes the CSR's subject and names that the profile's
+// CSR whitelist keeps, then the request's subject fields and hosts.
+func (d *draft) subjectAndNames() error {
+	cr, p := d.cr, d.p
 	t := &x509.Certificate{
 		Subject:            cr.Subject,
 		DNSNames:           cr.DNSNames,
 		IPAddresses:        cr.IPAddresses,
 		EmailAddresses:     cr.EmailAddresses,
 		URIs:               cr.URIs,
-		SignatureAlgorithm: i.sigAlg,
+		SignatureAlgorithm: d.i.sigAlg,
 	}
+	d.t = t
 	if p.SignatureAlgorithm != 0 {
 		t.SignatureAlgorithm = p.SignatureAlgorithm
 	}
@@ -327,100 +364,121 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 			t.URIs = nil
 		}
 	}
-	if req.Subject != nil {
-		applySubject(&t.Subject, req.Subject)
+	if d.req.Subject != nil {
+		applySubject(&t.Subject, d.req.Subject)
 	}
-	if req.Hosts != nil {
-		t.DNSNames, t.IPAddresses, t.EmailAddresses, t.URIs = csr.ClassifyHosts(req.Hosts)
+	if d.req.Hosts != nil {
+		t.DNSNames, t.IPAddresses, t.EmailAddresses, t.URIs = csr.ClassifyHosts(d.req.Hosts)
 	}
+	return nil
+}
 
-	// Serial.
-	switch {
-	case p.ClientProvidesSerialNumbers && req.Serial == nil:
-		return nil, nil, errorf(CodeMissingSerial, nil, "Missing serial number in request")
-	case p.ClientProvidesSerialNumbers:
+// serial is the client's (when the profile lets clients choose) or random.
+func (d *draft) serial() error {
+	switch req := d.req; {
+	case d.p.ClientProvidesSerialNumbers && req.Serial == nil:
+		return errorf(CodeMissingSerial, nil, "Missing serial number in request")
+	case d.p.ClientProvidesSerialNumbers:
 		if req.Serial.Sign() <= 0 || req.Serial.BitLen() > 159 {
-			return nil, nil, errorf(CodePolicyViolation, nil, "serial number must be positive and at most 20 bytes")
+			return errorf(CodePolicyViolation, nil, "serial number must be positive and at most 20 bytes")
 		}
-		t.SerialNumber = req.Serial
+		d.t.SerialNumber = req.Serial
 	default:
-		s, err := newSerial(i.cfg.Rand)
+		s, err := newSerial(d.i.cfg.Rand)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		t.SerialNumber = s
+		d.t.SerialNumber = s
 	}
+	return nil
+}
 
-	if err := i.validity(t, req, p); err != nil {
-		return nil, nil, err
-	}
+func (d *draft) validity() error { return d.i.validity(d.t, d.req, d.p) }
 
-	// Usages: drop the ones that do not fit the key, with a message.
-	ku, dropped := profile.DropUnfitUsages(p, cr.PublicKey)
-	warnings = append(warnings, dropped...)
+// usages are the profile's, less those that do not fit the key (with a
+// warning); a certificate needs one.
+func (d *draft) usages() error {
+	t, p := d.t, d.p
+	ku, dropped := profile.DropUnfitUsages(p, d.cr.PublicKey)
+	d.warnings = append(d.warnings, dropped...)
 	t.KeyUsage = ku
 	t.ExtKeyUsage = p.ExtKeyUsage
 	t.UnknownExtKeyUsage = p.UnknownExtKeyUsage
 	if t.KeyUsage == 0 && len(t.ExtKeyUsage) == 0 && len(t.UnknownExtKeyUsage) == 0 && !p.CA.IsCA {
-		return nil, nil, errorf(CodeNoUsage, nil, "profile %q has no usage that fits a %s key", p.Name, keyName(cr.PublicKey))
+		return errorf(CodeNoUsage, nil, "profile %q has no usage that fits a %s key", p.Name, keyName(d.cr.PublicKey))
 	}
+	return nil
+}
 
-	// Basic constraints: always present and critical.
+// basicConstraints are always present and critical; a CA profile's path
+// length is bounded by the issuer's, and its certificates carry name
+// constraints instead of host names.
+func (d *draft) basicConstraints() error {
+	t, p := d.t, d.p
 	t.BasicConstraintsValid = true
-	if csrAsksCA(cr) && !p.CA.IsCA {
-		return nil, nil, errorf(CodePolicyViolation, nil, "the CSR asks for a CA certificate but profile %q does not issue CA certificates", p.Name)
+	if csrAsksCA(d.cr) && !p.CA.IsCA {
+		return errorf(CodePolicyViolation, nil, "the CSR asks for a CA certificate but profile %q does not issue CA certificates", p.Name)
 	}
-	if p.CA.IsCA {
-		t.IsCA = true
-		t.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-		t.MaxPathLen, t.MaxPathLenZero = p.CA.MaxPathLen, p.CA.MaxPathLenZero
-		if t.MaxPathLen == 0 && !t.MaxPathLenZero {
-			t.MaxPathLen = -1
-		}
-		// The issuer's own path length bounds the new CA's.
-		if iss := i.cfg.Certificate; iss.BasicConstraintsValid {
-			switch {
-			case iss.MaxPathLen == 0 && iss.MaxPathLenZero:
-				return nil, nil, errorf(CodePolicyViolation, nil, "issuer %q has path length 0: it cannot issue CA certificates", iss.Subject.CommonName)
-			case iss.MaxPathLen > 0 && (t.MaxPathLen < 0 || t.MaxPathLen > iss.MaxPathLen-1):
-				t.MaxPathLen = iss.MaxPathLen - 1
-				t.MaxPathLenZero = t.MaxPathLen == 0
-				warnings = append(warnings, fmt.Sprintf("path length limited to %d by the issuer's path length %d", t.MaxPathLen, iss.MaxPathLen))
-			}
-		}
-		// CA certificates carry no host names.
-		t.DNSNames, t.EmailAddresses, t.URIs, t.IPAddresses = nil, nil, nil, nil
-		if nc := p.NameConstraints; nc != nil {
-			t.PermittedDNSDomainsCritical = nc.Critical
-			t.PermittedDNSDomains, t.ExcludedDNSDomains = nc.PermittedDNS, nc.ExcludedDNS
-			t.PermittedIPRanges, t.ExcludedIPRanges = nc.PermittedIP, nc.ExcludedIP
-			t.PermittedEmailAddresses, t.ExcludedEmailAddresses = nc.PermittedEmail, nc.ExcludedEmail
-			t.PermittedURIDomains, t.ExcludedURIDomains = nc.PermittedURI, nc.ExcludedURI
+	if !p.CA.IsCA {
+		return nil
+	}
+	t.IsCA = true
+	t.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	t.MaxPathLen, t.MaxPathLenZero = p.CA.MaxPathLen, p.CA.MaxPathLenZero
+	if t.MaxPathLen == 0 && !t.MaxPathLenZero {
+		t.MaxPathLen = -1
+	}
+	// The issuer's own path length bounds the new CA's.
+	if iss := d.i.cfg.Certificate; iss.BasicConstraintsValid {
+		switch {
+		case iss.MaxPathLen == 0 && iss.MaxPathLenZero:
+			return errorf(CodePolicyViolation, nil, "issuer %q has path length 0: it cannot issue CA certificates", iss.Subject.CommonName)
+		case iss.MaxPathLen > 0 && (t.MaxPathLen < 0 || t.MaxPathLen > iss.MaxPathLen-1):
+			t.MaxPathLen = iss.MaxPathLen - 1
+			t.MaxPathLenZero = t.MaxPathLen == 0
+			d.warnings = append(d.warnings, fmt.Sprintf("path length limited to %d by the issuer's path length %d", t.MaxPathLen, iss.MaxPathLen))
 		}
 	}
+	// CA certificates carry no host names.
+	t.DNSNames, t.EmailAddresses, t.URIs, t.IPAddresses = nil, nil, nil, nil
+	if nc := p.NameConstraints; nc != nil {
+		t.PermittedDNSDomainsCritical = nc.Critical
+		t.PermittedDNSDomains, t.ExcludedDNSDomains = nc.PermittedDNS, nc.ExcludedDNS
+		t.PermittedIPRanges, t.ExcludedIPRanges = nc.PermittedIP, nc.ExcludedIP
+		t.PermittedEmailAddresses, t.ExcludedEmailAddresses = nc.PermittedEmail, nc.ExcludedEmail
+		t.PermittedURIDomains, t.ExcludedURIDomains = nc.PermittedURI, nc.ExcludedURI
+	}
+	return nil
+}
 
-	// Key identifiers: SKI = SHA-1 of the subjectPublicKey bits; AKI comes
-	// from the issuer's SKI.
-	ski, err := subjectKeyID(cr.PublicKey)
+// keyIdentifiers: SKI = SHA-1 of the subjectPublicKey bits; AKI comes from
+// the issuer's SKI.
+func (d *draft) keyIdentifiers() error {
+	ski, err := subjectKeyID(d.cr.PublicKey)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	t.SubjectKeyId = ski
-	if len(i.cfg.Certificate.SubjectKeyId) == 0 {
+	d.t.SubjectKeyId = ski
+	if len(d.i.cfg.Certificate.SubjectKeyId) == 0 {
 		// Go would leave AKI empty; a CA without SKI is unusual but legal.
-		t.AuthorityKeyId = nil
+		d.t.AuthorityKeyId = nil
 	}
+	return nil
+}
 
-	// URLs: the profile's, else the CA's (its responder and CRL).
+// urls are the profile's, else the CA's (its responder, CRL and
+// certificate).
+func (d *draft) urls() error {
+	t, p, cfg := d.t, d.p, &d.i.cfg
 	ocspURL, crlURL, issuerURLs := p.OCSPURL, p.CRLURL, p.IssuerURLs
 	if ocspURL == "" {
-		ocspURL = i.cfg.OCSPURL
+		ocspURL = cfg.OCSPURL
 	}
 	if crlURL == "" {
-		crlURL = i.cfg.CRLURL
+		crlURL = cfg.CRLURL
 	}
-	if len(issuerURLs) == 0 && i.cfg.IssuerURL != "" {
-		issuerURLs = []string{i.cfg.IssuerURL}
+	if len(issuerURLs) == 0 && cfg.IssuerURL != "" {
+		issuerURLs = []string{cfg.IssuerURL}
 	}
 	if ocspURL != "" {
 		t.OCSPServer = []string{ocspURL}
@@ -429,58 +487,64 @@ func (i *Issuer) template(cr *x509.CertificateRequest, req SignRequest, p *profi
 	if crlURL != "" {
 		t.CRLDistributionPoints = []string{crlURL}
 	}
+	return nil
+}
+
+// extensions: the profile's (OCSP no-check, policies), the CSR's when the
+// profile copies them, and the request's that the profile allows.
+func (d *draft) extensions() error {
+	t, p, req := d.t, d.p, d.req
 	if p.OCSPNoCheck {
 		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
 	}
 	if len(p.Policies) > 0 {
 		ext, err := policiesExtension(p.Policies)
 		if err != nil {
-			return nil, nil, errorf(CodeInvalidPolicy, err, "profile %q: certificate policies", p.Name)
+			return errorf(CodeInvalidPolicy, err, "profile %q: certificate policies", p.Name)
 		}
 		t.ExtraExtensions = append(t.ExtraExtensions, ext)
 	}
-	var csrSAN *pkix.Extension
 	if p.CopyExtensions {
-		for _, e := range cr.Extensions {
+		for _, e := range d.cr.Extensions {
 			if e.Id.Equal(oidBasicConstraints) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
 				continue
 			}
 			if e.Id.Equal(oidSubjectAltName) {
-				csrSAN = &e // decided below, once the names are checked
+				d.csrSAN = &e // decided by checkedNames
 				continue
 			}
 			t.ExtraExtensions = append(t.ExtraExtensions, e)
 		}
 	}
-
 	for _, e := range req.Extensions {
 		if !oidIn(e.Id, p.AllowedExtensions) {
-			return nil, nil, errorf(CodePolicyViolation, nil, "extension %s is not in profile %q's allowed_extensions", e.Id, p.Name)
+			return errorf(CodePolicyViolation, nil, "extension %s is not in profile %q's allowed_extensions", e.Id, p.Name)
 		}
 		t.ExtraExtensions = append(t.ExtraExtensions, e)
 	}
+	return nil
+}
 
-	if n := len(t.DNSNames) + len(t.IPAddresses) + len(t.EmailAddresses) + len(t.URIs); n > i.cfg.MaxSANs {
-		return nil, nil, errorf(CodePolicyViolation, nil, "certificate has %d names; the limit is %d (limits.max_sans)", n, i.cfg.MaxSANs)
+// checkedNames bounds the number of names, checks them (IDNs become
+// A-labels) before policy and lint, whichever way they came (hosts or the
+// CSR), and applies the profile's name policy.
+func (d *draft) checkedNames() error {
+	t, p := d.t, d.p
+	if n := len(t.DNSNames) + len(t.IPAddresses) + len(t.EmailAddresses) + len(t.URIs); n > d.i.cfg.MaxSANs {
+		return errorf(CodePolicyViolation, nil, "certificate has %d names; the limit is %d (limits.max_sans)", n, d.i.cfg.MaxSANs)
 	}
-	// Names are checked (and IDNs converted to A-labels) before policy
-	// and lint, whichever way they came: hosts or the CSR.
 	dns, emails, uris, err := csr.CheckSANs(t.DNSNames, t.EmailAddresses, t.URIs)
 	if err != nil {
-		return nil, nil, errorf(CodePolicyViolation, nil, "%s", strings.TrimPrefix(err.Error(), "csr: "))
+		return errorf(CodePolicyViolation, nil, "%s", strings.TrimPrefix(err.Error(), "csr: "))
 	}
 	t.DNSNames, t.EmailAddresses, t.URIs = dns, emails, uris
 	// The CSR's subjectAltName bytes are copied only when they say
 	// exactly what was checked: the same names, and no policy that name
 	// types Go does not parse (otherName, directoryName) could slip past.
-	if csrSAN != nil && sameSANs(t, cr) && p.Names == nil && p.NameWhitelist == nil {
-		t.ExtraExtensions = append(t.ExtraExtensions, *csrSAN)
+	if d.csrSAN != nil && sameSANs(t, d.cr) && p.Names == nil && p.NameWhitelist == nil {
+		t.ExtraExtensions = append(t.ExtraExtensions, *d.csrSAN)
 	}
-
-	if err := checkNames(t, p); err != nil {
-		return nil, nil, err
-	}
-	return t, warnings, nil
+	return checkNames(t, p)
 }
 
 // sameSANs reports whether t's names are exactly the CSR's.

@@ -153,7 +153,9 @@ func (i *Issuer) SignOCSP(ctx context.Context, req OCSPRequest) (*OCSPResponse, 
 	default:
 		return nil, errorf(CodeOCSPInvalid, nil, "invalid status %q", req.Status)
 	}
-	der, err := encodeOCSPResponse(st.signer, i.cfg.Rand, now.Truncate(time.Minute), single, req.Nonce)
+	signer := st.signer
+	signer.signer = signerFor(ctx, signer.signer)
+	der, err := encodeOCSPResponse(signer, i.cfg.Rand, now.Truncate(time.Minute), single, req.Nonce)
 	if err != nil {
 		return nil, fmt.Errorf("ca: ocsp: %w", err)
 	}

@@ -89,5 +89,5 @@ func RenewCA(ctx context.Context, cert *x509.Certificate, key crypto.Signer, now
 		// the ones the fields above would produce.
 		ExtraExtensions: cert.Extensions,
 	}
-	return selfSigned(t, key, profile.Lint{}, rand.Reader)
+	return selfSigned(t, signerFor(ctx, key), profile.Lint{}, rand.Reader)
 }

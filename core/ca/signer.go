@@ -14,16 +14,37 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
+// ContextSigner is a crypto.Signer whose Sign calls can run under a
+// request's context: crypto.Signer's Sign takes none, and a signature
+// made for a client that has gone away is wasted keystore work.
+type ContextSigner interface {
+	crypto.Signer
+	// WithContext returns the signer whose Sign calls end when ctx does
+	// (their error then wraps ctx.Err()).
+	WithContext(ctx context.Context) crypto.Signer
+}
+
+// signerFor binds s to ctx when it can be (a keystore signer); other
+// signers (in-process keys) are returned unchanged.
+func signerFor(ctx context.Context, s crypto.Signer) crypto.Signer {
+	if cs, ok := s.(ContextSigner); ok && ctx != nil {
+		return cs.WithContext(ctx)
+	}
+	return s
+}
+
 // keyStoreSigner is a crypto.Signer whose Sign is a keystore call: the
 // private key never enters this process.
 type keyStoreSigner struct {
 	ks  sdk.KeyStore
 	id  string
 	pub crypto.PublicKey
+	ctx context.Context // the call's, set by WithContext; nil: Background
 }
 
-// KeyStoreSigner returns a crypto.Signer for key id in ks. It fails with the
-// keystore's error (sdk.ErrNotFound for an unknown key).
+// KeyStoreSigner returns a crypto.Signer (a ContextSigner) for key id in
+// ks. It fails with the keystore's error (sdk.ErrNotFound for an unknown
+// key).
 func KeyStoreSigner(ctx context.Context, ks sdk.KeyStore, id string) (crypto.Signer, error) {
 	info, err := ks.PublicKey(ctx, id)
 	if err != nil {
@@ -34,12 +55,23 @@ func KeyStoreSigner(ctx context.Context, ks sdk.KeyStore, id string) (crypto.Sig
 
 func (s *keyStoreSigner) Public() crypto.PublicKey { return s.pub }
 
+// WithContext returns a copy of s whose Sign runs under ctx.
+func (s *keyStoreSigner) WithContext(ctx context.Context) crypto.Signer {
+	c := *s
+	c.ctx = ctx
+	return &c
+}
+
 func (s *keyStoreSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	req := sdk.SignRequest{KeyID: s.id, Digest: digest, Hash: opts.HashFunc()}
 	if pss, ok := opts.(*rsa.PSSOptions); ok {
 		req.PSS, req.SaltLength = true, pss.SaltLength
 	}
-	return s.ks.Sign(context.Background(), req)
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return s.ks.Sign(ctx, req)
 }
 
 // DefaultSignatureAlgorithm picks the signature algorithm for a CA key:

@@ -14,7 +14,6 @@ import (
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/duration"
-	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -71,7 +70,7 @@ Usage: pkid ocspsign -config pkid.hcl [-label CA] -cert FILE [-status good]
 			switch *status {
 			case sdk.StatusGood, ca.StatusUnknown:
 			case sdk.StatusRevoked:
-				reason, ok := server.ParseReason(*reasonFlag)
+				reason, ok := sdk.ParseReason(*reasonFlag)
 				if !ok {
 					return fmt.Errorf("invalid reason %q: want an RFC 5280 reason name or a number 0-6 or 8-10", *reasonFlag)
 				}

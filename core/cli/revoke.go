@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +14,7 @@ import (
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/client"
+	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
@@ -53,46 +53,6 @@ func (s *caSession) storeOf(label string) sdk.CertStore {
 		return iss.Store()
 	}
 	return nil
-}
-
-// labelOfAKI returns the label of the CA whose key identifier is aki, or "".
-func (s *caSession) labelOfAKI(aki string) string {
-	if iss := s.set.ByAKI(aki); iss != nil {
-		return iss.Label()
-	}
-	return ""
-}
-
-// scope resolves -label / -aki to a CA label (possibly "" for an AKI no
-// configured CA has), its normalised AKI and the certstore to use: the
-// CA's, else the only certstore of the configuration.
-func (s *caSession) scope(label, aki string) (string, string, sdk.CertStore, error) {
-	aki = sdk.NormalizeAKI(aki)
-	if label != "" {
-		iss, err := s.set.Get(label)
-		if err != nil {
-			return "", "", nil, err
-		}
-		caAKI := hex.EncodeToString(iss.Certificate().SubjectKeyId)
-		if aki != "" && aki != caAKI {
-			return "", "", nil, fmt.Errorf("-aki %s is not the key identifier of CA %q (%s)", aki, label, caAKI)
-		}
-		aki = caAKI
-	} else if aki != "" {
-		label = s.labelOfAKI(aki)
-	}
-	if label != "" {
-		if st := s.storeOf(label); st != nil {
-			return label, aki, st, nil
-		}
-		return "", "", nil, fmt.Errorf("CA %q has no certstore", label)
-	}
-	if len(s.CertStores) == 1 {
-		for _, st := range s.CertStores {
-			return "", aki, st, nil
-		}
-	}
-	return "", "", nil, fmt.Errorf("no configured CA has the key identifier %s; give -label", aki)
 }
 
 func revokeCmd(e *env) *command {
@@ -135,7 +95,7 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
 			}
-			reason, ok := server.ParseReason(*reasonFlag)
+			reason, ok := sdk.ParseReason(*reasonFlag)
 			if !ok {
 				return fmt.Errorf("invalid reason %q: want an RFC 5280 reason name or a number 0-6 or 8-10", *reasonFlag)
 			}
@@ -178,52 +138,51 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 		return err
 	}
 	defer s.Close()
-	_, aki, store, err := s.scope(cf.label, aki)
+	pub, err := s.revocationPublisher()
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	rec, err := store.Get(ctx, serial, aki)
+	res, err := s.set.Revoke(ctx, authority.Revocation{Serial: serial, AKI: aki, Label: cf.label, Reason: reason, Store: s.onlyCertStore()}, pub)
 	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-		return fmt.Errorf("certificate not found: serial %s, authority key id %s", serial, aki)
+	case errors.Is(err, authority.ErrPublish):
+		fmt.Fprintf(e.stderr, "pkid: warning: %v\n", err)
 	case err != nil:
-		return err
+		return s.revokeError(cf.label, err)
 	}
-	if rec.Status == sdk.StatusRevoked && rec.RevocationReason == reason {
-		fmt.Fprintf(e.stderr, "pkid: serial %s already revoked (reason %d, at %s)\n", serial, reason, rec.RevokedAt.UTC().Format(time.RFC3339))
-		return nil
+	if res.Already {
+		fmt.Fprintf(e.stderr, "pkid: serial %s already revoked (reason %d, at %s)\n", res.Request.Serial, reason, res.RevokedAt.UTC().Format(time.RFC3339))
 	}
-	if rec.Status == sdk.StatusRevoked && rec.RevocationReason != sdk.ReasonCertificateHold {
-		return fmt.Errorf("serial %s is already revoked with another reason (%d, not %d)", serial, rec.RevocationReason, reason)
+	if err := pub.RegeneratePublished(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but regenerating the published CRL failed: %v\n", res.Request.Serial, err)
 	}
-	rr := sdk.RevokeRequest{Serial: serial, AKI: aki, Reason: reason}
-	if err := revokeRecord(ctx, store, rr); err != nil {
-		return err
-	}
-	if err := afterRevoke(ctx, s.set, store, rr); err != nil {
-		fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but updating OCSP/CRL failed: %v\n", serial, err)
-	}
-	if iss := s.set.ByAKI(aki); iss != nil {
-		if err := refreshPublishedCRLs(ctx, s.Config, s.set, map[string]bool{iss.Label(): true}); err != nil {
-			fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but regenerating the published CRL failed: %v\n", serial, err)
+	return nil
+}
+
+// revocationPublisher re-signs OCSP responses after each revocation and
+// notes whose CRLs a daemon publishes must be regenerated
+// (RegeneratePublished).
+func (s *caSession) revocationPublisher() (*revocation.Service, error) {
+	return revocation.New(revocation.Options{CAs: s.set, Dir: crlDir(s.Config), Offline: true})
+}
+
+// onlyCertStore is the configuration's certstore when it has one only:
+// it records certificates of keys no configured CA has.
+func (s *caSession) onlyCertStore() sdk.CertStore {
+	if len(s.CertStores) == 1 {
+		for _, st := range s.CertStores {
+			return st
 		}
 	}
 	return nil
 }
 
-// revokeRecord revokes rr in store with one-line errors.
-func revokeRecord(ctx context.Context, store sdk.CertStore, rr sdk.RevokeRequest) error {
-	err := store.Revoke(ctx, rr)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sdk.ErrNotFound):
-		return fmt.Errorf("certificate not found: serial %s, authority key id %s", rr.Serial, rr.AKI)
-	case errors.Is(err, sdk.ErrFailedPrecondition):
-		return fmt.Errorf("serial %s is already revoked with another reason", rr.Serial)
+// revokeError words a scope error for the command line.
+func (s *caSession) revokeError(label string, err error) error {
+	if errors.Is(err, authority.ErrNoStore) && label == "" {
+		return fmt.Errorf("%v; give -label", err)
 	}
-	return fmt.Errorf("revoking serial %s: %w", rr.Serial, err)
+	return err
 }
 
 // revokeBatch is how many serials -all collects before revoking them.
@@ -239,9 +198,9 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 		return err
 	}
 	defer s.Close()
-	_, scopeAKI, store, err := s.scope(cf.label, aki)
+	_, scopeAKI, store, err := s.set.RevocationScope(cf.label, aki, s.onlyCertStore())
 	if err != nil {
-		return err
+		return s.revokeError(cf.label, err)
 	}
 	ctx := context.Background()
 	// -label: every certificate recorded under the label (whatever key
@@ -266,21 +225,24 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 		fmt.Fprintf(e.stderr, "would revoke %d certificates (%d already revoked)\n", n, already)
 		return nil
 	}
+	pub, err := s.revocationPublisher()
+	if err != nil {
+		return err
+	}
 	gf.Limit = revokeBatch
 	revoked, warnings := 0, 0
 	// The published CRLs are regenerated once at the end (also after a
 	// failure part way), not per revocation.
-	labels := map[string]bool{}
 	defer func() {
-		if err := refreshPublishedCRLs(ctx, s.Config, s.set, labels); err != nil {
+		if err := pub.RegeneratePublished(ctx); err != nil {
 			fmt.Fprintf(e.stderr, "pkid: warning: regenerating the published CRLs failed: %v\n", err)
 		}
 	}()
 	prev := map[string]bool{}
 	for {
-		var batch []sdk.RevokeRequest
+		var batch []*sdk.CertRecord
 		err := store.List(ctx, gf, func(r *sdk.CertRecord) error {
-			batch = append(batch, sdk.RevokeRequest{Serial: r.Serial, AKI: r.AKI, Reason: reason})
+			batch = append(batch, r)
 			return nil
 		})
 		if err != nil {
@@ -294,26 +256,25 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 			return fmt.Errorf("the certstore still lists revoked certificates as good (serial %s); stopped after revoking %d", batch[0].Serial, revoked)
 		}
 		clear(prev)
-		for _, rr := range batch {
-			prev[rr.Serial+"/"+rr.AKI] = true
+		for _, r := range batch {
+			prev[r.Serial+"/"+r.AKI] = true
 		}
-		for _, rr := range batch {
+		for _, r := range batch {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := revokeRecord(ctx, store, rr); err != nil {
+			// The listed record saves Revoke reading it again.
+			_, err := s.set.Revoke(ctx, authority.Revocation{Serial: r.Serial, AKI: r.AKI, Reason: reason, Store: store, Record: r}, pub)
+			switch {
+			case errors.Is(err, authority.ErrPublish):
+				warnings++
+				if warnings <= 10 {
+					fmt.Fprintf(e.stderr, "pkid: warning: %v\n", err)
+				}
+			case err != nil:
 				return fmt.Errorf("%v (after revoking %d)", err, revoked)
 			}
 			revoked++
-			if iss := s.set.ByAKI(rr.AKI); iss != nil {
-				labels[iss.Label()] = true
-			}
-			if err := afterRevoke(ctx, s.set, store, rr); err != nil {
-				warnings++
-				if warnings <= 10 {
-					fmt.Fprintf(e.stderr, "pkid: warning: serial %s revoked, but updating OCSP/CRL failed: %v\n", rr.Serial, err)
-				}
-			}
 			if revoked%1000 == 0 {
 				fmt.Fprintf(e.stderr, "revoked %d certificates so far\n", revoked)
 			}

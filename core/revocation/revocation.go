@@ -67,6 +67,9 @@ type Options struct {
 	// Published, when set, is called after each CRL is published (for
 	// tests and metrics); it runs with the CA's generation lock held.
 	Published func(label string, delta bool, m *Meta)
+	// Offline serves a command, not a daemon (pkid revoke): New does not
+	// create Dir, and CRLs are regenerated only by RegeneratePublished.
+	Offline bool
 }
 
 // Service publishes the revocation state of a set of CAs.
@@ -128,8 +131,10 @@ func New(opts Options) (*Service, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("revocation: no CRL directory")
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("revocation: %w", err)
+	if !opts.Offline {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("revocation: %w", err)
+		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -304,6 +309,9 @@ func (s *Service) labels() []string {
 	return out
 }
 
+// The Service finishes authority.Set.Revoke's revocations.
+var _ authority.Publisher = (*Service)(nil)
+
 // Revoked finishes a revocation already recorded in the store: it re-signs
 // the certificate's OCSP response (stored, so every responder serves it),
 // drops cached responses and schedules the CA's CRL. Errors: the CA is not
@@ -311,7 +319,7 @@ func (s *Service) labels() []string {
 func (s *Service) Revoked(ctx context.Context, rr sdk.RevokeRequest) error {
 	st := s.byAKI(rr.AKI)
 	if st == nil {
-		return fmt.Errorf("revocation: no CA with authority key id %s", rr.AKI)
+		return fmt.Errorf("revocation: no configured CA with a certstore has authority key id %s: its OCSP response was not re-signed", sdk.NormalizeAKI(rr.AKI))
 	}
 	serial, ok := new(big.Int).SetString(rr.Serial, 10)
 	if !ok {
@@ -334,6 +342,45 @@ func (s *Service) Revoked(ctx context.Context, rr sdk.RevokeRequest) error {
 		s.opts.Forget(serial)
 	}
 	return nil
+}
+
+// RegeneratePublished regenerates, after revocations made without a
+// daemon, the full CRL (and its delta) of each CA that Revoked was told
+// about and that a daemon publishes from Dir: the daemon serves those
+// files until their nextUpdate, so without this an offline revocation
+// would reach relying parties only at its next scheduled CRL. CAs with
+// on_revoke = false, and CRLs never published (a daemon generates them
+// when first asked), are left alone. A daemon regenerating at the same
+// time is harmless: files are renamed into place whole.
+func (s *Service) RegeneratePublished(ctx context.Context) error {
+	var errs []error
+	for _, label := range s.labels() {
+		st := s.cas[label]
+		st.mu.Lock()
+		pending := st.revoked > st.covered
+		target := st.revoked
+		st.mu.Unlock()
+		if !pending {
+			continue
+		}
+		if _, err := os.Stat(s.path(label, false) + ".json"); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if _, err := s.GenerateFull(ctx, label); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := os.Stat(s.path(label, true) + ".json"); err == nil {
+			if _, err := s.GenerateDelta(ctx, label); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		st.mu.Lock()
+		st.covered = max(st.covered, target)
+		st.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // ResignOCSP signs and stores the SHA-1 OCSP response of the certificate

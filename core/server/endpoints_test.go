@@ -231,16 +231,6 @@ func TestRevoke(t *testing.T) {
 	if len(hooked) != 3 {
 		t.Errorf("OnRevoke calls = %d", len(hooked))
 	}
-	for _, tc := range []struct {
-		in   string
-		want int
-		ok   bool
-	}{{"", 0, true}, {"0", 0, true}, {"10", 10, true}, {"aACompromise", 10, true}, {"7", 0, false}, {"11", 0, false}, {"removeFromCRL", 8, true}} {
-		if got, ok := ParseReason(tc.in); got != tc.want || ok != tc.ok {
-			t.Errorf("ParseReason(%q) = %d %v", tc.in, got, ok)
-		}
-	}
-
 	// Without a store, revoke is disabled.
 	e2 := newEnv(t, plainConfig, func(o *Options) { o.Store = nil })
 	wantError(t, e2.post(t, "revoke", body("1")), 404, 404, "not found")

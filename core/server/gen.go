@@ -196,7 +196,7 @@ func (s *Server) newcert(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := sel.iss.Sign(c.r.Context(), ca.SignRequest{CSR: csrPEM, Profile: body.Profile})
+	cert, err := sel.iss.Sign(c.r.Context(), ca.SignRequest{CSR: csrPEM, Profile: body.Profile, Resolved: sel.profile})
 	if err != nil {
 		return nil, err
 	}

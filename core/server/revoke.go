@@ -3,43 +3,11 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/sdk"
 )
-
-// reasonCodes are the RFC 5280 CRLReason names revoke accepts (lower case).
-var reasonCodes = map[string]int{
-	"unspecified":          0,
-	"keycompromise":        1,
-	"cacompromise":         2,
-	"affiliationchanged":   3,
-	"superseded":           4,
-	"cessationofoperation": 5,
-	"certificatehold":      6,
-	"removefromcrl":        8,
-	"privilegewithdrawn":   9,
-	"aacompromise":         10,
-}
-
-// ParseReason reads a revocation reason (DD-9): "" is unspecified (0); a
-// case-insensitive RFC 5280 name; or a number 0–6 or 8–10.
-func ParseReason(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, true
-	}
-	if n, ok := reasonCodes[strings.ToLower(s)]; ok {
-		return n, true
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > 10 || n == 7 {
-		return 0, false
-	}
-	return n, true
-}
 
 // revokeBody is the revoke request (§3.11).
 type revokeBody struct {
@@ -70,43 +38,37 @@ func (s *Server) revoke(c *call) (*reply, error) {
 			return nil, badRequest("authentication required")
 		}
 	}
-	serial := strings.TrimSpace(req.Serial)
-	if serial == "" {
-		return nil, badRequest("serial number is required but not provided")
-	}
-	aki := sdk.NormalizeAKI(req.AKI)
-	if aki == "" && req.Label != "" {
-		iss, err := s.opts.CAs.Get(req.Label)
-		if err != nil {
-			return nil, badRequest("%v", err)
-		}
-		aki = iss.AKI()
-	}
-	if aki == "" {
-		return nil, badRequest("authority key id is required but not provided")
-	}
-	reason, ok := ParseReason(req.Reason)
+	reason, ok := sdk.ParseReason(req.Reason)
 	if !ok {
-		return nil, badRequest("Invalid reason code")
+		reason = -1 // refused by Revoke once serial and CA are checked
 	}
-	rr := sdk.RevokeRequest{Serial: serial, AKI: aki, Reason: reason}
-	err = s.opts.Store.Revoke(c.r.Context(), rr)
+	r := authority.Revocation{Serial: req.Serial, AKI: req.AKI, Reason: reason, Store: s.opts.Store}
+	if sdk.NormalizeAKI(req.AKI) == "" {
+		r.Label = req.Label // the AKI wins when both are given
+	}
+	var pub authority.Publisher
+	if s.opts.OnRevoke != nil {
+		pub = authority.PublisherFunc(s.opts.OnRevoke)
+	}
+	res, err := s.opts.CAs.Revoke(c.r.Context(), r, pub)
 	switch {
+	case err == nil:
+	case errors.Is(err, authority.ErrPublish): // recorded: the reply is a success
+		s.log.Error("after revoke", "serial", res.Request.Serial, "aki", res.Request.AKI, "request_id", c.id, "error", err)
+	case errors.Is(err, authority.ErrInvalidReason):
+		return nil, badRequest("Invalid reason code")
+	case errors.Is(err, authority.ErrNoSerial), errors.Is(err, authority.ErrNoAKI), errors.Is(err, authority.ErrNoCA):
+		return nil, badRequest("%v", err)
 	case errors.Is(err, sdk.ErrNotFound):
-		return nil, codedError(codeRecordNotFound, "certificate not found: serial %s, authority key id %s", serial, aki)
+		return nil, codedError(codeRecordNotFound, "%v", err)
 	case errors.Is(err, sdk.ErrFailedPrecondition):
 		return nil, requestError(http.StatusConflict, "the certificate is already revoked with another reason")
 	case errors.Is(err, sdk.ErrInvalidArgument):
 		return nil, badRequest("%v", err)
 	case errors.Is(err, sdk.ErrUnavailable):
 		return nil, &apiError{status: http.StatusServiceUnavailable, code: ca.CodeStoreUnavailable, msg: storeUnavailable(err), cause: err}
-	case err != nil:
+	default:
 		return nil, err
-	}
-	if s.opts.OnRevoke != nil {
-		if err := s.opts.OnRevoke(c.r.Context(), rr); err != nil {
-			s.log.Error("after revoke", "serial", serial, "aki", aki, "request_id", c.id, "error", err)
-		}
 	}
 	return &reply{result: struct{}{}}, nil
 }

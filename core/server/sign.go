@@ -141,7 +141,7 @@ func (s *Server) authsign(c *call) (*reply, error) {
 
 // issue signs and builds sign's result.
 func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (*reply, error) {
-	sr.Profile = c.profile
+	sr.Profile, sr.Resolved = c.profile, sel.profile
 	cert, err := sel.iss.Sign(c.r.Context(), sr)
 	if err != nil {
 		return nil, err
