@@ -35,7 +35,7 @@ type CRLRequest struct {
 	// Number is the CRL number; nil: Now in nanoseconds since the epoch,
 	// which increases monotonically without shared state, across nodes.
 	Number *big.Int
-	// DeltaBase, when set, makes a delta CRL (RFC 5280 §5.2.4) against the
+	// DeltaBase, when set, makes a delta CRL (RFC 5280, section 5.2.4) against the
 	// full CRL with this number; it lists certificates revoked at or after
 	// DeltaSince (the base CRL's thisUpdate, less a margin).
 	DeltaBase  *big.Int
@@ -161,7 +161,7 @@ type EncodeCRLRequest struct {
 	TempDir string
 }
 
-// EncodeCRL signs and writes to w a v2 CRL (RFC 5280 §5) of req.Issuer
+// EncodeCRL signs and writes to w a v2 CRL (RFC 5280, section 5) of req.Issuer
 // with the entries req.Entries yields, streaming: each revokedCertificates
 // entry is DER-encoded into a buffered spill file in req.TempDir,
 // removed before EncodeCRL returns, even on error; the TBSCertList is then
@@ -269,7 +269,7 @@ func EncodeCRL(ctx context.Context, w io.Writer, req EncodeCRLRequest) (info CRL
 		return info, fmt.Errorf("writing the spill file: %w", err)
 	}
 
-	// revokedCertificates is omitted when empty (RFC 5280 §5.1.2.6).
+	// revokedCertificates is omitted when empty (RFC 5280, section 5.1.2.6).
 	var revHdr []byte
 	if n > 0 {
 		revHdr = appendDERHeader(nil, 0x30, entriesLen)
@@ -413,7 +413,7 @@ func verifyDigest(pub crypto.PublicKey, h crypto.Hash, digest, sig []byte) bool 
 	return false
 }
 
-// checkCRLNumber enforces RFC 5280 §5.2.3: a non-negative integer of at
+// checkCRLNumber enforces RFC 5280, section 5.2.3: a non-negative integer of at
 // most 20 octets.
 func checkCRLNumber(what string, n *big.Int) error {
 	switch {
@@ -428,7 +428,7 @@ func checkCRLNumber(what string, n *big.Int) error {
 }
 
 // addCRLTime writes a Time: UTCTime through 2049, GeneralizedTime from 2050
-// (and before 1950), in UTC, to the second (RFC 5280 §5.1.2.4).
+// (and before 1950), in UTC, to the second (RFC 5280, section 5.1.2.4).
 func addCRLTime(b *cryptobyte.Builder, t time.Time) {
 	t = t.UTC()
 	if y := t.Year(); y >= 1950 && y < 2050 {

@@ -9,7 +9,7 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// revokeBody is the revoke request (§3.11).
+// revokeBody is the revoke request (CFSSL's revoke body).
 type revokeBody struct {
 	Serial string `json:"serial"`
 	AKI    string `json:"authority_key_id"`
@@ -18,7 +18,7 @@ type revokeBody struct {
 	Label string `json:"label"`
 }
 
-// revoke serves /revoke (§3.11) on Options.Store.
+// revoke serves /revoke on Options.Store.
 func (s *Server) revoke(c *call) (*reply, error) {
 	token, inner, wrapped, err := unwrap(c.body)
 	if err != nil {
