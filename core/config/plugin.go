@@ -61,22 +61,15 @@ func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagn
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
-	if lits := literalSecrets(b, s); len(lits) > 0 {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(out, &m); err == nil {
-			m[sdk.LiteralSecretsKey], _ = json.Marshal(lits)
-			out, _ = json.Marshal(m)
-		}
-	}
 	return out, diags
 }
 
-// literalSecrets names the sensitive attributes written as literal values:
-// only the core sees the expression, so it tells the plugin, which may
-// refuse them (sdk.LiteralSecretsKey). An expression that calls a function
-// (env, file, ...) or references anything is not literal. Bodies in HCL's
-// JSON syntax are not inspected.
-func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
+// LiteralSecrets names the sensitive attributes of b (by the plugin's
+// schema s) written as literal values: only the core sees the expression,
+// so it tells the plugin (sdk.Config.LiteralSecrets), which may refuse
+// them. An expression that calls a function (env, file, ...) or references
+// anything is not literal. Bodies in HCL's JSON syntax are not inspected.
+func LiteralSecrets(b *PluginBlock, s *sdk.Schema) []string {
 	var out []string
 	for _, a := range sensitiveExprs(b, s) {
 		name, expr := a.name, a.expr
