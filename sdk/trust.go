@@ -37,7 +37,8 @@ type Trust interface {
 	// Platforms returns the source's platform metadata, or none.
 	Platforms(ctx context.Context) ([]Platform, error)
 	// Watch returns a channel that receives a value each time the
-	// source's content changes, until ctx ends; the host then reads it
-	// again. A source that never changes returns a nil channel.
+	// source's content changes (the host then reads it again) and is
+	// closed when ctx ends. A source that never changes returns a nil
+	// channel.
 	Watch(ctx context.Context) (<-chan struct{}, error)
 }
