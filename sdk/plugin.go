@@ -4,6 +4,13 @@
 // protobuf: the adapter behind Main translates, multiplexes instances and
 // batches the hot paths (signing, certificate writes) onto streams. The
 // host's side of the protocol is package sdk/rpc, which plugins never need.
+//
+// Optional abilities are optional interfaces (KeyImporter, BatchPutter,
+// Commander): the adapter finds them by type assertion on the instance
+// Configure returns and tells the host, whose view of the instance
+// implements the same ones. Plugins declare no capability strings and never
+// check cfg.Kind: the host calls them only for kinds their Info lists.
+// docs/plugin-guide.md walks through a keystore.
 package sdk
 
 import (
