@@ -164,7 +164,10 @@ func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
 	return err
 }
 
-// PutBatch sends the records together over the group-commit stream.
+// PutBatch sends the records together over the group-commit stream. Every
+// out-of-process certstore gets it, whether or not its instance reported
+// rpc.CapPutBatch: the stream saves round trips either way, and the
+// plugin's adapter puts one record at a time for a store without PutBatch.
 func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
 	errs, err := call(ctx, s.p, s.part, func(c *rpc.Client) ([]error, error) {
 		return c.CertStore(s.name).(sdk.BatchPutter).PutBatch(ctx, recs)
