@@ -61,29 +61,46 @@ func (srv *server) instance(kind, name string) (Instance, error) {
 
 func (srv *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
 	i := srv.impl.Info()
-	return &pb.GetInfoResponse{Name: i.Name, Version: i.Version, Kinds: i.Kinds, Capabilities: i.Capabilities, Description: i.Description}, nil
+	return &pb.GetInfoResponse{Name: i.Name, Version: i.Version, Kinds: i.Kinds, Description: i.Description}, nil
 }
 
 func (srv *server) GetSchema(_ context.Context, r *pb.GetSchemaRequest) (*pb.GetSchemaResponse, error) {
 	return &pb.GetSchemaResponse{Schema: schemaToPB(srv.impl.Schema(r.Kind))}, nil
 }
 
+// checkKind refuses a kind the plugin does not serve, so that no plugin
+// re-checks cfg.Kind itself.
+func (srv *server) checkKind(kind string) error {
+	if i := srv.impl.Info(); !hasKind(i, kind) {
+		return status.Errorf(codes.InvalidArgument, "plugin %q provides %q, not %q", i.Name, i.Kinds, kind)
+	}
+	return nil
+}
+
 func (srv *server) ValidateConfig(ctx context.Context, r *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
-	ds := srv.impl.ValidateConfig(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson})
+	if err := srv.checkKind(r.Kind); err != nil {
+		return nil, err
+	}
+	ds := srv.impl.ValidateConfig(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson, LiteralSecrets: r.LiteralSecrets})
 	return &pb.ValidateConfigResponse{Diagnostics: diagsToPB(ds)}, nil
 }
 
 func (srv *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if !hasKind(srv.impl.Info(), r.Kind) {
-		return nil, status.Errorf(codes.InvalidArgument, "plugin %q does not provide kind %q", srv.impl.Info().Name, r.Kind)
+	if err := srv.checkKind(r.Kind); err != nil {
+		return nil, err
 	}
-	inst, err := srv.impl.Configure(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson})
+	inst, err := srv.impl.Configure(ctx, Config{Kind: r.Kind, Instance: r.Instance, JSON: r.ConfigJson, LiteralSecrets: r.LiteralSecrets})
 	var de *DiagnosticsError
 	if errors.As(err, &de) {
 		return &pb.ConfigureResponse{Diagnostics: diagsToPB(de.Diagnostics)}, nil
 	}
 	if err != nil {
 		return nil, wire.ToStatus(err)
+	}
+	caps, err := capabilities(r.Kind, inst)
+	if err != nil {
+		_ = inst.Close()
+		return nil, status.Errorf(codes.Internal, "plugin %q: %v", srv.impl.Info().Name, err)
 	}
 	key := instanceKey{r.Kind, r.Instance}
 	srv.mu.Lock()
@@ -93,7 +110,34 @@ func (srv *server) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.C
 	if old != nil {
 		_ = old.Close()
 	}
-	return &pb.ConfigureResponse{}, nil
+	return &pb.ConfigureResponse{Capabilities: caps}, nil
+}
+
+// capabilities checks that inst implements kind's interface and names the
+// optional interfaces it implements (wire.Cap*).
+func capabilities(kind string, inst Instance) ([]string, error) {
+	var ok bool
+	switch kind {
+	case KindKeyStore:
+		_, ok = inst.(KeyStore)
+	case KindCertStore:
+		_, ok = inst.(CertStore)
+	case KindTrust:
+		_, ok = inst.(Trust)
+	case KindScanCheck:
+		_, ok = inst.(ScanCheck)
+	}
+	if !ok {
+		return nil, fmt.Errorf("configure returned a %T, which does not implement the %s interface", inst, kind)
+	}
+	var caps []string
+	if _, ok := inst.(KeyImporter); ok && kind == KindKeyStore {
+		caps = append(caps, wire.CapImportKey)
+	}
+	if _, ok := inst.(BatchPutter); ok && kind == KindCertStore {
+		caps = append(caps, wire.CapPutBatch)
+	}
+	return caps, nil
 }
 
 func (srv *server) CloseInstance(_ context.Context, r *pb.CloseInstanceRequest) (*pb.CloseInstanceResponse, error) {
@@ -230,7 +274,11 @@ func (s *keyStoreServer) ImportKey(ctx context.Context, r *pb.ImportKeyRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return keyInfoResult(ks.ImportKey(ctx, ImportKeyRequest{ID: r.Id, PEM: r.PrivateKeyPem}))
+	imp, ok := ks.(KeyImporter)
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented, "keystore %q cannot import keys", r.Instance)
+	}
+	return keyInfoResult(imp.ImportKey(ctx, ImportKeyRequest{ID: r.Id, PEM: r.PrivateKeyPem}))
 }
 
 func (s *keyStoreServer) ListKeys(ctx context.Context, r *pb.ListKeysRequest) (*pb.ListKeysResponse, error) {

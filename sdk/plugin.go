@@ -4,6 +4,13 @@
 // protobuf: the adapter behind Main translates, multiplexes instances and
 // batches the hot paths (signing, certificate writes) onto streams. The
 // host's side of the protocol is package sdk/rpc, which plugins never need.
+//
+// Optional abilities are optional interfaces (KeyImporter, BatchPutter,
+// Commander): the adapter finds them by type assertion on the instance
+// Configure returns and tells the host, whose view of the instance
+// implements the same ones. Plugins declare no capability strings and never
+// check cfg.Kind: the host calls them only for kinds their Info lists.
+// docs/plugin-guide.md walks through a keystore.
 package sdk
 
 import (
@@ -23,39 +30,28 @@ const (
 	KindScanCheck = "scancheck"
 )
 
-// Info describes a plugin build.
+// Info describes a plugin build. What an instance can do beyond its kind's
+// interface is not declared here: the host learns it from the optional
+// interfaces the instance implements (KeyImporter, BatchPutter).
 type Info struct {
-	Name         string   // plugin type, e.g. "file"
-	Version      string   // semantic version
-	Kinds        []string // KindKeyStore, KindCertStore, ...
-	Capabilities []string
-	Description  string
+	Name        string   // plugin type, e.g. "file"
+	Version     string   // semantic version
+	Kinds       []string // KindKeyStore, KindCertStore, ...
+	Description string
 }
 
-// Config is an instance's decoded configuration block.
+// Config is an instance's decoded configuration block. Kind is always one
+// of the plugin's Info().Kinds: the host checks it before calling.
 type Config struct {
 	Kind     string
 	Instance string
 	// JSON is the block's value as the core decoded it against the schema.
 	JSON json.RawMessage
-}
-
-// LiteralSecretsKey is a key the core adds to a configuration's JSON: the
-// sensitive attributes the operator wrote as literal values in the file,
-// rather than computing them with env() or file(). Plugins may refuse those
-// (a PIN in a config file leaks with it). It never carries a value.
-const LiteralSecretsKey = "__pkid_literal_secrets"
-
-// LiteralSecrets lists the sensitive attributes written literally in the
-// configuration file (see LiteralSecretsKey).
-func (c Config) LiteralSecrets() []string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(c.JSON, &m) != nil {
-		return nil
-	}
-	var out []string
-	_ = json.Unmarshal(m[LiteralSecretsKey], &out)
-	return out
+	// LiteralSecrets names the sensitive attributes the operator wrote as
+	// literal values in the file rather than computing them with env() or
+	// file(). Plugins may refuse those (a PIN in a config file leaks with
+	// it). It never carries a value.
+	LiteralSecrets []string
 }
 
 // Decode unmarshals the configuration into v.
@@ -78,7 +74,8 @@ type Plugin interface {
 	// ValidateConfig checks a configuration without side effects.
 	ValidateConfig(ctx context.Context, cfg Config) Diagnostics
 	// Configure creates the instance. The returned value implements the
-	// interface of cfg.Kind (KeyStore, CertStore). Errors should wrap
+	// interface of cfg.Kind (KeyStore, CertStore, Trust, ScanCheck) and any
+	// optional interfaces it supports. Errors should wrap
 	// ErrUnauthenticated for wrong credentials, or be *DiagnosticsError
 	// for configuration problems.
 	Configure(ctx context.Context, cfg Config) (Instance, error)
@@ -91,7 +88,7 @@ type Instance interface {
 	Close() error
 }
 
-// Commander is implemented by plugins that add CLI subcommands, exposed as
+// Commander is optional: plugins that implement it add CLI subcommands, exposed as
 // `pkid <kind> <type> <command> ...`.
 type Commander interface {
 	Commands() []Command
@@ -147,7 +144,7 @@ type GenerateKeyRequest struct {
 	Attributes map[string]string
 }
 
-// ImportKeyRequest brings an existing private key (PEM: PKCS#1, SEC1, PKCS#8,
+// ImportKeyRequest (KeyImporter) brings an existing private key (PEM: PKCS#1, SEC1, PKCS#8,
 // including CFSSL's ca-key.pem) into the keystore.
 type ImportKeyRequest struct {
 	ID  string
@@ -172,10 +169,17 @@ type SignRequest struct {
 type KeyStore interface {
 	Instance
 	GenerateKey(ctx context.Context, req GenerateKeyRequest) (*KeyInfo, error)
-	ImportKey(ctx context.Context, req ImportKeyRequest) (*KeyInfo, error)
 	ListKeys(ctx context.Context) ([]KeyInfo, error)
 	PublicKey(ctx context.Context, id string) (*KeyInfo, error)
 	Sign(ctx context.Context, req SignRequest) ([]byte, error)
+}
+
+// KeyImporter is optional: keystores that can take in an existing private
+// key implement it (a keystore that only generates keys inside a token does
+// not, and the host then says it cannot import without asking). Errors as
+// KeyStore's, with ErrInvalidArgument for a PEM that holds no usable key.
+type KeyImporter interface {
+	ImportKey(ctx context.Context, req ImportKeyRequest) (*KeyInfo, error)
 }
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ type Schema struct {
 }
 
 // Type is an attribute type as cty's JSON type form: "string", "number",
-// "bool", or a collection such as ["list","string"].
+// "bool", or a collection such as ["list","string"]; or TypeDuration.
 type Type = string
 
 // Attribute types.
@@ -25,6 +25,11 @@ const (
 	TypeBool       Type = `"bool"`
 	TypeListString Type = `["list","string"]`
 	TypeMapString  Type = `["map","string"]`
+	// TypeDuration is a string the core parses as pkid durations are
+	// everywhere ("36h", "90m", "14d", "1d12h"; a bad one is an error at
+	// its file:line:col). The plugin receives it as a Go duration string:
+	// decode it with time.ParseDuration.
+	TypeDuration Type = `"duration"`
 )
 
 // Attribute is one attribute of a block.
@@ -90,6 +95,11 @@ func (s *Schema) Number(name string, f Flag, description string) *Schema {
 // Bool adds a bool attribute.
 func (s *Schema) Bool(name string, f Flag, description string) *Schema {
 	return s.Attr(name, TypeBool, f, description)
+}
+
+// Duration adds a TypeDuration attribute.
+func (s *Schema) Duration(name string, f Flag, description string) *Schema {
+	return s.Attr(name, TypeDuration, f, description)
 }
 
 // StringList adds a list(string) attribute.

@@ -121,7 +121,7 @@ func loadBlock(ctx context.Context, req LoadRequest, cat *Catalog, b *config.Plu
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	cfg := sdk.Config{Kind: b.Kind, Instance: b.Name, JSON: js}
+	cfg := sdk.Config{Kind: b.Kind, Instance: b.Name, JSON: js, LiteralSecrets: config.LiteralSecrets(b, schema)}
 	pds, err := validate(cfg)
 	if err != nil {
 		return nil, append(diags, blockDiag(b, "Cannot validate plugin configuration", err))
@@ -131,7 +131,7 @@ func loadBlock(ctx context.Context, req LoadRequest, cat *Catalog, b *config.Plu
 		return nil, diags
 	}
 
-	inst, err := req.Host.Open(ctx, pluginhost.OpenRequest{Spec: spec, Name: b.Name, Config: js, InProcess: inprocess})
+	inst, err := req.Host.Open(ctx, pluginhost.OpenRequest{Spec: spec, Name: b.Name, Config: js, LiteralSecrets: cfg.LiteralSecrets, InProcess: inprocess})
 	var de *sdk.DiagnosticsError
 	switch {
 	case errors.As(err, &de):

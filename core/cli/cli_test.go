@@ -245,6 +245,12 @@ func TestExternalPluginCLI(t *testing.T) {
 	if r := pkid(t, "plugin", "list", "-config", cfg); r.code != 0 || !regexp.MustCompile(`keystore\s+memory\s+external\s+1\.0\.0`).MatchString(r.stdout) {
 		t.Fatalf("plugin list: %+v", r)
 	}
+	// The sample keystore is no sdk.KeyImporter: the adapter reports it and
+	// the CLI says so before reading the key file.
+	if r := pkid(t, "keystore", "scratch", "import", "-id", "b", "-key", filepath.Join(dir, "absent.pem"), "-config", cfg); r.code != 1 ||
+		!strings.Contains(r.stderr, "keystore scratch cannot import keys") {
+		t.Errorf("import into a keystore that cannot import: %+v", r)
+	}
 
 	// Tamper with the binary.
 	f, err := os.OpenFile(bin, os.O_APPEND|os.O_WRONLY, 0)

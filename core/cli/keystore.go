@@ -93,11 +93,17 @@ Commands on an instance NAME:
 				}
 				return writePublic(e, k)
 			case "import":
+				// Whether the keystore can import is a property of its
+				// instance (sdk.KeyImporter), known without a round trip.
+				imp, ok := ks.(sdk.KeyImporter)
+				if !ok {
+					return fmt.Errorf("keystore %s cannot import keys; generate them in it instead", name)
+				}
 				data, err := os.ReadFile(*keyFile)
 				if err != nil {
 					return fmt.Errorf("keystore %s: import: %w", name, err)
 				}
-				k, err := ks.ImportKey(ctx, sdk.ImportKeyRequest{ID: *id, PEM: data})
+				k, err := imp.ImportKey(ctx, sdk.ImportKeyRequest{ID: *id, PEM: data})
 				if err != nil {
 					return fmt.Errorf("keystore %s: import: %w", name, err)
 				}

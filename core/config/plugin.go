@@ -10,8 +10,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/pkid/pkid/core/duration"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -61,22 +63,15 @@ func DecodePluginBody(b *PluginBlock, s *sdk.Schema) (json.RawMessage, hcl.Diagn
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
-	if lits := literalSecrets(b, s); len(lits) > 0 {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(out, &m); err == nil {
-			m[sdk.LiteralSecretsKey], _ = json.Marshal(lits)
-			out, _ = json.Marshal(m)
-		}
-	}
 	return out, diags
 }
 
-// literalSecrets names the sensitive attributes written as literal values:
-// only the core sees the expression, so it tells the plugin, which may
-// refuse them (sdk.LiteralSecretsKey). An expression that calls a function
-// (env, file, ...) or references anything is not literal. Bodies in HCL's
-// JSON syntax are not inspected.
-func literalSecrets(b *PluginBlock, s *sdk.Schema) []string {
+// LiteralSecrets names the sensitive attributes of b (by the plugin's
+// schema s) written as literal values: only the core sees the expression,
+// so it tells the plugin (sdk.Config.LiteralSecrets), which may refuse
+// them. An expression that calls a function (env, file, ...) or references
+// anything is not literal. Bodies in HCL's JSON syntax are not inspected.
+func LiteralSecrets(b *PluginBlock, s *sdk.Schema) []string {
 	var out []string
 	for _, a := range sensitiveExprs(b, s) {
 		name, expr := a.name, a.expr
@@ -179,6 +174,44 @@ func secretFileDiags(b *PluginBlock, s *sdk.Schema, val cty.Value) hcl.Diagnosti
 	return diags
 }
 
+// durationSpec decodes an sdk.TypeDuration attribute: a string parsed as
+// core blocks parse durations (days allowed), errors at the expression,
+// handed to the plugin as a Go duration string (time.ParseDuration).
+func durationSpec(a sdk.Attribute) hcldec.Spec {
+	return &hcldec.TransformFuncSpec{
+		Wrapped: &hcldec.ValidateSpec{
+			Wrapped: &hcldec.AttrSpec{Name: a.Name, Type: cty.String, Required: a.Required},
+			Func: func(v cty.Value) hcl.Diagnostics {
+				if v.IsNull() || !v.IsKnown() {
+					return nil
+				}
+				if _, err := duration.Parse(v.AsString()); err != nil {
+					return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid duration", Detail: err.Error() + "."}}
+				}
+				return nil
+			},
+		},
+		Func: goDuration,
+	}
+}
+
+// goDuration turns a valid pkid duration into Go's form ("1d" -> "24h0m0s").
+var goDuration = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "d", Type: cty.String, AllowNull: true, AllowUnknown: true}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		if v.IsNull() || !v.IsKnown() {
+			return v, nil
+		}
+		d, err := duration.Parse(v.AsString())
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return cty.StringVal(d.String()), nil
+	},
+})
+
 // specFromSchema builds the hcldec spec for a plugin schema.
 func specFromSchema(s *sdk.Schema) (hcldec.ObjectSpec, error) {
 	spec := hcldec.ObjectSpec{}
@@ -188,6 +221,10 @@ func specFromSchema(s *sdk.Schema) (hcldec.ObjectSpec, error) {
 	for _, a := range s.Attributes {
 		if _, dup := spec[a.Name]; dup || a.Name == "" {
 			return nil, fmt.Errorf("attribute name %q is empty or used twice", a.Name)
+		}
+		if a.Type == sdk.TypeDuration {
+			spec[a.Name] = durationSpec(a)
+			continue
 		}
 		ty, err := ctyjson.UnmarshalType([]byte(a.Type))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,8 +75,33 @@ func (k *keyStore) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) 
 	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).GenerateKey(ctx, req) })
 }
 
-func (k *keyStore) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) { return c.KeyStore(k.name).ImportKey(ctx, req) })
+// importingKeyStore is the view of a keystore whose instance implements
+// sdk.KeyImporter, as its plugin's adapter reported when it was configured:
+// the host asks the instance's interfaces, not the plugin, what it can do.
+type importingKeyStore struct{ *keyStore }
+
+func (k importingKeyStore) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
+	return call(ctx, k.p, k.part, func(c *rpc.Client) (*sdk.KeyInfo, error) {
+		imp, ok := c.KeyStore(k.name).(sdk.KeyImporter)
+		if !ok { // a restart brought a build that cannot import
+			return nil, fmt.Errorf("keystore %q cannot import keys: %w", k.name, sdk.ErrUnimplemented)
+		}
+		return imp.ImportKey(ctx, req)
+	})
+}
+
+// keyStore returns the facade of the configured keystore instance name,
+// implementing sdk.KeyImporter when the instance does.
+func (p *Process) keyStore(ctx context.Context, name string) (sdk.Instance, error) {
+	conn, err := p.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := &keyStore{p: p, name: name, part: part{sdk.KindKeyStore, name}}
+	if slices.Contains(conn.Capabilities(sdk.KindKeyStore, name), rpc.CapImportKey) {
+		return importingKeyStore{k}, nil
+	}
+	return k, nil
 }
 
 func (k *keyStore) ListKeys(ctx context.Context) ([]sdk.KeyInfo, error) {
@@ -138,7 +164,10 @@ func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
 	return err
 }
 
-// PutBatch sends the records together over the group-commit stream.
+// PutBatch sends the records together over the group-commit stream. Every
+// out-of-process certstore gets it, whether or not its instance reported
+// rpc.CapPutBatch: the stream saves round trips either way, and the
+// plugin's adapter puts one record at a time for a store without PutBatch.
 func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
 	errs, err := call(ctx, s.p, s.part, func(c *rpc.Client) ([]error, error) {
 		return c.CertStore(s.name).(sdk.BatchPutter).PutBatch(ctx, recs)
@@ -177,6 +206,7 @@ func (s *certStore) GetOCSP(ctx context.Context, serial, aki string) (*sdk.OCSPR
 
 var (
 	_ sdk.KeyStore    = (*keyStore)(nil)
+	_ sdk.KeyImporter = importingKeyStore{}
 	_ sdk.CertStore   = (*certStore)(nil)
 	_ sdk.BatchPutter = (*certStore)(nil)
 )

@@ -42,7 +42,7 @@ type Process struct {
 	restarting bool
 	lastErr    error // why the last start failed; nil once running
 	restarts   int
-	configs    map[instKey][]byte // replayed after a restart
+	configs    map[instKey]sdk.Config // replayed after a restart
 	stopCh     chan struct{}
 }
 
@@ -188,14 +188,14 @@ func (p *Process) launch() error {
 	}
 	conn := raw.(*rpc.Client)
 	p.mu.Lock()
-	configs := make(map[instKey][]byte, len(p.configs))
+	configs := make(map[instKey]sdk.Config, len(p.configs))
 	for k, v := range p.configs {
 		configs[k] = v
 	}
 	p.mu.Unlock()
-	for k, js := range configs {
+	for k, cfg := range configs {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := conn.Configure(ctx, sdk.Config{Kind: k.kind, Instance: k.name, JSON: js})
+		err := conn.Configure(ctx, cfg)
 		cancel()
 		if err != nil {
 			conn.Close()
@@ -351,7 +351,7 @@ func (p *Process) configure(ctx context.Context, cfg sdk.Config) error {
 		return err
 	}
 	p.mu.Lock()
-	p.configs[instKey{cfg.Kind, cfg.Instance}] = cfg.JSON
+	p.configs[instKey{cfg.Kind, cfg.Instance}] = cfg
 	p.mu.Unlock()
 	return nil
 }

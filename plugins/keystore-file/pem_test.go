@@ -80,7 +80,7 @@ func TestImportCFSSLCAKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, err := ks.ImportKey(t.Context(), sdk.ImportKeyRequest{PEM: data})
+			info, err := ks.(sdk.KeyImporter).ImportKey(t.Context(), sdk.ImportKeyRequest{PEM: data})
 			if err != nil {
 				t.Fatalf("ImportKey: %v", err)
 			}
@@ -88,7 +88,7 @@ func TestImportCFSSLCAKey(t *testing.T) {
 				t.Errorf("imported key = %+v", info)
 			}
 			// The derived id names the key, so importing it again collides.
-			if _, err := ks.ImportKey(t.Context(), sdk.ImportKeyRequest{PEM: data}); !errors.Is(err, sdk.ErrAlreadyExists) {
+			if _, err := ks.(sdk.KeyImporter).ImportKey(t.Context(), sdk.ImportKeyRequest{PEM: data}); !errors.Is(err, sdk.ErrAlreadyExists) {
 				t.Errorf("second import: %v, want ErrAlreadyExists", err)
 			}
 			req := sdk.SignRequest{KeyID: info.ID, Digest: []byte("message")}

@@ -19,11 +19,10 @@ func New() sdk.Plugin { return plugin{} }
 // Info describes the plugin build.
 func (plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name:         "file",
-		Version:      Version,
-		Kinds:        []string{sdk.KindKeyStore},
-		Capabilities: []string{"sign.pss", "import"},
-		Description:  "private keys in a directory, one age-encrypted file per key",
+		Name:        "file",
+		Version:     Version,
+		Kinds:       []string{sdk.KindKeyStore},
+		Description: "private keys in a directory, one age-encrypted file per key",
 	}
 }
 
@@ -44,9 +43,6 @@ func (plugin) Schema(kind string) *sdk.Schema {
 
 // ValidateConfig checks the block without touching the file system.
 func (plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
-	if cfg.Kind != sdk.KindKeyStore {
-		return sdk.Errorf(nil, "unsupported plugin kind", fmt.Sprintf("the file plugin provides %q, not %q", sdk.KindKeyStore, cfg.Kind))
-	}
 	_, diags := decodeConfig(cfg)
 	return diags
 }
@@ -58,9 +54,6 @@ func (plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics 
 // sdk.ErrUnauthenticated when the passphrase is wrong; other errors for an
 // unreadable or corrupt directory.
 func (plugin) Configure(ctx context.Context, cfg sdk.Config) (sdk.Instance, error) {
-	if cfg.Kind != sdk.KindKeyStore {
-		return nil, sdk.Errorf(nil, "unsupported plugin kind", fmt.Sprintf("the file plugin provides %q, not %q", sdk.KindKeyStore, cfg.Kind)).Err()
-	}
 	c, diags := decodeConfig(cfg)
 	if err := diags.Err(); err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
 		add("token_label", "conflicting token options", `set only one of "token_label", "token_serial" and "slot"`)
 	}
 
-	diags = append(diags, c.decodePIN(&raw, slices.Contains(cfg.LiteralSecrets(), "pin"))...)
+	diags = append(diags, c.decodePIN(&raw, slices.Contains(cfg.LiteralSecrets, "pin"))...)
 
 	if m := raw.MaxSessions; m != nil {
 		if *m != math.Trunc(*m) || *m < 1 || *m > maxSessionsLimit {

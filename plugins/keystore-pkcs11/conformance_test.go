@@ -12,7 +12,7 @@ import (
 )
 
 // TestConformance runs the keystore kit in process against a fresh SoftHSM
-// token per store. ImportKey is ErrUnimplemented, so the import subtests
+// token per store. Instances are no sdk.KeyImporter, so the import subtests
 // skip.
 func TestConformance(t *testing.T) {
 	plugintest.TestKeyStore(t, func(t *testing.T) sdk.KeyStore {

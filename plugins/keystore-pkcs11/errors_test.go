@@ -35,7 +35,7 @@ func TestStartupErrors(t *testing.T) {
 		{"unknown token", with(base, "token_label", "nope"), sdk.ErrNotFound, `no token "nope"`},
 		{"unknown serial", with(base, "token_label", nil, "token_serial", "0000"), sdk.ErrNotFound, `available tokens: "pkid"`},
 		{"unsupported mechanism", with(base, "algorithms", []string{"ecdsa-p256"}), nil, ""},
-		{"literal PIN refused", with(baseConfig(tok), "allow_literal_pin", nil, sdk.LiteralSecretsKey, []string{"pin"}), nil, "literal PIN not allowed"},
+		{"literal PIN refused", with(baseConfig(tok), "allow_literal_pin", nil, literalSecrets, []string{"pin"}), nil, "literal PIN not allowed"},
 		{"PIN from env() accepted", with(baseConfig(tok), "allow_literal_pin", nil), nil, ""},
 		{"two tokens", with(base, "slot", 0), nil, "conflicting token options"},
 		{"unset pin_env", with(base, "pin_file", nil, "pin_env", "PKID_TEST_UNSET_PIN"), sdk.ErrInvalidArgument, "PKID_TEST_UNSET_PIN"},
@@ -91,8 +91,7 @@ func TestValidateConfig(t *testing.T) {
 	mod := softhsmtest.Module(t)
 	p := keystorepkcs11.New()
 	validate := func(cfg map[string]any) sdk.Diagnostics {
-		js, _ := jsonMarshal(cfg)
-		return p.ValidateConfig(t.Context(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "hsm", JSON: js})
+		return p.ValidateConfig(t.Context(), keystoreConfig("hsm", cfg))
 	}
 	t.Setenv("PKID_TEST_HSM_PIN", "s3cr3t-pin")
 	if d := validate(map[string]any{"module": mod, "token_label": "pkid", "pin_env": "PKID_TEST_HSM_PIN"}); d.HasErrors() {
@@ -106,7 +105,7 @@ func TestValidateConfig(t *testing.T) {
 		{map[string]any{"module": "/nonexistent.so", "token_label": "pkid", "pin_env": "PKID_TEST_HSM_PIN"}, `cannot load module "/nonexistent.so"`},
 		{map[string]any{"module": mod, "pin_env": "PKID_TEST_HSM_PIN"}, "missing token"},
 		{map[string]any{"module": mod, "token_label": "pkid"}, "missing PIN"},
-		{map[string]any{"module": mod, "token_label": "pkid", "pin": "1234", sdk.LiteralSecretsKey: []string{"pin"}}, "literal PIN not allowed"},
+		{map[string]any{"module": mod, "token_label": "pkid", "pin": "1234", literalSecrets: []string{"pin"}}, "literal PIN not allowed"},
 		{map[string]any{"module": mod, "token_label": "pkid", "pin_env": "PKID_TEST_HSM_PIN", "max_sessions": 0}, "invalid max_sessions"},
 		{map[string]any{"module": mod, "token_label": "pkid", "pin_env": "PKID_TEST_HSM_PIN", "algorithms": []string{"dsa"}}, "unknown key algorithm"},
 	} {

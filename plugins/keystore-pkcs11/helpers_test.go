@@ -35,12 +35,23 @@ func with(cfg map[string]any, kv ...any) map[string]any {
 	return out
 }
 
-func configure(p sdk.Plugin, name string, cfg map[string]any) (sdk.Instance, error) {
+// literalSecrets is a key of the test maps that becomes
+// sdk.Config.LiteralSecrets rather than part of the block.
+const literalSecrets = "test: literal secrets"
+
+// keystoreConfig turns a test map into the configuration of instance name.
+func keystoreConfig(name string, cfg map[string]any) sdk.Config {
+	lits, _ := cfg[literalSecrets].([]string)
+	cfg = with(cfg, literalSecrets, nil)
 	js, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err)
 	}
-	return p.Configure(context.Background(), sdk.Config{Kind: sdk.KindKeyStore, Instance: name, JSON: js})
+	return sdk.Config{Kind: sdk.KindKeyStore, Instance: name, JSON: js, LiteralSecrets: lits}
+}
+
+func configure(p sdk.Plugin, name string, cfg map[string]any) (sdk.Instance, error) {
+	return p.Configure(context.Background(), keystoreConfig(name, cfg))
 }
 
 // newStore creates a fresh token and an in-process instance on it.

@@ -126,12 +126,6 @@ func templates(alg, id string) (pub, priv []*pkcs11.Attribute) {
 	return pub, priv
 }
 
-// ImportKey always fails with sdk.ErrUnimplemented: keys are generated on
-// the token, so private key material never exists outside it.
-func (i *Instance) ImportKey(context.Context, sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	return nil, fmt.Errorf("keystore-pkcs11: importing keys is not supported; generate keys on the token: %w", sdk.ErrUnimplemented)
-}
-
 // ListKeys describes every private key on the token that pkid can use;
 // keys of other types are left out. Errors: sdk.ErrUnavailable,
 // sdk.ErrFailedPrecondition (closed).

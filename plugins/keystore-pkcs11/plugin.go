@@ -2,7 +2,6 @@ package keystorepkcs11
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/pkid/pkid/sdk"
 )
@@ -24,11 +23,10 @@ var _ sdk.Commander = (*plugin)(nil)
 // Info describes the plugin build.
 func (*plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name:         "pkcs11",
-		Version:      Version,
-		Kinds:        []string{sdk.KindKeyStore},
-		Capabilities: capabilities,
-		Description:  "private keys generated and kept on a PKCS#11 token (HSM)",
+		Name:        "pkcs11",
+		Version:     Version,
+		Kinds:       []string{sdk.KindKeyStore},
+		Description: "private keys generated and kept on a PKCS#11 token (HSM)",
 	}
 }
 
@@ -54,9 +52,6 @@ func (*plugin) Schema(kind string) *sdk.Schema {
 // file system and environment (module and pin_file exist, pin_env is set);
 // it never loads the module.
 func (*plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics {
-	if cfg.Kind != sdk.KindKeyStore {
-		return wrongKind(cfg.Kind)
-	}
 	c, diags := decodeConfig(cfg)
 	if c != nil {
 		diags = append(diags, c.checkEnvironment()...)
@@ -71,16 +66,9 @@ func (*plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics
 // a module that cannot be loaded or a token lacking a required mechanism
 // (and always in builds without PKCS#11 support).
 func (p *plugin) Configure(ctx context.Context, cfg sdk.Config) (sdk.Instance, error) {
-	if cfg.Kind != sdk.KindKeyStore {
-		return nil, wrongKind(cfg.Kind).Err()
-	}
 	c, diags := decodeConfig(cfg)
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
 	return p.configure(ctx, cfg.Instance, c)
-}
-
-func wrongKind(kind string) sdk.Diagnostics {
-	return sdk.Errorf(nil, "unsupported plugin kind", fmt.Sprintf("the pkcs11 plugin provides %q, not %q", sdk.KindKeyStore, kind))
 }

@@ -14,9 +14,6 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// capabilities are advertised by builds with PKCS#11 support.
-var capabilities = []string{"sign.pss", "generate"}
-
 // Instance is a configured pkcs11 keystore; it implements sdk.KeyStore.
 type Instance struct {
 	name  string

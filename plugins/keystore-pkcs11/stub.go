@@ -9,9 +9,6 @@ import (
 	"github.com/pkid/pkid/sdk"
 )
 
-// capabilities are empty: this build cannot reach a token.
-var capabilities = []string{"stub"}
-
 // registry is empty in builds without PKCS#11 support.
 type registry struct{}
 

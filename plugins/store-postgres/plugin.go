@@ -18,8 +18,6 @@ import (
 const (
 	PluginName    = "postgres"
 	PluginVersion = "0.1.0"
-	// CapabilityPutBatch says the instance implements sdk.BatchPutter.
-	CapabilityPutBatch = "put.batch"
 )
 
 // DefaultConnectTimeout bounds how long an operation waits for a new
@@ -46,11 +44,10 @@ type config struct {
 
 func (plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name:         PluginName,
-		Version:      PluginVersion,
-		Kinds:        []string{sdk.KindCertStore},
-		Capabilities: []string{CapabilityPutBatch},
-		Description:  "certificate store in a PostgreSQL database, shared by several pkid nodes",
+		Name:        PluginName,
+		Version:     PluginVersion,
+		Kinds:       []string{sdk.KindCertStore},
+		Description: "certificate store in a PostgreSQL database, shared by several pkid nodes",
 	}
 }
 
@@ -88,10 +85,6 @@ func (plugin) Configure(ctx context.Context, cfg sdk.Config) (sdk.Instance, erro
 
 // parseConfig decodes and checks cfg into Options.
 func parseConfig(cfg sdk.Config) (Options, sdk.Diagnostics) {
-	if cfg.Kind != "" && cfg.Kind != sdk.KindCertStore {
-		return Options{}, sdk.Errorf(nil, "unsupported kind",
-			fmt.Sprintf("the postgres plugin provides %q, not %q", sdk.KindCertStore, cfg.Kind))
-	}
 	var c config
 	if err := cfg.Decode(&c); err != nil {
 		// The decoder's message may quote values: do not echo the DSN.

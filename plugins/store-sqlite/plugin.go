@@ -13,8 +13,6 @@ import (
 const (
 	PluginName    = "sqlite"
 	PluginVersion = "0.1.0"
-	// CapabilityPutBatch says the instance implements sdk.BatchPutter.
-	CapabilityPutBatch = "put.batch"
 )
 
 // DefaultBusyTimeout is how long a write waits for a lock held by another
@@ -35,11 +33,10 @@ type config struct {
 
 func (plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name:         PluginName,
-		Version:      PluginVersion,
-		Kinds:        []string{sdk.KindCertStore},
-		Capabilities: []string{CapabilityPutBatch},
-		Description:  "certificate store in an embedded SQLite database",
+		Name:        PluginName,
+		Version:     PluginVersion,
+		Kinds:       []string{sdk.KindCertStore},
+		Description: "certificate store in an embedded SQLite database",
 	}
 }
 
@@ -73,10 +70,6 @@ func (plugin) Configure(ctx context.Context, cfg sdk.Config) (sdk.Instance, erro
 
 // parseConfig decodes and checks cfg into Options.
 func parseConfig(cfg sdk.Config) (Options, sdk.Diagnostics) {
-	if cfg.Kind != "" && cfg.Kind != sdk.KindCertStore {
-		return Options{}, sdk.Errorf(nil, "unsupported kind",
-			fmt.Sprintf("the sqlite plugin provides %q, not %q", sdk.KindCertStore, cfg.Kind))
-	}
 	var c config
 	if err := cfg.Decode(&c); err != nil {
 		return Options{}, sdk.Errorf(nil, "invalid configuration", err.Error())

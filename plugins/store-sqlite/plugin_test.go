@@ -14,8 +14,7 @@ import (
 func TestInfoAndSchema(t *testing.T) {
 	p := New()
 	info := p.Info()
-	if info.Name != "sqlite" || info.Version != "0.1.0" || !slices.Equal(info.Kinds, []string{sdk.KindCertStore}) ||
-		!slices.Equal(info.Capabilities, []string{"put.batch"}) {
+	if info.Name != "sqlite" || info.Version != "0.1.0" || !slices.Equal(info.Kinds, []string{sdk.KindCertStore}) {
 		t.Fatalf("Info = %+v", info)
 	}
 	s := p.Schema(sdk.KindCertStore)

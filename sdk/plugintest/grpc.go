@@ -1,6 +1,8 @@
-// Package plugintest holds conformance kits that every keystore and
-// certstore plugin must pass, in process and over gRPC, and helpers to run
-// a plugin over a real gRPC connection inside a test.
+// Package plugintest holds the conformance kits plugins pass: TestKeyStore
+// and TestCertStore (in process and over gRPC), TestTrust and
+// TestScanCheck (in process: those kinds have no RPCs yet), TestPlugin
+// (schema, ValidateConfig, Configure diagnostics), and helpers to run a
+// plugin over a real gRPC connection inside a test.
 package plugintest
 
 import (

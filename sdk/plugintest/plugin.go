@@ -158,7 +158,8 @@ var hclIdent = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // schemaCheck lists what is wrong with a schema (nil if nothing):
 // attribute and block names that are not lower-case HCL identifiers or are
-// used twice at one level, types that are not cty JSON types, defaults
+// used twice at one level, types that are not cty JSON types (or
+// sdk.TypeDuration), defaults
 // that are not JSON or sit on required attributes, and nested blocks
 // without a body or with an unknown nesting mode.
 func schemaCheck(s *sdk.Schema) []string {
@@ -182,8 +183,8 @@ func schemaProblems(s *sdk.Schema, prefix string, out *[]string) {
 	for _, a := range s.Attributes {
 		name(a.Name)
 		var typ any
-		if json.Unmarshal([]byte(a.Type), &typ) != nil || !ctyType(typ) {
-			add("schema: attribute %q has type %s, not a cty JSON type", prefix+a.Name, a.Type)
+		if a.Type != sdk.TypeDuration && (json.Unmarshal([]byte(a.Type), &typ) != nil || !ctyType(typ)) {
+			add("schema: attribute %q has type %s, not a cty JSON type or sdk.TypeDuration", prefix+a.Name, a.Type)
 		}
 		if a.Default != "" {
 			if !json.Valid([]byte(a.Default)) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/internal/wire"
@@ -22,11 +24,21 @@ type Client struct {
 
 	sign *wire.Mux[*pb.SignRequest, *pb.SignResult]
 	put  *wire.Mux[*pb.PutRequest, *pb.PutResult]
+
+	mu   sync.Mutex
+	caps map[[2]string][]string // kind, instance -> capabilities from Configure
 }
+
+// Capabilities: the optional interfaces a configured instance implements,
+// as the plugin-side adapter found them (Client.Capabilities).
+const (
+	CapImportKey = wire.CapImportKey // sdk.KeyImporter
+	CapPutBatch  = wire.CapPutBatch  // sdk.BatchPutter
+)
 
 // NewClient wraps a gRPC connection to a plugin.
 func NewClient(conn grpc.ClientConnInterface) *Client {
-	c := &Client{base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn)}
+	c := &Client{base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn), caps: map[[2]string][]string{}}
 	c.sign = &wire.Mux[*pb.SignRequest, *pb.SignResult]{Ops: wire.StreamOps[*pb.SignRequest, *pb.SignResult]{
 		Open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
 			st, err := c.ks.SignStream(ctx)
@@ -78,7 +90,7 @@ func (c *Client) Info(ctx context.Context) (sdk.Info, error) {
 	if err != nil {
 		return sdk.Info{}, wire.FromStatus(err)
 	}
-	return sdk.Info{Name: r.Name, Version: r.Version, Kinds: r.Kinds, Capabilities: r.Capabilities, Description: r.Description}, nil
+	return sdk.Info{Name: r.Name, Version: r.Version, Kinds: r.Kinds, Description: r.Description}, nil
 }
 
 // sdk.Schema calls GetSchema.
@@ -92,7 +104,7 @@ func (c *Client) Schema(ctx context.Context, kind string) (*sdk.Schema, error) {
 
 // ValidateConfig calls ValidateConfig.
 func (c *Client) ValidateConfig(ctx context.Context, cfg sdk.Config) (sdk.Diagnostics, error) {
-	r, err := c.base.ValidateConfig(ctx, &pb.ValidateConfigRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
+	r, err := c.base.ValidateConfig(ctx, &pb.ValidateConfigRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON, LiteralSecrets: cfg.LiteralSecrets})
 	if err != nil {
 		return nil, wire.FromStatus(err)
 	}
@@ -100,13 +112,34 @@ func (c *Client) ValidateConfig(ctx context.Context, cfg sdk.Config) (sdk.Diagno
 }
 
 // Configure creates or replaces an instance. Configuration problems come
-// back as a *DiagnosticsError.
+// back as a *DiagnosticsError; a kind the plugin does not provide as
+// sdk.ErrInvalidArgument.
 func (c *Client) Configure(ctx context.Context, cfg sdk.Config) error {
-	r, err := c.base.Configure(ctx, &pb.ConfigureRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON})
+	r, err := c.base.Configure(ctx, &pb.ConfigureRequest{Kind: cfg.Kind, Instance: cfg.Instance, ConfigJson: cfg.JSON, LiteralSecrets: cfg.LiteralSecrets})
 	if err != nil {
 		return wire.FromStatus(err)
 	}
-	return diagsFromPB(r.Diagnostics).Err()
+	if err := diagsFromPB(r.Diagnostics).Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.caps[[2]string{cfg.Kind, cfg.Instance}] = r.Capabilities
+	c.mu.Unlock()
+	return nil
+}
+
+// Capabilities returns what the last successful Configure of the instance
+// reported (CapImportKey, CapPutBatch): the optional interfaces it
+// implements.
+func (c *Client) Capabilities(kind, instance string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.caps[[2]string{kind, instance}])
+}
+
+// has reports whether the instance reported capability cp.
+func (c *Client) has(kind, instance, cp string) bool {
+	return slices.Contains(c.Capabilities(kind, instance), cp)
 }
 
 // CloseInstance closes an instance in the plugin process.
@@ -181,9 +214,14 @@ func (c *Client) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 	}
 }
 
-// sdk.KeyStore returns the named keystore instance of this plugin process.
+// KeyStore returns the named keystore instance of this plugin process. It
+// implements sdk.KeyImporter when the instance does.
 func (c *Client) KeyStore(instance string) sdk.KeyStore {
-	return &keyStoreClient{c: c, instance: instance}
+	k := &keyStoreClient{c: c, instance: instance}
+	if c.has(sdk.KindKeyStore, instance, CapImportKey) {
+		return &importingKeyStoreClient{k}
+	}
+	return k
 }
 
 // sdk.CertStore returns the named certstore instance of this plugin process.
@@ -212,7 +250,11 @@ func (k *keyStoreClient) GenerateKey(ctx context.Context, req sdk.GenerateKeyReq
 	return keyInfoReply(k.c.ks.GenerateKey(ctx, &pb.GenerateKeyRequest{Instance: k.instance, Id: req.ID, Algorithm: req.Algorithm, Attributes: req.Attributes}))
 }
 
-func (k *keyStoreClient) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
+// importingKeyStoreClient is the view of a keystore that implements
+// sdk.KeyImporter.
+type importingKeyStoreClient struct{ *keyStoreClient }
+
+func (k *importingKeyStoreClient) ImportKey(ctx context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
 	return keyInfoReply(k.c.ks.ImportKey(ctx, &pb.ImportKeyRequest{Instance: k.instance, Id: req.ID, PrivateKeyPem: req.PEM}))
 }
 

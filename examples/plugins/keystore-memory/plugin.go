@@ -1,3 +1,10 @@
+// Command pkid-plugin-memory is a sample third-party pkid plugin: a keystore
+// that keeps keys in memory only (they vanish when the process exits). It is
+// built against github.com/pkid/pkid/sdk alone and shows the whole surface a
+// plugin author touches: Info, a schema, validation, instances, the
+// KeyStore interface and a plugin CLI command (docs/plugin-guide.md).
+//
+// Register it with:  pkid plugin register ./pkid-plugin-memory
 package main
 
 import (
@@ -5,42 +12,42 @@ import (
 	"crypto"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pkid/pkid/sdk"
 )
 
+// memPlugin keeps its instances so that its command can report on them.
 type memPlugin struct {
 	mu    sync.Mutex
 	insts map[string]*memStore
 }
 
+func main() { os.Exit(sdk.Main(New())) }
+
 // New returns the plugin.
 func New() sdk.Plugin { return &memPlugin{insts: map[string]*memStore{}} }
 
 func (p *memPlugin) Info() sdk.Info {
-	return sdk.Info{Name: "memory", Version: "1.0.0", Kinds: []string{sdk.KindKeyStore},
-		Description: "sample keystore keeping keys in memory (examples only)"}
+	return sdk.Info{Name: "memory", Version: "1.0.0", Kinds: []string{sdk.KindKeyStore}, Description: "sample keystore keeping keys in memory"}
 }
 
+// Schema needs no kind check: the host only asks for the kinds in Info.
 func (p *memPlugin) Schema(string) *sdk.Schema {
-	return sdk.NewSchema().
-		Number("max_keys", sdk.Optional, "refuse to hold more keys than this").Default("100")
+	return sdk.NewSchema().Number("max_keys", sdk.Optional, "refuse to hold more keys than this").Default("100")
 }
 
-// parse decodes the block; max_keys is 100 when unset (JSON null).
+// parse decodes the block; max_keys is 100 when unset (JSON null). The core
+// decoded the block against the schema: max_keys is its only attribute.
 func parse(cfg sdk.Config) (int, sdk.Diagnostics) {
 	c := struct {
 		MaxKeys int `json:"max_keys"`
 	}{MaxKeys: 100}
-	if err := cfg.Decode(&c); err != nil {
-		return 0, sdk.Errorf(nil, "invalid configuration", err.Error())
-	}
-	if c.MaxKeys < 1 {
-		return 0, sdk.Errorf([]string{"max_keys"}, "max_keys must be at least 1", "")
+	if err := cfg.Decode(&c); err != nil || c.MaxKeys < 1 {
+		return 0, sdk.Errorf([]string{"max_keys"}, "max_keys must be a whole number of at least 1", "")
 	}
 	return c.MaxKeys, nil
 }
@@ -62,23 +69,18 @@ func (p *memPlugin) Configure(_ context.Context, cfg sdk.Config) (sdk.Instance, 
 	return s, nil
 }
 
-// Commands adds `pkid keystore memory stats`.
+// Commands adds `pkid keystore memory stats` (sdk.Commander is optional).
 func (p *memPlugin) Commands() []sdk.Command {
 	return []sdk.Command{{Kind: sdk.KindKeyStore, Name: "stats", Synopsis: "count keys per instance"}}
 }
 
+// RunCommand runs stats: the host only runs commands that Commands lists.
 func (p *memPlugin) RunCommand(_ context.Context, req sdk.CommandRequest) (int, error) {
-	if req.Name != "stats" {
-		fmt.Fprintf(req.Stderr, "unknown command %q\n", req.Name)
-		return 2, nil
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, n := range slices.Sorted(maps.Keys(p.insts)) {
-		s := p.insts[n]
-		s.mu.RLock()
-		fmt.Fprintf(req.Stdout, "%s\t%d keys\n", n, len(s.keys))
-		s.mu.RUnlock()
+		keys, _ := p.insts[n].ListKeys(context.Background())
+		fmt.Fprintf(req.Stdout, "%s\t%d keys\n", n, len(keys))
 	}
 	return 0, nil
 }
@@ -88,22 +90,20 @@ type memKey struct {
 	signer crypto.Signer
 }
 
+// memStore is an sdk.KeyStore. It has no ImportKey, so it is no
+// sdk.KeyImporter and pkid says it cannot import keys.
 type memStore struct {
 	max  int
 	mu   sync.RWMutex
 	keys map[string]*memKey
 }
 
-func (s *memStore) Close() error {
-	s.mu.Lock()
-	s.keys = map[string]*memKey{}
-	s.mu.Unlock()
-	return nil
-}
+func (s *memStore) Close() error { return nil }
 
-// add names the key (sdk.DeriveKeyID when id is empty) and keeps it.
-func (s *memStore) add(id string, signer crypto.Signer) (*sdk.KeyInfo, error) {
-	alg, err := sdk.AlgorithmOf(signer.Public())
+// GenerateKey names the key sdk.DeriveKeyID when req.ID is empty.
+func (s *memStore) GenerateKey(_ context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
+	signer, err := sdk.GenerateKey(req.Algorithm)
+	id := req.ID
 	if err == nil && id == "" {
 		id, err = sdk.DeriveKeyID(signer.Public())
 	}
@@ -112,73 +112,49 @@ func (s *memStore) add(id string, signer crypto.Signer) (*sdk.KeyInfo, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.keys[id]; ok {
+	switch _, taken := s.keys[id]; {
+	case taken:
 		return nil, fmt.Errorf("memory: key %q: %w", id, sdk.ErrAlreadyExists)
-	}
-	if len(s.keys) >= s.max {
+	case len(s.keys) >= s.max:
 		return nil, fmt.Errorf("memory: max_keys (%d) reached: %w", s.max, sdk.ErrFailedPrecondition)
 	}
-	info := sdk.KeyInfo{ID: id, Algorithm: alg, PublicKey: signer.Public(), CreatedAt: time.Now().UTC()}
+	info := sdk.KeyInfo{ID: id, Algorithm: req.Algorithm, PublicKey: signer.Public(), CreatedAt: time.Now().UTC()}
 	s.keys[id] = &memKey{info: info, signer: signer}
 	return &info, nil
-}
-
-func (s *memStore) GenerateKey(_ context.Context, req sdk.GenerateKeyRequest) (*sdk.KeyInfo, error) {
-	signer, err := sdk.GenerateKey(req.Algorithm)
-	if err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
-	}
-	return s.add(req.ID, signer)
-}
-
-func (s *memStore) ImportKey(_ context.Context, req sdk.ImportKeyRequest) (*sdk.KeyInfo, error) {
-	signer, err := sdk.ParsePrivateKeyPEM(req.PEM)
-	if err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
-	}
-	return s.add(req.ID, signer)
 }
 
 func (s *memStore) ListKeys(context.Context) ([]sdk.KeyInfo, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]sdk.KeyInfo, 0, len(s.keys))
-	for _, k := range s.keys {
-		out = append(out, k.info)
+	out := []sdk.KeyInfo{}
+	for _, id := range slices.Sorted(maps.Keys(s.keys)) {
+		out = append(out, s.keys[id].info)
 	}
-	slices.SortFunc(out, func(a, b sdk.KeyInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-func (s *memStore) key(id string) (*memKey, error) {
+// key returns a copy of key id's description, and its signer.
+func (s *memStore) key(id string) (*sdk.KeyInfo, crypto.Signer, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return nil, fmt.Errorf("memory: key %q: %w", id, sdk.ErrNotFound)
+	if k, ok := s.keys[id]; ok {
+		info := k.info
+		return &info, k.signer, nil
 	}
-	return k, nil
+	return nil, nil, fmt.Errorf("memory: key %q: %w", id, sdk.ErrNotFound)
 }
 
 func (s *memStore) PublicKey(_ context.Context, id string) (*sdk.KeyInfo, error) {
-	k, err := s.key(id)
-	if err != nil {
-		return nil, err
-	}
-	info := k.info
-	return &info, nil
+	info, _, err := s.key(id)
+	return info, err
 }
 
-// Sign signs with the Go key under the policy every keystore shares
-// (sdk.SignWith checks the request with sdk.CheckSignRequest).
+// Sign applies the policy every keystore shares (sdk.SignWith checks the
+// request with sdk.CheckSignRequest: no MD5 or SHA-1, digest length, PSS).
 func (s *memStore) Sign(_ context.Context, req sdk.SignRequest) ([]byte, error) {
-	k, err := s.key(req.KeyID)
+	_, signer, err := s.key(req.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := sdk.SignWith(k.signer, req)
-	if err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
-	}
-	return sig, nil
+	return sdk.SignWith(signer, req)
 }

@@ -41,3 +41,11 @@ const LogLevelEnv = "PKID_PLUGIN_LOG_LEVEL"
 // RegisterServer registers the gRPC services of impl (an sdk.Plugin) on s.
 // Package sdk sets it in its init.
 var RegisterServer func(impl any, s *grpc.Server)
+
+// Capabilities an instance reports in ConfigureResponse: the optional
+// interfaces it implements, found by the plugin-side adapter by type
+// assertion, so no plugin declares them by hand. One name per interface.
+const (
+	CapImportKey = "keystore.import"     // sdk.KeyImporter
+	CapPutBatch  = "certstore.put.batch" // sdk.BatchPutter
+)

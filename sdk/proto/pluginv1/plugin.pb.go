@@ -164,12 +164,15 @@ func (*GetInfoRequest) Descriptor() ([]byte, []int) {
 }
 
 type GetInfoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`                 // plugin type, e.g. "file"
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`           // semantic version of the plugin build
-	Kinds         []string               `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`               // "keystore", "certstore", "trust", "scancheck"
-	Capabilities  []string               `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"` // optional capabilities, e.g. "sign.pss", "put.batch"
-	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`       // plugin type, e.g. "file"
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"` // semantic version of the plugin build
+	Kinds   []string               `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`     // "keystore", "certstore", "trust", "scancheck"
+	// Unused since capabilities became per instance (ConfigureResponse).
+	//
+	// Deprecated: Marked as deprecated in pkid/plugin/v1/plugin.proto.
+	Capabilities  []string `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Description   string   `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +228,7 @@ func (x *GetInfoResponse) GetKinds() []string {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in pkid/plugin/v1/plugin.proto.
 func (x *GetInfoResponse) GetCapabilities() []string {
 	if x != nil {
 		return x.Capabilities
@@ -613,12 +617,15 @@ func (x *Diagnostic) GetAttributePath() []string {
 }
 
 type ValidateConfigRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Instance      string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
-	ConfigJson    []byte                 `protobuf:"bytes,3,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Instance   string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	ConfigJson []byte                 `protobuf:"bytes,3,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	// literal_secrets names the sensitive attributes the operator wrote as
+	// literal values in the file (sdk.Config.LiteralSecrets).
+	LiteralSecrets []string `protobuf:"bytes,4,rep,name=literal_secrets,json=literalSecrets,proto3" json:"literal_secrets,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ValidateConfigRequest) Reset() {
@@ -672,6 +679,13 @@ func (x *ValidateConfigRequest) GetConfigJson() []byte {
 	return nil
 }
 
+func (x *ValidateConfigRequest) GetLiteralSecrets() []string {
+	if x != nil {
+		return x.LiteralSecrets
+	}
+	return nil
+}
+
 type ValidateConfigResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
@@ -717,12 +731,15 @@ func (x *ValidateConfigResponse) GetDiagnostics() []*Diagnostic {
 }
 
 type ConfigureRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Instance      string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
-	ConfigJson    []byte                 `protobuf:"bytes,3,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Instance   string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	ConfigJson []byte                 `protobuf:"bytes,3,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	// literal_secrets names the sensitive attributes the operator wrote as
+	// literal values in the file (sdk.Config.LiteralSecrets).
+	LiteralSecrets []string `protobuf:"bytes,4,rep,name=literal_secrets,json=literalSecrets,proto3" json:"literal_secrets,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ConfigureRequest) Reset() {
@@ -776,9 +793,19 @@ func (x *ConfigureRequest) GetConfigJson() []byte {
 	return nil
 }
 
+func (x *ConfigureRequest) GetLiteralSecrets() []string {
+	if x != nil {
+		return x.LiteralSecrets
+	}
+	return nil
+}
+
 type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Diagnostics []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// capabilities are the optional interfaces the configured instance
+	// implements, derived by the plugin-side adapter (e.g. "keystore.import").
+	Capabilities  []string `protobuf:"bytes,2,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -816,6 +843,13 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
 	if x != nil {
 		return x.Diagnostics
+	}
+	return nil
+}
+
+func (x *ConfigureResponse) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
 	}
 	return nil
 }
@@ -2865,12 +2899,12 @@ var File_pkid_plugin_v1_plugin_proto protoreflect.FileDescriptor
 const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x1bpkid/plugin/v1/plugin.proto\x12\x0epkid.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x10\n" +
-	"\x0eGetInfoRequest\"\x9b\x01\n" +
+	"\x0eGetInfoRequest\"\x9f\x01\n" +
 	"\x0fGetInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
-	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\"\n" +
-	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12 \n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12&\n" +
+	"\fcapabilities\x18\x04 \x03(\tB\x02\x18\x01R\fcapabilities\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\"&\n" +
 	"\x10GetSchemaRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\"C\n" +
@@ -2908,21 +2942,24 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSEVERITY_ERROR\x10\x01\x12\x14\n" +
-	"\x10SEVERITY_WARNING\x10\x02\"h\n" +
+	"\x10SEVERITY_WARNING\x10\x02\"\x91\x01\n" +
 	"\x15ValidateConfigRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12\x1f\n" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
-	"configJson\"V\n" +
+	"configJson\x12'\n" +
+	"\x0fliteral_secrets\x18\x04 \x03(\tR\x0eliteralSecrets\"V\n" +
 	"\x16ValidateConfigResponse\x12<\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.DiagnosticR\vdiagnostics\"c\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.DiagnosticR\vdiagnostics\"\x8c\x01\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\x12\x1f\n" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
-	"configJson\"Q\n" +
+	"configJson\x12'\n" +
+	"\x0fliteral_secrets\x18\x04 \x03(\tR\x0eliteralSecrets\"u\n" +
 	"\x11ConfigureResponse\x12<\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.DiagnosticR\vdiagnostics\"F\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.DiagnosticR\vdiagnostics\x12\"\n" +
+	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\"F\n" +
 	"\x14CloseInstanceRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\tR\binstance\"\x17\n" +
