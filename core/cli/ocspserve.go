@@ -96,9 +96,9 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 				return err
 			}
 			defer r.Close()
-			fmt.Fprintf(e.stdout, "pkid %s OCSP responder listening on %s\n", Version, r.URL())
 			ctx, stop := signalContext()
 			defer stop()
+			fmt.Fprintf(e.stdout, "pkid %s OCSP responder listening on %s\n", Version, r.URL())
 			return r.Run(ctx)
 		},
 	}

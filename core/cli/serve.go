@@ -89,6 +89,8 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 				return daemonError(e, s.Config, err)
 			}
 			defer d.Close()
+			ctx, stop := signalContext() // before the banner: a client may signal once it reads it
+			defer stop()
 			fmt.Fprintf(e.stdout, "pkid %s listening on %s\n", Version, d.URL())
 			for _, l := range devmode.Fingerprints(d.Set()) {
 				fmt.Fprintf(e.stdout, "  CA %s\n", l)
@@ -97,8 +99,6 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			if *dev {
 				fmt.Fprintf(e.stdout, "  curl -s -d '{\"label\":\"\"}' %s/api/v1/cfssl/info\n", d.URL())
 			}
-			ctx, stop := signalContext()
-			defer stop()
 			return daemonError(e, s.Config, d.Run(ctx))
 		},
 	}

@@ -238,7 +238,9 @@ func (d *Daemon) Handler() http.Handler { return d.handler }
 // (for at most Options.ShutdownGrace). It returns nil after a graceful
 // shutdown, else the serving or shutdown error. Call it once.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.runner.Start(ctx)
+	// The jobs outlive ctx until the in-flight requests are done: a
+	// leader keeps its lock until the node has really stopped serving.
+	d.runner.Start(context.WithoutCancel(ctx))
 	defer d.runner.Stop()
 	return serve(ctx, d.hs, d.ln, d.grace, d.log)
 }
