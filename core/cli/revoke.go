@@ -14,6 +14,7 @@ import (
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/client"
+	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
@@ -163,7 +164,7 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 // notes whose CRLs a daemon publishes must be regenerated
 // (RegeneratePublished).
 func (s *caSession) revocationPublisher() (*revocation.Service, error) {
-	return revocation.New(revocation.Options{CAs: s.set, Dir: crlDir(s.Config), Offline: true})
+	return revocation.New(revocation.Options{CAs: s.set, Dir: coredaemon.CRLDir(s.Config), Offline: true})
 }
 
 // onlyCertStore is the configuration's certstore when it has one only:
