@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"fmt"
+	"github.com/rogpeppe/go-internal/testscript"
+	"strings"
+)
+
+// TestScripts runs the operator scenarios in testdata/script: each is a
+// session of `exec pkid ...` commands with asserted output. The example
+// plugin is built once for all of them ($PLUGIN_MEMORY, $PLUGIN_MEMORY_SHA256).
+func TestScripts(t *testing.T) {
+	plugin := buildExamplePlugin(t)
+	data, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("PLUGIN_MEMORY", plugin)
+			e.Setenv("PLUGIN_MEMORY_SHA256", hex.EncodeToString(sum[:]))
+			e.Setenv("PKID_CONFIG", "")
+			return nil
+		},
+		Condition: haveCondition,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"certenv": cmdCertenv,
+		},
+	})
+}
+
+// buildExamplePlugin builds examples/plugins/keystore-memory against the
+// sdk alone (its own replace, no go.work), as a plugin author would.
+func buildExamplePlugin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pkid-plugin-memory")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "..", "examples", "plugins", "keystore-memory")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the example plugin: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// haveCondition is [have:PROGRAM]: true when PROGRAM is on $PATH. A
+// scenario skips itself with `[!have:openssl] skip`; under CI=true a missing
+// program is an error instead, which fails the scenario (testtool's rule).
+func haveCondition(cond string) (bool, error) {
+	prog, ok := strings.CutPrefix(cond, "have:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := exec.LookPath(prog); err != nil {
+		if os.Getenv("CI") == "true" {
+			return false, fmt.Errorf("%s is required under CI=true: %w", prog, err)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// certenv NAME FILE: sets $NAME_SERIAL (decimal) and $NAME_AKI (hex) from
+// the PEM certificate in FILE, for the commands that take them.
+func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: certenv NAME FILE")
+	}
+	b, _ := pem.Decode([]byte(ts.ReadFile(args[1])))
+	if b == nil {
+		ts.Fatalf("%s: no PEM block", args[1])
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	ts.Check(err)
+	ts.Setenv(args[0]+"_SERIAL", c.SerialNumber.String())
+	ts.Setenv(args[0]+"_AKI", hex.EncodeToString(c.AuthorityKeyId))
+}
