@@ -72,8 +72,10 @@ func haveCondition(cond string) (bool, error) {
 	return true, nil
 }
 
-// certenv NAME FILE: sets $NAME_SERIAL (decimal) and $NAME_AKI (hex) from
-// the PEM certificate in FILE, for the commands that take them.
+// certenv NAME FILE: sets $NAME_SERIAL (decimal), $NAME_SERIAL_HEX (upper
+// case, no leading zeros, as openssl prints it) and $NAME_AKI (hex) from
+// the PEM certificate in FILE: pkid revoke takes them and scenarios match
+// them in output.
 func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: certenv NAME FILE")
@@ -85,5 +87,6 @@ func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
 	c, err := x509.ParseCertificate(b.Bytes)
 	ts.Check(err)
 	ts.Setenv(args[0]+"_SERIAL", c.SerialNumber.String())
+	ts.Setenv(args[0]+"_SERIAL_HEX", fmt.Sprintf("%X", c.SerialNumber))
 	ts.Setenv(args[0]+"_AKI", hex.EncodeToString(c.AuthorityKeyId))
 }
