@@ -90,3 +90,27 @@ func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0]+"_SERIAL_HEX", fmt.Sprintf("%X", c.SerialNumber))
 	ts.Setenv(args[0]+"_AKI", hex.EncodeToString(c.AuthorityKeyId))
 }
+
+// A scenario's [have:PROGRAM] never passes silently in CI: a missing
+// program is an error (the scenario fails) under CI=true, a skip elsewhere.
+func TestHaveCondition(t *testing.T) {
+	tests := []struct {
+		cond, ci string
+		want     bool
+		err      string
+	}{
+		{"have:sh", "true", true, ""},
+		{"have:pkid-no-such-program", "", false, ""},
+		{"have:pkid-no-such-program", "true", false, "required under CI=true"},
+		{"nope:sh", "", false, "unknown condition"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cond+"/CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			got, err := haveCondition(tc.cond)
+			if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("haveCondition(%q) = %v, %v; want %v, error containing %q", tc.cond, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
