@@ -73,7 +73,8 @@ func haveCondition(cond string) (bool, error) {
 }
 
 // certenv NAME FILE: sets $NAME_SERIAL (decimal), $NAME_SERIAL_HEX (upper
-// case, no leading zeros, as openssl prints it) and $NAME_AKI (hex) from
+// case, no leading zeros, as openssl prints it), $NAME_AKI (hex) and
+// $NAME_AKI_COLONS (upper case, colon-separated, as CFSSL prints it) from
 // the PEM certificate in FILE: pkid revoke takes them and scenarios match
 // them in output.
 func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
@@ -89,6 +90,12 @@ func cmdCertenv(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0]+"_SERIAL", c.SerialNumber.String())
 	ts.Setenv(args[0]+"_SERIAL_HEX", fmt.Sprintf("%X", c.SerialNumber))
 	ts.Setenv(args[0]+"_AKI", hex.EncodeToString(c.AuthorityKeyId))
+	// CFSSL's form of the AKI: upper case with colons.
+	var parts []string
+	for _, b := range c.AuthorityKeyId {
+		parts = append(parts, fmt.Sprintf("%02X", b))
+	}
+	ts.Setenv(args[0]+"_AKI_COLONS", strings.Join(parts, ":"))
 }
 
 // A scenario's [have:PROGRAM] never passes silently in CI: a missing
