@@ -24,7 +24,7 @@ demo: build
 	./scripts/demo.sh
 
 example-plugin:
-	cd examples/plugins/keystore-memory && $(GO) build -o ../../../bin/pkid-plugin-memory .
+	cd examples/plugins/keystore-memory && GOWORK=off $(GO) build -o ../../../bin/pkid-plugin-memory .
 
 test:
 	./scripts/test.sh

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -45,45 +44,6 @@ func TestKeystorePluginExitCode(t *testing.T) {
 	r = pkid(t, "keystore", "pkcs11", "list")
 	if r.code != 1 || !strings.Contains(r.stderr, "no pkcs11 keystore is configured") {
 		t.Errorf("failing plugin command: want exit 1 and its message, got %+v", r)
-	}
-}
-
-// A third-party plugin's commands: `pkid keystore memory stats` runs in the
-// plugin process, which has the configured memory keystores.
-func TestKeystorePluginCommandExternal(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "pkid-plugin-memory")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = "../../examples/plugins/keystore-memory"
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build sample plugin: %v\n%s", err, out)
-	}
-	reg := pkid(t, "plugin", "register", bin)
-	if reg.code != 0 {
-		t.Fatalf("register: %+v", reg)
-	}
-	cfg := devConfig(t, reg.stdout+`
-keystore "memory" "scratch" {
-  max_keys = 3
-}
-keystore "memory" "other" {}
-`)
-	r := pkid(t, "keystore", "memory", "stats", "-config", cfg)
-	if r.code != 0 || r.stdout != "other\t0 keys\nscratch\t0 keys\n" {
-		t.Fatalf("memory stats: %+v", r)
-	}
-	// PKID_CONFIG works as -config does.
-	t.Setenv("PKID_CONFIG", cfg)
-	if r := pkid(t, "keystore", "memory", "-help"); r.code != 0 || !regexp.MustCompile(`(?m)^\s+stats\s+count keys per instance$`).MatchString(r.stdout) {
-		t.Fatalf("memory -help: %+v", r)
-	}
-	// Instance names still reach the generic verbs.
-	if r := pkid(t, "keystore", "scratch", "list"); r.code != 0 || !strings.HasPrefix(r.stdout, "ID") {
-		t.Fatalf("instance verbs: %+v", r)
-	}
-	// Builtins without instances in the configuration still list.
-	if r := pkid(t, "keystore", "pkcs11", "-help"); r.code != 0 || !strings.Contains(r.stdout, "test-sign") {
-		t.Fatalf("pkcs11 -help with a configuration: %+v", r)
 	}
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -59,29 +58,6 @@ func mustParsePEM(t *testing.T, s string) *x509.Certificate {
 	return c
 }
 
-// crlEntries runs pkid crl for label and returns serial → reason.
-func crlEntries(t *testing.T, cfg, dir, label string) map[string]int {
-	t.Helper()
-	r := pkid(t, "crl", "-config", cfg, "-label", label)
-	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.stdout))
-	if r.code != 0 || err != nil {
-		t.Fatalf("crl %s: %v %+v", label, err, r)
-	}
-	crl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert := mustParsePEM(t, mustRead(t, filepath.Join(dir, "ca", label+".pem")))
-	if err := crl.CheckSignatureFrom(caCert); err != nil {
-		t.Fatalf("crl %s signature: %v", label, err)
-	}
-	m := map[string]int{}
-	for _, e := range crl.RevokedCertificateEntries {
-		m[e.SerialNumber.String()] = e.ReasonCode
-	}
-	return m
-}
-
 // wantFail checks a non-zero exit with one stderr line containing want.
 func wantFail(t *testing.T, r result, want string) {
 	t.Helper()
@@ -93,81 +69,6 @@ func wantFail(t *testing.T, r result, want string) {
 	}
 	if r.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], want) {
 		t.Errorf("want a one-line failure with %q, got %+v", want, r)
-	}
-}
-
-func akiOf(c *x509.Certificate) string { return hex.EncodeToString(c.AuthorityKeyId) }
-
-func TestRevokeCommand(t *testing.T) {
-	cfg, dir, iss, leg := revocationSetup(t, 3, 2)
-	colons := func(s string) string {
-		var parts []string
-		for i := 0; i < len(s); i += 2 {
-			parts = append(parts, strings.ToUpper(s[i:i+2]))
-		}
-		return strings.Join(parts, ":")
-	}
-
-	// By serial and AKI (CFSSL's form, colons and case normalised).
-	r := pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", colons(akiOf(iss[1])), "-reason", "keyCompromise")
-	if r.code != 0 || r.stdout != "" {
-		t.Fatalf("revoke: %+v", r)
-	}
-	// Same reason again: success, says so.
-	r = pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", akiOf(iss[1]), "-reason", "1")
-	if r.code != 0 || !strings.Contains(r.stderr, "already revoked") {
-		t.Errorf("same reason again: %+v", r)
-	}
-	// Another reason: refused.
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-serial", iss[1].SerialNumber.String(), "-aki", akiOf(iss[1]), "-reason", "superseded"),
-		"already revoked with another reason")
-	// By label.
-	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[2].SerialNumber.String(), "-reason", "superseded"); r.code != 0 {
-		t.Fatalf("revoke by label: %+v", r)
-	}
-
-	// Bad inputs.
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", "12345"), "not found")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String(), "-reason", "7"), "invalid reason")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", iss[0].SerialNumber.String(), "-reason", "bogus"), "invalid reason")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing"), "-serial is required")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-serial", "1"), "-aki or -label is required")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-all"), "-all needs -label")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "nope", "-serial", "1"), "nope")
-	wantFail(t, pkid(t, "revoke", "-db-config", "db.json", "-serial", "1", "-aki", "ab"), "-db-config")
-	wantFail(t, pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-aki", akiOf(leg[0]), "-serial", "1"), "is not the key identifier")
-
-	got := crlEntries(t, cfg, dir, "issuing")
-	if len(got) != 2 || got[iss[1].SerialNumber.String()] != 1 || got[iss[2].SerialNumber.String()] != 4 {
-		t.Fatalf("issuing CRL %v", got)
-	}
-	if got := crlEntries(t, cfg, dir, "legacy"); len(got) != 0 {
-		t.Fatalf("legacy CRL %v", got)
-	}
-
-	// -all over one label revokes only that CA's certificates.
-	r = pkid(t, "revoke", "-config", cfg, "-all", "-label", "legacy", "-dry-run")
-	if r.code != 0 || !strings.Contains(r.stderr, "would revoke 2 certificates (0 already revoked)") {
-		t.Fatalf("dry run: %+v", r)
-	}
-	r = pkid(t, "revoke", "-config", cfg, "-all", "-label", "legacy", "-reason", "cessationOfOperation")
-	if r.code != 0 || !strings.Contains(r.stderr, "revoked 2 certificates (0 already revoked)") {
-		t.Fatalf("revoke -all: %+v", r)
-	}
-	got = crlEntries(t, cfg, dir, "legacy")
-	if len(got) != 2 || got[leg[0].SerialNumber.String()] != 5 || got[leg[1].SerialNumber.String()] != 5 {
-		t.Fatalf("legacy CRL after -all %v", got)
-	}
-	if got := crlEntries(t, cfg, dir, "issuing"); len(got) != 2 {
-		t.Fatalf("issuing CRL changed by -all on legacy: %v", got)
-	}
-	// -all by AKI counts the already revoked ones.
-	r = pkid(t, "revoke", "-config", cfg, "-all", "-aki", akiOf(iss[0]))
-	if r.code != 0 || !strings.Contains(r.stderr, "revoked 1 certificates (2 already revoked)") {
-		t.Fatalf("revoke -all -aki: %+v", r)
-	}
-	if got := crlEntries(t, cfg, dir, "issuing"); len(got) != 3 || got[iss[0].SerialNumber.String()] != 0 {
-		t.Fatalf("issuing CRL after -all %v", got)
 	}
 }
 

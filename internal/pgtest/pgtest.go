@@ -157,7 +157,11 @@ var shared struct {
 
 // Main runs the tests of a package that uses Shared and then stops the
 // shared cluster. Call it from TestMain; it does not return.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that wraps the run (testscript.Main): it
+// returns the exit code instead of exiting.
+func Run(m interface{ Run() int }) int {
 	shared.inMain = true
 	code := m.Run()
 	if shared.started.Load() && shared.c != nil {
@@ -168,7 +172,7 @@ func Main(m *testing.M) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared returns the test binary's cluster, starting it on first use. The
