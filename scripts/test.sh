@@ -29,6 +29,10 @@ echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' | grep -v '\.pb\.go$') 2>/dev/null || true)
 if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
 
+# Comments point to docs/, not to a specification outside the repository.
+echo "== doc references"
+./scripts/check-doc-refs.sh
+
 # Every module's go.mod and go.sum as go mod tidy leaves them; the diff
 # says what to change. It reads the module cache (and the proxy only for
 # what is missing there); GOWORK=off because tidy is per module.
