@@ -3,17 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
+	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/server/responder"
 )
 
@@ -55,7 +51,6 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 			if !strings.HasPrefix(*mount, "/") {
 				return usagef("-path must start with /")
 			}
-			prefix := strings.TrimRight(*mount, "/")
 			addr := *listen
 			if addr == "" {
 				addr = net.JoinHostPort(*address, *port)
@@ -92,50 +87,19 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 					return err
 				}
 				defer s.Close()
-				set, diags := authority.Build(ctx, s.Loaded)
-				if diags.HasErrors() {
-					return printDiags(e, s.Config, diags)
+				if src, err = coredaemon.StoreSource(ctx, s.Loaded, !*noSign, log); err != nil {
+					return daemonError(e, s.Config, err)
 				}
-				if len(set.CAs) == 0 {
-					return errors.New("ocspserve: the configuration declares no ca block")
-				}
-				src = ocspSource(set, !*noSign, false, log)
 			}
-			h := responder.NewHandler(src, responder.Options{Log: log})
-			ln, err := net.Listen("tcp", addr)
+			r, err := coredaemon.NewResponder(coredaemon.ResponderOptions{Listen: addr, Path: *mount, Source: src, Log: log})
 			if err != nil {
-				return fmt.Errorf("ocspserve: %w", err)
+				return err
 			}
-			hs := &http.Server{
-				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if prefix != "" && !under(r.URL.Path, prefix) {
-						http.NotFound(w, r)
-						return
-					}
-					r2 := r.Clone(r.Context())
-					r2.URL.Path = strings.TrimPrefix(r.URL.Path, prefix)
-					if r.URL.RawPath != "" {
-						r2.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, prefix)
-					}
-					h.ServeHTTP(w, r2)
-				}),
-				ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
-				ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
-			}
-			fmt.Fprintf(e.stdout, "pkid %s OCSP responder listening on http://%s%s/\n", Version, ln.Addr(), prefix)
-			errc := make(chan error, 1)
-			go func() { errc <- hs.Serve(ln) }()
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-			defer signal.Stop(sig)
-			select {
-			case err := <-errc:
-				return fmt.Errorf("ocspserve: %w", err)
-			case <-sig:
-			}
-			sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
-			defer cancel()
-			return hs.Shutdown(sctx)
+			defer r.Close()
+			ctx, stop := signalContext()
+			defer stop()
+			fmt.Fprintf(e.stdout, "pkid %s OCSP responder listening on %s\n", Version, r.URL())
+			return r.Run(ctx)
 		},
 	}
 }
