@@ -301,3 +301,96 @@ type fakeSource struct{}
 func (fakeSource) Lease(context.Context, sdk.LeaseRequest) (sdk.Lease, error) {
 	return nil, sdk.ErrUnavailable
 }
+
+// scriptedSource hands out leases from a channel of results; every lease
+// it grants is recorded.
+type scriptedSource struct {
+	results chan error // nil: grant a lease
+	granted chan *fakeLease
+}
+
+func (s *scriptedSource) Lease(ctx context.Context, _ sdk.LeaseRequest) (sdk.Lease, error) {
+	select {
+	case err := <-s.results:
+		if err != nil {
+			return nil, err
+		}
+		l := &fakeLease{lost: make(chan struct{}), released: make(chan struct{})}
+		s.granted <- l
+		return l, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type fakeLease struct {
+	lost, released chan struct{}
+	jobsRunning    *atomic.Int64 // read at Release
+	atRelease      atomic.Int64
+	once           atomic.Bool
+}
+
+func (l *fakeLease) Lost() <-chan struct{} { return l.lost }
+func (l *fakeLease) Err() error            { return sdk.ErrUnavailable }
+func (l *fakeLease) Holder() string        { return "fake" }
+func (l *fakeLease) Release(context.Context) error {
+	if l.once.CompareAndSwap(false, true) {
+		l.atRelease.Store(l.jobsRunning.Load())
+		close(l.released)
+	}
+	return nil
+}
+
+// TestLeaseLifecycle: a node follows while the lease is held elsewhere or
+// the store is down, leads once granted, and on a loss stops its jobs
+// before releasing the lease, then competes again.
+func TestLeaseLifecycle(t *testing.T) {
+	src := &scriptedSource{results: make(chan error, 4), granted: make(chan *fakeLease, 2)}
+	var running, runs atomic.Int64
+	started := make(chan struct{}, 16)
+	r, err := NewLeased(src, "x", []Job{{Name: "hold", Interval: time.Hour, Run: func(ctx context.Context) error {
+		running.Add(1)
+		defer running.Add(-1)
+		runs.Add(1)
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}}}, nil, Options{RetryInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.results <- sdk.ErrHeld
+	src.results <- sdk.ErrUnavailable
+	src.results <- nil
+	r.Start(context.Background())
+	defer r.Stop()
+	l := <-src.granted
+	l.jobsRunning = &running
+	<-started
+	if !r.IsLeader() || r.Holder() != "fake" {
+		t.Fatalf("granted lease: leader %v, holder %q", r.IsLeader(), r.Holder())
+	}
+	close(l.lost)
+	select {
+	case <-l.released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lost lease was not released")
+	}
+	if n := l.atRelease.Load(); n != 0 {
+		t.Fatalf("%d jobs still running when the lease was released", n)
+	}
+	if r.IsLeader() {
+		t.Fatal("leads after losing the lease")
+	}
+	src.results <- nil // competes again and wins
+	l2 := <-src.granted
+	l2.jobsRunning = &running
+	<-started
+	r.Stop()
+	if !l2.once.Load() {
+		t.Fatal("Stop did not release the lease")
+	}
+	if runs.Load() != 2 {
+		t.Fatalf("job ran %d times, want 2 (once per lease)", runs.Load())
+	}
+}
