@@ -122,15 +122,21 @@ func (l *pgLease) watch(check time.Duration) {
 		if err == nil {
 			continue
 		}
-		l.mu.Lock()
-		if !l.released {
-			l.err = fmt.Errorf("store-postgres: lease %q: session %s lost: %v: %w", l.name, l.holder, err, sdk.ErrUnavailable)
-			close(l.lost)
-		}
-		l.mu.Unlock()
+		l.lose(fmt.Errorf("store-postgres: lease %q: session %s lost: %v: %w", l.name, l.holder, err, sdk.ErrUnavailable))
 		_ = l.conn.Close(context.Background())
 		return
 	}
+}
+
+// lose reports the end of a lease not released (once).
+func (l *pgLease) lose(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released || l.err != nil {
+		return
+	}
+	l.err = err
+	close(l.lost)
 }
 
 func (l *pgLease) Lost() <-chan struct{} { return l.lost }

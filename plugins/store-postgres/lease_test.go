@@ -106,3 +106,30 @@ func TestLeaseKeyCompatible(t *testing.T) {
 		t.Fatal("names collide")
 	}
 }
+
+// TestLeaseEndsWithStore: closing the store ends its leases as losses, so
+// their holders stop leading, and frees the lock.
+func TestLeaseEndsWithStore(t *testing.T) {
+	dsn := newDSN(t)
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lease(ctx, sdk.LeaseRequest{Name: "pkidjobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case <-l.Lost():
+	default:
+		t.Fatal("closing the store did not end its lease")
+	}
+	if !errors.Is(l.Err(), sdk.ErrUnavailable) {
+		t.Fatalf("loss: %v, want ErrUnavailable", l.Err())
+	}
+	if _, err := openDSN(t, dsn).Lease(ctx, sdk.LeaseRequest{Name: "pkidjobs"}); err != nil {
+		t.Fatalf("lock not freed by Close: %v", err)
+	}
+}

@@ -80,6 +80,8 @@ func (s *Store) Close() error {
 	s.leases = nil
 	s.leaseMu.Unlock()
 	for l := range held {
+		// Its holder must hear that the lease ended, not wait on it.
+		l.lose(fmt.Errorf("store-postgres: lease %q: store closed: %w", l.name, sdk.ErrUnavailable))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = l.Release(ctx)
 		cancel()
