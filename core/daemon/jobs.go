@@ -7,7 +7,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/groupcommit"
 	"github.com/pkid/pkid/core/jobs"
+	"github.com/pkid/pkid/sdk"
 )
 
 // newRunner prepares the periodic jobs (each certstore's expiry sweep and
@@ -27,7 +29,7 @@ func newRunner(l *catalog.Loaded, pub *publisher, log hclog.Logger) (*jobs.Runne
 	periodic = append(periodic, pub.jobs()...)
 	sort.Strings(names) // every node picks the same store
 	for _, name := range names {
-		src, ok := l.CertStores[name].(jobs.LeaseSource)
+		src, ok := leaseSource(l.CertStores[name])
 		if !ok {
 			continue
 		}
@@ -42,4 +44,20 @@ func newRunner(l *catalog.Loaded, pub *publisher, log hclog.Logger) (*jobs.Runne
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return r, nil
+}
+
+// leaseSource returns cs as a lease source if it offers leases. An
+// in-process store comes wrapped for group commit, which hides its
+// optional interfaces: look through the wrapper.
+func leaseSource(cs sdk.CertStore) (jobs.LeaseSource, bool) {
+	for {
+		if src, ok := cs.(jobs.LeaseSource); ok {
+			return src, true
+		}
+		g, ok := cs.(*groupcommit.Store)
+		if !ok {
+			return nil, false
+		}
+		cs = g.CertStore
+	}
 }
