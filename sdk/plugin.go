@@ -32,7 +32,7 @@ const (
 
 // Info describes a plugin build. What an instance can do beyond its kind's
 // interface is not declared here: the host learns it from the optional
-// interfaces the instance implements (KeyImporter, BatchPutter).
+// interfaces the instance implements (KeyImporter, BatchPutter, Leaser).
 type Info struct {
 	Name        string   // plugin type, e.g. "file"
 	Version     string   // semantic version
