@@ -29,4 +29,7 @@ var (
 	// shows the keystore as "locked", and the call may succeed once it is
 	// unlocked. Carried as gRPC PermissionDenied.
 	ErrLocked = wire.ErrLocked
+	// ErrHeld: another holder has the lease (Leaser.Lease); not a fault,
+	// try again later. Carried as gRPC Aborted.
+	ErrHeld = wire.ErrHeld
 )

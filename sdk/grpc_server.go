@@ -137,6 +137,9 @@ func capabilities(kind string, inst Instance) ([]string, error) {
 	if _, ok := inst.(BatchPutter); ok && kind == KindCertStore {
 		caps = append(caps, wire.CapPutBatch)
 	}
+	if _, ok := inst.(Leaser); ok && kind == KindCertStore {
+		caps = append(caps, wire.CapLease)
+	}
 	return caps, nil
 }
 

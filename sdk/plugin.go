@@ -5,7 +5,7 @@
 // batches the hot paths (signing, certificate writes) onto streams. The
 // host's side of the protocol is package sdk/rpc, which plugins never need.
 //
-// Optional abilities are optional interfaces (KeyImporter, BatchPutter,
+// Optional abilities are optional interfaces (KeyImporter, BatchPutter, Leaser,
 // Commander): the adapter finds them by type assertion on the instance
 // Configure returns and tells the host, whose view of the instance
 // implements the same ones. Plugins declare no capability strings and never
@@ -32,7 +32,7 @@ const (
 
 // Info describes a plugin build. What an instance can do beyond its kind's
 // interface is not declared here: the host learns it from the optional
-// interfaces the instance implements (KeyImporter, BatchPutter).
+// interfaces the instance implements (KeyImporter, BatchPutter, Leaser).
 type Info struct {
 	Name        string   // plugin type, e.g. "file"
 	Version     string   // semantic version

@@ -1,17 +1,18 @@
-// Package jobs runs the daemon's periodic jobs (expiry sweeps, and later CRL
+// Package jobs runs the daemon's periodic jobs (expiry sweeps, CRL
 // regeneration and OCSP refresh) on exactly one node of a cluster at a time.
 //
-// With PostgreSQL (NewPostgres) the nodes elect a leader through a
-// session-level advisory lock held on a dedicated connection: the node
-// holding the lock runs the jobs, the others retry every RetryInterval. When
-// the leader stops (Stop releases the lock) or its session dies (the server
-// frees a dead session's locks), a follower takes the lock on its next
-// retry. With a single node (NewLocal) the jobs simply run.
+// With a shared store (NewLeased) the nodes elect a leader through a named
+// lease the store offers (sdk.Leaser; store-postgres: a session-level
+// advisory lock): the node holding the lease runs the jobs, the others
+// retry every RetryInterval. When the leader stops (Stop releases the lease)
+// or loses it (the store's session or the plugin process died), a follower
+// takes it on its next retry. With a single node (NewLocal) the jobs simply
+// run.
 //
-// Exclusivity is as strong as the lock: if the leader's session is killed,
-// the old leader notices on its next health check (at most RetryInterval
-// later, plus the ping timeout) and cancels its jobs, so jobs must be
-// idempotent and honour their context.
+// Exclusivity is as strong as the lease: a store notices a lost session on
+// its next check (every RetryInterval, plus the check's timeout) and the old
+// leader then cancels its jobs, so jobs must be idempotent and honour their
+// context.
 package jobs
 
 import (
@@ -23,15 +24,24 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5"
+	"github.com/pkid/pkid/sdk"
 )
 
-// DefaultLockKey is the advisory lock key ("pkidjobs" in ASCII) the daemon's
-// job runner uses. It differs from the store's migration lock key.
-const DefaultLockKey int64 = 0x706b69646a6f6273
+// DefaultLeaseName is the lease the daemon's job runner takes. For
+// store-postgres it is the advisory lock key of earlier releases, so old and
+// new nodes exclude each other during an upgrade.
+const DefaultLeaseName = "pkidjobs"
 
 // DefaultRetryInterval is Options.RetryInterval when it is zero.
 const DefaultRetryInterval = 2 * time.Second
+
+// LeaseSource offers named leases: a certstore implementing sdk.Leaser (the
+// plugin host's view of one does when its instance reported the
+// capability). Lease errors: sdk.ErrHeld (another node leads), anything
+// else (sdk.ErrUnavailable: the store is down) is logged and retried.
+type LeaseSource interface {
+	Lease(ctx context.Context, req sdk.LeaseRequest) (sdk.Lease, error)
+}
 
 // Job is one periodic task.
 type Job struct {
@@ -45,24 +55,24 @@ type Job struct {
 	Run func(ctx context.Context) error
 }
 
-// Options tunes a PostgreSQL runner.
+// Options tunes a leased runner.
 type Options struct {
-	// RetryInterval is how often a follower retries the lock and a leader
-	// checks its connection (default DefaultRetryInterval).
+	// RetryInterval is how often a follower retries the lease and the store
+	// checks the leader's session (default DefaultRetryInterval).
 	RetryInterval time.Duration
 }
 
 // Runner runs jobs while this node is the leader. Start it once; Stop it
 // once. Its methods are safe for concurrent use.
 type Runner struct {
-	dsn     string // "" for a local runner
-	lockKey int64
-	jobs    []Job
-	log     hclog.Logger
-	retry   time.Duration
+	src       LeaseSource // nil for a local runner
+	leaseName string
+	jobs      []Job
+	log       hclog.Logger
+	retry     time.Duration
 
 	leader atomic.Bool
-	pid    atomic.Uint32 // backend pid of the election connection, 0 if none
+	holder atomic.Pointer[string] // the held lease's holder, nil if none
 
 	mu      sync.Mutex
 	started bool
@@ -70,21 +80,21 @@ type Runner struct {
 	done    chan struct{}
 }
 
-// NewPostgres returns a runner that elects a leader among the nodes sharing
-// the database at dsn through the advisory lock lockKey. Errors: an empty
-// DSN, or an invalid job (empty name, non-positive interval, nil Run).
-func NewPostgres(dsn string, lockKey int64, jobs []Job, log hclog.Logger, opts Options) (*Runner, error) {
-	if dsn == "" {
-		return nil, errors.New("jobs: empty dsn")
+// NewLeased returns a runner that elects a leader among the nodes sharing
+// src's store through the lease name. Errors: a nil source, an empty name,
+// or an invalid job (empty name, non-positive interval, nil Run).
+func NewLeased(src LeaseSource, name string, jobs []Job, log hclog.Logger, opts Options) (*Runner, error) {
+	if src == nil {
+		return nil, errors.New("jobs: no lease source")
 	}
-	if _, err := pgx.ParseConfig(dsn); err != nil {
-		return nil, fmt.Errorf("jobs: dsn: %w", err)
+	if name == "" {
+		return nil, errors.New("jobs: empty lease name")
 	}
 	r, err := newRunner(jobs, log)
 	if err != nil {
 		return nil, err
 	}
-	r.dsn, r.lockKey = dsn, lockKey
+	r.src, r.leaseName = src, name
 	if opts.RetryInterval > 0 {
 		r.retry = opts.RetryInterval
 	}
@@ -92,7 +102,7 @@ func NewPostgres(dsn string, lockKey int64, jobs []Job, log hclog.Logger, opts O
 }
 
 // NewLocal returns a runner for a single node: it is the leader from Start
-// to Stop, without any lock. Errors: an invalid job.
+// to Stop, without any lease. Errors: an invalid job.
 func NewLocal(jobs []Job, log hclog.Logger) (*Runner, error) {
 	return newRunner(jobs, log)
 }
@@ -128,7 +138,7 @@ func (r *Runner) Start(ctx context.Context) {
 	r.done = make(chan struct{})
 	go func() {
 		defer close(r.done)
-		if r.dsn == "" {
+		if r.src == nil {
 			r.runLocal(ctx)
 		} else {
 			r.elect(ctx)
@@ -136,7 +146,7 @@ func (r *Runner) Start(ctx context.Context) {
 	}()
 }
 
-// Stop cancels the running jobs, waits for them, and releases the lock so
+// Stop cancels the running jobs, waits for them, and releases the lease so
 // another node takes over on its next retry. It is safe to call more than
 // once, and before Start.
 func (r *Runner) Stop() {
@@ -154,10 +164,15 @@ func (r *Runner) Stop() {
 // IsLeader reports whether this node currently runs the jobs.
 func (r *Runner) IsLeader() bool { return r.leader.Load() }
 
-// BackendPID returns the PostgreSQL backend process id of the election
-// connection, or 0 when there is none (a local runner, or between
-// connections). Tests use it to kill the session with pg_terminate_backend.
-func (r *Runner) BackendPID() uint32 { return r.pid.Load() }
+// Holder returns the store's name for the session holding this node's
+// lease (sdk.Lease.Holder; store-postgres: the backend pid), or "" when
+// this node holds none. Tests use it to kill that session.
+func (r *Runner) Holder() string {
+	if h := r.holder.Load(); h != nil {
+		return *h
+	}
+	return ""
+}
 
 // runLocal runs the jobs until ctx is done.
 func (r *Runner) runLocal(ctx context.Context) {
@@ -169,119 +184,54 @@ func (r *Runner) runLocal(ctx context.Context) {
 	wait()
 }
 
-// elect connects, competes for the lock, leads while the session lives and
-// starts over when it dies, until ctx is done.
+// elect tries the lease every retry interval and leads while it holds it,
+// until ctx is done.
 func (r *Runner) elect(ctx context.Context) {
 	for ctx.Err() == nil {
-		conn, err := r.connect(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("job leader election: cannot connect; retrying", "error", err, "retry", r.retry)
-			}
-			sleep(ctx, r.retry)
-			continue
+		actx, cancel := context.WithTimeout(ctx, max(r.retry, 5*time.Second))
+		lease, err := r.src.Lease(actx, sdk.LeaseRequest{Name: r.leaseName, CheckInterval: r.retry})
+		cancel()
+		switch {
+		case err == nil:
+			r.lead(ctx, lease)
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, sdk.ErrHeld):
+			r.log.Trace("job leader election: another node leads", "lease", r.leaseName)
+		default:
+			r.log.Warn("job leader election: cannot take the lease; retrying", "error", err, "retry", r.retry)
 		}
-		r.pid.Store(conn.PgConn().PID())
-		led := r.follow(ctx, conn)
-		r.pid.Store(0)
-		r.release(conn)
-		if led {
-			// A node that just lost its session waits a round, so a
-			// follower that saw the lock free takes it first.
-			sleep(ctx, r.retry)
-		}
+		// A node that just lost its lease also waits a round, so a
+		// follower that saw it free takes it first.
+		sleep(ctx, r.retry)
 	}
 }
 
-// connect opens the dedicated election connection.
-func (r *Runner) connect(ctx context.Context) (*pgx.Conn, error) {
-	cctx, cancel := context.WithTimeout(ctx, max(r.retry, 5*time.Second))
-	defer cancel()
-	conn, err := pgx.Connect(cctx, r.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: connect: %w", err)
-	}
-	return conn, nil
-}
-
-// follow tries the lock every retry interval on conn; on success it leads
-// until the session dies or ctx is done. It returns when conn is no longer
-// usable or ctx is done, reporting whether this node led.
-func (r *Runner) follow(ctx context.Context, conn *pgx.Conn) (led bool) {
-	for {
-		got, err := r.tryLock(ctx, conn)
-		if ctx.Err() != nil {
-			return false
-		}
-		if err != nil {
-			r.log.Warn("job leader election: lock query failed; reconnecting", "error", err)
-			sleep(ctx, r.retry)
-			return false
-		}
-		if got {
-			r.lead(ctx, conn)
-			return true
-		}
-		if !sleep(ctx, r.retry) {
-			return false
-		}
-	}
-}
-
-// tryLock runs pg_try_advisory_lock, bounded by the retry interval.
-func (r *Runner) tryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
-	qctx, cancel := context.WithTimeout(ctx, r.retry)
-	defer cancel()
-	var got bool
-	if err := conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1)", r.lockKey).Scan(&got); err != nil {
-		return false, fmt.Errorf("jobs: try lock: %w", err)
-	}
-	return got, nil
-}
-
-// lead runs the jobs while conn's session (and so the lock) lives, checking
-// it every retry interval, until ctx is done or a check fails.
-func (r *Runner) lead(ctx context.Context, conn *pgx.Conn) {
+// lead runs the jobs while the lease lasts, until ctx is done or the lease
+// is lost; it stops the jobs before releasing the lease, so two nodes never
+// run them at once by this node's doing.
+func (r *Runner) lead(ctx context.Context, lease sdk.Lease) {
+	holder := lease.Holder()
+	r.holder.Store(&holder)
 	r.leader.Store(true)
-	r.log.Info("job leader: this node runs the periodic jobs", "jobs", len(r.jobs), "backend_pid", conn.PgConn().PID())
+	r.log.Info("job leader: this node runs the periodic jobs", "jobs", len(r.jobs), "holder", holder)
 	jctx, cancel := context.WithCancel(ctx)
 	wait := r.runJobs(jctx)
-	defer func() {
-		r.leader.Store(false)
-		cancel()
-		wait()
-	}()
-	t := time.NewTicker(r.retry)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			r.log.Info("job leader: stopping; releasing the lock")
-			return
-		case <-t.C:
-			pctx, pcancel := context.WithTimeout(ctx, r.retry)
-			err := conn.Ping(pctx)
-			pcancel()
-			if err != nil && ctx.Err() == nil {
-				r.log.Warn("job leader: lost the database session; stepping down", "error", err)
-				return
-			}
-		}
+	select {
+	case <-ctx.Done():
+		r.log.Info("job leader: stopping; releasing the lease")
+	case <-lease.Lost():
+		r.log.Warn("job leader: lost the lease; stepping down", "error", lease.Err())
 	}
-}
-
-// release unlocks (a no-op if this session does not hold the lock) and
-// closes conn; closing alone would free the lock too, the explicit unlock
-// just does not wait for the server to notice the closed socket.
-func (r *Runner) release(conn *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if !conn.IsClosed() {
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", r.lockKey); err != nil {
-			r.log.Debug("job leader election: unlock failed (the session is gone or closing frees it)", "error", err)
-		}
+	r.leader.Store(false)
+	cancel()
+	wait()
+	rctx, rcancel := context.WithTimeout(context.Background(), max(r.retry, 2*time.Second))
+	defer rcancel()
+	if err := lease.Release(rctx); err != nil {
+		r.log.Debug("job leader: release failed (the session's end frees the lease)", "error", err)
 	}
-	_ = conn.Close(ctx)
+	r.holder.Store(nil)
 }
 
 // runJobs starts one goroutine per job, each running its job at once and

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/pkid/pkid/internal/pgtest"
+	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
+	"github.com/pkid/pkid/sdk"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -20,6 +23,19 @@ const takeoverBound = 2 * time.Second
 
 const testRetry = 200 * time.Millisecond
 
+// pgSource opens a store-postgres instance on dsn as a node's lease source
+// (in process: the leases are the store's; the plugin protocol has its own
+// tests).
+func pgSource(t *testing.T, dsn string) LeaseSource {
+	t.Helper()
+	s, err := storepostgres.Open(context.Background(), storepostgres.Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // node is one runner with a job that counts its runs.
 type node struct {
 	name string
@@ -27,7 +43,7 @@ type node struct {
 	runs atomic.Int64
 }
 
-func newNode(t *testing.T, dsn, name string) *node {
+func newNode(t *testing.T, src LeaseSource, name string) *node {
 	t.Helper()
 	n := &node{name: name}
 	job := Job{Name: "count", Interval: time.Second, Run: func(ctx context.Context) error {
@@ -35,7 +51,7 @@ func newNode(t *testing.T, dsn, name string) *node {
 		return nil
 	}}
 	log := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Debug, Output: testWriter{t}})
-	r, err := NewPostgres(dsn, DefaultLockKey, []Job{job}, log, Options{RetryInterval: testRetry})
+	r, err := NewLeased(src, DefaultLeaseName, []Job{job}, log, Options{RetryInterval: testRetry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +126,7 @@ func checkExactlyOne(t *testing.T, a, b *node, d time.Duration) {
 // takes over and runs its job within takeoverBound.
 func TestLeaderElectionStop(t *testing.T) {
 	dsn := pgtest.Shared(t).NewDatabase(t)
-	leader, follower := electOne(t, newNode(t, dsn, "a"), newNode(t, dsn, "b"))
+	leader, follower := electOne(t, newNode(t, pgSource(t, dsn), "a"), newNode(t, pgSource(t, dsn), "b"))
 
 	start := time.Now()
 	leader.r.Stop()
@@ -129,10 +145,10 @@ func TestLeaderElectionStop(t *testing.T) {
 // leader notices, steps down and stays a follower.
 func TestLeaderElectionSessionKilled(t *testing.T) {
 	dsn := pgtest.Shared(t).NewDatabase(t)
-	leader, follower := electOne(t, newNode(t, dsn, "a"), newNode(t, dsn, "b"))
-	pid := leader.r.BackendPID()
-	if pid == 0 {
-		t.Fatal("leader has no backend pid")
+	leader, follower := electOne(t, newNode(t, pgSource(t, dsn), "a"), newNode(t, pgSource(t, dsn), "b"))
+	pid, err := strconv.Atoi(leader.r.Holder())
+	if err != nil {
+		t.Fatalf("leader's holder %q is no backend pid: %v", leader.r.Holder(), err)
 	}
 
 	ctx := context.Background()
@@ -142,7 +158,7 @@ func TestLeaderElectionSessionKilled(t *testing.T) {
 	}
 	defer admin.Close(ctx)
 	var killed bool
-	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1)", int64(pid)).Scan(&killed); err != nil || !killed {
+	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
 		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, killed, err)
 	}
 	killedAt := time.Now()
@@ -158,10 +174,8 @@ func TestLeaderElectionSessionKilled(t *testing.T) {
 		t.Fatalf("%s did not take over within %v of the kill", follower.name, takeoverBound)
 	}
 	t.Logf("session killed: old leader stepped down after %v; takeover after %v", stepDown, time.Since(killedAt))
-	// The old leader reconnects as a follower; the new leader keeps the job.
-	if _, ok := waitFor(takeoverBound, func() bool { return leader.r.BackendPID() != 0 && leader.r.BackendPID() != pid }); !ok {
-		t.Fatalf("old leader %s did not reconnect", leader.name)
-	}
+	// The old leader stays a follower (its retries meet ErrHeld); the new
+	// leader keeps the job.
 	checkExactlyOne(t, leader, follower, time.Second)
 	if !follower.r.IsLeader() {
 		t.Fatal("leadership moved back to the old leader")
@@ -173,7 +187,7 @@ func TestLeaderElectionSessionKilled(t *testing.T) {
 func TestPostgresUnreachable(t *testing.T) {
 	c := pgtest.New(t)
 	dsn := c.NewDatabase(t)
-	n := newNode(t, dsn, "a")
+	n := newNode(t, pgSource(t, dsn), "a")
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,15 +282,115 @@ func TestNewErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := NewPostgres("", 1, nil, nil, Options{}); err == nil {
-		t.Error("empty dsn: no error")
+	if _, err := NewLeased(nil, "x", nil, nil, Options{}); err == nil {
+		t.Error("no lease source: no error")
 	}
-	if _, err := NewPostgres("postgres://h/db?sslmode=bogus", 1, nil, nil, Options{}); err == nil {
-		t.Error("bad dsn: no error")
+	if _, err := NewLeased(fakeSource{}, "", nil, nil, Options{}); err == nil {
+		t.Error("empty lease name: no error")
 	}
-	r, err := NewPostgres("postgres://127.0.0.1/db", 1, nil, nil, Options{})
+	r, err := NewLeased(fakeSource{}, "x", nil, nil, Options{})
 	if err != nil || r.retry != DefaultRetryInterval {
 		t.Errorf("defaults: %v, retry %v", err, r.retry)
 	}
 	r.Stop() // before Start: no-op
+}
+
+// fakeSource is a lease source for tests without a database.
+type fakeSource struct{}
+
+func (fakeSource) Lease(context.Context, sdk.LeaseRequest) (sdk.Lease, error) {
+	return nil, sdk.ErrUnavailable
+}
+
+// scriptedSource hands out leases from a channel of results; every lease
+// it grants is recorded.
+type scriptedSource struct {
+	results chan error // nil: grant a lease
+	granted chan *fakeLease
+}
+
+func (s *scriptedSource) Lease(ctx context.Context, _ sdk.LeaseRequest) (sdk.Lease, error) {
+	select {
+	case err := <-s.results:
+		if err != nil {
+			return nil, err
+		}
+		l := &fakeLease{lost: make(chan struct{}), released: make(chan struct{})}
+		s.granted <- l
+		return l, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type fakeLease struct {
+	lost, released chan struct{}
+	jobsRunning    *atomic.Int64 // read at Release
+	atRelease      atomic.Int64
+	once           atomic.Bool
+}
+
+func (l *fakeLease) Lost() <-chan struct{} { return l.lost }
+func (l *fakeLease) Err() error            { return sdk.ErrUnavailable }
+func (l *fakeLease) Holder() string        { return "fake" }
+func (l *fakeLease) Release(context.Context) error {
+	if l.once.CompareAndSwap(false, true) {
+		l.atRelease.Store(l.jobsRunning.Load())
+		close(l.released)
+	}
+	return nil
+}
+
+// TestLeaseLifecycle: a node follows while the lease is held elsewhere or
+// the store is down, leads once granted, and on a loss stops its jobs
+// before releasing the lease, then competes again.
+func TestLeaseLifecycle(t *testing.T) {
+	src := &scriptedSource{results: make(chan error, 4), granted: make(chan *fakeLease, 2)}
+	var running, runs atomic.Int64
+	started := make(chan struct{}, 16)
+	r, err := NewLeased(src, "x", []Job{{Name: "hold", Interval: time.Hour, Run: func(ctx context.Context) error {
+		running.Add(1)
+		defer running.Add(-1)
+		runs.Add(1)
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}}}, nil, Options{RetryInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.results <- sdk.ErrHeld
+	src.results <- sdk.ErrUnavailable
+	src.results <- nil
+	r.Start(context.Background())
+	defer r.Stop()
+	l := <-src.granted
+	l.jobsRunning = &running
+	<-started
+	if !r.IsLeader() || r.Holder() != "fake" {
+		t.Fatalf("granted lease: leader %v, holder %q", r.IsLeader(), r.Holder())
+	}
+	close(l.lost)
+	select {
+	case <-l.released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lost lease was not released")
+	}
+	if n := l.atRelease.Load(); n != 0 {
+		t.Fatalf("%d jobs still running when the lease was released", n)
+	}
+	if r.IsLeader() {
+		t.Fatal("leads after losing the lease")
+	}
+	src.results <- nil // competes again and wins
+	l2 := <-src.granted
+	l2.jobsRunning = &running
+	<-started
+	r.Stop()
+	if !l2.once.Load() {
+		t.Fatal("Stop did not release the lease")
+	}
+	if runs.Load() != 2 {
+		t.Fatalf("job ran %d times, want 2 (once per lease)", runs.Load())
+	}
 }

@@ -48,7 +48,7 @@ func (pt part) wrap(ctx context.Context, err error) error {
 			err = fmt.Errorf("connection to the plugin closed mid-call (%v): %w", err, sdk.ErrUnavailable)
 		}
 	}
-	for _, keep := range []error{sdk.ErrNotFound, sdk.ErrAlreadyExists, sdk.ErrInvalidArgument, sdk.ErrFailedPrecondition} {
+	for _, keep := range []error{sdk.ErrNotFound, sdk.ErrAlreadyExists, sdk.ErrInvalidArgument, sdk.ErrFailedPrecondition, sdk.ErrHeld} {
 		if errors.Is(err, keep) {
 			return err
 		}
@@ -204,7 +204,41 @@ func (s *certStore) GetOCSP(ctx context.Context, serial, aki string) (*sdk.OCSPR
 	return call(ctx, s.p, s.part, func(c *rpc.Client) (*sdk.OCSPRecord, error) { return c.CertStore(s.name).GetOCSP(ctx, serial, aki) })
 }
 
+// leasingCertStore is the view of a certstore whose instance implements
+// sdk.Leaser, as its plugin's adapter reported when it was configured.
+type leasingCertStore struct{ *certStore }
+
+// Lease passes through to the plugin, which holds the lease while the
+// stream lasts: the lease is lost when the plugin process dies (the host
+// restarts it; a new Lease then goes to the new process). Errors: those of
+// sdk.Leaser, and sdk.ErrUnimplemented if a restart brought a build that
+// offers no leases.
+func (s leasingCertStore) Lease(ctx context.Context, req sdk.LeaseRequest) (sdk.Lease, error) {
+	return call(ctx, s.p, s.part, func(c *rpc.Client) (sdk.Lease, error) {
+		l, ok := c.CertStore(s.name).(sdk.Leaser)
+		if !ok {
+			return nil, fmt.Errorf("certstore %q offers no leases: %w", s.name, sdk.ErrUnimplemented)
+		}
+		return l.Lease(ctx, req)
+	})
+}
+
+// certStore returns the facade of the configured certstore instance name,
+// implementing sdk.Leaser when the instance does.
+func (p *Process) certStore(ctx context.Context, name string) (sdk.Instance, error) {
+	conn, err := p.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &certStore{p: p, name: name, part: part{sdk.KindCertStore, name}}
+	if slices.Contains(conn.Capabilities(sdk.KindCertStore, name), rpc.CapLease) {
+		return leasingCertStore{s}, nil
+	}
+	return s, nil
+}
+
 var (
+	_ sdk.Leaser      = leasingCertStore{}
 	_ sdk.KeyStore    = (*keyStore)(nil)
 	_ sdk.KeyImporter = importingKeyStore{}
 	_ sdk.CertStore   = (*certStore)(nil)

@@ -200,7 +200,7 @@ func (h *Host) Open(ctx context.Context, req OpenRequest) (sdk.Instance, error) 
 	case sdk.KindKeyStore:
 		return p.keyStore(ctx, req.Name)
 	case sdk.KindCertStore:
-		return &certStore{p: p, name: req.Name, part: part{sdk.KindCertStore, req.Name}}, nil
+		return p.certStore(ctx, req.Name)
 	}
 	return nil, fmt.Errorf("%s: unsupported kind %q", req.Spec, req.Spec.Kind)
 }

@@ -12,8 +12,6 @@ import (
 // issue that removes it. An entry that no longer fires fails the test too,
 // so the list only shrinks.
 var known = map[string]string{
-	// Leader election opens store-postgres's DSN itself.
-	"core-no-pgx " + Module + "/core/jobs github.com/jackc/pgx/v5": "issue 13: lease through the sdk",
 	// pkid import-cfssl reads a CFSSL certdb on PostgreSQL (database/sql
 	// driver); it is a one-shot importer, not the daemon.
 	"core-no-pgx " + Module + "/core/cfsslimport github.com/jackc/pgx/v5/stdlib": "issue 13: the importer's PostgreSQL driver to move out of core",

@@ -48,3 +48,27 @@ func TestConformanceGRPC(t *testing.T) {
 		return c.CertStore("main")
 	})
 }
+
+// TestLeaserKit runs the lease kit in process and through the gRPC
+// adapters (two plugin processes' worth of instances on one database).
+func TestLeaserKit(t *testing.T) {
+	t.Run("InProcess", func(t *testing.T) {
+		plugintest.TestLeaser(t, func(t *testing.T) (sdk.CertStore, sdk.CertStore) {
+			dsn := newDSN(t)
+			return openDSN(t, dsn), openDSN(t, dsn)
+		})
+	})
+	t.Run("GRPC", func(t *testing.T) {
+		plugintest.TestLeaser(t, func(t *testing.T) (sdk.CertStore, sdk.CertStore) {
+			dsn := newDSN(t)
+			var out [2]sdk.CertStore
+			for i := range out {
+				c := plugintest.ServeGRPC(t, New())
+				plugintest.Configure(t, c, sdk.KindCertStore, "main",
+					map[string]any{"dsn": dsn, "max_conns": nil, "connect_timeout": nil})
+				out[i] = c.CertStore("main")
+			}
+			return out[0], out[1]
+		})
+	})
+}

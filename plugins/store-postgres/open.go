@@ -3,6 +3,7 @@ package storepostgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,13 +24,16 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
-// Store is a CertStore (and BatchPutter) on one PostgreSQL database.
+// Store is a CertStore (and BatchPutter and Leaser) on one PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 	// attempts bounds the tries of one operation whose pooled connection
 	// turned out dead (server restarted): one per pooled connection + 1.
 	attempts int
+
+	leaseMu sync.Mutex
+	leases  map[*pgLease]bool // held; Close releases them
 }
 
 var (
@@ -71,6 +75,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // Close closes the pool, waiting for connections in use to be released.
 // It never fails.
 func (s *Store) Close() error {
+	s.leaseMu.Lock()
+	held := s.leases
+	s.leases = nil
+	s.leaseMu.Unlock()
+	for l := range held {
+		// Its holder must hear that the lease ended, not wait on it.
+		l.lose(fmt.Errorf("store-postgres: lease %q: store closed: %w", l.name, sdk.ErrUnavailable))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = l.Release(ctx)
+		cancel()
+	}
 	s.pool.Close()
 	return nil
 }

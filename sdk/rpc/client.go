@@ -34,6 +34,7 @@ type Client struct {
 const (
 	CapImportKey = wire.CapImportKey // sdk.KeyImporter
 	CapPutBatch  = wire.CapPutBatch  // sdk.BatchPutter
+	CapLease     = wire.CapLease     // sdk.Leaser
 )
 
 // NewClient wraps a gRPC connection to a plugin.
@@ -129,7 +130,7 @@ func (c *Client) Configure(ctx context.Context, cfg sdk.Config) error {
 }
 
 // Capabilities returns what the last successful Configure of the instance
-// reported (CapImportKey, CapPutBatch): the optional interfaces it
+// reported (CapImportKey, CapPutBatch, CapLease): the optional interfaces it
 // implements.
 func (c *Client) Capabilities(kind, instance string) []string {
 	c.mu.Lock()
@@ -224,9 +225,14 @@ func (c *Client) KeyStore(instance string) sdk.KeyStore {
 	return k
 }
 
-// sdk.CertStore returns the named certstore instance of this plugin process.
+// CertStore returns the named certstore instance of this plugin process.
+// It implements sdk.Leaser when the instance does.
 func (c *Client) CertStore(instance string) sdk.CertStore {
-	return &certStoreClient{c: c, instance: instance}
+	s := &certStoreClient{c: c, instance: instance}
+	if c.has(sdk.KindCertStore, instance, CapLease) {
+		return leasingCertStoreClient{s}
+	}
+	return s
 }
 
 // ---------------------------------------------------------------------------

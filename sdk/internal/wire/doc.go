@@ -48,4 +48,5 @@ var RegisterServer func(impl any, s *grpc.Server)
 const (
 	CapImportKey = "keystore.import"     // sdk.KeyImporter
 	CapPutBatch  = "certstore.put.batch" // sdk.BatchPutter
+	CapLease     = "certstore.lease"     // sdk.Leaser
 )

@@ -23,6 +23,7 @@ var (
 	ErrUnimplemented      = errors.New("not implemented by this plugin")
 	ErrUnavailable        = errors.New("plugin unavailable (retryable)")
 	ErrLocked             = errors.New("locked")
+	ErrHeld               = errors.New("held by another holder")
 )
 
 var codeOf = []struct {
@@ -37,6 +38,7 @@ var codeOf = []struct {
 	{ErrUnimplemented, codes.Unimplemented},
 	{ErrUnavailable, codes.Unavailable},
 	{ErrLocked, codes.PermissionDenied},
+	{ErrHeld, codes.Aborted},
 }
 
 // Code maps an error to the gRPC code that carries it.

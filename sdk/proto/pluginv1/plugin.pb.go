@@ -1970,6 +1970,122 @@ func (x *SignResultBatch) GetResults() []*SignResult {
 	return nil
 }
 
+type LeaseRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// check_interval_ms: how often the store checks that it still holds
+	// the lease (0: the store's default).
+	CheckIntervalMs int64 `protobuf:"varint,3,opt,name=check_interval_ms,json=checkIntervalMs,proto3" json:"check_interval_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LeaseRequest) Reset() {
+	*x = LeaseRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRequest) ProtoMessage() {}
+
+func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
+func (*LeaseRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *LeaseRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetCheckIntervalMs() int64 {
+	if x != nil {
+		return x.CheckIntervalMs
+	}
+	return 0
+}
+
+type LeaseEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Held  bool                   `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
+	// holder_id identifies the holder's session in the store (for a
+	// PostgreSQL store, the backend pid), for logs and tests.
+	HolderId      string `protobuf:"bytes,2,opt,name=holder_id,json=holderId,proto3" json:"holder_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseEvent) Reset() {
+	*x = LeaseEvent{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseEvent) ProtoMessage() {}
+
+func (x *LeaseEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseEvent.ProtoReflect.Descriptor instead.
+func (*LeaseEvent) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *LeaseEvent) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *LeaseEvent) GetHolderId() string {
+	if x != nil {
+		return x.HolderId
+	}
+	return ""
+}
+
 type CertificateRecord struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Serial           string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`                              // decimal
@@ -1992,7 +2108,7 @@ type CertificateRecord struct {
 
 func (x *CertificateRecord) Reset() {
 	*x = CertificateRecord{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2120,7 @@ func (x *CertificateRecord) String() string {
 func (*CertificateRecord) ProtoMessage() {}
 
 func (x *CertificateRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2133,7 @@ func (x *CertificateRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateRecord.ProtoReflect.Descriptor instead.
 func (*CertificateRecord) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CertificateRecord) GetSerial() string {
@@ -2129,7 +2245,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2257,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2270,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutRequest) GetInstance() string {
@@ -2186,7 +2302,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2314,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2327,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 type PutBatch struct {
@@ -2223,7 +2339,7 @@ type PutBatch struct {
 
 func (x *PutBatch) Reset() {
 	*x = PutBatch{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2351,7 @@ func (x *PutBatch) String() string {
 func (*PutBatch) ProtoMessage() {}
 
 func (x *PutBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2364,7 @@ func (x *PutBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBatch.ProtoReflect.Descriptor instead.
 func (*PutBatch) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PutBatch) GetRequests() []*PutRequest {
@@ -2268,7 +2384,7 @@ type PutResult struct {
 
 func (x *PutResult) Reset() {
 	*x = PutResult{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2396,7 @@ func (x *PutResult) String() string {
 func (*PutResult) ProtoMessage() {}
 
 func (x *PutResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2409,7 @@ func (x *PutResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResult.ProtoReflect.Descriptor instead.
 func (*PutResult) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PutResult) GetId() uint64 {
@@ -2319,7 +2435,7 @@ type PutResultBatch struct {
 
 func (x *PutResultBatch) Reset() {
 	*x = PutResultBatch{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2447,7 @@ func (x *PutResultBatch) String() string {
 func (*PutResultBatch) ProtoMessage() {}
 
 func (x *PutResultBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2460,7 @@ func (x *PutResultBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResultBatch.ProtoReflect.Descriptor instead.
 func (*PutResultBatch) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PutResultBatch) GetResults() []*PutResult {
@@ -2365,7 +2481,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2493,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2506,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetRequest) GetInstance() string {
@@ -2429,7 +2545,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2557,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2570,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListRequest) GetInstance() string {
@@ -2519,7 +2635,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2647,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2660,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RevokeRequest) GetInstance() string {
@@ -2590,7 +2706,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2718,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2731,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 type OCSPRecord struct {
@@ -2630,7 +2746,7 @@ type OCSPRecord struct {
 
 func (x *OCSPRecord) Reset() {
 	*x = OCSPRecord{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2758,7 @@ func (x *OCSPRecord) String() string {
 func (*OCSPRecord) ProtoMessage() {}
 
 func (x *OCSPRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2771,7 @@ func (x *OCSPRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OCSPRecord.ProtoReflect.Descriptor instead.
 func (*OCSPRecord) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *OCSPRecord) GetSerial() string {
@@ -2696,7 +2812,7 @@ type PutOCSPRequest struct {
 
 func (x *PutOCSPRequest) Reset() {
 	*x = PutOCSPRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2824,7 @@ func (x *PutOCSPRequest) String() string {
 func (*PutOCSPRequest) ProtoMessage() {}
 
 func (x *PutOCSPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2837,7 @@ func (x *PutOCSPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutOCSPRequest.ProtoReflect.Descriptor instead.
 func (*PutOCSPRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PutOCSPRequest) GetInstance() string {
@@ -2746,7 +2862,7 @@ type PutOCSPResponse struct {
 
 func (x *PutOCSPResponse) Reset() {
 	*x = PutOCSPResponse{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2874,7 @@ func (x *PutOCSPResponse) String() string {
 func (*PutOCSPResponse) ProtoMessage() {}
 
 func (x *PutOCSPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +2887,7 @@ func (x *PutOCSPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutOCSPResponse.ProtoReflect.Descriptor instead.
 func (*PutOCSPResponse) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 type GetOCSPRequest struct {
@@ -2785,7 +2901,7 @@ type GetOCSPRequest struct {
 
 func (x *GetOCSPRequest) Reset() {
 	*x = GetOCSPRequest{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +2913,7 @@ func (x *GetOCSPRequest) String() string {
 func (*GetOCSPRequest) ProtoMessage() {}
 
 func (x *GetOCSPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +2926,7 @@ func (x *GetOCSPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOCSPRequest.ProtoReflect.Descriptor instead.
 func (*GetOCSPRequest) Descriptor() ([]byte, []int) {
-	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetOCSPRequest) GetInstance() string {
@@ -2845,7 +2961,7 @@ type RunCommandRequest_Start struct {
 
 func (x *RunCommandRequest_Start) Reset() {
 	*x = RunCommandRequest_Start{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +2973,7 @@ func (x *RunCommandRequest_Start) String() string {
 func (*RunCommandRequest_Start) ProtoMessage() {}
 
 func (x *RunCommandRequest_Start) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3156,15 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12,\n" +
 	"\x05error\x18\x03 \x01(\v2\x16.pkid.plugin.v1.StatusR\x05error\"G\n" +
 	"\x0fSignResultBatch\x124\n" +
-	"\aresults\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.SignResultR\aresults\"\x8e\x04\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.SignResultR\aresults\"j\n" +
+	"\fLeaseRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12*\n" +
+	"\x11check_interval_ms\x18\x03 \x01(\x03R\x0fcheckIntervalMs\"=\n" +
+	"\n" +
+	"LeaseEvent\x12\x12\n" +
+	"\x04held\x18\x01 \x01(\bR\x04held\x12\x1b\n" +
+	"\tholder_id\x18\x02 \x01(\tR\bholderId\"\x8e\x04\n" +
 	"\x11CertificateRecord\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x10\n" +
 	"\x03aki\x18\x02 \x01(\tR\x03aki\x12!\n" +
@@ -3125,7 +3249,7 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tPublicKey\x12 .pkid.plugin.v1.PublicKeyRequest\x1a\x17.pkid.plugin.v1.KeyInfo\x12A\n" +
 	"\x04Sign\x12\x1b.pkid.plugin.v1.SignRequest\x1a\x1c.pkid.plugin.v1.SignResponse\x12L\n" +
 	"\n" +
-	"SignStream\x12\x19.pkid.plugin.v1.SignBatch\x1a\x1f.pkid.plugin.v1.SignResultBatch(\x010\x012\x82\x04\n" +
+	"SignStream\x12\x19.pkid.plugin.v1.SignBatch\x1a\x1f.pkid.plugin.v1.SignResultBatch(\x010\x012\xc7\x04\n" +
 	"\tCertStore\x12>\n" +
 	"\x03Put\x12\x1a.pkid.plugin.v1.PutRequest\x1a\x1b.pkid.plugin.v1.PutResponse\x12I\n" +
 	"\tPutStream\x12\x18.pkid.plugin.v1.PutBatch\x1a\x1e.pkid.plugin.v1.PutResultBatch(\x010\x01\x12D\n" +
@@ -3133,7 +3257,8 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04List\x12\x1b.pkid.plugin.v1.ListRequest\x1a!.pkid.plugin.v1.CertificateRecord0\x01\x12G\n" +
 	"\x06Revoke\x12\x1d.pkid.plugin.v1.RevokeRequest\x1a\x1e.pkid.plugin.v1.RevokeResponse\x12J\n" +
 	"\aPutOCSP\x12\x1e.pkid.plugin.v1.PutOCSPRequest\x1a\x1f.pkid.plugin.v1.PutOCSPResponse\x12E\n" +
-	"\aGetOCSP\x12\x1e.pkid.plugin.v1.GetOCSPRequest\x1a\x1a.pkid.plugin.v1.OCSPRecordB2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
+	"\aGetOCSP\x12\x1e.pkid.plugin.v1.GetOCSPRequest\x1a\x1a.pkid.plugin.v1.OCSPRecord\x12C\n" +
+	"\x05Lease\x12\x1c.pkid.plugin.v1.LeaseRequest\x1a\x1a.pkid.plugin.v1.LeaseEvent0\x01B2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
 var (
 	file_pkid_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -3148,7 +3273,7 @@ func file_pkid_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_pkid_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pkid_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_pkid_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_pkid_plugin_v1_plugin_proto_goTypes = []any{
 	(NestedBlock_Nesting)(0),        // 0: pkid.plugin.v1.NestedBlock.Nesting
 	(Diagnostic_Severity)(0),        // 1: pkid.plugin.v1.Diagnostic.Severity
@@ -3183,24 +3308,26 @@ var file_pkid_plugin_v1_plugin_proto_goTypes = []any{
 	(*SignBatch)(nil),               // 30: pkid.plugin.v1.SignBatch
 	(*SignResult)(nil),              // 31: pkid.plugin.v1.SignResult
 	(*SignResultBatch)(nil),         // 32: pkid.plugin.v1.SignResultBatch
-	(*CertificateRecord)(nil),       // 33: pkid.plugin.v1.CertificateRecord
-	(*PutRequest)(nil),              // 34: pkid.plugin.v1.PutRequest
-	(*PutResponse)(nil),             // 35: pkid.plugin.v1.PutResponse
-	(*PutBatch)(nil),                // 36: pkid.plugin.v1.PutBatch
-	(*PutResult)(nil),               // 37: pkid.plugin.v1.PutResult
-	(*PutResultBatch)(nil),          // 38: pkid.plugin.v1.PutResultBatch
-	(*GetRequest)(nil),              // 39: pkid.plugin.v1.GetRequest
-	(*ListRequest)(nil),             // 40: pkid.plugin.v1.ListRequest
-	(*RevokeRequest)(nil),           // 41: pkid.plugin.v1.RevokeRequest
-	(*RevokeResponse)(nil),          // 42: pkid.plugin.v1.RevokeResponse
-	(*OCSPRecord)(nil),              // 43: pkid.plugin.v1.OCSPRecord
-	(*PutOCSPRequest)(nil),          // 44: pkid.plugin.v1.PutOCSPRequest
-	(*PutOCSPResponse)(nil),         // 45: pkid.plugin.v1.PutOCSPResponse
-	(*GetOCSPRequest)(nil),          // 46: pkid.plugin.v1.GetOCSPRequest
-	(*RunCommandRequest_Start)(nil), // 47: pkid.plugin.v1.RunCommandRequest.Start
-	nil,                             // 48: pkid.plugin.v1.KeyInfo.AttributesEntry
-	nil,                             // 49: pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),   // 50: google.protobuf.Timestamp
+	(*LeaseRequest)(nil),            // 33: pkid.plugin.v1.LeaseRequest
+	(*LeaseEvent)(nil),              // 34: pkid.plugin.v1.LeaseEvent
+	(*CertificateRecord)(nil),       // 35: pkid.plugin.v1.CertificateRecord
+	(*PutRequest)(nil),              // 36: pkid.plugin.v1.PutRequest
+	(*PutResponse)(nil),             // 37: pkid.plugin.v1.PutResponse
+	(*PutBatch)(nil),                // 38: pkid.plugin.v1.PutBatch
+	(*PutResult)(nil),               // 39: pkid.plugin.v1.PutResult
+	(*PutResultBatch)(nil),          // 40: pkid.plugin.v1.PutResultBatch
+	(*GetRequest)(nil),              // 41: pkid.plugin.v1.GetRequest
+	(*ListRequest)(nil),             // 42: pkid.plugin.v1.ListRequest
+	(*RevokeRequest)(nil),           // 43: pkid.plugin.v1.RevokeRequest
+	(*RevokeResponse)(nil),          // 44: pkid.plugin.v1.RevokeResponse
+	(*OCSPRecord)(nil),              // 45: pkid.plugin.v1.OCSPRecord
+	(*PutOCSPRequest)(nil),          // 46: pkid.plugin.v1.PutOCSPRequest
+	(*PutOCSPResponse)(nil),         // 47: pkid.plugin.v1.PutOCSPResponse
+	(*GetOCSPRequest)(nil),          // 48: pkid.plugin.v1.GetOCSPRequest
+	(*RunCommandRequest_Start)(nil), // 49: pkid.plugin.v1.RunCommandRequest.Start
+	nil,                             // 50: pkid.plugin.v1.KeyInfo.AttributesEntry
+	nil,                             // 51: pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),   // 52: google.protobuf.Timestamp
 }
 var file_pkid_plugin_v1_plugin_proto_depIdxs = []int32{
 	6,  // 0: pkid.plugin.v1.GetSchemaResponse.schema:type_name -> pkid.plugin.v1.Schema
@@ -3212,27 +3339,27 @@ var file_pkid_plugin_v1_plugin_proto_depIdxs = []int32{
 	9,  // 6: pkid.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
 	9,  // 7: pkid.plugin.v1.ConfigureResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
 	18, // 8: pkid.plugin.v1.ListCommandsResponse.commands:type_name -> pkid.plugin.v1.Command
-	47, // 9: pkid.plugin.v1.RunCommandRequest.start:type_name -> pkid.plugin.v1.RunCommandRequest.Start
-	50, // 10: pkid.plugin.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
-	48, // 11: pkid.plugin.v1.KeyInfo.attributes:type_name -> pkid.plugin.v1.KeyInfo.AttributesEntry
-	49, // 12: pkid.plugin.v1.GenerateKeyRequest.attributes:type_name -> pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
+	49, // 9: pkid.plugin.v1.RunCommandRequest.start:type_name -> pkid.plugin.v1.RunCommandRequest.Start
+	52, // 10: pkid.plugin.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
+	50, // 11: pkid.plugin.v1.KeyInfo.attributes:type_name -> pkid.plugin.v1.KeyInfo.AttributesEntry
+	51, // 12: pkid.plugin.v1.GenerateKeyRequest.attributes:type_name -> pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
 	22, // 13: pkid.plugin.v1.ListKeysResponse.keys:type_name -> pkid.plugin.v1.KeyInfo
 	28, // 14: pkid.plugin.v1.SignBatch.requests:type_name -> pkid.plugin.v1.SignRequest
 	21, // 15: pkid.plugin.v1.SignResult.error:type_name -> pkid.plugin.v1.Status
 	31, // 16: pkid.plugin.v1.SignResultBatch.results:type_name -> pkid.plugin.v1.SignResult
-	50, // 17: pkid.plugin.v1.CertificateRecord.not_before:type_name -> google.protobuf.Timestamp
-	50, // 18: pkid.plugin.v1.CertificateRecord.not_after:type_name -> google.protobuf.Timestamp
-	50, // 19: pkid.plugin.v1.CertificateRecord.revoked_at:type_name -> google.protobuf.Timestamp
-	50, // 20: pkid.plugin.v1.CertificateRecord.created_at:type_name -> google.protobuf.Timestamp
-	33, // 21: pkid.plugin.v1.PutRequest.record:type_name -> pkid.plugin.v1.CertificateRecord
-	34, // 22: pkid.plugin.v1.PutBatch.requests:type_name -> pkid.plugin.v1.PutRequest
+	52, // 17: pkid.plugin.v1.CertificateRecord.not_before:type_name -> google.protobuf.Timestamp
+	52, // 18: pkid.plugin.v1.CertificateRecord.not_after:type_name -> google.protobuf.Timestamp
+	52, // 19: pkid.plugin.v1.CertificateRecord.revoked_at:type_name -> google.protobuf.Timestamp
+	52, // 20: pkid.plugin.v1.CertificateRecord.created_at:type_name -> google.protobuf.Timestamp
+	35, // 21: pkid.plugin.v1.PutRequest.record:type_name -> pkid.plugin.v1.CertificateRecord
+	36, // 22: pkid.plugin.v1.PutBatch.requests:type_name -> pkid.plugin.v1.PutRequest
 	21, // 23: pkid.plugin.v1.PutResult.error:type_name -> pkid.plugin.v1.Status
-	37, // 24: pkid.plugin.v1.PutResultBatch.results:type_name -> pkid.plugin.v1.PutResult
-	50, // 25: pkid.plugin.v1.ListRequest.expires_before:type_name -> google.protobuf.Timestamp
-	50, // 26: pkid.plugin.v1.ListRequest.expires_after:type_name -> google.protobuf.Timestamp
-	50, // 27: pkid.plugin.v1.RevokeRequest.revoked_at:type_name -> google.protobuf.Timestamp
-	50, // 28: pkid.plugin.v1.OCSPRecord.next_update:type_name -> google.protobuf.Timestamp
-	43, // 29: pkid.plugin.v1.PutOCSPRequest.record:type_name -> pkid.plugin.v1.OCSPRecord
+	39, // 24: pkid.plugin.v1.PutResultBatch.results:type_name -> pkid.plugin.v1.PutResult
+	52, // 25: pkid.plugin.v1.ListRequest.expires_before:type_name -> google.protobuf.Timestamp
+	52, // 26: pkid.plugin.v1.ListRequest.expires_after:type_name -> google.protobuf.Timestamp
+	52, // 27: pkid.plugin.v1.RevokeRequest.revoked_at:type_name -> google.protobuf.Timestamp
+	52, // 28: pkid.plugin.v1.OCSPRecord.next_update:type_name -> google.protobuf.Timestamp
+	45, // 29: pkid.plugin.v1.PutOCSPRequest.record:type_name -> pkid.plugin.v1.OCSPRecord
 	2,  // 30: pkid.plugin.v1.Plugin.GetInfo:input_type -> pkid.plugin.v1.GetInfoRequest
 	4,  // 31: pkid.plugin.v1.Plugin.GetSchema:input_type -> pkid.plugin.v1.GetSchemaRequest
 	10, // 32: pkid.plugin.v1.Plugin.ValidateConfig:input_type -> pkid.plugin.v1.ValidateConfigRequest
@@ -3246,35 +3373,37 @@ var file_pkid_plugin_v1_plugin_proto_depIdxs = []int32{
 	27, // 40: pkid.plugin.v1.KeyStore.PublicKey:input_type -> pkid.plugin.v1.PublicKeyRequest
 	28, // 41: pkid.plugin.v1.KeyStore.Sign:input_type -> pkid.plugin.v1.SignRequest
 	30, // 42: pkid.plugin.v1.KeyStore.SignStream:input_type -> pkid.plugin.v1.SignBatch
-	34, // 43: pkid.plugin.v1.CertStore.Put:input_type -> pkid.plugin.v1.PutRequest
-	36, // 44: pkid.plugin.v1.CertStore.PutStream:input_type -> pkid.plugin.v1.PutBatch
-	39, // 45: pkid.plugin.v1.CertStore.Get:input_type -> pkid.plugin.v1.GetRequest
-	40, // 46: pkid.plugin.v1.CertStore.List:input_type -> pkid.plugin.v1.ListRequest
-	41, // 47: pkid.plugin.v1.CertStore.Revoke:input_type -> pkid.plugin.v1.RevokeRequest
-	44, // 48: pkid.plugin.v1.CertStore.PutOCSP:input_type -> pkid.plugin.v1.PutOCSPRequest
-	46, // 49: pkid.plugin.v1.CertStore.GetOCSP:input_type -> pkid.plugin.v1.GetOCSPRequest
-	3,  // 50: pkid.plugin.v1.Plugin.GetInfo:output_type -> pkid.plugin.v1.GetInfoResponse
-	5,  // 51: pkid.plugin.v1.Plugin.GetSchema:output_type -> pkid.plugin.v1.GetSchemaResponse
-	11, // 52: pkid.plugin.v1.Plugin.ValidateConfig:output_type -> pkid.plugin.v1.ValidateConfigResponse
-	13, // 53: pkid.plugin.v1.Plugin.Configure:output_type -> pkid.plugin.v1.ConfigureResponse
-	15, // 54: pkid.plugin.v1.Plugin.CloseInstance:output_type -> pkid.plugin.v1.CloseInstanceResponse
-	17, // 55: pkid.plugin.v1.Plugin.ListCommands:output_type -> pkid.plugin.v1.ListCommandsResponse
-	20, // 56: pkid.plugin.v1.Plugin.RunCommand:output_type -> pkid.plugin.v1.RunCommandResponse
-	22, // 57: pkid.plugin.v1.KeyStore.GenerateKey:output_type -> pkid.plugin.v1.KeyInfo
-	22, // 58: pkid.plugin.v1.KeyStore.ImportKey:output_type -> pkid.plugin.v1.KeyInfo
-	26, // 59: pkid.plugin.v1.KeyStore.ListKeys:output_type -> pkid.plugin.v1.ListKeysResponse
-	22, // 60: pkid.plugin.v1.KeyStore.PublicKey:output_type -> pkid.plugin.v1.KeyInfo
-	29, // 61: pkid.plugin.v1.KeyStore.Sign:output_type -> pkid.plugin.v1.SignResponse
-	32, // 62: pkid.plugin.v1.KeyStore.SignStream:output_type -> pkid.plugin.v1.SignResultBatch
-	35, // 63: pkid.plugin.v1.CertStore.Put:output_type -> pkid.plugin.v1.PutResponse
-	38, // 64: pkid.plugin.v1.CertStore.PutStream:output_type -> pkid.plugin.v1.PutResultBatch
-	33, // 65: pkid.plugin.v1.CertStore.Get:output_type -> pkid.plugin.v1.CertificateRecord
-	33, // 66: pkid.plugin.v1.CertStore.List:output_type -> pkid.plugin.v1.CertificateRecord
-	42, // 67: pkid.plugin.v1.CertStore.Revoke:output_type -> pkid.plugin.v1.RevokeResponse
-	45, // 68: pkid.plugin.v1.CertStore.PutOCSP:output_type -> pkid.plugin.v1.PutOCSPResponse
-	43, // 69: pkid.plugin.v1.CertStore.GetOCSP:output_type -> pkid.plugin.v1.OCSPRecord
-	50, // [50:70] is the sub-list for method output_type
-	30, // [30:50] is the sub-list for method input_type
+	36, // 43: pkid.plugin.v1.CertStore.Put:input_type -> pkid.plugin.v1.PutRequest
+	38, // 44: pkid.plugin.v1.CertStore.PutStream:input_type -> pkid.plugin.v1.PutBatch
+	41, // 45: pkid.plugin.v1.CertStore.Get:input_type -> pkid.plugin.v1.GetRequest
+	42, // 46: pkid.plugin.v1.CertStore.List:input_type -> pkid.plugin.v1.ListRequest
+	43, // 47: pkid.plugin.v1.CertStore.Revoke:input_type -> pkid.plugin.v1.RevokeRequest
+	46, // 48: pkid.plugin.v1.CertStore.PutOCSP:input_type -> pkid.plugin.v1.PutOCSPRequest
+	48, // 49: pkid.plugin.v1.CertStore.GetOCSP:input_type -> pkid.plugin.v1.GetOCSPRequest
+	33, // 50: pkid.plugin.v1.CertStore.Lease:input_type -> pkid.plugin.v1.LeaseRequest
+	3,  // 51: pkid.plugin.v1.Plugin.GetInfo:output_type -> pkid.plugin.v1.GetInfoResponse
+	5,  // 52: pkid.plugin.v1.Plugin.GetSchema:output_type -> pkid.plugin.v1.GetSchemaResponse
+	11, // 53: pkid.plugin.v1.Plugin.ValidateConfig:output_type -> pkid.plugin.v1.ValidateConfigResponse
+	13, // 54: pkid.plugin.v1.Plugin.Configure:output_type -> pkid.plugin.v1.ConfigureResponse
+	15, // 55: pkid.plugin.v1.Plugin.CloseInstance:output_type -> pkid.plugin.v1.CloseInstanceResponse
+	17, // 56: pkid.plugin.v1.Plugin.ListCommands:output_type -> pkid.plugin.v1.ListCommandsResponse
+	20, // 57: pkid.plugin.v1.Plugin.RunCommand:output_type -> pkid.plugin.v1.RunCommandResponse
+	22, // 58: pkid.plugin.v1.KeyStore.GenerateKey:output_type -> pkid.plugin.v1.KeyInfo
+	22, // 59: pkid.plugin.v1.KeyStore.ImportKey:output_type -> pkid.plugin.v1.KeyInfo
+	26, // 60: pkid.plugin.v1.KeyStore.ListKeys:output_type -> pkid.plugin.v1.ListKeysResponse
+	22, // 61: pkid.plugin.v1.KeyStore.PublicKey:output_type -> pkid.plugin.v1.KeyInfo
+	29, // 62: pkid.plugin.v1.KeyStore.Sign:output_type -> pkid.plugin.v1.SignResponse
+	32, // 63: pkid.plugin.v1.KeyStore.SignStream:output_type -> pkid.plugin.v1.SignResultBatch
+	37, // 64: pkid.plugin.v1.CertStore.Put:output_type -> pkid.plugin.v1.PutResponse
+	40, // 65: pkid.plugin.v1.CertStore.PutStream:output_type -> pkid.plugin.v1.PutResultBatch
+	35, // 66: pkid.plugin.v1.CertStore.Get:output_type -> pkid.plugin.v1.CertificateRecord
+	35, // 67: pkid.plugin.v1.CertStore.List:output_type -> pkid.plugin.v1.CertificateRecord
+	44, // 68: pkid.plugin.v1.CertStore.Revoke:output_type -> pkid.plugin.v1.RevokeResponse
+	47, // 69: pkid.plugin.v1.CertStore.PutOCSP:output_type -> pkid.plugin.v1.PutOCSPResponse
+	45, // 70: pkid.plugin.v1.CertStore.GetOCSP:output_type -> pkid.plugin.v1.OCSPRecord
+	34, // 71: pkid.plugin.v1.CertStore.Lease:output_type -> pkid.plugin.v1.LeaseEvent
+	51, // [51:72] is the sub-list for method output_type
+	30, // [30:51] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -3301,7 +3430,7 @@ func file_pkid_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pkid_plugin_v1_plugin_proto_rawDesc), len(file_pkid_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -660,6 +660,7 @@ const (
 	CertStore_Revoke_FullMethodName    = "/pkid.plugin.v1.CertStore/Revoke"
 	CertStore_PutOCSP_FullMethodName   = "/pkid.plugin.v1.CertStore/PutOCSP"
 	CertStore_GetOCSP_FullMethodName   = "/pkid.plugin.v1.CertStore/GetOCSP"
+	CertStore_Lease_FullMethodName     = "/pkid.plugin.v1.CertStore/Lease"
 )
 
 // CertStoreClient is the client API for CertStore service.
@@ -674,6 +675,11 @@ type CertStoreClient interface {
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
 	PutOCSP(ctx context.Context, in *PutOCSPRequest, opts ...grpc.CallOption) (*PutOCSPResponse, error)
 	GetOCSP(ctx context.Context, in *GetOCSPRequest, opts ...grpc.CallOption) (*OCSPRecord, error)
+	// Lease takes a named lease (sdk.Leaser; capability certstore.lease).
+	// The first message says it is held; the stream then stays open while it
+	// is. The stream ending with an error means the lease is lost; the client
+	// cancelling the stream releases it.
+	Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LeaseEvent], error)
 }
 
 type certStoreClient struct {
@@ -766,6 +772,25 @@ func (c *certStoreClient) GetOCSP(ctx context.Context, in *GetOCSPRequest, opts 
 	return out, nil
 }
 
+func (c *certStoreClient) Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LeaseEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CertStore_ServiceDesc.Streams[2], CertStore_Lease_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LeaseRequest, LeaseEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CertStore_LeaseClient = grpc.ServerStreamingClient[LeaseEvent]
+
 // CertStoreServer is the server API for CertStore service.
 // All implementations must embed UnimplementedCertStoreServer
 // for forward compatibility.
@@ -778,6 +803,11 @@ type CertStoreServer interface {
 	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
 	PutOCSP(context.Context, *PutOCSPRequest) (*PutOCSPResponse, error)
 	GetOCSP(context.Context, *GetOCSPRequest) (*OCSPRecord, error)
+	// Lease takes a named lease (sdk.Leaser; capability certstore.lease).
+	// The first message says it is held; the stream then stays open while it
+	// is. The stream ending with an error means the lease is lost; the client
+	// cancelling the stream releases it.
+	Lease(*LeaseRequest, grpc.ServerStreamingServer[LeaseEvent]) error
 	mustEmbedUnimplementedCertStoreServer()
 }
 
@@ -808,6 +838,9 @@ func (UnimplementedCertStoreServer) PutOCSP(context.Context, *PutOCSPRequest) (*
 }
 func (UnimplementedCertStoreServer) GetOCSP(context.Context, *GetOCSPRequest) (*OCSPRecord, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOCSP not implemented")
+}
+func (UnimplementedCertStoreServer) Lease(*LeaseRequest, grpc.ServerStreamingServer[LeaseEvent]) error {
+	return status.Error(codes.Unimplemented, "method Lease not implemented")
 }
 func (UnimplementedCertStoreServer) mustEmbedUnimplementedCertStoreServer() {}
 func (UnimplementedCertStoreServer) testEmbeddedByValue()                   {}
@@ -938,6 +971,17 @@ func _CertStore_GetOCSP_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CertStore_Lease_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LeaseRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CertStoreServer).Lease(m, &grpc.GenericServerStream[LeaseRequest, LeaseEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CertStore_LeaseServer = grpc.ServerStreamingServer[LeaseEvent]
+
 // CertStore_ServiceDesc is the grpc.ServiceDesc for CertStore service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -976,6 +1020,11 @@ var CertStore_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "List",
 			Handler:       _CertStore_List_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Lease",
+			Handler:       _CertStore_Lease_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1,0 +1,53 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pkid/pkid/sdk/internal/wire"
+	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
+	"google.golang.org/grpc"
+)
+
+// leaseReleaseTimeout bounds the release of a lease whose stream ended: the
+// stream's context is done by then, and a stuck store must not keep the
+// handler (and the lease) forever.
+const leaseReleaseTimeout = 5 * time.Second
+
+// Lease serves sdk.Leaser: it holds the lease while the stream is open. The
+// host cancelling the stream (or its process going away) releases it; the
+// store losing it ends the stream with the store's error.
+func (s *certStoreServer) Lease(r *pb.LeaseRequest, stream grpc.ServerStreamingServer[pb.LeaseEvent]) error {
+	cs, err := s.cs(r.Instance)
+	if err != nil {
+		return err
+	}
+	l, ok := cs.(Leaser)
+	if !ok {
+		return wire.ToStatus(fmt.Errorf("certstore %q offers no leases: %w", r.Instance, ErrUnimplemented))
+	}
+	ctx := stream.Context()
+	lease, err := l.Lease(ctx, LeaseRequest{Name: r.Name, CheckInterval: time.Duration(r.CheckIntervalMs) * time.Millisecond})
+	if err != nil {
+		return wire.ToStatus(err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), leaseReleaseTimeout)
+		defer cancel()
+		_ = lease.Release(rctx)
+	}()
+	if err := stream.Send(&pb.LeaseEvent{Held: true, HolderId: lease.Holder()}); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return nil // released by the host, or the host went away
+	case <-lease.Lost():
+		err := lease.Err()
+		if err == nil {
+			err = fmt.Errorf("lease %q lost: %w", r.Name, ErrUnavailable)
+		}
+		return wire.ToStatus(err)
+	}
+}
