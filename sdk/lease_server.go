@@ -16,9 +16,15 @@ import (
 const leaseReleaseTimeout = 5 * time.Second
 
 // Lease serves sdk.Leaser: it holds the lease while the stream is open. The
-// host cancelling the stream (or its process going away) releases it; the
+// host closing its side asks for a release, which is done before the stream
+// ends (so the host's Release returns once the lease is free); the host
+// cancelling the stream (or its process going away) releases it too; the
 // store losing it ends the stream with the store's error.
-func (s *certStoreServer) Lease(r *pb.LeaseRequest, stream grpc.ServerStreamingServer[pb.LeaseEvent]) error {
+func (s *certStoreServer) Lease(stream grpc.BidiStreamingServer[pb.LeaseRequest, pb.LeaseEvent]) error {
+	r, err := stream.Recv()
+	if err != nil {
+		return err
+	}
 	cs, err := s.cs(r.Instance)
 	if err != nil {
 		return err
@@ -40,9 +46,20 @@ func (s *certStoreServer) Lease(r *pb.LeaseRequest, stream grpc.ServerStreamingS
 	if err := stream.Send(&pb.LeaseEvent{Held: true, HolderId: lease.Holder()}); err != nil {
 		return err
 	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for {
+			if _, err := stream.Recv(); err != nil {
+				return // io.EOF: the host asks for a release
+			}
+		}
+	}()
 	select {
+	case <-closed:
+		return nil // the deferred release runs before the stream ends
 	case <-ctx.Done():
-		return nil // released by the host, or the host went away
+		return nil // the host went away
 	case <-lease.Lost():
 		err := lease.Err()
 		if err == nil {

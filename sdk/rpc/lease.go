@@ -25,7 +25,10 @@ func (s leasingCertStoreClient) Lease(ctx context.Context, req sdk.LeaseRequest)
 	// The stream outlives ctx, which bounds only the acquisition.
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
-	st, err := s.c.cs.Lease(sctx, &pb.LeaseRequest{Instance: s.instance, Name: req.Name, CheckIntervalMs: req.CheckInterval.Milliseconds()})
+	st, err := s.c.cs.Lease(sctx)
+	if err == nil {
+		err = st.Send(&pb.LeaseRequest{Instance: s.instance, Name: req.Name, CheckIntervalMs: req.CheckInterval.Milliseconds()})
+	}
 	var ev *pb.LeaseEvent
 	if err == nil {
 		ev, err = st.Recv()
@@ -40,7 +43,7 @@ func (s leasingCertStoreClient) Lease(ctx context.Context, req sdk.LeaseRequest)
 		}
 		return nil, wire.FromStatus(err)
 	}
-	l := &clientLease{holder: ev.HolderId, cancel: cancel, lost: make(chan struct{}), done: make(chan struct{})}
+	l := &clientLease{holder: ev.HolderId, st: st, cancel: cancel, lost: make(chan struct{}), done: make(chan struct{})}
 	go l.watch(st)
 	return l, nil
 }
@@ -48,6 +51,7 @@ func (s leasingCertStoreClient) Lease(ctx context.Context, req sdk.LeaseRequest)
 // clientLease is a lease held by a plugin on the host's behalf.
 type clientLease struct {
 	holder string
+	st     grpc.BidiStreamingClient[pb.LeaseRequest, pb.LeaseEvent]
 	cancel context.CancelFunc
 	lost   chan struct{} // closed on loss
 	done   chan struct{} // closed when watch returns
@@ -59,7 +63,7 @@ type clientLease struct {
 
 // watch waits for the stream to end: an end the host did not ask for
 // (the store lost the lease, the plugin process died) is a loss.
-func (l *clientLease) watch(st grpc.ServerStreamingClient[pb.LeaseEvent]) {
+func (l *clientLease) watch(st grpc.BidiStreamingClient[pb.LeaseRequest, pb.LeaseEvent]) {
 	defer close(l.done)
 	var err error
 	for err == nil {
@@ -87,13 +91,18 @@ func (l *clientLease) Err() error {
 
 func (l *clientLease) Holder() string { return l.holder }
 
-// Release cancels the stream, which makes the plugin release the lease,
-// and waits (bounded by ctx) for the stream to end.
+// Release closes the host's side of the stream, which makes the plugin
+// release the lease and then end the stream, and waits (bounded by ctx) for
+// that end: when Release returns nil the lease is free for others. On
+// ctx's end the stream is cancelled, which releases it too, later.
 func (l *clientLease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	l.released = true
 	l.mu.Unlock()
-	l.cancel()
+	defer l.cancel()
+	if err := l.st.CloseSend(); err != nil {
+		return nil // the stream has ended already
+	}
 	select {
 	case <-l.done:
 		return nil

@@ -3249,7 +3249,7 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tPublicKey\x12 .pkid.plugin.v1.PublicKeyRequest\x1a\x17.pkid.plugin.v1.KeyInfo\x12A\n" +
 	"\x04Sign\x12\x1b.pkid.plugin.v1.SignRequest\x1a\x1c.pkid.plugin.v1.SignResponse\x12L\n" +
 	"\n" +
-	"SignStream\x12\x19.pkid.plugin.v1.SignBatch\x1a\x1f.pkid.plugin.v1.SignResultBatch(\x010\x012\xc7\x04\n" +
+	"SignStream\x12\x19.pkid.plugin.v1.SignBatch\x1a\x1f.pkid.plugin.v1.SignResultBatch(\x010\x012\xc9\x04\n" +
 	"\tCertStore\x12>\n" +
 	"\x03Put\x12\x1a.pkid.plugin.v1.PutRequest\x1a\x1b.pkid.plugin.v1.PutResponse\x12I\n" +
 	"\tPutStream\x12\x18.pkid.plugin.v1.PutBatch\x1a\x1e.pkid.plugin.v1.PutResultBatch(\x010\x01\x12D\n" +
@@ -3257,8 +3257,8 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04List\x12\x1b.pkid.plugin.v1.ListRequest\x1a!.pkid.plugin.v1.CertificateRecord0\x01\x12G\n" +
 	"\x06Revoke\x12\x1d.pkid.plugin.v1.RevokeRequest\x1a\x1e.pkid.plugin.v1.RevokeResponse\x12J\n" +
 	"\aPutOCSP\x12\x1e.pkid.plugin.v1.PutOCSPRequest\x1a\x1f.pkid.plugin.v1.PutOCSPResponse\x12E\n" +
-	"\aGetOCSP\x12\x1e.pkid.plugin.v1.GetOCSPRequest\x1a\x1a.pkid.plugin.v1.OCSPRecord\x12C\n" +
-	"\x05Lease\x12\x1c.pkid.plugin.v1.LeaseRequest\x1a\x1a.pkid.plugin.v1.LeaseEvent0\x01B2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
+	"\aGetOCSP\x12\x1e.pkid.plugin.v1.GetOCSPRequest\x1a\x1a.pkid.plugin.v1.OCSPRecord\x12E\n" +
+	"\x05Lease\x12\x1c.pkid.plugin.v1.LeaseRequest\x1a\x1a.pkid.plugin.v1.LeaseEvent(\x010\x01B2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
 var (
 	file_pkid_plugin_v1_plugin_proto_rawDescOnce sync.Once

@@ -676,10 +676,12 @@ type CertStoreClient interface {
 	PutOCSP(ctx context.Context, in *PutOCSPRequest, opts ...grpc.CallOption) (*PutOCSPResponse, error)
 	GetOCSP(ctx context.Context, in *GetOCSPRequest, opts ...grpc.CallOption) (*OCSPRecord, error)
 	// Lease takes a named lease (sdk.Leaser; capability certstore.lease).
-	// The first message says it is held; the stream then stays open while it
-	// is. The stream ending with an error means the lease is lost; the client
-	// cancelling the stream releases it.
-	Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LeaseEvent], error)
+	// The client sends one LeaseRequest; the first event says the lease is
+	// held, and the stream stays open while it is. The stream ending with an
+	// error means the lease is lost. The client closing its side asks for a
+	// release: the server releases, then ends the stream, so the client knows
+	// when the lease is free; cancelling the stream releases it too.
+	Lease(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LeaseRequest, LeaseEvent], error)
 }
 
 type certStoreClient struct {
@@ -772,24 +774,18 @@ func (c *certStoreClient) GetOCSP(ctx context.Context, in *GetOCSPRequest, opts 
 	return out, nil
 }
 
-func (c *certStoreClient) Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LeaseEvent], error) {
+func (c *certStoreClient) Lease(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LeaseRequest, LeaseEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &CertStore_ServiceDesc.Streams[2], CertStore_Lease_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	x := &grpc.GenericClientStream[LeaseRequest, LeaseEvent]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type CertStore_LeaseClient = grpc.ServerStreamingClient[LeaseEvent]
+type CertStore_LeaseClient = grpc.BidiStreamingClient[LeaseRequest, LeaseEvent]
 
 // CertStoreServer is the server API for CertStore service.
 // All implementations must embed UnimplementedCertStoreServer
@@ -804,10 +800,12 @@ type CertStoreServer interface {
 	PutOCSP(context.Context, *PutOCSPRequest) (*PutOCSPResponse, error)
 	GetOCSP(context.Context, *GetOCSPRequest) (*OCSPRecord, error)
 	// Lease takes a named lease (sdk.Leaser; capability certstore.lease).
-	// The first message says it is held; the stream then stays open while it
-	// is. The stream ending with an error means the lease is lost; the client
-	// cancelling the stream releases it.
-	Lease(*LeaseRequest, grpc.ServerStreamingServer[LeaseEvent]) error
+	// The client sends one LeaseRequest; the first event says the lease is
+	// held, and the stream stays open while it is. The stream ending with an
+	// error means the lease is lost. The client closing its side asks for a
+	// release: the server releases, then ends the stream, so the client knows
+	// when the lease is free; cancelling the stream releases it too.
+	Lease(grpc.BidiStreamingServer[LeaseRequest, LeaseEvent]) error
 	mustEmbedUnimplementedCertStoreServer()
 }
 
@@ -839,7 +837,7 @@ func (UnimplementedCertStoreServer) PutOCSP(context.Context, *PutOCSPRequest) (*
 func (UnimplementedCertStoreServer) GetOCSP(context.Context, *GetOCSPRequest) (*OCSPRecord, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOCSP not implemented")
 }
-func (UnimplementedCertStoreServer) Lease(*LeaseRequest, grpc.ServerStreamingServer[LeaseEvent]) error {
+func (UnimplementedCertStoreServer) Lease(grpc.BidiStreamingServer[LeaseRequest, LeaseEvent]) error {
 	return status.Error(codes.Unimplemented, "method Lease not implemented")
 }
 func (UnimplementedCertStoreServer) mustEmbedUnimplementedCertStoreServer() {}
@@ -972,15 +970,11 @@ func _CertStore_GetOCSP_Handler(srv interface{}, ctx context.Context, dec func(i
 }
 
 func _CertStore_Lease_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(LeaseRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(CertStoreServer).Lease(m, &grpc.GenericServerStream[LeaseRequest, LeaseEvent]{ServerStream: stream})
+	return srv.(CertStoreServer).Lease(&grpc.GenericServerStream[LeaseRequest, LeaseEvent]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type CertStore_LeaseServer = grpc.ServerStreamingServer[LeaseEvent]
+type CertStore_LeaseServer = grpc.BidiStreamingServer[LeaseRequest, LeaseEvent]
 
 // CertStore_ServiceDesc is the grpc.ServiceDesc for CertStore service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -1026,6 +1020,7 @@ var CertStore_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Lease",
 			Handler:       _CertStore_Lease_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "pkid/plugin/v1/plugin.proto",
