@@ -19,12 +19,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -246,61 +244,12 @@ func (in *corpusInputs) body(t *testing.T, c corpusCase) []byte {
 	return []byte(in.expand(t, c.body, true))
 }
 
-// logBuffer collects a process's output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startLoggedDev starts `pkid serve -dev` like startDev but keeps its log
 // (stderr, debug level: the plugins' stderr included) for the panic check.
 func startLoggedDev(t *testing.T, state string) (base string, logs *logBuffer) {
 	t.Helper()
-	cmd := exec.Command(pkidBinary(t), "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=debug")
-	logs = &logBuffer{}
-	pr, pw := io.Pipe()
-	cmd.Stdout = io.MultiWriter(pw, logs)
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		pw.Close()
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		base := ""
-		for sc.Scan() {
-			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				base = m[1]
-			}
-			if base != "" && strings.HasPrefix(sc.Text(), "Default CA:") {
-				found <- base
-			}
-		}
-	}()
-	select {
-	case base = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("daemon did not start: %s", logs.String())
-	}
-	return base, logs
+	d := startDaemonLog(t, "debug", "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
+	return d.base, d.log
 }
 
 // malformedRequest is RFC 6960's unsigned malformedRequest response.

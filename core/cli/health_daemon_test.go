@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,61 +19,10 @@ import (
 	"github.com/pkid/pkid/internal/testtool"
 )
 
-// logDaemon is a dev daemon whose log (stderr) the test reads.
-type logDaemon struct {
-	*daemon
-	mu  sync.Mutex
-	log bytes.Buffer
-}
-
-func (d *logDaemon) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.Write(p)
-}
-
-func (d *logDaemon) logText() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.String()
-}
-
-// startDevLog is startDev keeping the daemon's log.
-func startDevLog(t *testing.T, state string) *logDaemon {
+// startDevLog is startDev keeping the daemon's log (d.logText).
+func startDevLog(t *testing.T, state string) *daemon {
 	t.Helper()
-	cmd := exec.Command(pkidBinary(t), "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
-	d := &logDaemon{daemon: &daemon{cmd: cmd, stdout: &bytes.Buffer{}, mu: &sync.Mutex{}}}
-	cmd.Stderr = d
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		base := ""
-		for sc.Scan() {
-			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				base = m[1]
-			}
-			if base != "" && strings.HasPrefix(sc.Text(), "Default CA:") {
-				found <- base
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		pw.Close()
-	})
-	select {
-	case d.base = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("daemon did not start: %s", d.logText())
-	}
-	return d
+	return startDaemonLog(t, "warn", "serve", "-dev", "-state", state, "-listen", "127.0.0.1:0")
 }
 
 type healthReply struct {
@@ -152,7 +97,7 @@ func TestHealthBrokenKeystore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := syscall.Kill(pluginPID(t, d.daemon, "keystore"), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(pluginPID(t, d, "keystore"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -283,7 +228,7 @@ func TestKeystoreKilledMidSign(t *testing.T) {
 	}
 	for range 3 {
 		waitServing()
-		if err := syscall.Kill(pluginPID(t, d.daemon, "keystore"), syscall.SIGKILL); err != nil {
+		if err := syscall.Kill(pluginPID(t, d, "keystore"), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond) // let the kill land among calls in flight

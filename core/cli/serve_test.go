@@ -60,6 +60,28 @@ type daemon struct {
 	base   string
 	stdout *bytes.Buffer
 	mu     *sync.Mutex
+	log    *logBuffer // stderr: the daemon's and its plugins' log
+}
+
+// logText returns what the daemon has logged so far.
+func (d *daemon) logText() string { return d.log.String() }
+
+// logBuffer collects a process's output.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 var listenRe = regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
@@ -73,16 +95,21 @@ func startDev(t *testing.T, state string) *daemon {
 // startDaemon runs pkid with args and waits until it listens.
 func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
+	return startDaemonLog(t, "warn", args...)
+}
+
+// startDaemonLog is startDaemon logging at level (d.logText reads it).
+func startDaemonLog(t testing.TB, level string, args ...string) *daemon {
+	t.Helper()
 	cmd := exec.Command(pkidBinary(t), args...)
-	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL="+level)
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	d := &daemon{cmd: cmd, stdout: &bytes.Buffer{}, mu: &sync.Mutex{}, log: &logBuffer{}}
+	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, stdout: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -109,7 +136,7 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 	select {
 	case d.base = <-found:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("daemon did not start: %s", stderr.String())
+		t.Fatalf("daemon did not start: %s", d.logText())
 	}
 	return d
 }
