@@ -310,7 +310,7 @@ func (s *Server) profileKeys(label string, p *profile.Profile) keyring {
 // authentication provider`), a CFSSL token where the profile requires v2,
 // a MAC that does not verify (`invalid token`), a v2 ts outside
 // replayWindow, a replayed v2 nonce; 503 when the nonce cache is full.
-func checkToken[K [][]byte | keyring](token, request []byte, keys K) error {
+func checkToken[K [][]byte | keyring](cache *nonceCache, token, request []byte, keys K) error {
 	var kr keyring
 	switch k := any(keys).(type) {
 	case [][]byte:
@@ -318,7 +318,7 @@ func checkToken[K [][]byte | keyring](token, request []byte, keys K) error {
 	case keyring:
 		kr = k
 	}
-	return verifyToken(token, request, kr, nonces, time.Now())
+	return verifyToken(token, request, kr, cache, time.Now())
 }
 
 // verifyToken is checkToken with its cache and clock.

@@ -138,7 +138,7 @@ func (s *Server) gencrl(c *call) (*reply, error) {
 func (s *Server) endpointAuth(c *call, name string, token, inner []byte, wrapped bool) error {
 	switch {
 	case wrapped:
-		return checkToken(token, inner, s.endpointKeys(name))
+		return checkToken(s.nonces, token, inner, s.endpointKeys(name))
 	case s.authOn:
 		if !s.clientAuthorised(c) {
 			return badRequest("authentication required")

@@ -177,7 +177,7 @@ func (s *Server) newcert(c *call) (*reply, error) {
 	}
 	switch {
 	case wrapped:
-		if err := checkToken(token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
+		if err := checkToken(s.nonces, token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
 			return nil, err
 		}
 	case s.authOn:

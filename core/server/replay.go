@@ -10,7 +10,7 @@ import (
 // "Replay-resistant tokens"): a token carries its
 // time and a random nonce under the MAC; the server accepts it within
 // replayWindow of its clock and remembers the nonce until the token could
-// no longer be accepted, so each token works once per process.
+// no longer be accepted, so each token works once per server (one per daemon process).
 
 // replayWindow is how far a v2 token's ts may be from the server's clock,
 // either way.
@@ -21,10 +21,6 @@ const replayWindow = 5 * time.Minute
 // nonce still inside its window, which would reopen that token to replay;
 // entries expire within 2×replayWindow, so the refusal clears by itself.
 const maxNonces = 100_000
-
-// nonces is the process-wide v2 nonce cache. It is per process: daemons
-// behind one load balancer do not share it (see README).
-var nonces = newNonceCache(maxNonces)
 
 // nonceCache remembers nonce identifiers until their expiry. It is safe
 // for concurrent use.

@@ -138,9 +138,7 @@ func TestAuthV2(t *testing.T) {
 	})
 
 	t.Run("cache full", func(t *testing.T) {
-		saved := nonces
-		nonces = newNonceCache(1)
-		t.Cleanup(func() { nonces = saved })
+		e := newEnv(t, authConfig, func(o *Options) { o.nonces = newNonceCache(1) })
 		wantOK(t, e.post(t, "authsign", wrapV2(t, testAuthKeyHex, signInner, now, newNonce(t))))
 		wantError(t, e.post(t, "authsign", wrapV2(t, testAuthKeyHex, signInner, now, newNonce(t))), 503, 503, "try again later")
 		// CFSSL tokens do not use the cache.

@@ -30,7 +30,7 @@ func (s *Server) revoke(c *call) (*reply, error) {
 	}
 	switch {
 	case wrapped:
-		if err := checkToken(token, inner, s.revokeKeys()); err != nil {
+		if err := checkToken(s.nonces, token, inner, s.revokeKeys()); err != nil {
 			return nil, err
 		}
 	case s.authOn:

@@ -90,6 +90,9 @@ type Options struct {
 	// HealthChecks are extra named probes for health (e.g. a keystore
 	// ping); a failing one answers 503 naming it. Keep them cheap.
 	HealthChecks map[string]func(ctx context.Context) error
+	// nonces replaces the v2 nonce cache (tests: a small one); nil: a
+	// cache of maxNonces.
+	nonces *nonceCache
 	// OnRevoke, when set, runs after a successful revoke (e.g. to re-sign
 	// OCSP and schedule the CRL). Its error is logged, not returned.
 	OnRevoke func(ctx context.Context, req sdk.RevokeRequest) error
@@ -118,6 +121,9 @@ type Server struct {
 	authOn   bool
 	policies map[string][]*regexp.Regexp
 	limits   config.Limits
+	// nonces remembers v2 token nonces for this server (one per daemon
+	// process: nodes behind a load balancer do not share it, see README).
+	nonces *nonceCache
 	// keygen holds one token per key generation in progress
 	// (limits.MaxKeyGenerations); a full channel means 429.
 	keygen chan struct{}
@@ -135,7 +141,10 @@ type endpoint struct {
 // name in Disabled or ClientCertPolicy, an invalid pattern, an
 // *OpenEndpointError.
 func New(opts Options) (*Server, error) {
-	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBodyBytes, limits: opts.Limits.WithDefaults()}
+	s := &Server{opts: opts, log: opts.Logger, maxBody: opts.MaxBodyBytes, limits: opts.Limits.WithDefaults(), nonces: opts.nonces}
+	if s.nonces == nil {
+		s.nonces = newNonceCache(maxNonces)
+	}
 	s.keygen = make(chan struct{}, s.limits.MaxKeyGenerations)
 	s.genKey = (*csr.KeyRequest).Generate
 	if s.log == nil {

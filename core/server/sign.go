@@ -93,7 +93,7 @@ func (s *Server) sign(c *call) (*reply, error) {
 	}
 	switch {
 	case wrapped:
-		if err := checkToken(token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
+		if err := checkToken(s.nonces, token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
 			return nil, err
 		}
 	case sel.profile.AuthKey != "" || s.authOn:
@@ -126,7 +126,7 @@ func (s *Server) authsign(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkToken(token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
+	if err := checkToken(s.nonces, token, inner, s.profileKeys(sel.label, sel.profile)); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(req.CertificateRequest) == "" {
