@@ -427,8 +427,13 @@ func (s *Service) GenerateFull(ctx context.Context, label string) (*Meta, error)
 	}
 	st.gen.Lock()
 	defer st.gen.Unlock()
+	return s.generateFull(ctx, st)
+}
+
+// generateFull writes a new full CRL of st; the caller holds st.gen.
+func (s *Service) generateFull(ctx context.Context, st *caState) (*Meta, error) {
 	now := s.opts.Now()
-	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: now, Number: s.nextNumber(label, now), DistributionPoint: st.idp(), TempDir: s.opts.Dir}
+	req := ca.CRLRequest{Validity: st.block.CRL.Validity, Now: now, Number: s.nextNumber(st.label, now), DistributionPoint: st.idp(), TempDir: s.opts.Dir}
 	if st.block.CRL.DeltaInterval > 0 {
 		req.FreshestCRL = st.deltaURL
 	}
@@ -442,18 +447,16 @@ func (s *Service) GenerateDelta(ctx context.Context, label string) (*Meta, error
 	if st == nil {
 		return nil, fmt.Errorf("revocation: no CA %q with a certstore", label)
 	}
-	if base, err := s.meta(label, false); err != nil || !base.NextUpdate.After(s.opts.Now()) {
-		if _, err = s.GenerateFull(ctx, label); err != nil {
-			return nil, err
-		}
-	}
+	// The base is checked and, when missing or expired, generated under
+	// the same lock as the full CRL job: at startup both run at once, and
+	// a check outside it made both write a full CRL.
 	st.gen.Lock()
 	defer st.gen.Unlock()
-	// The base as it is now: another full CRL may have been published
-	// since.
 	base, err := s.meta(label, false)
-	if err != nil {
-		return nil, fmt.Errorf("revocation: %w", err)
+	if err != nil || !base.NextUpdate.After(s.opts.Now()) {
+		if base, err = s.generateFull(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	number, ok := new(big.Int).SetString(base.Number, 10)
 	if !ok {
