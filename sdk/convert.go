@@ -4,28 +4,13 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
-	"time"
 
+	"github.com/pkid/pkid/sdk/internal/wire"
 	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Conversions between the plain Go types and their protobuf forms, the
 // directions the plugin side needs (sdk/rpc has the host's).
-
-func tsOf(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func timeOf(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
 
 func schemaToPB(s *Schema) *pb.Schema {
 	if s == nil {
@@ -64,7 +49,7 @@ func keyInfoToPB(k *KeyInfo) (*pb.KeyInfo, error) {
 		return nil, fmt.Errorf("marshaling public key of %q: %w", k.ID, err)
 	}
 	return &pb.KeyInfo{
-		Id: k.ID, Algorithm: k.Algorithm, PublicKeyDer: der, CreatedAt: tsOf(k.CreatedAt),
+		Id: k.ID, Algorithm: k.Algorithm, PublicKeyDer: der, CreatedAt: wire.Timestamp(k.CreatedAt),
 		Attributes: k.Attributes,
 	}, nil
 }
@@ -79,25 +64,25 @@ func signReqFromPB(r *pb.SignRequest) SignRequest {
 func recordToPB(r *CertRecord) *pb.CertificateRecord {
 	return &pb.CertificateRecord{
 		Serial: r.Serial, Aki: r.AKI, IssuerLabel: r.IssuerLabel, Subject: r.Subject, Sans: r.SANs,
-		NotBefore: tsOf(r.NotBefore), NotAfter: tsOf(r.NotAfter), Status: r.Status,
-		RevocationReason: int32(r.RevocationReason), RevokedAt: tsOf(r.RevokedAt), Profile: r.Profile,
-		Der: r.DER, MetadataJson: r.Metadata, CreatedAt: tsOf(r.CreatedAt),
+		NotBefore: wire.Timestamp(r.NotBefore), NotAfter: wire.Timestamp(r.NotAfter), Status: r.Status,
+		RevocationReason: int32(r.RevocationReason), RevokedAt: wire.Timestamp(r.RevokedAt), Profile: r.Profile,
+		Der: r.DER, MetadataJson: r.Metadata, CreatedAt: wire.Timestamp(r.CreatedAt),
 	}
 }
 
 func recordFromPB(r *pb.CertificateRecord) *CertRecord {
 	return &CertRecord{
 		Serial: r.Serial, AKI: r.Aki, IssuerLabel: r.IssuerLabel, Subject: r.Subject, SANs: r.Sans,
-		NotBefore: timeOf(r.NotBefore), NotAfter: timeOf(r.NotAfter), Status: r.Status,
-		RevocationReason: int(r.RevocationReason), RevokedAt: timeOf(r.RevokedAt), Profile: r.Profile,
-		DER: r.Der, Metadata: r.MetadataJson, CreatedAt: timeOf(r.CreatedAt),
+		NotBefore: wire.Time(r.NotBefore), NotAfter: wire.Time(r.NotAfter), Status: r.Status,
+		RevocationReason: int(r.RevocationReason), RevokedAt: wire.Time(r.RevokedAt), Profile: r.Profile,
+		DER: r.Der, Metadata: r.MetadataJson, CreatedAt: wire.Time(r.CreatedAt),
 	}
 }
 
 func ocspToPB(r *OCSPRecord) *pb.OCSPRecord {
-	return &pb.OCSPRecord{Serial: r.Serial, Aki: r.AKI, Response: r.Response, NextUpdate: tsOf(r.NextUpdate)}
+	return &pb.OCSPRecord{Serial: r.Serial, Aki: r.AKI, Response: r.Response, NextUpdate: wire.Timestamp(r.NextUpdate)}
 }
 
 func ocspFromPB(r *pb.OCSPRecord) *OCSPRecord {
-	return &OCSPRecord{Serial: r.Serial, AKI: r.Aki, Response: r.Response, NextUpdate: timeOf(r.NextUpdate)}
+	return &OCSPRecord{Serial: r.Serial, AKI: r.Aki, Response: r.Response, NextUpdate: wire.Time(r.NextUpdate)}
 }

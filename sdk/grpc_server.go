@@ -535,8 +535,8 @@ func (s *certStoreServer) List(r *pb.ListRequest, stream grpc.ServerStreamingSer
 		return err
 	}
 	f := ListFilter{
-		IssuerLabel: r.IssuerLabel, AKI: r.Aki, Status: r.Status, ExpiresBefore: timeOf(r.ExpiresBefore),
-		ExpiresAfter: timeOf(r.ExpiresAfter), Limit: int(r.Limit),
+		IssuerLabel: r.IssuerLabel, AKI: r.Aki, Status: r.Status, ExpiresBefore: wire.Time(r.ExpiresBefore),
+		ExpiresAfter: wire.Time(r.ExpiresAfter), Limit: int(r.Limit),
 	}
 	return wire.ToStatus(cs.List(stream.Context(), f, func(rec *CertRecord) error { return stream.Send(recordToPB(rec)) }))
 }
@@ -546,7 +546,7 @@ func (s *certStoreServer) Revoke(ctx context.Context, r *pb.RevokeRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	err = cs.Revoke(ctx, RevokeRequest{Serial: r.Serial, AKI: r.Aki, Reason: int(r.Reason), RevokedAt: timeOf(r.RevokedAt)})
+	err = cs.Revoke(ctx, RevokeRequest{Serial: r.Serial, AKI: r.Aki, Reason: int(r.Reason), RevokedAt: wire.Time(r.RevokedAt)})
 	if err != nil {
 		return nil, wire.ToStatus(err)
 	}

@@ -346,7 +346,7 @@ func (s *certStoreClient) List(ctx context.Context, f sdk.ListFilter, fn func(*s
 	defer cancel()
 	st, err := s.c.cs.List(ctx, &pb.ListRequest{
 		Instance: s.instance, IssuerLabel: f.IssuerLabel, Aki: f.AKI, Status: f.Status,
-		ExpiresBefore: tsOf(f.ExpiresBefore), ExpiresAfter: tsOf(f.ExpiresAfter), Limit: int32(f.Limit),
+		ExpiresBefore: wire.Timestamp(f.ExpiresBefore), ExpiresAfter: wire.Timestamp(f.ExpiresAfter), Limit: int32(f.Limit),
 	})
 	if err != nil {
 		return wire.FromStatus(err)
@@ -366,7 +366,7 @@ func (s *certStoreClient) List(ctx context.Context, f sdk.ListFilter, fn func(*s
 }
 
 func (s *certStoreClient) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
-	_, err := s.c.cs.Revoke(ctx, &pb.RevokeRequest{Instance: s.instance, Serial: req.Serial, Aki: req.AKI, Reason: int32(req.Reason), RevokedAt: tsOf(req.RevokedAt)})
+	_, err := s.c.cs.Revoke(ctx, &pb.RevokeRequest{Instance: s.instance, Serial: req.Serial, Aki: req.AKI, Reason: int32(req.Reason), RevokedAt: wire.Timestamp(req.RevokedAt)})
 	return wire.FromStatus(err)
 }
 

@@ -3,31 +3,16 @@ package rpc
 import (
 	"crypto/x509"
 	"fmt"
-	"time"
 
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/internal/wire"
 	pb "github.com/pkid/pkid/sdk/proto/pluginv1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Conversions between sdk's types and their protobuf forms, the directions
 // the host needs. The plugin side's are in package sdk; both sides convert
 // records, so those are in both (the gRPC conformance kits, which Put then
 // Get every field, catch a field one of them forgets).
-
-func tsOf(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-func timeOf(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
 
 func schemaFromPB(s *pb.Schema) *sdk.Schema {
 	out := &sdk.Schema{}
@@ -67,7 +52,7 @@ func keyInfoFromPB(k *pb.KeyInfo) (*sdk.KeyInfo, error) {
 		return nil, fmt.Errorf("parsing public key of %q: %w", k.Id, err)
 	}
 	return &sdk.KeyInfo{
-		ID: k.Id, Algorithm: k.Algorithm, PublicKey: pub, CreatedAt: timeOf(k.CreatedAt),
+		ID: k.Id, Algorithm: k.Algorithm, PublicKey: pub, CreatedAt: wire.Time(k.CreatedAt),
 		Attributes: k.Attributes,
 	}, nil
 }
@@ -82,25 +67,25 @@ func signReqToPB(instance string, r sdk.SignRequest) *pb.SignRequest {
 func recordToPB(r *sdk.CertRecord) *pb.CertificateRecord {
 	return &pb.CertificateRecord{
 		Serial: r.Serial, Aki: r.AKI, IssuerLabel: r.IssuerLabel, Subject: r.Subject, Sans: r.SANs,
-		NotBefore: tsOf(r.NotBefore), NotAfter: tsOf(r.NotAfter), Status: r.Status,
-		RevocationReason: int32(r.RevocationReason), RevokedAt: tsOf(r.RevokedAt), Profile: r.Profile,
-		Der: r.DER, MetadataJson: r.Metadata, CreatedAt: tsOf(r.CreatedAt),
+		NotBefore: wire.Timestamp(r.NotBefore), NotAfter: wire.Timestamp(r.NotAfter), Status: r.Status,
+		RevocationReason: int32(r.RevocationReason), RevokedAt: wire.Timestamp(r.RevokedAt), Profile: r.Profile,
+		Der: r.DER, MetadataJson: r.Metadata, CreatedAt: wire.Timestamp(r.CreatedAt),
 	}
 }
 
 func recordFromPB(r *pb.CertificateRecord) *sdk.CertRecord {
 	return &sdk.CertRecord{
 		Serial: r.Serial, AKI: r.Aki, IssuerLabel: r.IssuerLabel, Subject: r.Subject, SANs: r.Sans,
-		NotBefore: timeOf(r.NotBefore), NotAfter: timeOf(r.NotAfter), Status: r.Status,
-		RevocationReason: int(r.RevocationReason), RevokedAt: timeOf(r.RevokedAt), Profile: r.Profile,
-		DER: r.Der, Metadata: r.MetadataJson, CreatedAt: timeOf(r.CreatedAt),
+		NotBefore: wire.Time(r.NotBefore), NotAfter: wire.Time(r.NotAfter), Status: r.Status,
+		RevocationReason: int(r.RevocationReason), RevokedAt: wire.Time(r.RevokedAt), Profile: r.Profile,
+		DER: r.Der, Metadata: r.MetadataJson, CreatedAt: wire.Time(r.CreatedAt),
 	}
 }
 
 func ocspToPB(r *sdk.OCSPRecord) *pb.OCSPRecord {
-	return &pb.OCSPRecord{Serial: r.Serial, Aki: r.AKI, Response: r.Response, NextUpdate: tsOf(r.NextUpdate)}
+	return &pb.OCSPRecord{Serial: r.Serial, Aki: r.AKI, Response: r.Response, NextUpdate: wire.Timestamp(r.NextUpdate)}
 }
 
 func ocspFromPB(r *pb.OCSPRecord) *sdk.OCSPRecord {
-	return &sdk.OCSPRecord{Serial: r.Serial, AKI: r.Aki, Response: r.Response, NextUpdate: timeOf(r.NextUpdate)}
+	return &sdk.OCSPRecord{Serial: r.Serial, AKI: r.Aki, Response: r.Response, NextUpdate: wire.Time(r.NextUpdate)}
 }
