@@ -18,6 +18,15 @@ type TrustCert struct {
 type Platform struct {
 	Name   string
 	Weight int // >= 0; a chain trusted on heavier platforms wins
+	// HashAlgo is the strongest signature hash the platform verifies:
+	// "SHA1" or "SHA2" ("" means SHA2).
+	HashAlgo string
+	// KeyAlgo is the strongest key the platform verifies: "RSA",
+	// "ECDSA256", "ECDSA384" or "ECDSA521" ("" means ECDSA521).
+	KeyAlgo string
+	// AllRoots marks a platform that trusts every root (CFSSL metadata
+	// with no keystore); Roots is then empty.
+	AllRoots bool
 	// Roots are the SHA-1 fingerprints (lowercase hex, no separators) of
 	// the roots the platform trusts.
 	Roots []string

@@ -96,6 +96,19 @@ func trustPlatforms(t *testing.T, tr sdk.Trust) {
 		if p.Weight < 0 {
 			t.Errorf("platform %q has weight %d", p.Name, p.Weight)
 		}
+		switch p.HashAlgo {
+		case "", "SHA1", "SHA2":
+		default:
+			t.Errorf("platform %q hash algorithm %q is not SHA1 or SHA2", p.Name, p.HashAlgo)
+		}
+		switch p.KeyAlgo {
+		case "", "RSA", "ECDSA256", "ECDSA384", "ECDSA521":
+		default:
+			t.Errorf("platform %q key algorithm %q is not RSA or ECDSA256/384/521", p.Name, p.KeyAlgo)
+		}
+		if p.AllRoots && len(p.Roots) > 0 {
+			t.Errorf("platform %q trusts all roots and lists %d", p.Name, len(p.Roots))
+		}
 		for _, r := range p.Roots {
 			if !sha1Hex.MatchString(r) {
 				t.Errorf("platform %q root %q is not a lowercase hex SHA-1", p.Name, r)
