@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/pkid/pkid/core/authority"
@@ -16,7 +12,6 @@ import (
 	"github.com/pkid/pkid/core/client"
 	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/revocation"
-	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -295,74 +290,9 @@ func revokeRemote(e *env, fs *flag.FlagSet, cf *compatFlags, serial, aki, reason
 	if err != nil {
 		return err
 	}
-	get := func(name string) string {
-		if f := fs.Lookup(name); f != nil {
-			return f.Value.String()
-		}
-		return ""
-	}
-	tlsCfg, err := client.TLSConfig(get("tls-remote-ca"), get("mutual-tls-client-cert"), get("mutual-tls-client-key"))
-	if err != nil {
-		return err
-	}
-	hc := &http.Client{Timeout: client.DefaultTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	body, _ := json.Marshal(map[string]string{"serial": serial, "authority_key_id": aki, "reason": reason})
-	var last error
-	for _, base := range c.Remotes() {
-		err := postRevoke(hc, base+server.BasePath+"revoke", body)
-		if err == nil {
-			return nil
-		}
-		last = err
-		var re *remoteReply
-		if errors.As(err, &re) {
-			break // the server answered: no failover
-		}
-	}
-	return last
-}
-
-// remoteReply is a failure the server reported.
-type remoteReply struct {
-	status int
-	code   int
-	msg    string
-}
-
-func (r *remoteReply) Error() string {
-	return fmt.Sprintf("remote: %s (HTTP %d, code %d)", r.msg, r.status, r.code)
-}
-
-// postRevoke sends one revoke request and checks the envelope.
-func postRevoke(hc *http.Client, target string, body []byte) error {
-	resp, err := hc.Post(target, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("POST %s: %w", target, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBytes))
-	if err != nil {
-		return fmt.Errorf("POST %s: reading the reply: %w", target, err)
-	}
-	var env struct {
-		Success bool `json:"success"`
-		Errors  []struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(data, &env) != nil {
-		return &remoteReply{status: resp.StatusCode, msg: fmt.Sprintf("reply is not a JSON envelope: %.200q", data)}
-	}
-	if resp.StatusCode != http.StatusOK || !env.Success {
-		r := &remoteReply{status: resp.StatusCode, msg: "request failed"}
-		if len(env.Errors) > 0 {
-			r.code, r.msg = env.Errors[0].Code, env.Errors[0].Message
-		}
-		return r
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), client.DefaultTimeout)
+	defer cancel()
+	return c.Revoke(ctx, client.RevokeRequest{Serial: serial, AKI: aki, Reason: reason})
 }
 
 // issuerStore is the CA label's issuer and certstore.

@@ -231,6 +231,19 @@ func (c *Client) Info(ctx context.Context, label, profile string) (*InfoResult, 
 	return &res, nil
 }
 
+// Revoke asks the remote to revoke a certificate. A remote that answers
+// (even with an error) ends the call; the next remote is tried only when
+// one cannot be reached or fails with a 5xx status.
+func (c *Client) Revoke(ctx context.Context, req RevokeRequest) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return &Error{Code: CodeJSON, Remote: c.remotes[0].String(), Err: err}
+	}
+	var res json.RawMessage
+	_, err = c.call(ctx, "revoke", body, &res)
+	return err
+}
+
 // call posts body to endpoint on each remote in turn until one answers
 // without a retryable error, and decodes the result into out. It returns
 // the base URL of the remote that answered.

@@ -78,3 +78,12 @@ type apiMessage struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 }
+
+// RevokeRequest is the body of /revoke (CFSSL's): the serial as the server
+// records it, the issuing CA's key identifier (hex, separators allowed)
+// and a reason name or number ("" is unspecified).
+type RevokeRequest struct {
+	Serial string `json:"serial"`
+	AKI    string `json:"authority_key_id"`
+	Reason string `json:"reason"`
+}

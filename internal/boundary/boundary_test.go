@@ -118,6 +118,9 @@ func TestFixtures(t *testing.T) {
 			"ca-no-http: " + m + "/core/ca/csr imports " + m + "/core/cli",
 			"ca-no-http: " + m + "/core/ca/ocsp imports " + m + "/core/server",
 		}},
+		{"cli-imports-server", []string{
+			"cli-no-server: " + m + "/core/cli imports " + m + "/core/server",
+		}},
 		{"clean", nil},
 	}
 	for _, tt := range tests {

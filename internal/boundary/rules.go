@@ -47,4 +47,10 @@ var Rules = []Rule{
 		From: []string{"core/ca/..."},
 		Deny: []string{"net/http/...", Module + "/core/cli/...", Module + "/core/server/..."},
 	},
+	{
+		Name: "cli-no-server",
+		Why:  "the CLI parses flags around core/daemon, core/client and the authority; the API handlers are the daemon's to mount",
+		From: []string{"core/cli"},
+		Deny: []string{Module + "/core/server"},
+	},
 }

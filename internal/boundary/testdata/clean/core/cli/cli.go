@@ -2,5 +2,5 @@ package cli
 
 import (
 	_ "github.com/pkid/pkid/core/catalog"
-	_ "github.com/pkid/pkid/core/server"
+	_ "github.com/pkid/pkid/core/daemon"
 )

@@ -1,0 +1,3 @@
+package daemon
+
+import _ "github.com/pkid/pkid/core/server"

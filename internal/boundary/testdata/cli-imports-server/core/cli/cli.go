@@ -1,0 +1,3 @@
+package cli
+
+import _ "github.com/pkid/pkid/core/server"

@@ -1,0 +1,3 @@
+module github.com/pkid/pkid
+
+go 1.26
