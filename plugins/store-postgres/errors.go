@@ -37,7 +37,9 @@ func unavailable(err error) bool {
 			pe.Code == "57P01", // admin_shutdown
 			pe.Code == "57P02", // crash_shutdown
 			pe.Code == "57P03", // cannot_connect_now (starting up, shutting down)
-			pe.Code == "53300": // too_many_connections
+			pe.Code == "53300", // too_many_connections
+			pe.Code == "53100", // disk_full: the write may succeed once space is freed
+			pe.Code == "53200": // out_of_memory
 			return true
 		}
 		return false
@@ -60,6 +62,10 @@ func unavailable(err error) bool {
 // new connection may work, so the operation is worth retrying at once.
 func staleConn(err error) bool {
 	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "53") {
+		return false // the server answered: out of resources, not a dead connection
+	}
 	return unavailable(err) && !errors.As(err, &ce)
 }
 

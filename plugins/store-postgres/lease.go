@@ -44,6 +44,10 @@ func (s *Store) Lease(ctx context.Context, req sdk.LeaseRequest) (sdk.Lease, err
 	if req.Name == "" {
 		return nil, fmt.Errorf("store-postgres: lease: empty name: %w", sdk.ErrInvalidArgument)
 	}
+	if LeaseKey(req.Name) == MigrationLockKey {
+		// Holding it would block every node's schema check at start.
+		return nil, fmt.Errorf("store-postgres: lease %q: its lock key is the migration lock's: %w", req.Name, sdk.ErrInvalidArgument)
+	}
 	check := req.CheckInterval
 	if check <= 0 {
 		check = DefaultLeaseCheck

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
 )
@@ -104,6 +105,41 @@ func TestLeaseKeyCompatible(t *testing.T) {
 	}
 	if LeaseKey("a") == LeaseKey("b") {
 		t.Fatal("names collide")
+	}
+}
+
+// TestLeaseNotMigrationLock: a lease whose key is the migration lock's is
+// refused rather than blocking every node's start.
+func TestLeaseNotMigrationLock(t *testing.T) {
+	st := openDSN(t, newDSN(t))
+	_, err := st.Lease(t.Context(), sdk.LeaseRequest{Name: "pkidmigr"})
+	if !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("Lease(pkidmigr) = %v, want ErrInvalidArgument", err)
+	}
+}
+
+// TestUnavailableSQLState: a server out of disk or memory answers with a
+// class 53 SQLSTATE; the write is worth retrying later (ErrUnavailable)
+// but not at once on another connection.
+func TestUnavailableSQLState(t *testing.T) {
+	for _, tt := range []struct {
+		code        string
+		unavail     bool
+		retryAtOnce bool
+	}{
+		{"53100", true, false},  // disk_full
+		{"53200", true, false},  // out_of_memory
+		{"53300", true, false},  // too_many_connections
+		{"57P01", true, true},   // admin_shutdown
+		{"23505", false, false}, // unique_violation
+	} {
+		err := &pgconn.PgError{Code: tt.code}
+		if got := errors.Is(wrap(context.Background(), "put", err), sdk.ErrUnavailable); got != tt.unavail {
+			t.Errorf("%s: ErrUnavailable = %v, want %v", tt.code, got, tt.unavail)
+		}
+		if got := staleConn(err); got != tt.retryAtOnce {
+			t.Errorf("%s: staleConn = %v, want %v", tt.code, got, tt.retryAtOnce)
+		}
 	}
 }
 
