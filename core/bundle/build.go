@@ -111,7 +111,7 @@ func (b *builder) walk(ctx context.Context, path []*x509.Certificate) error {
 			b.out = append(b.out, next)
 			continue
 		}
-		if len(next) >= b.lim.MaxDepth {
+		if depth(next) >= b.lim.MaxDepth || len(next) >= 2*b.lim.MaxDepth {
 			continue
 		}
 		if err := b.walk(ctx, next); err != nil {
@@ -122,6 +122,19 @@ func (b *builder) walk(ctx context.Context, path []*x509.Certificate) error {
 		b.deadEnds = append(b.deadEnds, tip)
 	}
 	return nil
+}
+
+// depth is the chain's length as path length constraints count it: a
+// self-issued intermediate (a key rollover) does not count (RFC 5280
+// 4.2.1.9); the absolute length is capped separately.
+func depth(path []*x509.Certificate) int {
+	n := len(path)
+	for _, c := range path[1:] {
+		if bytes.Equal(c.RawSubject, c.RawIssuer) {
+			n--
+		}
+	}
+	return n
 }
 
 // inPath reports whether c, or a certificate with c's subject and key (a
@@ -147,14 +160,18 @@ func (bd *Bundler) validChains(ctx context.Context, input []*x509.Certificate, r
 	}
 	leaf := input[0]
 	fetches := 0
+	var ruleErr error // the first of the bundler's own rules a chain broke
 	tried := map[string]bool{}
 	for {
 		if err := b.build(ctx, leaf); err != nil {
 			return nil, nil, err
 		}
 		for _, ch := range b.out {
-			if verifyAlone(ch, req, now) {
+			ok, rule := verifyAlone(ch, req, now)
+			if ok {
 				chains = append(chains, ch)
+			} else if rule != nil && ruleErr == nil {
+				ruleErr = rule
 			}
 		}
 		if len(chains) > 0 || bd.Fetcher == nil || fetches >= lim.MaxFetches {
@@ -189,14 +206,19 @@ func (bd *Bundler) validChains(ctx context.Context, input []*x509.Certificate, r
 		}
 	}
 	if len(chains) == 0 {
-		return nil, nil, bd.explain(input, fetched, req, now)
+		return nil, nil, bd.explain(input, fetched, req, now, ruleErr)
 	}
 	return chains, fetched, nil
 }
 
 // verifyAlone runs Go's verifier on chain with only its own certificates
 // and accepts it when one of the chains Go returns is exactly chain.
-func verifyAlone(chain []*x509.Certificate, req Request, now time.Time) bool {
+func verifyAlone(chain []*x509.Certificate, req Request, now time.Time) (bool, error) {
+	// The bundler's own rules first: one of them bounds the work Go's
+	// verifier would do on hostile name constraints.
+	if err := extraChecks(chain, req, now); err != nil {
+		return false, err
+	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
 	for _, c := range chain[1 : len(chain)-1] {
@@ -208,14 +230,14 @@ func verifyAlone(chain []*x509.Certificate, req Request, now time.Time) bool {
 	}
 	got, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: usages})
 	if err != nil {
-		return false
+		return false, nil
 	}
 	for _, g := range got {
 		if sameChain(g, chain) {
-			return extraChecks(chain, req, now) == nil
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 func sameChain(a, b []*x509.Certificate) bool {
@@ -233,7 +255,11 @@ func sameChain(a, b []*x509.Certificate) bool {
 // explain gives the error for a request with no valid chain: Go's
 // verifier over the whole pool and the request's certificates, so the
 // code is the one CFSSL sends for the same input.
-func (bd *Bundler) explain(input, fetched []*x509.Certificate, req Request, now time.Time) error {
+func (bd *Bundler) explain(input, fetched []*x509.Certificate, req Request, now time.Time, ruleErr error) error {
+	if errors.Is(ruleErr, errBudget) {
+		// Do not hand Go's verifier the hostile input the budget refused.
+		return verifyError(ruleErr)
+	}
 	roots, inter := bd.Pool.goPools()
 	inter = inter.Clone()
 	for _, c := range input[1:] {
@@ -248,9 +274,11 @@ func (bd *Bundler) explain(input, fetched []*x509.Certificate, req Request, now 
 	}
 	_, err := input[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: usages})
 	if err == nil {
-		// Go found a chain the bounded builder or the extra checks did not
-		// accept: still no chain.
-		err = errors.New("x509: no chain within the bundler's limits passes its checks")
+		// Go found a chain that the bundler's rules or limits refused.
+		err = ruleErr
+		if err == nil {
+			err = errors.New("x509: no chain within the bundler's limits")
+		}
 	}
 	return verifyError(err)
 }
