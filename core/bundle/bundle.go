@@ -6,6 +6,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -146,7 +147,9 @@ func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 		}
 		chain = input
 	} else {
-		if leaf.CheckSignatureFrom(leaf) == nil {
+		// Signed by its own key, CA or not (CFSSL only notices self-signed
+		// CA certificates; a self-signed server certificate got 1220).
+		if bytes.Equal(leaf.RawSubject, leaf.RawIssuer) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 			return nil, newError(CodeSelfSigned, "Certificate is self signed")
 		}
 		chains, fetched, err := b.validChains(ctx, input, req, now, lim)
