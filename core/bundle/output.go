@@ -74,9 +74,11 @@ func (b *Bundle) status(p *Pool, input []*x509.Certificate) {
 	}
 	if len(idx) > 0 {
 		st.Code |= BitExpiring
-		msg := msgExpiringStub + " The expiring cert is"
+		// No space after the stub: CFSSL's text, kept for scripts that
+		// match it.
+		msg := msgExpiringStub + "The expiring cert is"
 		if len(idx) > 1 {
-			msg = msgExpiringStub + " The expiring certs are"
+			msg = msgExpiringStub + "The expiring certs are"
 		}
 		for _, i := range idx {
 			msg += " #" + strconv.Itoa(i+1)
