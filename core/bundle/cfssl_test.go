@@ -139,7 +139,7 @@ func TestCFSSLOutput(t *testing.T) {
 		chain   []*x509.Certificate
 		key     *node
 		flavor  Flavor
-		notUbiq bool // pkid's status bit 2 (DD-13 rules)
+		notUbiq bool // pkid's status bit 2 (docs/differences-from-cfssl.md, "Bundle scoring without 2016 penalties")
 	}{
 		{"ubiquitous with key", []*x509.Certificate{p.leaf.cert}, p.leaf, Ubiquitous, false},
 		{"optimal", []*x509.Certificate{p.leaf.cert}, nil, Optimal, true},
@@ -197,7 +197,7 @@ func compareBundleJSON(t *testing.T, got, want []byte, notUbiq bool) {
 	}
 	for k := range w {
 		switch k {
-		case "hostnames": // DD-12: CFSSL's order is random; same set
+		case "hostnames": // CFSSL's order is random (docs/differences-from-cfssl.md, "Bundle hostnames in order")
 			var gh, wh []string
 			_ = json.Unmarshal(g[k], &gh)
 			_ = json.Unmarshal(w[k], &wh)
