@@ -77,12 +77,23 @@ func (b *builder) signedBy(child, parent *x509.Certificate) bool {
 	if ok, done := b.sigCache[k]; done {
 		return ok
 	}
+	_, childInPool := b.pool.byHash[k.child]
+	_, parentInPool := b.pool.byHash[k.parent]
+	shared := childInPool && parentInPool
+	if shared {
+		if ok, done := b.pool.sigs.Load(k); done {
+			return ok.(bool)
+		}
+	}
 	if b.checks >= b.lim.MaxSigChecks {
 		return false
 	}
 	b.checks++
 	ok := child.CheckSignatureFrom(parent) == nil
 	b.sigCache[k] = ok
+	if shared {
+		b.pool.sigs.Store(k, ok)
+	}
 	return ok
 }
 

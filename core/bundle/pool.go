@@ -23,6 +23,11 @@ type Pool struct {
 	byHash    map[[32]byte]*poolCert
 	platforms []platform
 
+	// sigs caches signature checks between two pool certificates
+	// (sigKey -> bool): both are immutable, so every request can reuse
+	// them.
+	sigs sync.Map
+
 	// goPool is built on first need (error reporting only): CFSSL's error
 	// codes come from Go's verifier run over the whole pool.
 	goOnce  sync.Once
