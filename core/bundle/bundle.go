@@ -152,6 +152,11 @@ func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 		if bytes.Equal(leaf.RawSubject, leaf.RawIssuer) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 			return nil, newError(CodeSelfSigned, "Certificate is self signed")
 		}
+		if b.Pool.isRoot(leaf) {
+			// A trust anchor has no chain to build (CFSSL's bundler
+			// crashes on one that is not self-signed).
+			return nil, &Error{Code: CodeVerifyFailed, Msg: "Unable to verify certificate: it is itself a trusted root"}
+		}
 		chains, fetched, err := b.validChains(ctx, input, req, now, lim)
 		if err != nil {
 			return nil, err

@@ -129,6 +129,11 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	// An intermediate configured as a trust anchor has nothing to bundle.
+	anchorPool, _ := NewPool([]sdk.TrustCert{{DER: p.inter.cert.Raw, Root: true}}, nil)
+	if _, err := (&Bundler{Pool: anchorPool}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.inter.cert}}); CodeOf(err) != CodeVerifyFailed {
+		t.Errorf("leaf is a pool root: %v", err)
+	}
 	// The right key is accepted and echoed in CFSSL's encoding.
 	bun := mustBundle(t, b, Request{Chain: []*x509.Certificate{p.leaf.cert}, Key: p.leaf.key})
 	if !strings.HasPrefix(bun.keyString(), "-----BEGIN EC PRIVATE KEY-----") {
