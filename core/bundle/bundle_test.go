@@ -134,6 +134,13 @@ func TestRefusals(t *testing.T) {
 	if _, err := (&Bundler{Pool: anchorPool}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.inter.cert}}); CodeOf(err) != CodeVerifyFailed {
 		t.Errorf("leaf is a pool root: %v", err)
 	}
+	// No pool: nothing is trusted, force still works.
+	if _, err := (&Bundler{}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.leaf.cert}}); CodeOf(err) != CodeUnknownAuthority {
+		t.Errorf("no pool: %v", err)
+	}
+	if _, err := (&Bundler{}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.leaf.cert, p.inter.cert}, Flavor: Force}); err != nil {
+		t.Errorf("no pool, force: %v", err)
+	}
 	// The right key is accepted and echoed in CFSSL's encoding.
 	bun := mustBundle(t, b, Request{Chain: []*x509.Certificate{p.leaf.cert}, Key: p.leaf.key})
 	if !strings.HasPrefix(bun.keyString(), "-----BEGIN EC PRIVATE KEY-----") {

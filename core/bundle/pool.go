@@ -173,3 +173,14 @@ func (p *Pool) goPools() (*x509.CertPool, *x509.CertPool) {
 	})
 	return p.goRoots, p.goInter
 }
+
+// emptyPool stands in for a Bundler without a Pool: nothing is trusted,
+// so only force bundles succeed.
+var emptyPool = &Pool{bySubject: map[string][]*poolCert{}, byHash: map[[32]byte]*poolCert{}}
+
+func (b *Bundler) pool() *Pool {
+	if b.Pool == nil {
+		return emptyPool
+	}
+	return b.Pool
+}
