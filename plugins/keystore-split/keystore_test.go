@@ -1,0 +1,257 @@
+package keystoresplit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkid/pkid/sdk"
+)
+
+func genKey(t *testing.T, s *store, id string) {
+	t.Helper()
+	if _, err := s.GenerateKey(context.Background(), sdk.GenerateKeyRequest{ID: id, Algorithm: sdk.AlgECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestThresholdSigns(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob", "carol")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "root")
+	mustBeLocked(t, s, "root", "0 of 2 custodian delegations live")
+	cs.give(t, dir, "root", time.Hour, 10, "alice")
+	mustBeLocked(t, s, "root", "1 of 2 custodian delegations live")
+	// A second delegation of the same custodian does not count twice.
+	cs.give(t, dir, "root", time.Hour, 10, "alice")
+	mustBeLocked(t, s, "root", "1 of 2")
+	cs.give(t, dir, "root", time.Hour, 10, "carol")
+	mustSign(t, s, "root")
+}
+
+func TestExpiryEndsSigning(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob", "carol")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	cs.give(t, dir, "k", time.Hour, 100, "alice")
+	cs.give(t, dir, "k", 400*time.Millisecond, 100, "bob")
+	mustSign(t, s, "k")
+	time.Sleep(450 * time.Millisecond)
+	mustBeLocked(t, s, "k", "1 of 2")
+	s.mu.Lock()
+	wiped := s.keys["k"].signer == nil
+	s.mu.Unlock()
+	if !wiped {
+		t.Fatal("the rebuilt key is still held after expiry")
+	}
+}
+
+func TestUsesEndSigning(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	cs.give(t, dir, "k", time.Hour, 3, "alice")
+	cs.give(t, dir, "k", time.Hour, 100, "bob")
+	// The core's health probe proves the key usable without using it up.
+	for range 5 {
+		if _, err := s.Sign(context.Background(), sdk.SignRequest{KeyID: "k", Digest: probeDigest(), Hash: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		mustSign(t, s, "k")
+	}
+	mustBeLocked(t, s, "k", "1 of 2")
+}
+
+func TestRevokeEndsSigningAtOnce(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob", "carol")
+	p := New()
+	dir := filepath.Join(t.TempDir(), "s")
+	s := configure(t, p, "ca", dir, 2, cs)
+	genKey(t, s, "k")
+	ids := cs.give(t, dir, "k", time.Hour, 100, "alice", "bob", "carol")
+	mustSign(t, s, "k")
+	// revoke runs as the CLI does, from another plugin process: the file
+	// reaches the running keystore through its inbox.
+	cli := New()
+	code, out, err := run(t, cli, "", "revoke", "-dir", dir, "-key", "k", "-custodian", "carol")
+	if code != 0 || err != nil || !strings.Contains(out, "revoked 1 delegations") {
+		t.Fatalf("revoke = %d, %q, %v", code, out, err)
+	}
+	mustSign(t, s, "k") // alice and bob remain
+	// The next signature after a revocation is written sees it, without
+	// waiting for the poll.
+	b, _ := json.Marshal(revocation{Version: 1, ID: newToken(), Delegation: ids[1]})
+	if err := writeFile(filepath.Join(dir, inboxDir), newToken()+suffixRevocation, b, 0o600, true); err != nil {
+		t.Fatal(err)
+	}
+	mustBeLocked(t, s, "k", "1 of 2")
+	code, out, err = run(t, cli, "", "list", "-dir", dir)
+	if code != 0 || err != nil || !strings.Contains(out, ids[0]) || strings.Contains(out, ids[1]) || !strings.Contains(out, "locked") {
+		t.Fatalf("list = %d, %q, %v", code, out, err)
+	}
+	// A bad invocation is a usage error.
+	if code, _, err := run(t, cli, "", "revoke", "-dir", dir); code != 2 || !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("revoke without target = %d, %v", code, err)
+	}
+}
+
+func TestWrongOrTamperedShareNamesCustodian(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob", "carol")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	kfPath := filepath.Join(dir, keysDir, "k"+keySuffix)
+
+	// bob's identity does not open alice's share.
+	_, err := delegate(delegateRequest{StateDir: dir, Key: "k", Custodian: "alice", Purpose: "x", For: time.Hour, Uses: 1,
+		Identities: ageIDs(cs["bob"])})
+	if err == nil || !strings.Contains(err.Error(), `custodian "alice"`) {
+		t.Fatalf("wrong identity: %v", err)
+	}
+
+	// A delegation carrying a share that is not bob's is refused, naming bob.
+	data, _ := os.ReadFile(kfPath)
+	kf, _, err := parseKeyFile(data, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, err := kf.openShare("bob", cs["bob"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	share[3] ^= 1
+	dropDelegation(t, s, dir, delegation{Key: "k", Custodian: "bob", Share: share})
+	refusedWith(t, s, dir, `the share of custodian "bob" does not match`)
+	mustBeLocked(t, s, "k", "0 of 2")
+
+	// A tampered sealed share in the key file is named too.
+	kf.Shares["carol"][len(kf.Shares["carol"])-5] ^= 1
+	_, err = kf.openShare("carol", cs["carol"])
+	if err == nil || !strings.Contains(err.Error(), `custodian "carol"`) {
+		t.Fatalf("tampered sealed share: %v", err)
+	}
+	// And a key file whose record was edited fails its signature.
+	tampered := strings.Replace(string(data), `"threshold": 2`, `"threshold": 3`, 1)
+	if _, _, err := parseKeyFile([]byte(tampered), "k"); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("edited record: %v", err)
+	}
+}
+
+func TestHostileInboxFiles(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	genKey(t, s, "other")
+	inbox := filepath.Join(dir, inboxDir)
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(inbox, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aliceShare := func(key string) []byte {
+		data, _ := os.ReadFile(filepath.Join(dir, keysDir, key+keySuffix))
+		kf, _, err := parseKeyFile(data, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := kf.openShare("alice", cs["alice"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sh
+	}
+
+	write("garbage.dlg", []byte("\x00\x01 not age at all"))
+	refusedWith(t, s, dir, "garbage.dlg: not an age-sealed file")
+	write("big.dlg", make([]byte, maxInboxFile+1))
+	refusedWith(t, s, dir, "larger than")
+	write("what.txt", []byte("hi"))
+	refusedWith(t, s, dir, "unknown kind of file")
+	write("bad.revoke", []byte(`{"v":1}`))
+	refusedWith(t, s, dir, "malformed revocation")
+
+	// Sealed to this run, but malformed inside.
+	pub, _ := readPublished(dir)
+	junk, _ := sealTo(pub.Recipient, map[string]any{"v": 1, "id": "nope"})
+	write("junk.dlg", junk)
+	refusedWith(t, s, dir, "junk.dlg: invalid delegation id")
+	junk2, _ := sealTo(pub.Recipient, map[string]any{"v": 1, "extra": true})
+	write("junk2.dlg", junk2)
+	refusedWith(t, s, dir, "junk2.dlg: malformed content")
+
+	// For another key: alice's share of "other" offered as a share of "k"
+	// fails the commitment; a delegation for a key not held is refused.
+	dropDelegation(t, s, dir, delegation{Key: "k", Custodian: "alice", Share: aliceShare("other")})
+	refusedWith(t, s, dir, `the share of custodian "alice" does not match key "k"`)
+	dropDelegation(t, s, dir, delegation{Key: "gone", Custodian: "alice", Share: aliceShare("k")})
+	refusedWith(t, s, dir, `for key "gone", which this keystore does not hold`)
+
+	// Expired.
+	dropDelegation(t, s, dir, delegation{Key: "k", Custodian: "alice", Share: aliceShare("k"),
+		IssuedAt: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	refusedWith(t, s, dir, "expired at")
+
+	// Too long.
+	dropDelegation(t, s, dir, delegation{Key: "k", Custodian: "alice", Share: aliceShare("k"),
+		NotAfter: time.Now().Add(48 * time.Hour)})
+	refusedWith(t, s, dir, "lasts longer than max_delegation")
+
+	// Replayed: the same file again after it was accepted.
+	ids := cs.give(t, dir, "k", time.Hour, 5, "alice")
+	s.mu.Lock()
+	s.refresh(true)
+	s.mu.Unlock()
+	d := delegation{ID: ids[0], Key: "k", Custodian: "alice", Share: aliceShare("k")}
+	dropDelegation(t, s, dir, d)
+	refusedWith(t, s, dir, "replayed")
+
+	// Sealed to an old ephemeral key: from an earlier run of the keystore.
+	old, _ := newOldRunDelegation(t, cs, dir)
+	write("old.dlg", old)
+	refusedWith(t, s, dir, "old.dlg: sealed to another ephemeral key")
+
+	// None of it stopped the keystore: bob's real delegation unlocks it.
+	cs.give(t, dir, "k", time.Hour, 5, "bob")
+	mustSign(t, s, "k")
+	if ents, _ := os.ReadDir(inbox); len(ents) != 0 {
+		t.Fatalf("inbox not emptied: %v", ents)
+	}
+}
+
+func TestPassiveInstanceDoesNotSign(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	cs.give(t, dir, "k", time.Hour, 5, "alice", "bob")
+	mustSign(t, s, "k")
+	// A second configuration of the same directory (a CLI run while the
+	// daemon serves) is passive: it lists, but neither signs nor replaces
+	// the published ephemeral key.
+	before, _ := os.ReadFile(filepath.Join(dir, ephemeralFile))
+	js := []byte(`{"state_dir":"` + dir + `"}`)
+	inst, err := New().Configure(context.Background(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "cli", JSON: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	ks := inst.(sdk.KeyStore)
+	if keys, err := ks.ListKeys(context.Background()); err != nil || len(keys) != 1 {
+		t.Fatalf("ListKeys = %v, %v", keys, err)
+	}
+	mustBeLocked(t, ks, "k", "another process runs the state directory")
+	after, _ := os.ReadFile(filepath.Join(dir, ephemeralFile))
+	if string(before) != string(after) {
+		t.Fatal("a passive instance replaced the published ephemeral key")
+	}
+	mustSign(t, s, "k")
+	if _, err := s.GenerateKey(context.Background(), sdk.GenerateKeyRequest{ID: "k", Algorithm: sdk.AlgEd25519}); !errors.Is(err, sdk.ErrAlreadyExists) {
+		t.Fatalf("duplicate id: %v", err)
+	}
+}
