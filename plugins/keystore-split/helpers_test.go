@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,3 +223,5 @@ func newOldRunDelegation(t testing.TB, cs custodians, dir string) ([]byte, error
 		Generation: 1, Custodian: "alice", Purpose: "old", IssuedAt: time.Now(), NotAfter: time.Now().Add(time.Hour),
 		Uses: 1, Share: share})
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

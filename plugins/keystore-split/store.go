@@ -275,6 +275,18 @@ func (s *store) scanInbox() bool {
 		sdk.Logger().Error("reading the inbox", "error", err)
 		return false
 	}
+	// Delegations first, then revocations, then rotations: a rotation
+	// dropped together with the delegations it needs finds them.
+	rank := func(name string) int {
+		switch {
+		case strings.HasSuffix(name, suffixDelegation):
+			return 0
+		case strings.HasSuffix(name, suffixRevocation):
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(ents, func(a, b os.DirEntry) int { return rank(a.Name()) - rank(b.Name()) })
 	changed, n := false, 0
 	for _, de := range ents {
 		if strings.HasPrefix(de.Name(), ".") {
