@@ -191,6 +191,11 @@ func (s *store) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
 		return nil, fmt.Errorf("keystore-split: %w", err)
 	}
 	if s.lock == nil {
+		if err := s.activate(s.customAudit); err != nil {
+			return nil, err
+		}
+	}
+	if s.lock == nil {
 		return nil, fmt.Errorf("keystore-split: key %q is locked: another process runs the state directory %s (this one cannot receive delegations): %w",
 			req.KeyID, s.cfg.StateDir, sdk.ErrLocked)
 	}
@@ -226,6 +231,8 @@ func (s *store) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
 			d.Uses--
 		}
 	}
+	slices.Sort(names)
+	slices.Sort(purposes)
 	detail := fmt.Sprintf("hash %v, digest %x", req.Hash, req.Digest)
 	if probe {
 		detail = "health probe (counts no use)"

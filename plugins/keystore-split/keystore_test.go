@@ -2,11 +2,13 @@ package keystoresplit
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,14 +43,27 @@ func TestExpiryEndsSigning(t *testing.T) {
 	cs.give(t, dir, "k", time.Hour, 100, "alice")
 	cs.give(t, dir, "k", 400*time.Millisecond, 100, "bob")
 	mustSign(t, s, "k")
-	time.Sleep(450 * time.Millisecond)
-	mustBeLocked(t, s, "k", "1 of 2")
 	s.mu.Lock()
-	wiped := s.keys["k"].signer == nil
+	priv := s.keys["k"].signer.(*ecdsa.PrivateKey)
 	s.mu.Unlock()
-	if !wiped {
-		t.Fatal("the rebuilt key is still held after expiry")
+	// The watcher, not a signature, ends the delegation and wipes the key.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		wiped := s.keys["k"].signer == nil
+		s.mu.Unlock()
+		if wiped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuilt key is still held after expiry")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	if priv.D.Sign() != 0 {
+		t.Fatal("the expired key's scalar was not zeroed")
+	}
+	mustBeLocked(t, s, "k", "1 of 2")
 }
 
 func TestUsesEndSigning(t *testing.T) {
@@ -253,5 +268,90 @@ func TestPassiveInstanceDoesNotSign(t *testing.T) {
 	mustSign(t, s, "k")
 	if _, err := s.GenerateKey(context.Background(), sdk.GenerateKeyRequest{ID: "k", Algorithm: sdk.AlgEd25519}); !errors.Is(err, sdk.ErrAlreadyExists) {
 		t.Fatalf("duplicate id: %v", err)
+	}
+	// When the running process goes, the passive one takes the directory
+	// over on its next signature, with a new ephemeral key: delegations
+	// start afresh.
+	s.Close()
+	mustBeLocked(t, ks, "k", "0 of 2 custodian delegations live")
+	if now, _ := os.ReadFile(filepath.Join(dir, ephemeralFile)); len(now) == 0 || string(now) == string(before) {
+		t.Fatal("the new running process published no new ephemeral key")
+	}
+	cs.give(t, dir, "k", time.Hour, 5, "alice", "bob")
+	mustSign(t, ks, "k")
+}
+
+// memAudit is an Auditor kept in memory; fail makes Record fail.
+type memAudit struct {
+	mu   sync.Mutex
+	evs  []AuditEvent
+	fail bool
+}
+
+func (m *memAudit) Record(ev AuditEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("disk full")
+	}
+	m.evs = append(m.evs, ev)
+	return nil
+}
+
+func (m *memAudit) Close() error { return nil }
+
+func TestAudit(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	// The default: JSON lines in the state directory.
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	cs.give(t, dir, "k", time.Hour, 5, "alice", "bob")
+	mustSign(t, s, "k")
+	data, err := os.ReadFile(filepath.Join(dir, auditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var ev AuditEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev.Time.IsZero() || ev.Keystore != "t" {
+			t.Fatalf("audit event without time or keystore: %+v", ev)
+		}
+		switch ev.Event {
+		case EventDelegationAccepted:
+			if ev.Key != "k" || len(ev.Custodians) != 1 || !strings.HasPrefix(ev.Purpose, "test ") {
+				t.Fatalf("delegation event %+v", ev)
+			}
+		case EventSign:
+			if ev.Key != "k" || strings.Join(ev.Custodians, ",") != "alice,bob" || ev.Purpose != "test alice; test bob" {
+				t.Fatalf("sign event %+v", ev)
+			}
+		}
+		events = append(events, ev.Event)
+	}
+	if got := strings.Join(events, " "); got != "delegation.accepted delegation.accepted key.unlocked sign" {
+		t.Fatalf("audit events: %s", got)
+	}
+
+	// Another Auditor plugs in; when it cannot record, nothing is signed.
+	ma := &memAudit{}
+	p := New().(*plugin)
+	p.audit = func(string) Auditor { return ma }
+	s2 := configure(t, p, "m", filepath.Join(t.TempDir(), "m"), 2, cs)
+	genKey(t, s2, "k")
+	cs.give(t, s2.cfg.StateDir, "k", time.Hour, 5, "alice", "bob")
+	mustSign(t, s2, "k")
+	ma.mu.Lock()
+	n := len(ma.evs)
+	ma.fail = true
+	ma.mu.Unlock()
+	if n != 4 {
+		t.Fatalf("custom auditor got %d events", n)
+	}
+	if _, err := s2.Sign(context.Background(), signReq("k")); err == nil || !strings.Contains(err.Error(), "not signing without an audit record") {
+		t.Fatalf("Sign with a failing audit = %v", err)
 	}
 }

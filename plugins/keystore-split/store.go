@@ -48,6 +48,8 @@ type store struct {
 	refused []refusal
 	results map[string]string // rotation and revocation outcomes by request id
 	audit   Auditor
+	// customAudit replaces the JSON-lines log when set (plugin.audit).
+	customAudit Auditor
 
 	inboxMod  time.Time // inbox mtime at the last scan
 	lastScan  time.Time
@@ -85,41 +87,54 @@ func open(ctx context.Context, name string, cfg *config, audit Auditor) (*store,
 	if err != nil {
 		return nil, err
 	}
-	s.keys = keys
+	s.keys, s.customAudit = keys, audit
+	if err := s.activate(audit); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// activate makes s the process running the state directory if no other
+// process does: it takes the lock, opens the audit log, publishes a new
+// ephemeral key and starts the watcher. It returns nil, leaving s passive,
+// when another process holds the lock. A passive instance tries again on
+// each Sign, so a daemon that started while a CLI run held the directory
+// takes it over once that run ends. Called without s.mu, or from Sign
+// with it held (then s.stop is nil and the watcher is started after).
+func (s *store) activate(audit Auditor) error {
+	cfg := s.cfg
 	lf, held, err := tryLock(cfg.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("keystore-split: locking %s: %w", cfg.StateDir, err)
+		return fmt.Errorf("keystore-split: locking %s: %w", cfg.StateDir, err)
 	}
 	if held {
-		return s, nil // passive
+		return nil
 	}
 	if audit == nil {
 		if audit, err = openJSONLines(cfg.AuditFile); err != nil {
 			lf.Close()
-			return nil, fmt.Errorf("keystore-split: %w", err)
+			return fmt.Errorf("keystore-split: %w", err)
 		}
 	}
 	s.lock, s.audit = lf, audit
 	if s.eph, err = age.GenerateX25519Identity(); err != nil {
 		s.release()
-		return nil, err
+		return err
 	}
 	s.session = newToken()
 	pub, _ := json.MarshalIndent(published{Version: fileVersion, Recipient: s.eph.Recipient().String(),
 		Session: s.session, PID: os.Getpid(), Started: time.Now().UTC()}, "", "  ")
 	if err := writeFile(cfg.StateDir, ephemeralFile, append(pub, '\n'), 0o644, false); err != nil {
 		s.release()
-		return nil, fmt.Errorf("keystore-split: publishing the ephemeral key: %w", err)
+		return fmt.Errorf("keystore-split: publishing the ephemeral key: %w", err)
 	}
 	// Files left from an earlier run were sealed to its key: refuse them
 	// now, with reasons, rather than on the first signature.
-	s.mu.Lock()
 	s.scanInbox()
 	s.writeStatus()
-	s.mu.Unlock()
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.watch()
-	return s, nil
+	return nil
 }
 
 // published is ephemeral.json: the running keystore's recipient.
@@ -134,6 +149,7 @@ type published struct {
 func (s *store) release() {
 	if s.audit != nil {
 		s.audit.Close()
+		s.audit = nil
 	}
 	if s.lock != nil {
 		s.lock.Close()
@@ -552,9 +568,13 @@ func (s *store) writeStatus() {
 // is harmless.
 func (s *store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			close(s.stop)
-			<-s.done
+		s.mu.Lock()
+		s.closed = true // no Sign activates s from now on
+		stop, done := s.stop, s.done
+		s.mu.Unlock()
+		if stop != nil {
+			close(stop)
+			<-done
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
