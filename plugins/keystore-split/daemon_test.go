@@ -202,14 +202,17 @@ ca "issuing" {
 	waitHealth(t, d.base, "ca.root", "locked")
 
 	// Two custodians delegate to the daemon's keystore through the CLI.
-	for _, n := range []string{"bob", "carol"} {
-		out, err := pkid("", "keystore", "split", "delegate", "-dir", splitDir, "-key", "root", "-custodian", n,
-			"-identity", idFile[n], "-for", "10m", "-uses", "5", "-purpose", "daemon test")
+	// bob names the directory; carol the configuration, whose split
+	// keystore her CLI run configures passively (the daemon runs it).
+	for n, where := range map[string][]string{"bob": {"-dir", splitDir}, "carol": {"-config", cfgFile}} {
+		args := append([]string{"keystore", "split", "delegate"}, where...)
+		out, err := pkid("", append(args, "-key", "root", "-custodian", n,
+			"-identity", idFile[n], "-for", "10m", "-uses", "5", "-purpose", "daemon test")...)
 		if err != nil || !strings.Contains(out, "accepted") {
 			t.Fatalf("delegate %s: %v: %s", n, err, out)
 		}
 	}
-	out, err = pkid("", "keystore", "split", "list", "-dir", splitDir)
+	out, err = pkid("", "keystore", "split", "list", "-config", cfgFile)
 	if err != nil || !regexp.MustCompile(`root\s+1\s+2\s+2\s+`).MatchString(out) {
 		t.Fatalf("list: %v: %s", err, out)
 	}
