@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -97,13 +98,17 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 			if err != nil {
 				return err
 			}
+			pub, err := readPublished(d)
+			if err != nil {
+				return err
+			}
 			id, err := delegate(delegateRequest{StateDir: d, Key: *key, Custodian: *who, Purpose: *purpose,
 				For: *dur, Uses: *uses, Identities: ids})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(req.Stdout, "Delegation %s: custodian %s, key %s, %d uses until %s.\n", id, *who, *key, *uses,
-				time.Now().Add(*dur).UTC().Format(time.RFC3339))
+			fmt.Fprintf(req.Stdout, "Delegation %s: custodian %s, key %s, %d uses until %s, sealed to the keystore process %d (started %s).\n",
+				id, *who, *key, *uses, time.Now().Add(*dur).UTC().Format(time.RFC3339), pub.PID, pub.Started.Format(time.RFC3339))
 			return waitResult(ctx, d, id, *wait, req.Stdout)
 		}
 	case "list":
@@ -396,6 +401,9 @@ func delegate(req delegateRequest) (string, error) {
 	pub, err := readPublished(req.StateDir)
 	if err != nil {
 		return "", err
+	}
+	if err := syscall.Kill(pub.PID, 0); errors.Is(err, syscall.ESRCH) {
+		return "", fmt.Errorf("the process that published the ephemeral key in %s (pid %d) is gone: start pkid first", req.StateDir, pub.PID)
 	}
 	now := time.Now().UTC()
 	d := delegation{Version: fileVersion, ID: newToken(), Session: pub.Session, Key: req.Key,

@@ -104,6 +104,27 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// readInboxFile reads an inbox file without following a symbolic link or
+// blocking on a FIFO swapped in after the directory was listed.
+func readInboxFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, errors.New("cannot open it (not a regular file?)")
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxInboxFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxInboxFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxInboxFile)
+	}
+	return data, nil
+}
+
 // tryLock takes the state directory's lock without waiting. It returns
 // held=true when another open file (this process or another) holds it.
 func tryLock(dir string) (f *os.File, held bool, err error) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,6 +190,18 @@ func TestHostileInboxFiles(t *testing.T) {
 	refusedWith(t, s, dir, "larger than")
 	write("what.txt", []byte("hi"))
 	refusedWith(t, s, dir, "unknown kind of file")
+	// A FIFO must not block the keystore, a symbolic link not be followed.
+	if err := syscall.Mkfifo(filepath.Join(inbox, "fifo.dlg"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refusedWith(t, s, dir, "fifo.dlg: not a regular file")
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("not for the keystore"), 0o600)
+	os.Symlink(secret, filepath.Join(inbox, "link.dlg"))
+	refusedWith(t, s, dir, "link.dlg: not a regular file")
+	if _, err := os.Stat(secret); err != nil {
+		t.Fatal("the link's target was removed")
+	}
 	write("bad.revoke", []byte(`{"v":1}`))
 	refusedWith(t, s, dir, "malformed revocation")
 

@@ -312,9 +312,15 @@ func (s *store) scanInbox() bool {
 			break
 		}
 		path := filepath.Join(dir, de.Name())
-		data, err := readLimited(path, maxInboxFile)
-		os.Remove(path)
 		changed = true
+		if !de.Type().IsRegular() {
+			// A FIFO would block the read, a symbolic link point anywhere.
+			os.Remove(path)
+			s.refuse(de.Name(), "", "not a regular file")
+			continue
+		}
+		data, err := readInboxFile(path)
+		os.Remove(path)
 		if err != nil {
 			s.refuse(de.Name(), "", err.Error())
 			continue
