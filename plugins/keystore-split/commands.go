@@ -36,7 +36,7 @@ func (*plugin) Commands() []sdk.Command {
   each, in the order of -custodians). Prints the public key and the record
   of who holds which share, signed by the key. No share is printed.` + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "delegate", Synopsis: "hand your share to the running keystore for a time and a number of signatures",
-			Help: `pkid keystore split delegate -key K -custodian NAME -for 2h -uses 10 -purpose TEXT [-identity FILE]
+			Help: `pkid keystore split delegate -key K -custodian NAME -for 2h -uses 10 [-purpose TEXT] [-identity FILE]
   Decrypts NAME's share locally (with the age identity FILE, or the
   passphrase read from stdin) and seals it to the ephemeral key of the
   keystore process now running the state directory, which picks it up
@@ -83,7 +83,7 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 		who := fs.String("custodian", "", "custodian")
 		dur := fs.Duration("for", time.Hour, "duration")
 		uses := fs.Int("uses", 1, "uses")
-		purpose := fs.String("purpose", "", "purpose")
+		purpose := fs.String("purpose", "none given", "why, recorded in the audit log")
 		idFile := fs.String("identity", "", "age identity file")
 		wait := fs.Duration("wait", 10*time.Second, "wait")
 		run = func() error {
@@ -91,8 +91,8 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 			if err != nil {
 				return err
 			}
-			if *key == "" || *who == "" || *purpose == "" {
-				return usagef("delegate needs -key, -custodian and -purpose")
+			if *key == "" || *who == "" {
+				return usagef("delegate needs -key and -custodian")
 			}
 			ids, err := identities(*idFile, req.Stdin)
 			if err != nil {

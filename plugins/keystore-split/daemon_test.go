@@ -118,6 +118,21 @@ func TestDaemonSplitRoot(t *testing.T) {
 		t.Fatalf("ceremony: %v: %s", err, out)
 	}
 
+	cliOut := out
+	kfData, _ := os.ReadFile(filepath.Join(splitDir, keysDir, "root"+keySuffix))
+	kf, _, err := parseKeyFile(kfData, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shares [][]byte
+	for _, n := range []string{"alice", "bob", "carol"} {
+		sh, err := kf.openShare(n, cs[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		shares = append(shares, sh)
+	}
+
 	// The root certificate and the intermediate, signed by the split root
 	// in this process with two delegations.
 	root := configure(t, New(), "root", splitDir, 2, cs)
@@ -211,6 +226,7 @@ ca "issuing" {
 		if err != nil || !strings.Contains(out, "accepted") {
 			t.Fatalf("delegate %s: %v: %s", n, err, out)
 		}
+		cliOut += out
 	}
 	out, err = pkid("", "keystore", "split", "list", "-config", cfgFile)
 	if err != nil || !regexp.MustCompile(`root\s+1\s+2\s+2\s+`).MatchString(out) {
@@ -258,11 +274,26 @@ ca "issuing" {
 	if found, err := memContains(splitPID, scalar); err != nil || !found {
 		t.Fatalf("the control failed: split plugin memory (pid %d) does not hold the scalar (%v); the scan proves nothing", splitPID, err)
 	}
+	// Shares never reach the core either, nor any output or log.
+	for i, sh := range shares {
+		if found, err := memContains(corePID, sh); err != nil || found {
+			t.Fatalf("core process memory holds share %d: %v, %v", i, found, err)
+		}
+		for _, enc := range []string{b64(sh), fmt.Sprintf("%x", sh)} {
+			if strings.Contains(cliOut, enc) || strings.Contains(d.logs(), enc) {
+				t.Fatalf("share %d appears in the CLI output or the daemon's log", i)
+			}
+		}
+	}
+	if !strings.Contains(d.logs(), "plugin") {
+		t.Fatalf("the daemon's debug log is empty; the share check proves nothing: %q", d.logs())
+	}
 }
 
 type serveProc struct {
 	cmd  *exec.Cmd
 	base string
+	logs func() string
 }
 
 var listenRe = regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
@@ -270,7 +301,7 @@ var listenRe = regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
 func startServe(t *testing.T, bin, cfg string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "-config", cfg)
-	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL=debug")
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
 	var mu sync.Mutex
@@ -293,7 +324,7 @@ func startServe(t *testing.T, bin, cfg string) *serveProc {
 	}()
 	select {
 	case base := <-found:
-		return &serveProc{cmd: cmd, base: base}
+		return &serveProc{cmd: cmd, base: base, logs: func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }}
 	case <-time.After(60 * time.Second):
 		mu.Lock()
 		defer mu.Unlock()

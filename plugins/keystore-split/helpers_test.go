@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,8 +140,6 @@ func run(t testing.TB, p sdk.Plugin, stdin string, name string, args ...string) 
 		Name: name, Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &out})
 	return code, out.String(), err
 }
-
-func fmtIDs(ids []string) string { return fmt.Sprint(ids) }
 
 func configure(t testing.TB, p sdk.Plugin, name, dir string, m int, cs custodians) *store {
 	t.Helper()

@@ -280,7 +280,7 @@ func (s *store) applyRotation(file string, data []byte) {
 		s.refuse(file, r.ID, "rotation: "+err.Error())
 		return
 	}
-	s.results[r.ID] = "rotated"
+	s.setResult(r.ID, "rotated")
 }
 
 // rotate is applyRotation's work. Called with s.mu held.

@@ -46,7 +46,8 @@ type store struct {
 	session string
 	seen    map[string]bool // delegation and request ids of this run
 	refused []refusal
-	results map[string]string // rotation and revocation outcomes by request id
+	results map[string]string // outcomes by delegation or request id
+	order   []string          // results' ids, oldest first (bounded)
 	audit   Auditor
 	// customAudit replaces the JSON-lines log when set (plugin.audit).
 	customAudit Auditor
@@ -349,7 +350,20 @@ func (s *store) refuse(file, id, reason string) {
 		s.refused = slices.Delete(s.refused, 0, len(s.refused)-50)
 	}
 	if id != "" {
-		s.results[id] = "refused: " + reason
+		s.setResult(id, "refused: "+reason)
+	}
+}
+
+// setResult publishes the outcome of an inbox file for the command that
+// wrote it to wait for; the last 500 are kept.
+func (s *store) setResult(id, res string) {
+	if _, ok := s.results[id]; !ok {
+		s.order = append(s.order, id)
+	}
+	s.results[id] = res
+	if len(s.order) > 500 {
+		delete(s.results, s.order[0])
+		s.order = s.order[1:]
 	}
 }
 
@@ -407,7 +421,7 @@ func (s *store) acceptDelegation(file string, data []byte) {
 		return
 	}
 	ks.dels[d.ID] = d
-	s.results[d.ID] = "accepted"
+	s.setResult(d.ID, "accepted")
 	s.record(AuditEvent{Event: EventDelegationAccepted, Key: d.Key, Custodians: []string{d.Custodian},
 		Purpose: d.Purpose, Delegation: d.ID,
 		Detail: fmt.Sprintf("until %s, %d uses", d.NotAfter.UTC().Format(time.RFC3339), d.Uses)})
@@ -429,7 +443,7 @@ func (s *store) applyRevocation(file string, data []byte) {
 		return
 	}
 	n := s.revoke(r.Delegation, r.Key, r.Custodian)
-	s.results[r.ID] = fmt.Sprintf("revoked %d delegations", n)
+	s.setResult(r.ID, fmt.Sprintf("revoked %d delegations", n))
 }
 
 // revoke ends delegations by id, or of a key (and custodian). It returns
