@@ -82,6 +82,29 @@ func writeFile(dir, name string, data []byte, mode os.FileMode, noReplace bool) 
 	return d.Sync()
 }
 
+// writeStatusFile replaces status.json without fsync: it is rewritten on
+// every signature and says only what the running process holds, which a
+// crash ends anyway.
+func writeStatusFile(dir string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, "."+statusFile+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, statusFile))
+}
+
 // readLimited reads a regular file of at most limit bytes.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)

@@ -578,7 +578,7 @@ func (s *store) writeStatus() {
 		return strings.Compare(a.Key+a.Custodian+a.ID, b.Key+b.Custodian+b.ID)
 	})
 	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := writeFile(s.cfg.StateDir, statusFile, append(b, '\n'), 0o600, false); err != nil {
+	if err := writeStatusFile(s.cfg.StateDir, append(b, '\n')); err != nil {
 		sdk.Logger().Error("writing status", "error", err)
 	}
 }
