@@ -245,7 +245,9 @@ func (s *store) Sign(ctx context.Context, req sdk.SignRequest) ([]byte, error) {
 		}
 	}
 	if !probe {
-		s.writeStatus()
+		// The watcher publishes the new use counts: a file per signature
+		// would cost more than the signature (BenchmarkSign).
+		s.statusDirty = true
 	}
 	if auditErr != nil {
 		return nil, fmt.Errorf("keystore-split: not signing without an audit record: %w", auditErr)

@@ -368,3 +368,26 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("Sign with a failing audit = %v", err)
 	}
 }
+
+func TestConfigureRefusesTamperedKeyFile(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	s, dir := newTestStore(t, 2, cs)
+	genKey(t, s, "k")
+	s.Close()
+	path := filepath.Join(dir, keysDir, "k"+keySuffix)
+	data, _ := os.ReadFile(path)
+	var kf keyFile
+	if err := json.Unmarshal(data, &kf); err != nil {
+		t.Fatal(err)
+	}
+	// Swap bob's recipient for an attacker's: the record no longer
+	// carries the key's signature.
+	kf.Record.Custodians[1].Recipient = newCustodians(t, "mallory")["mallory"].Recipient().String()
+	b, _ := json.Marshal(kf)
+	os.WriteFile(path, b, 0o600)
+	js, _ := json.Marshal(testConfig(dir, 2, cs))
+	_, err := New().Configure(context.Background(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "t", JSON: js})
+	if err == nil || !strings.Contains(err.Error(), `key "k"`) || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("Configure with a tampered key file = %v", err)
+	}
+}

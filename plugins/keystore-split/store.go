@@ -46,9 +46,11 @@ type store struct {
 	session string
 	seen    map[string]bool // delegation and request ids of this run
 	refused []refusal
-	results map[string]string // outcomes by delegation or request id
-	order   []string          // results' ids, oldest first (bounded)
-	audit   Auditor
+	// statusDirty: use counts changed since status.json was written.
+	statusDirty bool
+	results     map[string]string // outcomes by delegation or request id
+	order       []string          // results' ids, oldest first (bounded)
+	audit       Auditor
 	// customAudit replaces the JSON-lines log when set (plugin.audit).
 	customAudit Auditor
 
@@ -253,6 +255,9 @@ func (s *store) watch() {
 			s.mu.Lock()
 			if !s.closed {
 				s.refresh(false)
+				if s.statusDirty {
+					s.writeStatus()
+				}
 			}
 			s.mu.Unlock()
 		}
@@ -564,6 +569,7 @@ func (s *store) writeStatus() {
 	if s.lock == nil {
 		return
 	}
+	s.statusDirty = false
 	st := statusDoc{Session: s.session, PID: os.Getpid(), Updated: time.Now().UTC(),
 		Keys: map[string]keyStatus{}, Refused: s.refused, Results: s.results}
 	for id, ks := range s.keys {
