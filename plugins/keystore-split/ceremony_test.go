@@ -136,6 +136,7 @@ func TestRotate(t *testing.T) {
 	s, dir := newTestStore(t, 2, custodians{"alice": cs["alice"], "bob": cs["bob"], "carol": cs["carol"]})
 	genKey(t, s, "k")
 	before, _ := s.PublicKey(context.Background(), "k")
+	oldFile, _ := os.ReadFile(filepath.Join(dir, keysDir, "k"+keySuffix))
 	cli := New()
 	newSet := "dave=" + cs["dave"].Recipient().String() + ",erin=" + cs["erin"].Recipient().String() + ",frank=passphrase"
 	// Locked: rotation needs M live delegations.
@@ -157,11 +158,22 @@ func TestRotate(t *testing.T) {
 	cs.give(t, dir, "k", time.Hour, 10, "dave", "erin")
 	mustBeLocked(t, s, "k", "2 of 3")
 	pass, _ := age.NewScryptIdentity("frank pass")
-	if _, err := delegate(delegateRequest{StateDir: dir, Key: "k", Custodian: "frank", Purpose: "p", For: time.Hour, Uses: 1,
+	if _, err := delegate(delegateRequest{StateDir: dir, Key: "k", Custodian: "frank", Purpose: "p", For: time.Hour, Uses: 5,
 		Identities: []age.Identity{pass}}); err != nil {
 		t.Fatal(err)
 	}
 	mustSign(t, s, "k")
+	// Putting the first generation's file back does not bring back the
+	// old custodians while the keystore runs.
+	if err := writeFile(filepath.Join(dir, keysDir), "k"+keySuffix, oldFile, 0o600, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	mustSign(t, s, "k")
+	st, _ := readStatus(dir)
+	if st == nil || st.Keys["k"].Generation != 2 {
+		t.Fatalf("status after putting generation 1 back: %+v", st)
+	}
 	after, _ := s.PublicKey(context.Background(), "k")
 	if !after.PublicKey.(*ecdsa.PublicKey).Equal(before.PublicKey) {
 		t.Fatal("rotation changed the key")

@@ -232,6 +232,13 @@ func (s *store) reloadKeys() {
 		if ok && old.file.Record.Generation == nk.file.Record.Generation && string(old.file.Signature) == string(nk.file.Signature) {
 			continue
 		}
+		if ok && nk.file.Record.Generation < old.file.Record.Generation {
+			// An older split put back (from a backup?) would let the
+			// custodians a rotation removed sign again.
+			sdk.Logger().Error("refusing a key file of an older generation", "key", id,
+				"loaded", old.file.Record.Generation, "on disk", nk.file.Record.Generation)
+			continue
+		}
 		if ok {
 			s.lockKey(old, "the key file changed on disk")
 			for did := range old.dels {
