@@ -111,6 +111,12 @@ func TestCeremonyDelegateWithPassphrase(t *testing.T) {
 		{"ceremony", "-dir", dir, "-key", "k2", "-m", "2", "-custodians", "a=age1bogus,b=passphrase"},
 		{"ceremony", "-dir", dir, "-key", "k2", "-m", "2", "-custodians", "a=passphrase,b=passphrase"}, // no passphrases on stdin
 		{"delegate", "stray"},
+		{"rotate", "-dir", dir, "-key", "root", "-m", "5", "-custodians", "a=" + cs["alice"].Recipient().String() + ",b=" + cs["bob"].Recipient().String()},
+		{"rotate", "-dir", dir, "-key", "root", "-m", "2", "-custodians", "a=x"},
+		{"list", "-keystore", "nope"},
+		{"ceremony", "-key", "k3", "-m", "2", "-custodians", "a=" + cs["alice"].Recipient().String() + ",b=" + cs["bob"].Recipient().String()},
+		{"ceremony", "-dir", dir, "-key", "k3", "-m", "2", "-work-factor", "40", "-custodians", "a=" + cs["alice"].Recipient().String() + ",b=" + cs["bob"].Recipient().String()},
+		{"delegate", "-dir", dir, "-key", "root", "-custodian", "alice", "-for", "-1h", "-identity", idFile},
 		{"nosuch"},
 	} {
 		code, _, err := run(t, cli, "", args[0], args[1:]...)
@@ -123,8 +129,11 @@ func TestCeremonyDelegateWithPassphrase(t *testing.T) {
 		"a="+cs["alice"].Recipient().String()+",b="+cs["bob"].Recipient().String()); code != 1 || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second ceremony = %d, %v", code, err)
 	}
-	// With no keystore running the directory, delegate says so.
+	// With no keystore running the directory, delegate and list say so.
 	inst.Close()
+	if code, _, err := run(t, cli, "", "list", "-dir", dir); code != 1 || err == nil || !strings.Contains(err.Error(), "no running keystore") {
+		t.Fatalf("list with nothing running = %d, %v", code, err)
+	}
 	code, _, err = run(t, cli, "", "delegate", "-dir", dir, "-key", "root", "-custodian", "alice", "-identity", idFile, "-for", "1h", "-uses", "2", "-purpose", "p")
 	if code != 1 || err == nil || !strings.Contains(err.Error(), "no keystore process is running") {
 		t.Fatalf("delegate with nothing running = %d, %v", code, err)

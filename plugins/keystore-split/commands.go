@@ -76,7 +76,8 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 		alg := fs.String("algorithm", sdk.AlgECDSAP256, "algorithm")
 		wf := fs.Int("work-factor", 18, "scrypt work factor for passphrase custodians")
 		run = func() error {
-			return p.ceremony(ctx, req, *dir, *inst, *key, *alg, *m, *cs, *wf)
+			return p.ceremony(ceremonyRequest{Cmd: req, Dir: *dir, Instance: *inst, Key: *key, Algorithm: *alg,
+				Threshold: *m, Custodians: *cs, WorkFactor: *wf})
 		}
 	case "delegate":
 		key := fs.String("key", "", "key id")
@@ -297,10 +298,22 @@ func custodiansWithPassphrases(cs string, m int, stdin io.Reader) ([]custodianSp
 	return specs, nil
 }
 
+// ceremonyRequest is one `ceremony` invocation.
+type ceremonyRequest struct {
+	Cmd           sdk.CommandRequest
+	Dir, Instance string // where: -dir, or -keystore / the only instance
+	Key           string
+	Algorithm     string
+	Threshold     int
+	Custodians    string // NAME=age1...,NAME=passphrase
+	WorkFactor    int
+}
+
 // ceremony generates a key inside this process and writes its split key
 // file. What it prints is public.
-func (p *plugin) ceremony(ctx context.Context, req sdk.CommandRequest, dir, inst, key, alg string, m int, cs string, wf int) error {
-	d, err := p.stateDir(dir, inst, false)
+func (p *plugin) ceremony(cr ceremonyRequest) error {
+	req, key, alg, m, wf, inst := cr.Cmd, cr.Key, cr.Algorithm, cr.Threshold, cr.WorkFactor, cr.Instance
+	d, err := p.stateDir(cr.Dir, cr.Instance, false)
 	if err != nil {
 		return err
 	}
@@ -313,7 +326,7 @@ func (p *plugin) ceremony(ctx context.Context, req sdk.CommandRequest, dir, inst
 	if wf < 10 || wf > 22 {
 		return usagef("-work-factor must be from 10 to 22")
 	}
-	specs, err := custodiansWithPassphrases(cs, m, req.Stdin)
+	specs, err := custodiansWithPassphrases(cr.Custodians, m, req.Stdin)
 	if err != nil {
 		return err
 	}
