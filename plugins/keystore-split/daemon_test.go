@@ -94,6 +94,7 @@ func TestDaemonSplitRoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the pkid binary")
 	}
+	t.Parallel() // mostly waits (build, start-up, health): overlap the kits
 	openssl := testtool.Require(t, "openssl")
 	bin := pkidBinary(t)
 	state := t.TempDir()
