@@ -26,6 +26,7 @@ targets=(
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/bundle FuzzParseChain"
+	"./plugins/keystore-split FuzzParseDelegation"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
