@@ -37,7 +37,7 @@ type testPlugin struct{}
 func (testPlugin) Info() sdk.Info {
 	return sdk.Info{Name: testPluginType, Version: "0.0.1", Kinds: []string{sdk.KindTrust, sdk.KindScanCheck}}
 }
-func (testPlugin) Schema(string) *sdk.Schema                                 { return sdk.NewSchema() }
+func (testPlugin) Schema(string) *sdk.Schema                                  { return sdk.NewSchema() }
 func (testPlugin) ValidateConfig(context.Context, sdk.Config) sdk.Diagnostics { return nil }
 
 type testPluginConfig struct {
