@@ -192,19 +192,22 @@ func testCA(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.
 	return cert, key
 }
 
-// appendPEM appends certs to the PEM file at path.
+// appendPEM appends certs to the PEM file at path, replacing the file in
+// one rename so that the plugin's watcher never sees half a write.
 func appendPEM(t *testing.T, path string, certs ...*x509.Certificate) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	for _, c := range certs {
-		if err := pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
-			t.Fatal(err)
-		}
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	if err := f.Close(); err != nil {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }

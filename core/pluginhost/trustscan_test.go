@@ -90,6 +90,15 @@ func waitChange(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// drain takes a value that may be pending on ch (a change reported
+// twice), waiting briefly for one in flight.
+func drain(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // A change to the source in the plugin process reaches the host's Watch;
 // the watch survives the process being killed (the host watches the
 // restarted process and reports a change, since one may have been missed),
@@ -110,6 +119,7 @@ func TestTrustWatchAcrossRestart(t *testing.T) {
 		t.Fatalf("%d certificates after adding one, want 3", n)
 	}
 
+	drain(ch)
 	proc := h.Processes()[0]
 	oldPid := proc.Pid()
 	if err := proc.Kill(); err != nil {
@@ -119,12 +129,7 @@ func TestTrustWatchAcrossRestart(t *testing.T) {
 	if proc.Pid() == oldPid {
 		t.Fatal("the change came before the restart")
 	}
-	// Drain a change the restart may have reported twice, then check
-	// that the new process's watch works.
-	select {
-	case <-ch:
-	case <-time.After(100 * time.Millisecond):
-	}
+	drain(ch)
 	another, _ := testCA(t, "added after restart", nil, nil)
 	appendPEM(t, file, another)
 	waitChange(t, ch, "after adding a root to the restarted plugin")
