@@ -27,8 +27,10 @@ type Platform struct {
 	// AllRoots marks a platform that trusts every root (CFSSL metadata
 	// with no keystore); Roots is then empty.
 	AllRoots bool
-	// Roots are the SHA-1 fingerprints (lowercase hex, no separators) of
-	// the roots the platform trusts.
+	// Roots identify the roots the platform trusts: the SHA-1 (lowercase
+	// hex, no separators) of each root's raw subject public key info, as
+	// CFSSL's metadata matches them, so a re-issued root with the same key
+	// is the same root.
 	Roots []string
 }
 
