@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/config"
 )
 
@@ -85,7 +86,7 @@ func Resolve(ctx context.Context, c *config.CTPolicy, client *http.Client) (*Pol
 	for _, cl := range c.Logs {
 		l, err := NewLog(cl.URL, cl.KeyDER, cl.Operator, cl.NotAfterStart, cl.NotAfterLimit)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", cl.DefRange, err)
+			return nil, fmt.Errorf("%s: %w", pos(cl.DefRange), err)
 		}
 		seen[l.ID] = true
 		p.Logs = append(p.Logs, l)
@@ -93,7 +94,7 @@ func Resolve(ctx context.Context, c *config.CTPolicy, client *http.Client) (*Pol
 	if c.LogList != "" {
 		logs, err := LoadLogList(ctx, client, c.LogList, c.LogListKey)
 		if err != nil {
-			return nil, fmt.Errorf("%s: log_list: %w", c.LogListRange, err)
+			return nil, fmt.Errorf("%s: log_list: %w", pos(c.LogListRange), err)
 		}
 		for _, l := range logs {
 			if !seen[l.ID] { // a declared log wins over the list's entry
@@ -102,7 +103,7 @@ func Resolve(ctx context.Context, c *config.CTPolicy, client *http.Client) (*Pol
 			}
 		}
 		if len(p.Logs) > config.MaxCTLogs {
-			return nil, fmt.Errorf("%s: log_list: %d logs; at most %d are used", c.LogListRange, len(p.Logs), config.MaxCTLogs)
+			return nil, fmt.Errorf("%s: log_list: %d logs; at most %d are used", pos(c.LogListRange), len(p.Logs), config.MaxCTLogs)
 		}
 	}
 	if p.RequiredSCTs <= 0 {
@@ -112,4 +113,12 @@ func Resolve(ctx context.Context, c *config.CTPolicy, client *http.Client) (*Pol
 		p.RequiredOperators = 1
 	}
 	return p, nil
+}
+
+// pos is a configuration position as file:line:col.
+func pos(r hcl.Range) string {
+	if r.Filename == "" {
+		return "ct block"
+	}
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
