@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/pkid/pkid/core/ca/certinfo"
 	"github.com/pkid/pkid/core/ca/csr"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -37,6 +39,10 @@ Usage: pkid certinfo -cert FILE
   key_algorithm, key_size, sigalg and extensions. FILE may be PEM or DER;
   "-" reads stdin.
 
+  A certificate with embedded SCTs also gets "scts": each SCT's log,
+  timestamp and result, verified against the issuer given with -ca and
+  the logs of the ct blocks of -config (docs/ct.md).
+
   -domain fetches the server's leaf certificate over TLS without verifying
   it (port 443 unless given; 10 s timeout). -serial (decimal) with -aki
   (hex, colons optional) looks the certificate up in the certstore of the
@@ -54,6 +60,7 @@ Usage: pkid certinfo -cert FILE
 				return err
 			}
 			var v any
+			var err error
 			switch {
 			case cf.cert != "":
 				data, err := readInput(e, cf.cert)
@@ -89,6 +96,11 @@ Usage: pkid certinfo -cert FILE
 				v = certinfo.Certificate(c)
 			default:
 				return usagef("give -cert, -csr, -domain, or -serial with -aki")
+			}
+			if info, ok := v.(*certinfo.Info); ok {
+				if v, err = withSCTs(e, &cf, info); err != nil {
+					return err
+				}
 			}
 			b, err := certinfo.Marshal(v)
 			if err != nil {
@@ -177,4 +189,49 @@ func lookupCertificate(e *env, cf *compatFlags, serial, aki string) (*x509.Certi
 		return x509.ParseCertificate(rec.DER)
 	}
 	return nil, errors.New("no certificate found")
+}
+
+// withSCTs adds the report of info's embedded SCTs, if any.
+func withSCTs(e *env, cf *compatFlags, info *certinfo.Info) (any, error) {
+	c, err := x509.ParseCertificate(mustPEMBytes(info.PEM))
+	if err != nil {
+		return info, nil
+	}
+	if scts, _ := ct.EmbeddedSCTs(c); len(scts) == 0 {
+		return info, nil
+	}
+	var issuer *x509.Certificate
+	if cf.ca != "" {
+		data, err := readInput(e, cf.ca)
+		if err != nil {
+			return nil, err
+		}
+		if issuer, err = parseOneCertificate(data); err != nil {
+			return nil, fmt.Errorf("-ca %s: %w", cf.ca, err)
+		}
+	}
+	var logs []*ct.Log
+	if len(cf.config) > 0 || os.Getenv("PKID_CONFIG") != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), certinfoDialTimeout)
+		defer cancel()
+		if logs, err = ctLogsFromConfig(ctx, e, &configFlag{paths: cf.config}); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := embeddedSCTReport(c, issuer, logs)
+	if err != nil {
+		return nil, fmt.Errorf("embedded SCTs: %w", err)
+	}
+	return struct {
+		*certinfo.Info
+		SCTs []sctReport `json:"scts"`
+	}{info, rep}, nil
+}
+
+func mustPEMBytes(s string) []byte {
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		return nil
+	}
+	return b.Bytes
 }
