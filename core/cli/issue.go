@@ -18,7 +18,6 @@ import (
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
-	"github.com/pkid/pkid/core/ct"
 )
 
 // compatFlags is CFSSL's shared flag set: every compat command accepts all
@@ -209,7 +208,7 @@ func localIssuer(e *env, cf *compatFlags) (*ca.Issuer, error) {
 	for _, w := range profiles.Warnings {
 		fmt.Fprintf(e.stderr, "pkid: warning: %s\n", w)
 	}
-	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles, SCTs: ct.NewSource(ct.Options{})})
+	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles})
 }
 
 func parseCertificatePEM(data []byte) (*x509.Certificate, error) {
