@@ -111,6 +111,19 @@ func TestIssueWithSunlight(t *testing.T) {
 		}
 	}
 
+	// The final certificate can be logged too (add-chain, the path of
+	// pkid ct submit); those SCTs cover the certificate itself.
+	res, err := ct.NewSubmitter(ct.Options{}).Submit(context.Background(), &ct.Policy{Logs: logs, RequiredSCTs: 2, RequiredOperators: 2, Timeout: 10 * time.Second},
+		ct.Request{Chain: [][]byte{cert.DER, pki.inter.Raw, pki.root.Raw}})
+	if err != nil {
+		t.Fatalf("add-chain: %v", err)
+	}
+	for _, r := range res {
+		if err := ctutil.VerifySCT(r.Log.Key, []*ctx509.Certificate{leafCT}, r.SCT, false); err != nil {
+			t.Errorf("%s: add-chain SCT: %v", r.Log.URL, err)
+		}
+	}
+
 	// zlint's RFC 6962 lints, on both.
 	l, err := lint.New(profile.Lint{Sources: []string{"RFC6962"}, Level: "info"})
 	if err != nil {
