@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/certificate-transparency-go/loglist3"
 	"github.com/pkid/pkid/core/config"
@@ -21,6 +22,8 @@ import (
 const (
 	MaxLogListBytes    = 4 << 20
 	MaxLogListSigBytes = 4 << 10
+	// LogListTimeout bounds reading a list and its signature.
+	LogListTimeout = 30 * time.Second
 )
 
 func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -29,6 +32,11 @@ func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // returns its usable and qualified logs (ParseLogList). With keyDER, the
 // signature is read from src + ".sig" and must verify.
 func LoadLogList(ctx context.Context, client *http.Client, src string, keyDER []byte) ([]*Log, error) {
+	ctx, cancel := context.WithTimeout(ctx, LogListTimeout)
+	defer cancel()
+	if client == nil {
+		client = http.DefaultClient
+	}
 	data, err := readSource(ctx, client, src, MaxLogListBytes)
 	if err != nil {
 		return nil, err
