@@ -186,6 +186,11 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 	}
 	if a := attrs["log_servers"]; a != nil {
 		diags = append(diags, decodeAttr(a, ctx, &p.LogServers)...)
+		for _, s := range p.LogServers {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errf(a.Expr.Range(), "Invalid URL", "log_servers: %q is not an absolute http(s) URL.", s)
+			}
+		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "log_servers are not submitted to",
 			Detail:  "log_servers (CFSSL's ct_log_servers) name logs without their keys, so their SCTs could not be verified; declare them as log \"URL\" { key = ... } blocks.",
 			Subject: a.NameRange.Ptr()})

@@ -128,6 +128,7 @@ log "https://a.example" { ` + good + ` }`, "log_list_key without log_list", "ct.
 log_list_key = "AAAA"`, "Invalid log_list_key", "ct.hcl:3,16"},
 		{"list scheme", `log_list = "ftp://x/list.json"`, "only files and http(s) URLs", "ct.hcl:2,12"},
 		{"unknown attribute", `required_sct = 1`, "Unsupported argument", "ct.hcl:2,1"},
+		{"log_servers URL", `log_servers = ["ct.example/log"]`, `"ct.example/log" is not an absolute http(s) URL`, "ct.hcl:2,15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := decodeCTSrc(t, "ct {\n"+tc.body+"\n}")
