@@ -44,8 +44,9 @@ Usage: pkid certinfo -cert FILE
   the logs of the ct blocks of -config (docs/ct.md).
 
   -domain fetches the server's leaf certificate over TLS without verifying
-  it (port 443 unless given; 10 s timeout). -serial (decimal) with -aki
-  (hex, colons optional) looks the certificate up in the certstore of the
+  it (port 443 unless given; 10 s timeout); the next certificate the
+  server sends verifies its SCTs unless -ca is given. -serial (decimal)
+  with -aki (hex, colons optional) looks the certificate up in the certstore of the
   pkid configuration (-config or $PKID_CONFIG), which must define exactly
   one certstore.
 `,
@@ -61,6 +62,7 @@ Usage: pkid certinfo -cert FILE
 			}
 			var v any
 			var err error
+			var peerIssuer *x509.Certificate
 			switch {
 			case cf.cert != "":
 				data, err := readInput(e, cf.cert)
@@ -83,11 +85,14 @@ Usage: pkid certinfo -cert FILE
 				}
 				v = certinfo.CSR(r)
 			case domain != "":
-				c, err := fetchLeaf(context.Background(), domain)
+				chain, err := fetchChain(context.Background(), domain)
 				if err != nil {
 					return err
 				}
-				v = certinfo.Certificate(c)
+				v = certinfo.Certificate(chain[0])
+				if len(chain) > 1 {
+					peerIssuer = chain[1] // verifies the SCTs unless -ca says otherwise
+				}
 			case serial != "" && aki != "":
 				c, err := lookupCertificate(e, &cf, serial, aki)
 				if err != nil {
@@ -98,7 +103,7 @@ Usage: pkid certinfo -cert FILE
 				return usagef("give -cert, -csr, -domain, or -serial with -aki")
 			}
 			if info, ok := v.(*certinfo.Info); ok {
-				if v, err = withSCTs(e, &cf, info); err != nil {
+				if v, err = withSCTs(e, &cf, info, peerIssuer); err != nil {
 					return err
 				}
 			}
@@ -136,9 +141,9 @@ func parseOneCertificate(data []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// fetchLeaf dials HOST[:PORT] (443 by default) and returns the server's
-// leaf certificate, without verifying it.
-func fetchLeaf(ctx context.Context, domain string) (*x509.Certificate, error) {
+// fetchChain dials HOST[:PORT] (443 by default) and returns the server's
+// certificates, leaf first, without verifying them.
+func fetchChain(ctx context.Context, domain string) ([]*x509.Certificate, error) {
 	host, port, err := net.SplitHostPort(domain)
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]"), "443"
@@ -160,7 +165,7 @@ func fetchLeaf(ctx context.Context, domain string) (*x509.Certificate, error) {
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("-domain %s: received no server certificates", domain)
 	}
-	return certs[0], nil
+	return certs, nil
 }
 
 // lookupCertificate finds serial+aki in the only certstore of the pkid
@@ -191,8 +196,9 @@ func lookupCertificate(e *env, cf *compatFlags, serial, aki string) (*x509.Certi
 	return nil, errors.New("no certificate found")
 }
 
-// withSCTs adds the report of info's embedded SCTs, if any.
-func withSCTs(e *env, cf *compatFlags, info *certinfo.Info) (any, error) {
+// withSCTs adds the report of info's embedded SCTs, if any, verified
+// with the issuer of -ca, else issuer (the one a server sent).
+func withSCTs(e *env, cf *compatFlags, info *certinfo.Info, issuer *x509.Certificate) (any, error) {
 	c, err := x509.ParseCertificate(mustPEMBytes(info.PEM))
 	if err != nil {
 		return info, nil
@@ -200,7 +206,6 @@ func withSCTs(e *env, cf *compatFlags, info *certinfo.Info) (any, error) {
 	if scts, _ := ct.EmbeddedSCTs(c); len(scts) == 0 {
 		return info, nil
 	}
-	var issuer *x509.Certificate
 	if cf.ca != "" {
 		data, err := readInput(e, cf.ca)
 		if err != nil {

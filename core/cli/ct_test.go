@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +52,12 @@ ca "issuing" {
 // ctIssued issues a certificate with an SCT embedded by log and returns
 // the files of the leaf, the issuer and the chain (leaf then issuer).
 func ctIssued(t *testing.T, log *ctlogtest.FakeLog) (leaf, issuer, chain string) {
+	leaf, issuer, chain, _ = ctIssuedTLS(t, log)
+	return leaf, issuer, chain
+}
+
+// ctIssuedTLS is ctIssued with the leaf's TLS certificate (chain and key).
+func ctIssuedTLS(t *testing.T, log *ctlogtest.FakeLog) (leaf, issuer, chain string, tc tls.Certificate) {
 	t.Helper()
 	ctx := context.Background()
 	req := &csr.Request{CN: "pkid CT CLI test CA", KeyRequest: csr.DefaultKeyRequest()}
@@ -80,7 +89,7 @@ func ctIssued(t *testing.T, log *ctlogtest.FakeLog) (leaf, issuer, chain string)
 	leaf = writeFile(t, dir, "leaf.pem", string(c.PEM()))
 	issuer = writeFile(t, dir, "ca.pem", string(root.PEM()))
 	chain = writeFile(t, dir, "chain.pem", string(c.PEM())+string(root.PEM()))
-	return leaf, issuer, chain
+	return leaf, issuer, chain, tls.Certificate{Certificate: [][]byte{c.DER, root.DER}, PrivateKey: lk}
 }
 
 // TestCTSubmit: pkid ct submit sends a final certificate chain (add-chain)
@@ -192,8 +201,19 @@ func TestCertinfoSCTs(t *testing.T) {
 	if s := report("-ca", wrongIssuer, "-config", ctConfig(t, 1, log)); len(s) != 1 || !strings.HasPrefix(s[0].Result, "invalid: SCT signature does not verify") {
 		t.Errorf("wrong issuer: %+v", s)
 	}
+	// -domain: the issuer the server sends verifies the SCTs.
+	_, _, _, tc := ctIssuedTLS(t, log)
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{tc}}
+	srv.StartTLS()
+	defer srv.Close()
+	r := pkid(t, "certinfo", "-domain", strings.TrimPrefix(srv.URL, "https://"), "-config", ctConfig(t, 1, log))
+	if r.code != 0 || !strings.Contains(r.stdout, `"result": "verified"`) || !strings.Contains(r.stdout, log.URL) {
+		t.Errorf("-domain: %+v", r)
+	}
+
 	// A certificate without SCTs prints as before: no "scts".
-	r := pkid(t, "certinfo", "-cert", issuer)
+	r = pkid(t, "certinfo", "-cert", issuer)
 	if r.code != 0 || strings.Contains(r.stdout, "scts") {
 		t.Errorf("no SCTs: %+v", r)
 	}
