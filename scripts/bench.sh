@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
-	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -44,6 +44,8 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 }
 /^BenchmarkSignUnderKeygen\/idle-/        { ski += metric("ns/op"); nski++ }
 /^BenchmarkSignUnderKeygen\/keygen-load-/ { skl += metric("ns/op"); nskl++ }
+/^BenchmarkIssueCT\/ct-2of3-/ { ct50 += metric("p50-ms"); ct99 += metric("p99-ms"); ctper = metric("period-ms"); nct++ }
+/^BenchmarkIssueCT\/no-ct-/    { nc50 += metric("p50-ms"); nc99 += metric("p99-ms"); nnc++ }
 /^BenchmarkOCSPPresign\// {
 	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
 	pre[k] += metric("responses/s"); npre[k]++
@@ -93,6 +95,8 @@ END {
 	}
 	if (nski && nskl)
 		printf "pkid serve sign latency, one client, while newkey RSA-4096 saturates the key generation bound (2 at once) / idle: %.2fx (%.2f vs %.2f ms)\n", (skl/nskl)/(ski/nski), skl/nskl/1e6, ski/nski/1e6
+	if (nct && nnc)
+		printf "issuance under a 2-of-3 CT policy (3 local Sunlight logs, sequencing period %d ms) / without CT: p50 %.1fx (%.1f vs %.2f ms), p99 %.1fx (%.1f vs %.2f ms)\n", ctper, (ct50/nct)/(nc50/nnc), ct50/nct, nc50/nnc, (ct99/nct)/(nc99/nnc), ct99/nct, nc99/nnc
 	if (("refresh" in npre) && ("bare" in npre))
 		printf "OCSP bulk pre-signing (RefreshOCSP through the store) / bare ocsp.CreateResponse, 8 workers each: %.2fx (%.0f vs %.0f responses/s)\n", (pre["refresh"]/npre["refresh"])/(pre["bare"]/npre["bare"]), pre["refresh"]/npre["refresh"], pre["bare"]/npre["bare"]
 }' "$out"

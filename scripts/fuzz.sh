@@ -27,6 +27,7 @@ targets=(
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
+	"./core/ct FuzzParseLogList"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -21,6 +21,7 @@ import (
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -215,6 +216,7 @@ func build(ctx context.Context, l *catalog.Loaded, c *config.CA, publicURL strin
 	icfg := ca.IssuerConfig{Label: c.Name, Certificate: cert, Chain: chain, Signer: signer, Profiles: profiles, Store: store,
 		MaxSANs: lim.MaxSANs, MaxCertificateBytes: lim.MaxCertificateBytes, MaxPathLen: lim.MaxPathLen}
 	icfg.CRLURL, _, icfg.IssuerURL, icfg.OCSPURL = URLs(l.Config.Pkid, publicURL, c)
+	icfg.SCTs = ct.NewSource(ct.Options{}) // profiles with a ct block (docs/ct.md)
 	if o := c.OCSP; o != nil {
 		icfg.OCSPValidity = o.Validity
 		if o.ResponderKey != "" && !noResponder {

@@ -19,6 +19,7 @@ const (
 	CodeCSRDecode        = 9002
 	CodeCSRParse         = 9003
 	CodeCSRInvalid       = 9300
+	CodeCTSubmission     = 10100 // CFSSL's PrecertSubmissionFailed
 	CodeStoreUnavailable = 11000
 	CodeStoreInsert      = 11100
 )

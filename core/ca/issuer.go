@@ -65,6 +65,9 @@ type IssuerConfig struct {
 	// may ask for (the pkid block's limits; zero: DefaultMaxSANs,
 	// DefaultMaxCertificateBytes, DefaultMaxPathLen).
 	MaxSANs, MaxCertificateBytes, MaxPathLen int
+	// SCTs submits precertificates to CT logs for profiles with a ct
+	// block (core/ct implements it); nil: such profiles cannot issue.
+	SCTs SCTSource
 	// Now and Rand are for tests; defaults time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -196,6 +199,11 @@ type Certificate struct {
 	// Warnings are lint findings below the refusal level and dropped
 	// usages; the CLI prints them.
 	Warnings []string
+	// Precertificate and SCTs are set when the profile has a CT policy:
+	// the precertificate submitted to the logs and the SCTs embedded in
+	// DER.
+	Precertificate []byte
+	SCTs           []SCT
 }
 
 // PEM returns the certificate as PEM.
@@ -245,6 +253,16 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 	if err := i.checkSize(minCertificateSize(t, i.cfg.Certificate, pub), "at least "); err != nil {
 		return nil, err
 	}
+	var ct *ctIssuance
+	if p.CT != nil {
+		// Precertificate, SCTs, then the final certificate carrying them
+		// (precert.go).
+		var err error
+		if ct, err = i.precertificate(ctx, t, pub, p); err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, ct.warnings...)
+	}
 	if l := i.linters[p.Name]; l != nil {
 		ws, size, err := preIssuanceLint(l, t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
 		if err != nil {
@@ -266,8 +284,14 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 	if err != nil {
 		return nil, fmt.Errorf("ca: parsing the signed certificate: %w", err)
 	}
+	metadata := req.Metadata
+	if ct != nil {
+		if metadata, err = ct.metadata(metadata); err != nil {
+			return nil, err
+		}
+	}
 	if i.cfg.Store != nil {
-		if err := i.cfg.Store.Put(ctx, Record(cert, i.cfg.Label, p.Name, req.Metadata)); err != nil {
+		if err := i.cfg.Store.Put(ctx, Record(cert, i.cfg.Label, p.Name, metadata)); err != nil {
 			code := CodeStoreInsert
 			if errors.Is(err, sdk.ErrUnavailable) {
 				code = CodeStoreUnavailable
@@ -275,7 +299,11 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 			return nil, errorf(code, err, "the certificate could not be recorded, so it is not returned")
 		}
 	}
-	return &Certificate{DER: der, Cert: cert, Warnings: warnings}, nil
+	out := &Certificate{DER: der, Cert: cert, Warnings: warnings}
+	if ct != nil {
+		out.Precertificate, out.SCTs = ct.precertDER, ct.scts.SCTs
+	}
+	return out, nil
 }
 
 // Record is the certstore record of an issued certificate.

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/pkid/pkid/core/ca/certinfo"
 	"github.com/pkid/pkid/core/ca/csr"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -37,9 +39,14 @@ Usage: pkid certinfo -cert FILE
   key_algorithm, key_size, sigalg and extensions. FILE may be PEM or DER;
   "-" reads stdin.
 
+  A certificate with embedded SCTs also gets "scts": each SCT's log,
+  timestamp and result, verified against the issuer given with -ca and
+  the logs of the ct blocks of -config (docs/ct.md).
+
   -domain fetches the server's leaf certificate over TLS without verifying
-  it (port 443 unless given; 10 s timeout). -serial (decimal) with -aki
-  (hex, colons optional) looks the certificate up in the certstore of the
+  it (port 443 unless given; 10 s timeout); the next certificate the
+  server sends verifies its SCTs unless -ca is given. -serial (decimal)
+  with -aki (hex, colons optional) looks the certificate up in the certstore of the
   pkid configuration (-config or $PKID_CONFIG), which must define exactly
   one certstore.
 `,
@@ -54,6 +61,8 @@ Usage: pkid certinfo -cert FILE
 				return err
 			}
 			var v any
+			var err error
+			var peerIssuer *x509.Certificate
 			switch {
 			case cf.cert != "":
 				data, err := readInput(e, cf.cert)
@@ -76,11 +85,14 @@ Usage: pkid certinfo -cert FILE
 				}
 				v = certinfo.CSR(r)
 			case domain != "":
-				c, err := fetchLeaf(context.Background(), domain)
+				chain, err := fetchChain(context.Background(), domain)
 				if err != nil {
 					return err
 				}
-				v = certinfo.Certificate(c)
+				v = certinfo.Certificate(chain[0])
+				if len(chain) > 1 {
+					peerIssuer = chain[1] // verifies the SCTs unless -ca says otherwise
+				}
 			case serial != "" && aki != "":
 				c, err := lookupCertificate(e, &cf, serial, aki)
 				if err != nil {
@@ -89,6 +101,11 @@ Usage: pkid certinfo -cert FILE
 				v = certinfo.Certificate(c)
 			default:
 				return usagef("give -cert, -csr, -domain, or -serial with -aki")
+			}
+			if info, ok := v.(*certinfo.Info); ok {
+				if v, err = withSCTs(e, &cf, info, peerIssuer); err != nil {
+					return err
+				}
 			}
 			b, err := certinfo.Marshal(v)
 			if err != nil {
@@ -124,9 +141,9 @@ func parseOneCertificate(data []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// fetchLeaf dials HOST[:PORT] (443 by default) and returns the server's
-// leaf certificate, without verifying it.
-func fetchLeaf(ctx context.Context, domain string) (*x509.Certificate, error) {
+// fetchChain dials HOST[:PORT] (443 by default) and returns the server's
+// certificates, leaf first, without verifying them.
+func fetchChain(ctx context.Context, domain string) ([]*x509.Certificate, error) {
 	host, port, err := net.SplitHostPort(domain)
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]"), "443"
@@ -148,7 +165,7 @@ func fetchLeaf(ctx context.Context, domain string) (*x509.Certificate, error) {
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("-domain %s: received no server certificates", domain)
 	}
-	return certs[0], nil
+	return certs, nil
 }
 
 // lookupCertificate finds serial+aki in the only certstore of the pkid
@@ -177,4 +194,49 @@ func lookupCertificate(e *env, cf *compatFlags, serial, aki string) (*x509.Certi
 		return x509.ParseCertificate(rec.DER)
 	}
 	return nil, errors.New("no certificate found")
+}
+
+// withSCTs adds the report of info's embedded SCTs, if any, verified
+// with the issuer of -ca, else issuer (the one a server sent).
+func withSCTs(e *env, cf *compatFlags, info *certinfo.Info, issuer *x509.Certificate) (any, error) {
+	c, err := x509.ParseCertificate(mustPEMBytes(info.PEM))
+	if err != nil {
+		return info, nil
+	}
+	if scts, _ := ct.EmbeddedSCTs(c); len(scts) == 0 {
+		return info, nil
+	}
+	if cf.ca != "" {
+		data, err := readInput(e, cf.ca)
+		if err != nil {
+			return nil, err
+		}
+		if issuer, err = parseOneCertificate(data); err != nil {
+			return nil, fmt.Errorf("-ca %s: %w", cf.ca, err)
+		}
+	}
+	var logs []*ct.Log
+	if len(cf.config) > 0 || os.Getenv("PKID_CONFIG") != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), certinfoDialTimeout)
+		defer cancel()
+		if logs, err = ctLogsFromConfig(ctx, e, &configFlag{paths: cf.config}); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := embeddedSCTReport(c, issuer, logs)
+	if err != nil {
+		return nil, fmt.Errorf("embedded SCTs: %w", err)
+	}
+	return struct {
+		*certinfo.Info
+		SCTs []sctReport `json:"scts"`
+	}{info, rep}, nil
+}
+
+func mustPEMBytes(s string) []byte {
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		return nil
+	}
+	return b.Bytes
 }

@@ -75,6 +75,8 @@ func run(args []string, e *env) int {
 			"ocspsign":          factory(e, ocspsignCmd),
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
+			"ct":                func() (hcli.Command, error) { return &groupCmd{synopsis: "Certificate Transparency"}, nil },
+			"ct submit":         factory(e, ctSubmitCmd),
 		},
 	}
 	code, err := c.Run()

@@ -60,6 +60,11 @@ func classify(err error) (status, code int, msg string, internal bool) {
 			}
 			return http.StatusServiceUnavailable, ce.Code, msg, false
 		}
+		if ce.Code == ca.CodeCTSubmission {
+			// The CT logs could not meet the policy: retryable, and the
+			// message names each log and why (docs/ct.md).
+			return http.StatusServiceUnavailable, ce.Code, ce.Error(), false
+		}
 		if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, sdk.ErrLocked) {
 			return http.StatusBadRequest, ce.Code, ce.Error(), false
 		}

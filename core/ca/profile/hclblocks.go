@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/pkid/pkid/core/config"
 )
 
 var (
@@ -39,7 +40,6 @@ var (
 		{Name: "level"}, {Name: "sources"}, {Name: "ignored_lints"},
 		{Name: "ignored_sources"}, {Name: "disabled"},
 	}}
-	ctSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "log_servers"}}}
 )
 
 // blocks decodes the nested blocks of a profile into p. ca_constraint is
@@ -71,8 +71,12 @@ func (d *hclDecoder) blocks(p *Profile, blocks hcl.Blocks) {
 		p.Lint = d.lint(b)
 	}
 	if b := d.singleBlock(blocks, "ct"); b != nil {
-		content := d.content(b, ctSchema)
-		p.CTLogServers = nilIfEmpty(d.eachString(content.Attributes["log_servers"], "Invalid URL", checkURL))
+		ct, diags := config.DecodeCT(b, d.ctx)
+		d.diags = append(d.diags, diags...)
+		p.CTLogServers = nilIfEmpty(ct.LogServers)
+		if len(ct.Logs) > 0 || ct.LogList != "" {
+			p.CT = ct
+		}
 	}
 }
 

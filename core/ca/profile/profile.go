@@ -10,6 +10,8 @@ import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/pkid/pkid/core/config"
 )
 
 // DefaultBackdate is CFSSL's NotBefore offset.
@@ -53,6 +55,9 @@ type Profile struct {
 	// CTLogServers are the Certificate Transparency logs a precertificate
 	// is submitted to (CFSSL's ct_log_servers); any failure fails issuance.
 	CTLogServers []string
+	// CT is the profile's Certificate Transparency policy (its ct block);
+	// nil: certificates are issued without SCTs. docs/ct.md.
+	CT *config.CTPolicy
 
 	// NameConstraints are written into CA certificates issued under this
 	// profile (and then enforced when signing beneath them).
