@@ -25,6 +25,8 @@ targets=(
 	"./core/ca/csr FuzzParsePrivateKey"
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
+	"./plugins/store-cfssl FuzzParseDBConfig"
+	"./plugins/store-cfssl FuzzMetadata"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
