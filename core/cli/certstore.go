@@ -78,7 +78,7 @@ Commands:
 			}
 			ctx := context.Background()
 			if verb == "import-cfssl" {
-				src, err := cfsslimport.Open(*from)
+				src, err := cfsslimport.OpenSource(ctx, s.host, *from)
 				if err != nil {
 					return fmt.Errorf("certstore %s: import: %w", name, err)
 				}
