@@ -226,3 +226,56 @@ func TestDBConfigHostile(t *testing.T) {
 		t.Errorf("sign -config -db-config: %+v", r)
 	}
 }
+
+// TestCertstoreCFSSLBlock: a pkid configuration whose CA records into
+// CFSSL's certdb through the builtin "cfssl" certstore (a plugin process):
+// pkid issues, cfssl revoke marks it, pkid re-signs its OCSP response and
+// lists it on its CRL, and cfssl ocspdump prints pkid's responses.
+func TestCertstoreCFSSLBlock(t *testing.T) {
+	dbPath := cfssldbtest.NewSQLite(t)
+	cfg := nodeConfig(t, fmt.Sprintf("certstore \"cfssl\" \"main\" {\n  driver      = \"sqlite3\"\n  data_source = %q\n}\n", dbPath))
+	initIssuing(t, cfg)
+	dir := filepath.Dir(cfg)
+	db := cfssldbtest.WriteDBConfig(t, dir, "sqlite3", dbPath)
+	m := decodeResult(t, pkid(t, "gencert", "-config", cfg, "-label", "issuing", "-profile", "server", writeFile(t, dir, "leaf.json", leafJSON)))
+	leaf := parsePEMCert(t, m["cert"])
+	aki := hex.EncodeToString(leaf.AuthorityKeyId)
+
+	// pkid's own listing reads the record back with its profile.
+	r := pkid(t, "certstore", "main", "list", "-config", cfg, "-format", "json")
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 || recs[0]["profile"] != "server" || recs[0]["issuer_label"] != "issuing" {
+		t.Fatalf("certstore list: %v %+v", err, r)
+	}
+	cfsslRun(t, dir, "revoke", "-db-config", db, "-serial", leaf.SerialNumber.String(), "-aki", aki, "-reason", "superseded")
+	if r := pkid(t, "ocsprefresh", "-config", cfg, "-interval", "96h", "-within", "97h"); r.code != 0 || !strings.Contains(r.stderr, "signed 1") {
+		t.Fatalf("ocsprefresh: %+v", r)
+	}
+	crlOut := pkid(t, "crl", "-config", cfg, "-label", "issuing")
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(crlOut.stdout))
+	if err != nil {
+		t.Fatalf("crl: %+v", crlOut)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil || len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 ||
+		crl.RevokedCertificateEntries[0].ReasonCode != 4 {
+		t.Fatalf("pkid crl after cfssl revoke: %v %+v", err, crl)
+	}
+	dump := strings.Fields(string(cfsslRun(t, dir, "ocspdump", "-db-config", db)))
+	if len(dump) != 1 {
+		t.Fatalf("cfssl ocspdump: %q", dump)
+	}
+	resp, _ := base64.StdEncoding.DecodeString(dump[0])
+	if o, err := ocsp.ParseResponse(resp, nil); err != nil || o.Status != ocsp.Revoked || o.RevocationReason != 4 {
+		t.Fatalf("cfssl ocspdump of pkid's response: %+v, %v", o, err)
+	}
+}
+
+// TestServeDBConfigRefused: serve's -db-config is refused with the way to
+// use a CFSSL certdb, never ignored.
+func TestServeDBConfigRefused(t *testing.T) {
+	r := pkid(t, "serve", "-config", devConfig(t, ""), "-db-config", "db.json")
+	if r.code == 0 || !strings.Contains(r.stderr, `certstore "cfssl"`) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("serve -db-config: %+v", r)
+	}
+}
