@@ -241,3 +241,13 @@ func FuzzMetadata(f *testing.F) {
 		}
 	})
 }
+
+// TestPutOCSPWithoutCertificate: on PostgreSQL CFSSL's foreign key refuses
+// a response for no certificate; the store says so as ErrNotFound.
+func TestPutOCSPWithoutCertificate(t *testing.T) {
+	s := openTest(t, backends[1].newDB(t))
+	err := s.PutOCSP(context.Background(), &sdk.OCSPRecord{Serial: "5", AKI: "0a0b", Response: []byte{0x30, 0}, NextUpdate: time.Now()})
+	if !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("PutOCSP for no certificate: %v, want ErrNotFound", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -275,8 +276,9 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 
 // PutOCSP stores (replacing) the response for a certificate, as CFSSL's
 // UpsertOCSP. Errors: ErrInvalidArgument, ErrFailedPrecondition
-// (read-only), ErrUnavailable, context errors; on PostgreSQL a response
-// for a certificate not in the table breaks CFSSL's foreign key.
+// (read-only), ErrNotFound (PostgreSQL only, where CFSSL's foreign key
+// requires the certificate's row; SQLite does not enforce it, as under
+// CFSSL), ErrUnavailable, context errors.
 func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	if rec == nil {
 		return fmt.Errorf("store-cfssl: put ocsp: nil record: %w", sdk.ErrInvalidArgument)
@@ -295,6 +297,10 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 		VALUES (?, ?, ?, ?) ON CONFLICT (serial_number, authority_key_identifier)
 		DO UPDATE SET body = excluded.body, expiry = excluded.expiry`),
 		s.d.key(rec.Serial), s.d.key(aki), rec.Response, s.d.ts(rec.NextUpdate))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+		return fmt.Errorf("store-cfssl: put ocsp serial %s aki %s: no such certificate (CFSSL's foreign key): %w", rec.Serial, aki, sdk.ErrNotFound)
+	}
 	return s.wrap(ctx, "put ocsp", err)
 }
 
