@@ -114,15 +114,29 @@ func OpenSource(ctx context.Context, host *pluginhost.Host, from string) (sdk.Ce
 	return cs, nil
 }
 
+// Options tune Import.
+type Options struct {
+	// IssuerLabel, when set, returns the label of the pkid CA whose key
+	// has the subject key identifier aki, or "" when none has. A record
+	// of such a CA is imported under that label whatever CFSSL's ca_label
+	// says (often empty), so the CA's CRL and OCSP runs include it.
+	IssuerLabel func(aki string) string
+}
+
 // Import copies every certificate of src, with its OCSP response when
 // there is one, into dst. progress gets one line per skipped record. A
 // response stored under a key no certificate has is not imported (it could
 // not be served: pkid finds responses by the certificate's issuer and
 // serial). Errors: reading src fails (the import stops; what was copied
 // stays), or ctx ends.
-func Import(ctx context.Context, src, dst sdk.CertStore, progress io.Writer) (Stats, error) {
+func Import(ctx context.Context, src, dst sdk.CertStore, progress io.Writer, opts Options) (Stats, error) {
 	var st Stats
 	err := src.List(ctx, sdk.ListFilter{}, func(rec *sdk.CertRecord) error {
+		if opts.IssuerLabel != nil {
+			if l := opts.IssuerLabel(sdk.NormalizeAKI(rec.AKI)); l != "" {
+				rec.IssuerLabel = l
+			}
+		}
 		if err := importCert(ctx, dst, rec, &st); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -101,7 +101,12 @@ func TestImport(t *testing.T) {
 	}
 	for round := range 2 {
 		var progress bytes.Buffer
-		st, err := Import(ctx, src, dst, &progress)
+		st, err := Import(ctx, src, dst, &progress, Options{IssuerLabel: func(aki string) string {
+			if aki == "01020304" {
+				return "issuing"
+			}
+			return ""
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +115,7 @@ func TestImport(t *testing.T) {
 		}
 	}
 	got, err := dst.Get(ctx, recs[1].Serial, recs[1].AKI)
-	if err != nil || got.Status != sdk.StatusRevoked || got.RevocationReason != 4 || !got.RevokedAt.Equal(recs[1].RevokedAt) || got.IssuerLabel != "cfssl" {
+	if err != nil || got.Status != sdk.StatusRevoked || got.RevocationReason != 4 || !got.RevokedAt.Equal(recs[1].RevokedAt) || got.IssuerLabel != "issuing" {
 		t.Fatalf("revoked record imported as %+v, %v", got, err)
 	}
 	o, err := dst.GetOCSP(ctx, resp.Serial, resp.AKI)

@@ -279,3 +279,41 @@ func TestServeDBConfigRefused(t *testing.T) {
 		t.Fatalf("serve -db-config: %+v", r)
 	}
 }
+
+// TestImportCFSSLLabelsByKey: CFSSL rows with an empty ca_label, issued by
+// a configured CA's key, are imported under that CA's label, so a revoked
+// one is on the CA's CRL.
+func TestImportCFSSLLabelsByKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := nodeConfig(t, fmt.Sprintf("certstore \"sqlite\" \"main\" {\n  path = %q\n}\n", filepath.Join(dir, "main.db")))
+	initIssuing(t, cfg)
+	// Another configuration with the same CA recording elsewhere issues
+	// the certificate CFSSL's certdb will hold.
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := writeFile(t, filepath.Dir(cfg), "other.hcl", strings.ReplaceAll(string(text), filepath.Join(dir, "main.db"), filepath.Join(dir, "other.db")))
+	leaf := parsePEMCert(t, decodeResult(t, pkid(t, "gencert", "-config", other, "-label", "issuing", "-profile", "server", writeFile(t, dir, "leaf.json", leafJSON)))["cert"])
+
+	dbPath := cfssldbtest.NewSQLite(t)
+	db := cfssldbtest.WriteDBConfig(t, dir, "sqlite3", dbPath)
+	// The row goes in with CFSSL's empty label; cfssl revokes it.
+	if r := pkid(t, "certstore", "main", "import-cfssl", "-from", db, "-config", cfg); r.code != 0 || !strings.Contains(r.stdout, "0 certificates") {
+		t.Fatalf("empty import: %+v", r)
+	}
+	insertCFSSLRow(t, dbPath, leaf)
+	cfsslRun(t, dir, "revoke", "-db-config", db, "-serial", leaf.SerialNumber.String(), "-aki", hex.EncodeToString(leaf.AuthorityKeyId), "-reason", "keyCompromise")
+	if r := pkid(t, "certstore", "main", "import-cfssl", "-from", db, "-config", cfg); r.code != 0 || !strings.Contains(r.stdout, "1 certificates (1 revoked)") {
+		t.Fatalf("import: %+v", r)
+	}
+	crlOut := pkid(t, "crl", "-config", cfg, "-label", "issuing")
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(crlOut.stdout))
+	if err != nil {
+		t.Fatalf("crl: %+v", crlOut)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil || len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Fatalf("the imported revocation is not on the CA's CRL: %v %+v", err, crl)
+	}
+}
