@@ -110,6 +110,9 @@ func openSQLite(opts Options) (*Store, error) {
 	// The file must exist: opening would otherwise create an empty
 	// database, and the store never creates one.
 	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("store-cfssl: sqlite3 data_source %s: no such file (the store never creates a certdb; CFSSL's migrations do): %w", path, sdk.ErrInvalidArgument)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store-cfssl: sqlite3 data_source: %w: %w", err, sdk.ErrInvalidArgument)
 	}
