@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkid/pkid/internal/pgtest"
 	"github.com/pkid/pkid/plugins/store-cfssl/cfssldbtest"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
@@ -251,5 +252,23 @@ func TestPutOCSPWithoutCertificate(t *testing.T) {
 	err := s.PutOCSP(context.Background(), &sdk.OCSPRecord{Serial: "5", AKI: "0a0b", Response: []byte{0x30, 0}, NextUpdate: time.Now()})
 	if !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("PutOCSP for no certificate: %v, want ErrNotFound", err)
+	}
+}
+
+// TestConfigurePostgresSchema: on PostgreSQL a database without CFSSL's
+// tables and a database that does not exist are told apart.
+func TestConfigurePostgresSchema(t *testing.T) {
+	dsn := pgtest.Shared(t).NewDatabase(t) // empty: no CFSSL tables
+	dir := t.TempDir()
+	err := configure(t, cfssldbtest.WriteDBConfig(t, dir, DriverPostgres, dsn))
+	if !errors.Is(err, sdk.ErrFailedPrecondition) || !strings.Contains(err.Error(), "certificates table is missing") {
+		t.Errorf("empty database: %v", err)
+	}
+	i := strings.LastIndex(dsn, "/")
+	j := strings.Index(dsn[i:], "?")
+	nodb := dsn[:i] + "/no_such_db" + dsn[i+j:]
+	err = configure(t, cfssldbtest.WriteDBConfig(t, dir, DriverPostgres, nodb))
+	if err == nil || strings.Contains(err.Error(), "table is missing") || !strings.Contains(err.Error(), "no_such_db") {
+		t.Errorf("missing database: %v", err)
 	}
 }

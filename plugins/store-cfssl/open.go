@@ -196,6 +196,9 @@ func (s *Store) checkSchema(ctx context.Context) error {
 			if u := s.d.unavailable(err); u != nil {
 				return fmt.Errorf("store-cfssl: %s: %w: %w", s.d.name(), u, sdk.ErrUnavailable)
 			}
+			if !s.d.undefined(err) {
+				return fmt.Errorf("store-cfssl: %s: reading CFSSL's %s table: %s", s.d.name(), q.table, oneLine(err))
+			}
 			return fmt.Errorf("store-cfssl: CFSSL's %s table is missing or lacks the columns CFSSL 1.6.5 creates (run CFSSL's certdb migrations; pkid never alters the schema): %v: %w",
 				q.table, oneLine(err), sdk.ErrFailedPrecondition)
 		}
@@ -235,6 +238,8 @@ type dialect interface {
 	// unavailable returns err when it means the database cannot be
 	// reached, nil otherwise.
 	unavailable(err error) error
+	// undefined reports whether err names a missing table or column.
+	undefined(err error) bool
 }
 
 type sqliteDialect struct{}
@@ -251,7 +256,18 @@ func (sqliteDialect) unavailable(err error) error {
 	return nil
 }
 
+func (sqliteDialect) undefined(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "no such table") || strings.Contains(m, "no such column")
+}
+
 type pgDialect struct{}
+
+func (pgDialect) undefined(err error) bool {
+	var pe *pgconn.PgError
+	// undefined_table, undefined_column
+	return errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "42703")
+}
 
 func (pgDialect) name() string { return "postgres" }
 func (pgDialect) rebind(q string) string {
