@@ -41,7 +41,7 @@ const StoreType = "cfssl"
 // ({"driver": ..., "data_source": ...}). Paths are made absolute, since the
 // plugin process resolves them on its own.
 func Block(from string, readOnly bool) (json.RawMessage, error) {
-	block := map[string]any{"db_config": nil, "driver": nil, "data_source": nil, "read_only": readOnly, "timeout": nil}
+	block := map[string]any{"db_config": nil, "driver": nil, "data_source": nil, "read_only": readOnly, "unlabelled_ca": nil, "timeout": nil}
 	switch {
 	case strings.HasPrefix(from, "postgres://"), strings.HasPrefix(from, "postgresql://"):
 		block["driver"], block["data_source"] = "postgres", from

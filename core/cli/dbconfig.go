@@ -24,7 +24,7 @@ func openDBConfig(path string, readOnly bool) (store sdk.CertStore, done func(),
 	if err != nil {
 		return nil, nil, fmt.Errorf("-db-config: %w", err)
 	}
-	block, err := json.Marshal(map[string]any{"db_config": abs, "driver": nil, "data_source": nil, "read_only": readOnly, "timeout": nil})
+	block, err := json.Marshal(map[string]any{"db_config": abs, "driver": nil, "data_source": nil, "read_only": readOnly, "unlabelled_ca": nil, "timeout": nil})
 	if err != nil {
 		return nil, nil, err
 	}

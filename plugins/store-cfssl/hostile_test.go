@@ -24,7 +24,7 @@ import (
 // configure runs Configure on a block naming a db-config file.
 func configure(t *testing.T, dbConfig string) error {
 	t.Helper()
-	cfg, _ := json.Marshal(map[string]any{"db_config": dbConfig, "driver": nil, "data_source": nil, "read_only": nil, "timeout": "1s"})
+	cfg, _ := json.Marshal(map[string]any{"db_config": dbConfig, "driver": nil, "data_source": nil, "read_only": nil, "unlabelled_ca": nil, "timeout": "1s"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	inst, err := New().Configure(ctx, sdk.Config{Kind: sdk.KindCertStore, Instance: "main", JSON: cfg})
@@ -270,5 +270,44 @@ func TestConfigurePostgresSchema(t *testing.T) {
 	err = configure(t, cfssldbtest.WriteDBConfig(t, dir, DriverPostgres, nodb))
 	if err == nil || strings.Contains(err.Error(), "table is missing") || !strings.Contains(err.Error(), "no_such_db") {
 		t.Errorf("missing database: %v", err)
+	}
+}
+
+// TestUnlabelledCA: rows CFSSL wrote without a label belong to the
+// configured CA: they read under its label and its listings include them,
+// while other labels' rows stay apart.
+func TestUnlabelledCA(t *testing.T) {
+	ctx := context.Background()
+	dbc := backends[0].newDB(t)
+	raw := openTest(t, dbc)
+	at := time.Now().Add(time.Hour)
+	bare := plugintest.NewCertRecord(1, "0a0b", "", at)
+	other := plugintest.NewCertRecord(2, "0a0b", "other", at)
+	mine := plugintest.NewCertRecord(3, "0a0b", "issuing", at)
+	for _, r := range []*sdk.CertRecord{bare, other, mine} {
+		if err := raw.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(ctx, Options{DBConfig: dbc, UnlabelledCA: "issuing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Get(ctx, bare.Serial, bare.AKI); err != nil || got.IssuerLabel != "issuing" {
+		t.Fatalf("unlabelled row read as %+v, %v", got, err)
+	}
+	var serials []string
+	if err := s.List(ctx, sdk.ListFilter{IssuerLabel: "issuing"}, func(r *sdk.CertRecord) error {
+		serials = append(serials, r.Serial)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(serials, ",") != bare.Serial+","+mine.Serial {
+		t.Fatalf("List issuing = %v, want %s and %s", serials, bare.Serial, mine.Serial)
+	}
+	if got, _ := raw.Get(ctx, bare.Serial, bare.AKI); got.IssuerLabel != "" {
+		t.Fatalf("without unlabelled_ca the row reads as %q", got.IssuerLabel)
 	}
 }

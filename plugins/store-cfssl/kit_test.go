@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 func TestPluginKit(t *testing.T) {
 	plugintest.TestPlugin(t, New(), plugintest.PluginConfigs{
 		Kind:  sdk.KindCertStore,
-		Valid: json.RawMessage(`{"db_config":null,"driver":"postgres","data_source":"postgres://cfssl@db.example.test/certdb","read_only":false,"timeout":"5s"}`),
+		Valid: json.RawMessage(`{"db_config":null,"driver":"postgres","data_source":"postgres://cfssl@db.example.test/certdb","read_only":false,"unlabelled_ca":"issuing","timeout":"5s"}`),
 		Invalid: []plugintest.InvalidConfig{
 			{Name: "nothing", JSON: json.RawMessage(`{"db_config":null,"driver":null,"data_source":null,"read_only":null,"timeout":null}`), Path: []string{"db_config"}},
 			{Name: "both", JSON: json.RawMessage(`{"db_config":"db.json","driver":"sqlite3","data_source":"x.db","read_only":null,"timeout":null}`), Path: []string{"db_config"}},

@@ -41,7 +41,7 @@ func openTest(t testing.TB, c DBConfig) *Store {
 
 // blockJSON is a certstore block's decoded value.
 func blockJSON(c DBConfig) map[string]any {
-	return map[string]any{"db_config": nil, "driver": c.Driver, "data_source": c.DataSource, "read_only": nil, "timeout": nil}
+	return map[string]any{"db_config": nil, "driver": c.Driver, "data_source": c.DataSource, "read_only": nil, "unlabelled_ca": nil, "timeout": nil}
 }
 
 var _ sdk.CertStore = (*Store)(nil)

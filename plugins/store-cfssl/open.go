@@ -31,6 +31,10 @@ type Options struct {
 	// ReadOnly opens the database for reading only: writes fail with
 	// sdk.ErrFailedPrecondition and nothing is ever written.
 	ReadOnly bool
+	// UnlabelledCA is the issuer label of rows whose ca_label is empty
+	// (cfssl sign without -label writes ""): they read as that label and
+	// a List for that label includes them. Empty: they read as "".
+	UnlabelledCA string
 	// Timeout is DefaultTimeout when zero.
 	Timeout time.Duration
 }
@@ -41,7 +45,9 @@ type Store struct {
 	w        *sql.DB // writes (one connection on SQLite)
 	r        *sql.DB // reads
 	readOnly bool
-	now      func() time.Time
+	// unlabelled: Options.UnlabelledCA.
+	unlabelled string
+	now        func() time.Time
 }
 
 var _ sdk.CertStore = (*Store)(nil)
@@ -70,6 +76,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.unlabelled = opts.UnlabelledCA
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err

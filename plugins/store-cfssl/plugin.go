@@ -29,6 +29,7 @@ type config struct {
 	Driver     string `json:"driver"`
 	DataSource string `json:"data_source"`
 	ReadOnly   *bool  `json:"read_only"`
+	Unlabelled string `json:"unlabelled_ca"`
 	Timeout    string `json:"timeout"`
 }
 
@@ -52,6 +53,7 @@ func (plugin) Schema(kind string) *sdk.Schema {
 		String("data_source", sdk.Optional|sdk.Sensitive, "the database: an SQLite file (it must exist) or a PostgreSQL connection string").
 		Bool("read_only", sdk.Optional, "never write (importing, reading another deployment's database)").
 		Default(`false`).
+		String("unlabelled_ca", sdk.Optional, `the CA label of rows whose ca_label is empty (cfssl sign without -label), so that CA's CRL and OCSP runs include them`).
 		String("timeout", sdk.Optional, "PostgreSQL connect timeout; SQLite lock wait (Go duration)").
 		Default(`"5s"`)
 }
@@ -103,6 +105,7 @@ func parseConfig(cfg sdk.Config) (parsed, sdk.Diagnostics) {
 	if c.ReadOnly != nil {
 		p.ReadOnly = *c.ReadOnly
 	}
+	p.UnlabelledCA = c.Unlabelled
 	direct := c.Driver != "" || c.DataSource != ""
 	switch {
 	case strings.TrimSpace(c.DBConfig) != "" && direct:

@@ -155,7 +155,7 @@ func (s *Store) Get(ctx context.Context, serial, aki string) (*sdk.CertRecord, e
 	}
 	row := s.r.QueryRowContext(ctx, s.d.rebind(`SELECT `+certColumnList+` FROM certificates
 		WHERE serial_number = ? AND authority_key_identifier = ?`), s.d.key(serial), s.d.key(aki))
-	rec, err := scanCert(row)
+	rec, err := s.scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store-cfssl: get serial %s aki %s: %w", serial, aki, sdk.ErrNotFound)
 	}
@@ -173,7 +173,11 @@ func (s *Store) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRec
 		where []string
 		args  []any
 	)
-	if f.IssuerLabel != "" {
+	switch {
+	case f.IssuerLabel != "" && f.IssuerLabel == s.unlabelled:
+		where = append(where, "(ca_label = ? OR ca_label = ? OR ca_label IS NULL)")
+		args = append(args, s.d.key(f.IssuerLabel), s.d.key(""))
+	case f.IssuerLabel != "":
 		where, args = append(where, "ca_label = ?"), append(args, s.d.key(f.IssuerLabel))
 	}
 	if f.AKI != "" {
@@ -202,7 +206,7 @@ func (s *Store) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRec
 	}
 	defer rows.Close()
 	for rows.Next() {
-		rec, err := scanCert(rows)
+		rec, err := s.scan(rows)
 		if err != nil {
 			return s.wrap(ctx, "list", err)
 		}
@@ -344,6 +348,15 @@ func checkKey(op, serial, aki string) (string, error) {
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// scan is scanCert with the store's label for unlabelled rows.
+func (s *Store) scan(sc scanner) (*sdk.CertRecord, error) {
+	rec, err := scanCert(sc)
+	if err == nil && rec.IssuerLabel == "" {
+		rec.IssuerLabel = s.unlabelled
+	}
+	return rec, err
+}
 
 // scanCert reads certColumnList into a record. Subject and SANs come from
 // the certificate when it parses, unless the extras say otherwise.
