@@ -233,9 +233,20 @@ func TestDBConfigHostile(t *testing.T) {
 // lists it on its CRL, and cfssl ocspdump prints pkid's responses.
 func TestCertstoreCFSSLBlock(t *testing.T) {
 	dbPath := cfssldbtest.NewSQLite(t)
-	cfg := nodeConfig(t, fmt.Sprintf("certstore \"cfssl\" \"main\" {\n  driver      = \"sqlite3\"\n  data_source = %q\n}\n", dbPath))
+	block := fmt.Sprintf("certstore \"cfssl\" \"main\" {\n  driver        = \"sqlite3\"\n  data_source   = %q\n  unlabelled_ca = \"issuing\"\n}\n", dbPath)
+	cfg := nodeConfig(t, block)
 	initIssuing(t, cfg)
 	dir := filepath.Dir(cfg)
+	// A certificate of the same CA key that cfssl sign recorded without
+	// a label (issued here through a configuration with another store).
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := writeFile(t, dir, "other.hcl", strings.Replace(string(text), block,
+		fmt.Sprintf("certstore \"sqlite\" \"main\" {\n  path = %q\n}\n", filepath.Join(dir, "other.db")), 1))
+	bare := parsePEMCert(t, decodeResult(t, pkid(t, "gencert", "-config", other, "-label", "issuing", "-profile", "server", writeFile(t, dir, "bare.json", leafJSON)))["cert"])
+	insertCFSSLRow(t, dbPath, bare)
 	db := cfssldbtest.WriteDBConfig(t, dir, "sqlite3", dbPath)
 	m := decodeResult(t, pkid(t, "gencert", "-config", cfg, "-label", "issuing", "-profile", "server", writeFile(t, dir, "leaf.json", leafJSON)))
 	leaf := parsePEMCert(t, m["cert"])
@@ -244,11 +255,18 @@ func TestCertstoreCFSSLBlock(t *testing.T) {
 	// pkid's own listing reads the record back with its profile.
 	r := pkid(t, "certstore", "main", "list", "-config", cfg, "-format", "json")
 	var recs []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 || recs[0]["profile"] != "server" || recs[0]["issuer_label"] != "issuing" {
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 2 {
 		t.Fatalf("certstore list: %v %+v", err, r)
 	}
+	for _, rec := range recs {
+		profile, _ := rec["profile"].(string)
+		if want := map[bool]string{true: "server", false: ""}[rec["serial"] == leaf.SerialNumber.String()]; profile != want || rec["issuer_label"] != "issuing" {
+			t.Fatalf("certstore list: %v", rec)
+		}
+	}
 	cfsslRun(t, dir, "revoke", "-db-config", db, "-serial", leaf.SerialNumber.String(), "-aki", aki, "-reason", "superseded")
-	if r := pkid(t, "ocsprefresh", "-config", cfg, "-interval", "96h", "-within", "97h"); r.code != 0 || !strings.Contains(r.stderr, "signed 1") {
+	cfsslRun(t, dir, "revoke", "-db-config", db, "-serial", bare.SerialNumber.String(), "-aki", aki, "-reason", "superseded")
+	if r := pkid(t, "ocsprefresh", "-config", cfg, "-interval", "96h", "-within", "97h"); r.code != 0 || !strings.Contains(r.stderr, "signed 2") {
 		t.Fatalf("ocsprefresh: %+v", r)
 	}
 	crlOut := pkid(t, "crl", "-config", cfg, "-label", "issuing")
@@ -257,17 +275,23 @@ func TestCertstoreCFSSLBlock(t *testing.T) {
 		t.Fatalf("crl: %+v", crlOut)
 	}
 	crl, err := x509.ParseRevocationList(der)
-	if err != nil || len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 ||
-		crl.RevokedCertificateEntries[0].ReasonCode != 4 {
+	if err != nil || len(crl.RevokedCertificateEntries) != 2 {
 		t.Fatalf("pkid crl after cfssl revoke: %v %+v", err, crl)
 	}
+	for _, e := range crl.RevokedCertificateEntries {
+		if (e.SerialNumber.Cmp(leaf.SerialNumber) != 0 && e.SerialNumber.Cmp(bare.SerialNumber) != 0) || e.ReasonCode != 4 {
+			t.Fatalf("pkid crl entry %v reason %d", e.SerialNumber, e.ReasonCode)
+		}
+	}
 	dump := strings.Fields(string(cfsslRun(t, dir, "ocspdump", "-db-config", db)))
-	if len(dump) != 1 {
+	if len(dump) != 2 {
 		t.Fatalf("cfssl ocspdump: %q", dump)
 	}
-	resp, _ := base64.StdEncoding.DecodeString(dump[0])
-	if o, err := ocsp.ParseResponse(resp, nil); err != nil || o.Status != ocsp.Revoked || o.RevocationReason != 4 {
-		t.Fatalf("cfssl ocspdump of pkid's response: %+v, %v", o, err)
+	for _, d := range dump {
+		resp, _ := base64.StdEncoding.DecodeString(d)
+		if o, err := ocsp.ParseResponse(resp, nil); err != nil || o.Status != ocsp.Revoked || o.RevocationReason != 4 {
+			t.Fatalf("cfssl ocspdump of pkid's response: %+v, %v", o, err)
+		}
 	}
 }
 
