@@ -152,7 +152,9 @@ func TestDBConfigSideBySide(t *testing.T) {
 				t.Fatalf("pkid certinfo -db-config: %+v", info)
 			}
 
-			// pkid ocspserve -db-config answers from the stored responses.
+			// pkid ocspserve -db-config answers from the responses cfssl
+			// ocsprefresh wrote last.
+			cfsslRun(t, dir, "ocsprefresh", "-db-config", db, "-ca", caPEM, "-responder", caPEM, "-responder-key", caKey)
 			d := startDaemon(t, "ocspserve", "-db-config", db, "-listen", "127.0.0.1:0")
 			for _, c := range []*x509.Certificate{mine, theirs} {
 				r, err := ocsp.ParseResponse(ocspGET(t, d.base, c, caCert, crypto.SHA1), caCert)
