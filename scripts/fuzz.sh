@@ -28,6 +28,8 @@ targets=(
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
 	"./core/ct FuzzParseLogList"
+	"./plugins/store-cfssl FuzzParseDBConfig"
+	"./plugins/store-cfssl FuzzMetadata"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -13,6 +13,7 @@ import (
 	keystorefile "github.com/pkid/pkid/plugins/keystore-file"
 	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
 	keystoresplit "github.com/pkid/pkid/plugins/keystore-split"
+	storecfssl "github.com/pkid/pkid/plugins/store-cfssl"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
@@ -21,7 +22,7 @@ import (
 // builtins is every plugin compiled into the pkid binary, by kind and type.
 var builtins = map[string]map[string]func() sdk.Plugin{
 	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New, "split": keystoresplit.New},
-	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New},
+	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New, "cfssl": storecfssl.New},
 }
 
 // Kinds that configuration blocks can instantiate.

@@ -31,7 +31,7 @@ func certinfoCmd(e *env) *command {
 Usage: pkid certinfo -cert FILE
        pkid certinfo -csr FILE
        pkid certinfo -domain HOST[:PORT]
-       pkid certinfo -serial S -aki A [-config pkid.hcl]
+       pkid certinfo -serial S -aki A [-config pkid.hcl | -db-config DBCONFIG]
 
   Prints indented JSON as CFSSL does: for a certificate subject, issuer,
   serial_number, sans, not_before, not_after, sigalg, authority_key_id,
@@ -172,7 +172,22 @@ func fetchChain(ctx context.Context, domain string) ([]*x509.Certificate, error)
 // configuration given by -config (or $PKID_CONFIG).
 func lookupCertificate(e *env, cf *compatFlags, serial, aki string) (*x509.Certificate, error) {
 	if cf.dbConfig != "" {
-		return nil, errors.New("-db-config (a CFSSL certdb) is not supported: pass -config with a pkid configuration that defines a certstore")
+		if len(cf.config) > 0 {
+			return nil, errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
+		}
+		store, done, err := openDBConfig(cf.dbConfig, true)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		rec, err := store.Get(context.Background(), serial, sdk.NormalizeAKI(aki))
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil, errors.New("no certificate found")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-db-config: %w", err)
+		}
+		return x509.ParseCertificate(rec.DER)
 	}
 	cfg := configFlag{paths: cf.config}
 	s, err := cfg.load(e, false)

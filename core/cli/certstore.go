@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/cfsslimport"
 	"github.com/pkid/pkid/core/duration"
 	"text/tabwriter"
@@ -78,12 +79,12 @@ Commands:
 			}
 			ctx := context.Background()
 			if verb == "import-cfssl" {
-				src, err := cfsslimport.Open(*from)
+				src, err := cfsslimport.OpenSource(ctx, s.host, *from)
 				if err != nil {
 					return fmt.Errorf("certstore %s: import: %w", name, err)
 				}
 				defer src.Close()
-				st, err := cfsslimport.Import(ctx, src, cs, e.stderr)
+				st, err := cfsslimport.Import(ctx, src, cs, e.stderr, cfsslimport.Options{IssuerLabel: s.caLabelByAKI(e)})
 				if err != nil {
 					return fmt.Errorf("certstore %s: %w", name, err)
 				}
@@ -132,6 +133,27 @@ Commands:
 			}
 			return usagef("-format must be table or json")
 		},
+	}
+}
+
+// caLabelByAKI maps a subject key identifier to the label of the
+// configured CA with that key, so imported certificates of a configured CA
+// carry its label (and appear on its CRL). Without usable CAs it warns and
+// returns nil: records keep CFSSL's ca_label.
+func (s *session) caLabelByAKI(e *env) func(string) string {
+	if len(s.Config.CAs) == 0 {
+		return nil
+	}
+	set, diags := authority.Build(context.Background(), s.Loaded)
+	if diags.HasErrors() {
+		fmt.Fprintf(e.stderr, "pkid: warning: the configured CAs could not be loaded (%s); imported records keep CFSSL's ca_label\n", diags.Errs()[0])
+		return nil
+	}
+	return func(aki string) string {
+		if iss := set.ByAKI(aki); iss != nil {
+			return iss.Label()
+		}
+		return ""
 	}
 }
 

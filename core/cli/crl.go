@@ -21,11 +21,14 @@ func crlCmd(e *env) *command {
 		help: `
 Usage: pkid crl -config pkid.hcl [-label CA] [-expiry 168h] [-out FILE]
                 [-idp URL] [-delta-base NUMBER -delta-since RFC3339]
+       pkid crl -db-config DBCONFIG -ca CERT -ca-key KEY [-label CA] [-expiry 168h]
 
   Prints the CA's full CRL as base64 DER and a newline (CFSSL's shape): its
   revoked, unexpired certificates with revocation time and reason, signed
   through the CA's keystore.
 
+  -db-config F   read the revoked certificates from CFSSL's certdb
+                 (docs/cfssl-certdb.md), every one when -label is not given
   -out FILE      write the DER CRL to FILE instead (streamed, for large
                  CRLs; replaced atomically); a summary goes to stderr
   -idp URL       write a critical issuing distribution point naming URL
@@ -44,9 +47,6 @@ Usage: pkid crl -config pkid.hcl [-label CA] [-expiry 168h] [-out FILE]
 			cf.register(fs)
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
-			}
-			if cf.dbConfig != "" {
-				return errors.New("-db-config (a CFSSL certdb) is not supported: pass -config with a pkid configuration that defines a certstore")
 			}
 			validity := *expiry
 			if validity == "" {

@@ -122,7 +122,7 @@ func TestImportCFSSL(t *testing.T) {
 	if _, err := db.Exec(cfsslSchema); err != nil {
 		t.Fatal(err)
 	}
-	var serials []string
+	var serials, akis []string
 	for i := range 3 {
 		m := decodeResult(t, pkid(t, "gencert", "-ca", caPEM, "-ca-key", caKey, leaf))
 		b, _ := pem.Decode([]byte(m["cert"]))
@@ -137,8 +137,9 @@ func TestImportCFSSL(t *testing.T) {
 			t.Fatal(err)
 		}
 		serials = append(serials, c.SerialNumber.String())
+		akis = append(akis, hex.EncodeToString(c.AuthorityKeyId))
 	}
-	if _, err := db.Exec(`INSERT INTO ocsp_responses VALUES (?, ?, ?, ?)`, serials[0], "aa", []byte{0x30, 0x03, 0x0a, 0x01, 0x00}, time.Now().Add(time.Hour)); err != nil {
+	if _, err := db.Exec(`INSERT INTO ocsp_responses VALUES (?, ?, ?, ?)`, serials[0], akis[0], []byte{0x30, 0x03, 0x0a, 0x01, 0x00}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/sdk"
 )
 
 // compatFlags is CFSSL's shared flag set: every compat command accepts all
@@ -152,8 +153,14 @@ func loadProfiles(cf *compatFlags) (*profile.Config, error) {
 // HCL -config (selected by -label; its key stays in its keystore plugin and
 // each certificate is recorded in its certstore), or -ca/-ca-key files.
 // The returned function releases plugin processes.
+//
+// With -db-config (file mode only, as in CFSSL) the issuer records every
+// certificate in that CFSSL certdb, and CRLs and OCSP refreshes read it.
 func issuerFor(e *env, cf *compatFlags) (*ca.Issuer, func(), error) {
 	if cf.ca == "" && cf.caKey == "" && len(cf.config) > 0 && !isCFSSLConfigFile(cf.config[0]) {
+		if cf.dbConfig != "" {
+			return nil, nil, errors.New("-db-config goes with -ca and -ca-key (CFSSL's file mode); a pkid -config declares its certstore (type \"cfssl\" reads a CFSSL certdb)")
+		}
 		s, err := (&configFlag{paths: cf.config}).load(e, false)
 		if err != nil {
 			return nil, nil, err
@@ -170,8 +177,24 @@ func issuerFor(e *env, cf *compatFlags) (*ca.Issuer, func(), error) {
 		}
 		return iss, s.Close, nil
 	}
-	iss, err := localIssuer(e, cf)
-	return iss, func() {}, err
+	if cf.dbConfig == "" {
+		iss, err := localIssuer(e, cf, nil)
+		return iss, func() {}, err
+	}
+	// The flags are checked before the database is opened.
+	if cf.ca == "" || cf.caKey == "" {
+		return nil, nil, usagef("-ca and -ca-key are required (or -config with a pkid ca block)")
+	}
+	db, closeDB, err := openDBConfig(cf.dbConfig, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	iss, err := localIssuer(e, cf, db)
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	return iss, closeDB, nil
 }
 
 func isCFSSLConfigFile(path string) bool {
@@ -181,7 +204,7 @@ func isCFSSLConfigFile(path string) bool {
 
 // localIssuer builds an issuer from -ca and -ca-key files (no config
 // needed). The key is used as given and never written anywhere.
-func localIssuer(e *env, cf *compatFlags) (*ca.Issuer, error) {
+func localIssuer(e *env, cf *compatFlags, store sdk.CertStore) (*ca.Issuer, error) {
 	if cf.ca == "" || cf.caKey == "" {
 		return nil, usagef("-ca and -ca-key are required (or -config with a pkid ca block)")
 	}
@@ -208,7 +231,7 @@ func localIssuer(e *env, cf *compatFlags) (*ca.Issuer, error) {
 	for _, w := range profiles.Warnings {
 		fmt.Fprintf(e.stderr, "pkid: warning: %s\n", w)
 	}
-	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles})
+	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles, Store: store})
 }
 
 func parseCertificatePEM(data []byte) (*x509.Certificate, error) {

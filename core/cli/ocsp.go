@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -179,12 +180,19 @@ func ocsprefreshCmd(e *env) *command {
 		synopsis: "Pre-sign OCSP responses into the certificate store",
 		help: `
 Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DURATION]
+       pkid ocsprefresh -db-config DBCONFIG -ca CERT -responder CERT -responder-key KEY
+                        [-label CA] [-interval 96h]
 
   Signs and stores an OCSP response for each unexpired certificate of the
   CA (every CA with a certstore when -label is not given) whose stored
   response is missing or expires within -within (default: half of
   -interval). Prints nothing on stdout; one line per CA on stderr:
   "LABEL: checked N, signed M, fresh K".
+
+  With -db-config it signs, as cfssl ocsprefresh does, a response for every
+  unexpired certificate of the -ca key in CFSSL's certdb (of the -label
+  only, when given), fresh or not, so revocations made by cfssl revoke are
+  picked up (docs/cfssl-certdb.md).
 `,
 		run: func(args []string) error {
 			fs := newFlags("ocsprefresh")
@@ -203,6 +211,9 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 				if req.Within, err = duration.Parse(*within); err != nil {
 					return fmt.Errorf("-within %q: want a duration such as 48h", *within)
 				}
+			}
+			if cf.dbConfig != "" {
+				return ocsprefreshDB(e, fs, &cf, req)
 			}
 			s, err := loadCASession(e, &cf)
 			if err != nil {
@@ -248,6 +259,36 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 	}
 }
 
+// ocsprefreshDB re-signs the responses of CFSSL's certdb from files.
+func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequest) error {
+	if len(cf.config) > 0 {
+		return errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
+	}
+	if cf.ca == "" {
+		return errors.New("-db-config needs -ca, -responder and -responder-key")
+	}
+	iss, err := responderIssuer(e, cf, fs.Lookup("responder").Value.String(), fs.Lookup("responder-key").Value.String())
+	if err != nil {
+		return err
+	}
+	store, done, err := openDBConfig(cf.dbConfig, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	req.Store = store
+	// CFSSL re-signs every response: a status changed behind pkid's back
+	// (cfssl revoke) must not keep a fresh "good" response.
+	req.Within = req.Validity + time.Hour
+	res, err := iss.RefreshOCSP(context.Background(), req)
+	line := fmt.Sprintf("db-config: checked %d, signed %d, fresh %d", res.Checked, res.Signed, res.Fresh)
+	if res.Skipped > 0 {
+		line += fmt.Sprintf(", skipped %d of other keys", res.Skipped)
+	}
+	fmt.Fprintln(e.stderr, line)
+	return err
+}
+
 // storeLabels is label when given (it must have a certstore), else every
 // CA with a certstore.
 func (s *caSession) storeLabels(label string) ([]string, error) {
@@ -275,17 +316,23 @@ func ocspdumpCmd(e *env) *command {
 		synopsis: "Print the stored OCSP responses",
 		help: `
 Usage: pkid ocspdump -config pkid.hcl [-label CA]
+       pkid ocspdump -db-config DBCONFIG [-label CA]
 
   Prints the stored OCSP response of each unexpired certificate of the CA
   (every CA with a certstore when -label is not given) as base64 DER, one
   per line (CFSSL's shape, the input of a responses file). Certificates
   without a stored response are skipped; pkid ocsprefresh signs them.
+  With -db-config it prints the unexpired responses of CFSSL's certdb
+  (docs/cfssl-certdb.md).
 `,
 		run: func(args []string) error {
 			fs := newFlags("ocspdump")
 			cf.register(fs)
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
+			}
+			if cf.dbConfig != "" {
+				return ocspdumpDB(e, &cf)
 			}
 			s, err := loadCASession(e, &cf)
 			if err != nil {
@@ -327,4 +374,44 @@ Usage: pkid ocspdump -config pkid.hcl [-label CA]
 			return nil
 		},
 	}
+}
+
+// ocspdumpDB prints the unexpired responses of CFSSL's certdb (those of
+// unexpired certificates: a response is found through its certificate).
+func ocspdumpDB(e *env, cf *compatFlags) error {
+	if len(cf.config) > 0 {
+		return errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
+	}
+	store, done, err := openDBConfig(cf.dbConfig, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx := context.Background()
+	now := time.Now()
+	type key struct{ serial, aki string }
+	var keys []key
+	err = store.List(ctx, sdk.ListFilter{IssuerLabel: cf.label, ExpiresAfter: now}, func(r *sdk.CertRecord) error {
+		keys = append(keys, key{r.Serial, r.AKI})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("-db-config: listing certificates: %w", err)
+	}
+	for _, k := range keys {
+		rec, err := store.GetOCSP(ctx, k.serial, k.aki)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("-db-config: serial %s: %w", k.serial, err)
+		}
+		if !rec.NextUpdate.After(now) {
+			continue
+		}
+		if _, err := fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(rec.Response)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

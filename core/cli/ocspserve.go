@@ -20,6 +20,7 @@ func ocspserveCmd(e *env) *command {
 		help: `
 Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
        pkid ocspserve -responses FILE -ca CA.pem [-ca CA2.pem ...] [-listen ADDR] [-path /]
+       pkid ocspserve -db-config DBCONFIG [-listen ADDR] [-path /]
 
   Answers OCSP requests (RFC 6960, RFC 5019 GET and POST) for every CA of
   the configuration from its certstore: responses pre-signed by the daemon
@@ -31,6 +32,10 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 
   With -responses it serves a CFSSL responses file (base64 DER responses
   separated by white space) for the given CA certificates, with no store.
+  With -db-config it serves the responses stored in CFSSL's certdb (as
+  cfssl ocsprefresh or pkid ocsprefresh -db-config wrote them), found by
+  serial and issuer key hash as CFSSL does; it never signs
+  (docs/cfssl-certdb.md).
 
   -listen defaults to 127.0.0.1:8888 (CFSSL's -address and -port work too).
 `,
@@ -42,6 +47,7 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 			port := fs.String("port", "8888", "listen port (CFSSL)")
 			mount := fs.String("path", "/", "URL `PATH` the responder answers under")
 			responses := fs.String("responses", "", "CFSSL responses `FILE` instead of a store")
+			dbConfig := fs.String("db-config", "", "serve the responses stored in CFSSL's certdb (db-config `FILE`)")
 			noSign := fs.Bool("no-sign", false, "serve pre-signed responses only; never sign")
 			var caFiles stringList
 			fs.Var(&caFiles, "ca", "issuer certificate `PEM` for -responses (repeatable)")
@@ -60,6 +66,16 @@ Usage: pkid ocspserve -config FILE [-listen ADDR] [-path /] [-no-sign]
 
 			var src responder.Source
 			switch {
+			case *dbConfig != "":
+				if *responses != "" || len(cf.paths) > 0 {
+					return usagef("-db-config excludes -responses and -config")
+				}
+				store, done, err := openDBConfig(*dbConfig, true)
+				if err != nil {
+					return err
+				}
+				defer done()
+				src = dbResponses{store: store}
 			case *responses != "":
 				if len(cf.paths) > 0 {
 					return usagef("-responses and -config are exclusive")

@@ -26,7 +26,7 @@ type caSession struct {
 // revocation commands work on a configured CA and its certstore.
 func loadCASession(e *env, cf *compatFlags) (*caSession, error) {
 	if cf.dbConfig != "" {
-		return nil, errors.New("-db-config (a CFSSL certdb) is not supported: pass -config with a pkid configuration that defines a certstore")
+		return nil, errors.New("-db-config goes with -ca and -ca-key (CFSSL's file mode); a pkid -config declares its certstore (type \"cfssl\" reads a CFSSL certdb)")
 	}
 	if len(cf.config) > 0 && isCFSSLConfigFile(cf.config[0]) {
 		return nil, fmt.Errorf("%s is a CFSSL signing configuration: this command needs a pkid HCL -config with ca and certstore blocks", cf.config[0])
@@ -59,6 +59,7 @@ func revokeCmd(e *env) *command {
 Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
        pkid revoke -config pkid.hcl -all (-label CA | -aki HEX) [-reason R] [-dry-run]
        pkid revoke -remote URL -serial S -aki HEX [-reason R]
+       pkid revoke -db-config DBCONFIG -serial S -aki HEX [-reason R]
 
   Marks a certificate revoked (time now) in its CA's certstore, then
   re-signs its stored OCSP response and regenerates the CRLs a daemon
@@ -77,8 +78,9 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
   -remote posts to the server's /api/v1/cfssl/revoke instead
   (-tls-remote-ca, -mutual-tls-client-cert, -mutual-tls-client-key apply).
 
-  CFSSL's -db-config is not supported: declare the certstore in -config
-  (pkid certstore NAME import-cfssl copies a CFSSL certdb).
+  -db-config marks the certificate revoked in CFSSL's certdb, as cfssl
+  revoke does (no CA needed; pkid ocsprefresh -db-config and pkid crl
+  -db-config then publish it; docs/cfssl-certdb.md).
 `,
 		run: func(args []string) error {
 			fs := newFlags("revoke")
@@ -94,6 +96,9 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 			reason, ok := sdk.ParseReason(*reasonFlag)
 			if !ok {
 				return fmt.Errorf("invalid reason %q: want an RFC 5280 reason name or a number 0-6 or 8-10", *reasonFlag)
+			}
+			if cf.dbConfig != "" {
+				return revokeDB(e, &cf, *serial, *aki, reason, *all || *dryRun)
 			}
 			if *all {
 				if *serial != "" {
@@ -125,6 +130,33 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 			return revokeOne(e, &cf, *serial, *aki, reason)
 		},
 	}
+}
+
+// revokeDB revokes one certificate in the CFSSL certdb of -db-config.
+func revokeDB(e *env, cf *compatFlags, serial, aki string, reason int, all bool) error {
+	switch {
+	case all:
+		return errors.New("-all and -dry-run are not available with -db-config")
+	case cf.remote != "":
+		return errors.New("-db-config and -remote exclude each other")
+	case len(cf.config) > 0:
+		return errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
+	case serial == "" || aki == "":
+		return errors.New("-db-config needs -serial and -aki")
+	}
+	store, done, err := openDBConfig(cf.dbConfig, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = store.Revoke(context.Background(), sdk.RevokeRequest{Serial: serial, AKI: sdk.NormalizeAKI(aki), Reason: reason})
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return fmt.Errorf("no certificate with serial %s and aki %s in the -db-config certdb", serial, sdk.NormalizeAKI(aki))
+	case errors.Is(err, sdk.ErrFailedPrecondition):
+		return fmt.Errorf("serial %s: %w", serial, err)
+	}
+	return err
 }
 
 // revokeOne revokes one certificate in config mode.

@@ -47,8 +47,13 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			fs.StringVar(&opts.TLS.Key, "tls-key", "", "serving key (PEM)")
 			fs.StringVar(&opts.TLS.ClientCA, "mutual-tls-ca", "", "require client certificates issued by this CA (PEM)")
 			minTLS := fs.String("min-tls-version", "1.2", "minimum TLS version: 1.0, 1.1, 1.2 or 1.3")
+			dbConfig := fs.String("db-config", "", "CFSSL certdb: refused, declare it in -config")
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
+			}
+			if *dbConfig != "" {
+				// The daemon's CAs name their certstore in the configuration.
+				return fmt.Errorf("-db-config: declare the CFSSL certdb in -config as certstore \"cfssl\" \"NAME\" { db_config = %q } and name it in the ca block (docs/cfssl-certdb.md)", *dbConfig)
 			}
 			tlsVersion, err := coredaemon.ParseTLSVersion(*minTLS)
 			if err != nil {
