@@ -30,9 +30,9 @@ var Rules = []Rule{
 	},
 	{
 		Name: "core-no-pgx",
-		Why:  "PostgreSQL is store-postgres's business; the core reaches stores through the sdk",
+		Why:  "a database is its store plugin's business (store-postgres, store-sqlite, store-cfssl); the core reaches stores through the sdk",
 		From: []string{"core/..."},
-		Deny: []string{"github.com/jackc/pgx/..."},
+		Deny: []string{"github.com/jackc/pgx/...", "modernc.org/sqlite/...", "database/sql/..."},
 	},
 	{
 		Name:   "core-no-plugins",
