@@ -25,6 +25,7 @@ targets=(
 	"./core/ca/csr FuzzParsePrivateKey"
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
+	"./core/scan FuzzReadCSV"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
