@@ -75,6 +75,7 @@ func run(args []string, e *env) int {
 			"ocspsign":          factory(e, ocspsignCmd),
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
+			"scan":              factory(e, scanCmd),
 		},
 	}
 	code, err := c.Run()

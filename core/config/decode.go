@@ -23,6 +23,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "pkid"},
 		{Type: KindKeyStore, LabelNames: []string{"type", "name"}},
 		{Type: KindCertStore, LabelNames: []string{"type", "name"}},
+		{Type: KindScanCheck, LabelNames: []string{"type", "name"}},
 		{Type: "plugin", LabelNames: []string{"type"}},
 		{Type: "ca", LabelNames: []string{"name"}},
 	},
@@ -107,13 +108,16 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 		switch b.Type {
 		case "pkid":
 			ds = c.decodePkid(b, ctx)
-		case KindKeyStore, KindCertStore:
+		case KindKeyStore, KindCertStore, KindScanCheck:
 			var pb *PluginBlock
 			pb, ds = decodeInstance(b, ctx)
-			if b.Type == KindKeyStore {
+			switch b.Type {
+			case KindKeyStore:
 				c.KeyStores = append(c.KeyStores, pb)
-			} else {
+			case KindCertStore:
 				c.CertStores = append(c.CertStores, pb)
+			default:
+				c.ScanChecks = append(c.ScanChecks, pb)
 			}
 		case "plugin":
 			var ep *ExternalPlugin

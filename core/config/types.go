@@ -12,6 +12,7 @@ type Config struct {
 	Pkid       PkidBlock
 	KeyStores  []*PluginBlock
 	CertStores []*PluginBlock
+	ScanChecks []*PluginBlock // scancheck blocks: TLS scanner checks (docs/scanner-runner.md)
 	Plugins    []*ExternalPlugin
 	CAs        []*CA
 	// Files holds every parsed file by name, for rendering diagnostics.
@@ -110,6 +111,7 @@ type AuthKey struct {
 const (
 	KindKeyStore  = "keystore"
 	KindCertStore = "certstore"
+	KindScanCheck = "scancheck"
 )
 
 // Isolation modes of a plugin instance.
@@ -121,7 +123,7 @@ const (
 // PluginBlock is one plugin instance: keystore "TYPE" "NAME" { ... } or
 // certstore "TYPE" "NAME" { ... }.
 type PluginBlock struct {
-	Kind      string // KindKeyStore or KindCertStore
+	Kind      string // KindKeyStore, KindCertStore or KindScanCheck
 	Type      string // plugin type label
 	Name      string // instance name label
 	Isolation string // "", IsolationProcess or IsolationInProcess (checked by CheckTypes)
