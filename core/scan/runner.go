@@ -174,6 +174,45 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	return r, nil
 }
 
+// FilterRequest narrows a Runner for one run (With).
+type FilterRequest struct {
+	// Family and Scanner are regular expressions as in Options.
+	Family, Scanner string
+	// Timeout replaces Options.Timeout when positive.
+	Timeout time.Duration
+}
+
+// With returns a runner of the scanners r runs that also match req, with
+// req's timeout, sharing r's checks, policy and progress; the checks are
+// not described again. Errors: a bad regular expression, or nothing
+// matching.
+func (r *Runner) With(req FilterRequest) (*Runner, error) {
+	famRE, err := regexp.Compile(req.Family)
+	if err != nil {
+		return nil, fmt.Errorf("scan: family filter: %w", err)
+	}
+	scanRE, err := regexp.Compile(req.Scanner)
+	if err != nil {
+		return nil, fmt.Errorf("scan: scanner filter: %w", err)
+	}
+	out := &Runner{opts: r.opts, fams: r.fams}
+	if req.Timeout > 0 {
+		out.opts.Timeout = req.Timeout
+	}
+	for _, p := range r.plans {
+		if famRE.MatchString(p.family) && scanRE.MatchString(p.name) {
+			out.plans = append(out.plans, p)
+		}
+	}
+	if len(out.plans) == 0 {
+		return nil, fmt.Errorf("scan: no scanner matches family %q and scanner %q", req.Family, req.Scanner)
+	}
+	return out, nil
+}
+
+// Restricted reports whether a Policy restricts the runner's targets.
+func (r *Runner) Restricted() bool { return r.opts.Policy != nil }
+
 // Families describes every family and scanner of the checks, sorted by
 // name (filters not applied).
 func (r *Runner) Families() []sdk.ScanFamily {

@@ -284,3 +284,25 @@ func (m *multiCheck) Run(_ context.Context, _ sdk.ScanRequest, fn func(*sdk.Find
 	}
 	return nil
 }
+
+func TestWith(t *testing.T) {
+	f := newFake()
+	f.delay = time.Minute
+	r := newRunner(t, Options{Checks: []sdk.ScanCheck{f}, Timeout: time.Hour})
+	w, err := r.With(FilterRequest{Family: "Slow", Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.ScanHost(t.Context(), Target{Host: "127.0.0.1:1"})
+	if len(h.Results) != 1 || !strings.Contains(h.Results["Slow"]["Wait"].Error, "50ms deadline") {
+		t.Errorf("With(Slow, 50ms) ran %+v", h.Results)
+	}
+	if len(r.plans) != 2 || len(w.Families()) != 2 {
+		t.Error("With changed the original runner or hid families from the listing")
+	}
+	for _, req := range []FilterRequest{{Family: "("}, {Scanner: "("}, {Family: "Nope"}} {
+		if _, err := r.With(req); err == nil {
+			t.Errorf("With(%+v) succeeded", req)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
@@ -28,7 +29,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign"}
+	"crl", "gencrl", "ocspsign", "scan", "scaninfo"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -105,6 +106,9 @@ type Options struct {
 	// tokenEndpoints then need a verified client or a token
 	// (docs/differences-from-cfssl.md, "Authentication applies everywhere").
 	ClientCertRequired bool
+	// Scan, when set, enables scan and scaninfo (off otherwise:
+	// docs/scanner-runner.md).
+	Scan *ScanOptions
 }
 
 // Server serves the CFSSL-compatible API.
@@ -129,6 +133,10 @@ type Server struct {
 	keygen chan struct{}
 	// genKey generates a key; tests replace it to hold generations.
 	genKey func(*csr.KeyRequest) (crypto.Signer, error)
+	// scans holds one token per scan in progress; scanMax bounds a
+	// scan's timeout (scan.go).
+	scans   chan struct{}
+	scanMax time.Duration
 }
 
 // endpoint is one API endpoint.
@@ -170,6 +178,9 @@ func New(opts Options) (*Server, error) {
 	if err := s.compilePolicy(); err != nil {
 		return nil, err
 	}
+	if err := s.initScan(); err != nil {
+		return nil, err
+	}
 	all := map[string]endpoint{
 		"sign":     {http.MethodPost, s.sign},
 		"authsign": {http.MethodPost, s.authsign},
@@ -183,6 +194,8 @@ func New(opts Options) (*Server, error) {
 		"crl":      {http.MethodGet, s.crl},
 		"gencrl":   {http.MethodPost, s.gencrl},
 		"ocspsign": {http.MethodPost, s.ocspsign},
+		"scan":     {http.MethodGet, s.scan},
+		"scaninfo": {http.MethodGet, s.scaninfo},
 	}
 	for _, name := range opts.Enabled {
 		name = strings.TrimSpace(name)
@@ -233,6 +246,10 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 	}
 	if s.opts.Store == nil {
 		off("revoke", "no certificate store configured")
+	}
+	if s.opts.Scan == nil {
+		delete(all, "scan") // off by default: not worth a warning
+		delete(all, "scaninfo")
 	}
 }
 
