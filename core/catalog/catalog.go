@@ -12,6 +12,7 @@ import (
 	"github.com/pkid/pkid/core/pluginhost"
 	keystorefile "github.com/pkid/pkid/plugins/keystore-file"
 	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
+	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
@@ -21,6 +22,7 @@ import (
 var builtins = map[string]map[string]func() sdk.Plugin{
 	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New},
 	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New},
+	sdk.KindScanCheck: {"tls": scanchecks.New},
 }
 
 // Kinds that configuration blocks can instantiate.
