@@ -14,6 +14,7 @@ import (
 	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
+	trustfiles "github.com/pkid/pkid/plugins/trust-files"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -21,6 +22,7 @@ import (
 var builtins = map[string]map[string]func() sdk.Plugin{
 	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New},
 	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New},
+	sdk.KindTrust:     {"files": trustfiles.New},
 }
 
 // Kinds that configuration blocks can instantiate.
