@@ -15,6 +15,7 @@ import (
 	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
+	trustfiles "github.com/pkid/pkid/plugins/trust-files"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -23,6 +24,7 @@ var builtins = map[string]map[string]func() sdk.Plugin{
 	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New},
 	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New},
 	sdk.KindScanCheck: {"tls": scanchecks.New},
+	sdk.KindTrust:     {"files": trustfiles.New},
 }
 
 // Kinds that configuration blocks can instantiate.
