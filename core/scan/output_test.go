@@ -29,7 +29,7 @@ func sample() []*HostResult {
 				"CipherSuite": {Grade: GradeGood, Output: []byte(`[{"TLS_AES_128_GCM_SHA256":["TLS 1.3"]},{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256":["TLS 1.2"]},{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256":["TLS 1.2"]}]`)},
 			},
 		}},
-		{Host: "denied.test:443", Grade: GradeBad, Results: map[string]FamilyResult{}, Err: errors.New("target not allowed: denied.test:443 (10.0.0.1) is outside the allowed networks")},
+		{Host: "denied.test:443", Grade: GradeBad, Results: map[string]FamilyResult{}, Err: errors.New("denied.test:443: egress: denied.test (10.0.0.1) is not on the allowlist: egress denied")},
 	}
 }
 

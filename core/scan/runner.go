@@ -98,8 +98,6 @@ type Options struct {
 	// Policy, when set, restricts the addresses checks dial (see Policy);
 	// nil dials whatever the targets name.
 	Policy Policy
-	// Resolve replaces DNS lookups under a Policy (tests).
-	Resolve Resolver
 	// Progress, when set, gets a progress bar (progress.go).
 	Progress *Progress
 }
@@ -128,9 +126,6 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
-	}
-	if opts.Resolve == nil {
-		opts.Resolve = defaultResolver
 	}
 	famRE, err := regexp.Compile(opts.Family)
 	if err != nil {
@@ -210,8 +205,14 @@ func (r *Runner) With(req FilterRequest) (*Runner, error) {
 	return out, nil
 }
 
-// Restricted reports whether a Policy restricts the runner's targets.
-func (r *Runner) Restricted() bool { return r.opts.Policy != nil }
+// Restricted reports whether a Policy restricts the runner's targets (an
+// *egress.Policy allowing everything does not).
+func (r *Runner) Restricted() bool {
+	if u, ok := r.opts.Policy.(interface{ Unrestricted() bool }); ok && u.Unrestricted() {
+		return false
+	}
+	return r.opts.Policy != nil
+}
 
 // Families describes every family and scanner of the checks, sorted by
 // name (filters not applied).
@@ -313,7 +314,7 @@ func (r *Runner) ScanHost(ctx context.Context, t Target) *HostResult {
 	defer cancel()
 	ip := t.IP
 	if r.opts.Policy != nil {
-		if ip, err = pin(ctx, r.opts.Policy, r.opts.Resolve, Target{Host: host, IP: t.IP}); err != nil {
+		if ip, err = pin(ctx, r.opts.Policy, Target{Host: host, IP: t.IP}); err != nil {
 			res.Err, res.Grade, res.Elapsed = err, GradeBad, time.Since(start)
 			return res
 		}

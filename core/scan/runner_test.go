@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/egress"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -176,26 +177,33 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// fakeResolver answers from a map.
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
 func TestPolicy(t *testing.T) {
 	up := tlsServer(t) // 127.0.0.1:port
 	_, port, _ := strings.Cut(up, ":")
-	allow, err := ParseAllowlist([]string{"127.0.0.0/8", "::1"})
+	allow, err := egress.New([]string{"127.0.0.0/8", "::1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolve := func(_ context.Context, host string) ([]netip.Addr, error) {
-		switch host {
-		case "inside.test":
-			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-		case "outside.test":
-			return []netip.Addr{netip.MustParseAddr("10.1.2.3")}, nil
-		case "mixed.test":
-			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.1")}, nil
-		}
-		return nil, errors.New("no such host")
+	allow.Resolver = fakeResolver{
+		"inside.test":  {netip.MustParseAddr("127.0.0.1")},
+		"outside.test": {netip.MustParseAddr("10.1.2.3")},
+		"mixed.test":   {netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("127.0.0.1")},
 	}
 	f := newFake()
-	r := newRunner(t, Options{Checks: []sdk.ScanCheck{f}, Family: "Connectivity", Policy: allow, Resolve: resolve, Timeout: 5 * time.Second})
+	r := newRunner(t, Options{Checks: []sdk.ScanCheck{f}, Family: "Connectivity", Policy: allow, Timeout: 5 * time.Second})
+	if !r.Restricted() {
+		t.Error("a runner with an allowlist is not Restricted")
+	}
 	got, err := collect(t, t.Context(), r,
 		Target{Host: "inside.test:" + port},
 		Target{Host: "outside.test:" + port},
@@ -207,21 +215,29 @@ func TestPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := got["inside.test:"+port]
-	if in.Err != nil || in.IP != "127.0.0.1" || in.Results["Connectivity"]["TLSDial"].Grade != GradeGood {
-		t.Errorf("inside.test: %+v, want pinned to 127.0.0.1 and Good", in)
+	for _, h := range []string{"inside.test:" + port, "mixed.test:" + port} {
+		if r := got[h]; r.Err != nil || r.IP != "127.0.0.1" || r.Results["Connectivity"]["TLSDial"].Grade != GradeGood {
+			t.Errorf("%s: %+v, want pinned to its allowed address 127.0.0.1 and Good", h, r)
+		}
 	}
-	for _, h := range []string{"outside.test:" + port, "mixed.test:" + port, "10.0.0.1:" + port, "inside.test:8443"} {
-		if r := got[h]; r == nil || !errors.Is(r.Err, ErrDenied) || r.Grade != GradeBad || len(r.Results) != 0 {
-			t.Errorf("%s: %+v, want denied", h, r)
+	for _, h := range []string{"outside.test:" + port, "10.0.0.1:" + port, "inside.test:8443"} {
+		if r := got[h]; r == nil || !errors.Is(r.Err, ErrDenied) || r.Grade != GradeBad || len(r.Results) != 0 || !strings.Contains(r.Err.Error(), h) {
+			t.Errorf("%s: %+v, want denied, naming the target", h, r)
 		}
 	}
 	if r := got["nowhere.test:443"]; r == nil || r.Err == nil || errors.Is(r.Err, ErrDenied) {
 		t.Errorf("nowhere.test: %+v, want a resolution error", r)
 	}
-	reqs := f.requests()
-	if len(reqs) != 1 || reqs[0].IP != "127.0.0.1" {
-		t.Errorf("checks ran for %+v, want only inside.test pinned to 127.0.0.1", reqs)
+	for _, req := range f.requests() {
+		if req.IP != "127.0.0.1" {
+			t.Errorf("a check ran for %+v, not pinned to the allowed address", req)
+		}
+	}
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("checks ran %d times, want 2 (inside and mixed)", n)
+	}
+	if newRunner(t, Options{Checks: []sdk.ScanCheck{f}, Policy: egress.Unrestricted()}).Restricted() {
+		t.Error("an unrestricted egress policy counts as a restriction")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/egress"
 	"github.com/pkid/pkid/core/scan"
 	"github.com/pkid/pkid/sdk"
 )
@@ -73,7 +74,7 @@ func scanTarget(t *testing.T) string {
 func scanEnv(t *testing.T, maxConcurrent int) (*testEnv, *dialCheck) {
 	t.Helper()
 	chk := &dialCheck{release: make(chan struct{}), started: make(chan struct{}, 8)}
-	allow, err := scan.ParseAllowlist([]string{"127.0.0.0/8"})
+	allow, err := egress.New([]string{"127.0.0.0/8"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +127,9 @@ func TestScanEndpointHostile(t *testing.T) {
 	}{
 		{url.Values{}, 400, "no host given"},
 		{url.Values{"host": {""}}, 400, "no host given"},
-		{url.Values{"host": {"10.0.0.1:443"}}, 403, "10.0.0.1:443 (10.0.0.1) is outside the allowed networks"},
-		{url.Values{"host": {"[::1]:443"}}, 403, "[::1]:443 (::1) is outside"},
-		{url.Values{"host": {"127.0.0.1:443"}, "ip": {"192.0.2.7"}}, 403, "(192.0.2.7) is outside"},
+		{url.Values{"host": {"10.0.0.1:443"}}, 403, "10.0.0.1:443: egress: 10.0.0.1 is not on the allowlist"},
+		{url.Values{"host": {"[::1]:443"}}, 403, "[::1]:443: egress: ::1 is not on the allowlist"},
+		{url.Values{"host": {"127.0.0.1:443"}, "ip": {"192.0.2.7"}}, 403, "127.0.0.1:443: egress: 192.0.2.7 is not on the allowlist"},
 		{url.Values{"host": {"127.0.0.1"}, "ip": {"not-an-ip"}}, 400, "invalid ip given"},
 		{url.Values{"host": {"bad host\n"}}, 400, "invalid host"},
 		{url.Values{"host": {"127.0.0.1:99999"}}, 400, "invalid host"},
@@ -195,9 +196,16 @@ func TestScanOffByDefault(t *testing.T) {
 	if _, err := New(Options{Scan: &ScanOptions{Runner: r}}); err == nil || !strings.Contains(err.Error(), "allowlist") {
 		t.Errorf("New with an unrestricted scan runner: %v", err)
 	}
+	r, err = scan.New(t.Context(), scan.Options{Checks: []sdk.ScanCheck{&dialCheck{}}, Policy: egress.Unrestricted()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Scan: &ScanOptions{Runner: r}}); err == nil || !strings.Contains(err.Error(), "allowlist") {
+		t.Errorf("New with a scan runner under an unrestricted policy: %v", err)
+	}
 	// Disabling scan is allowed and turns both off.
 	env = newEnv(t, plainConfig, func(o *Options) {
-		allow, _ := scan.ParseAllowlist([]string{"127.0.0.1"})
+		allow, _ := egress.New([]string{"127.0.0.1"})
 		rr, _ := scan.New(context.Background(), scan.Options{Checks: []sdk.ScanCheck{&dialCheck{}}, Policy: allow})
 		o.Scan, o.Disabled = &ScanOptions{Runner: rr}, []string{"scan"}
 	})
