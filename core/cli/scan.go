@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -14,14 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pkid/pkid/core/catalog"
-	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/core/scan"
 	"github.com/pkid/pkid/sdk"
 )
-
-// builtinScanCheck is the scancheck type every `pkid scan` runs.
-const builtinScanCheck = "tls"
 
 // maxScanTimeout bounds -timeout: one host never takes longer.
 const maxScanTimeout = time.Hour
@@ -224,43 +218,28 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// openScanChecks opens the builtin "tls" checks in process, plus, with a
+// openScanChecks opens the builtin "tls" checks in process plus, with a
 // configuration, its scancheck instances.
 func openScanChecks(ctx context.Context, e *env, cf *configFlag) ([]sdk.ScanCheck, func(), error) {
-	newPlugin, ok := catalog.LookupBuiltin(sdk.KindScanCheck, builtinScanCheck)
-	if !ok {
-		return nil, nil, fmt.Errorf("scan: this pkid has no builtin %s %q plugin", sdk.KindScanCheck, builtinScanCheck)
-	}
-	host := newHost()
-	inst, err := host.Open(ctx, pluginhost.OpenRequest{
-		Spec: pluginhost.Spec{Kind: sdk.KindScanCheck, Type: builtinScanCheck, New: newPlugin},
-		Name: builtinScanCheck, Config: []byte(`{}`), InProcess: true,
-	})
-	if err != nil {
-		host.Close()
-		return nil, nil, fmt.Errorf("scan: starting the builtin checks: %w", err)
-	}
-	sc, ok := inst.(sdk.ScanCheck)
-	if !ok {
-		host.Close()
-		return nil, nil, fmt.Errorf("scan: builtin %q is not a scancheck", builtinScanCheck)
-	}
-	checks := []sdk.ScanCheck{sc}
-	closers := []func(){host.Close}
-	if len(cf.paths) > 0 || os.Getenv("PKID_CONFIG") != "" {
-		more, closeMore, err := configScanChecks(e, cf)
+	if len(cf.paths) == 0 && os.Getenv("PKID_CONFIG") == "" {
+		host := newHost()
+		checks, err := scan.OpenChecks(ctx, host, nil)
 		if err != nil {
 			host.Close()
 			return nil, nil, err
 		}
-		checks = append(checks, more...)
-		closers = append(closers, closeMore)
+		return checks, host.Close, nil
 	}
-	return checks, func() {
-		for _, c := range slices.Backward(closers) {
-			c()
-		}
-	}, nil
+	s, err := cf.load(e, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	checks, err := scan.OpenChecks(ctx, s.host, s.ScanChecks)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return checks, s.Close, nil
 }
 
 // writeScanList prints the families: CFSSL's `scan -list` JSON (indented,
@@ -288,18 +267,4 @@ func writeScanList(w io.Writer, format string, r *scan.Runner) error {
 		}
 	}
 	return tw.Flush()
-}
-
-// configScanChecks loads the configuration and returns its scancheck
-// instances, sorted by name.
-func configScanChecks(e *env, cf *configFlag) ([]sdk.ScanCheck, func(), error) {
-	s, err := cf.load(e, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []sdk.ScanCheck
-	for _, name := range slices.Sorted(maps.Keys(s.ScanChecks)) {
-		out = append(out, s.ScanChecks[name])
-	}
-	return out, s.Close, nil
 }

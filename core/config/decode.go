@@ -40,6 +40,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Type: "tls"},
 		{Type: "auth_key", LabelNames: []string{"name"}},
 		{Type: "limits"},
+		{Type: "scan"},
 	},
 }
 
@@ -163,6 +164,8 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			diags = append(diags, c.decodeAuthKey(blk, ctx)...)
 		case "limits":
 			diags = append(diags, c.decodeLimits(blk, ctx)...)
+		case "scan":
+			diags = append(diags, c.decodeScan(blk, ctx)...)
 		}
 	}
 	return diags

@@ -50,6 +50,8 @@ type PkidBlock struct {
 	// Limits bound what one request may cost or ask for (the limits
 	// block); zero fields mean the defaults (Limits.WithDefaults).
 	Limits Limits
+	// Scan, when set, enables the scan endpoints (scan.go).
+	Scan *ScanSettings
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }

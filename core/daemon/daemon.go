@@ -171,12 +171,17 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 			store = cs
 		}
 	}
+	scanOpts, err := scanOptions(ctx, loaded, opts.Host)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Options{
 		CAs: set, Store: store, Logger: log.Named("http"),
 		AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
 		OnRevoke: d.pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
 		HealthChecks: healthChecks(loaded, opts.Host, set),
 		Limits:       pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
+		Scan: scanOpts,
 	})
 	var open *server.OpenEndpointError
 	if errors.As(err, &open) {
