@@ -431,18 +431,52 @@ func runCheck(ctx context.Context, p plan, req sdk.ScanRequest, timeout time.Dur
 	return out
 }
 
-// Overall is a host's grade: the worst grade of the scanners that did not
-// skip; Skipped when all skipped or none ran.
+// Families the overall grade reads (the builtin checks' names).
+const (
+	MozillaFamily = "Mozilla"
+	PKIFamily     = "PKI"
+)
+
+// Overall is a host's grade. When the Mozilla family ran, it is the best
+// grade among its profiles (a host meeting "modern" or "intermediate" is
+// Good: intermediate is Mozilla's recommendation for general servers),
+// lowered to the worst grade of the PKI family (an expired or mismatched
+// certificate spoils any TLS configuration). Without Mozilla results it is
+// the worst grade of every scanner. Skipped scanners never count; with
+// nothing else the grade is Skipped.
 func Overall(results map[string]FamilyResult) string {
+	if best := bestGrade(results[MozillaFamily]); best != GradeSkipped {
+		if pki := worstGrade(results[PKIFamily]); pki != GradeSkipped && gradeRank[pki] < gradeRank[best] {
+			return pki
+		}
+		return best
+	}
 	g := GradeSkipped
 	for _, fr := range results {
-		for _, sr := range fr {
-			if sr.Grade == GradeSkipped {
-				continue
-			}
-			if g == GradeSkipped || gradeRank[sr.Grade] < gradeRank[g] {
-				g = sr.Grade
-			}
+		if w := worstGrade(fr); w != GradeSkipped && (g == GradeSkipped || gradeRank[w] < gradeRank[g]) {
+			g = w
+		}
+	}
+	return g
+}
+
+// worstGrade is the worst non-Skipped grade of fr (Skipped if none).
+func worstGrade(fr FamilyResult) string {
+	g := GradeSkipped
+	for _, sr := range fr {
+		if sr.Grade != GradeSkipped && (g == GradeSkipped || gradeRank[sr.Grade] < gradeRank[g]) {
+			g = sr.Grade
+		}
+	}
+	return g
+}
+
+// bestGrade is the best non-Skipped grade of fr (Skipped if none).
+func bestGrade(fr FamilyResult) string {
+	g := GradeSkipped
+	for _, sr := range fr {
+		if sr.Grade != GradeSkipped && (g == GradeSkipped || gradeRank[sr.Grade] > gradeRank[g]) {
+			g = sr.Grade
 		}
 	}
 	return g

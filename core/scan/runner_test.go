@@ -242,22 +242,32 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestOverall(t *testing.T) {
-	for _, tc := range []struct {
-		grades []string
-		want   string
-	}{
-		{nil, GradeSkipped},
-		{[]string{GradeSkipped}, GradeSkipped},
-		{[]string{GradeSkipped, GradeGood}, GradeGood},
-		{[]string{GradeGood, GradeWarning, GradeSkipped}, GradeWarning},
-		{[]string{GradeWarning, GradeBad, GradeGood}, GradeBad},
-	} {
-		res := map[string]FamilyResult{"F": {}}
-		for i, g := range tc.grades {
-			res["F"][string(rune('a'+i))] = ScannerResult{Grade: g}
+	type res = map[string]FamilyResult
+	g := func(grades ...string) FamilyResult {
+		fr := FamilyResult{}
+		for i, gr := range grades {
+			fr[string(rune('a'+i))] = ScannerResult{Grade: gr}
 		}
-		if got := Overall(res); got != tc.want {
-			t.Errorf("Overall(%q) = %s, want %s", tc.grades, got, tc.want)
+		return fr
+	}
+	for _, tc := range []struct {
+		name string
+		res  res
+		want string
+	}{
+		{"nothing", res{}, GradeSkipped},
+		{"all skipped", res{"F": g(GradeSkipped)}, GradeSkipped},
+		{"no Mozilla: worst", res{"F": g(GradeSkipped, GradeGood), "G": g(GradeWarning)}, GradeWarning},
+		{"no Mozilla: bad wins", res{"F": g(GradeWarning, GradeBad, GradeGood)}, GradeBad},
+		{"intermediate met", res{MozillaFamily: g(GradeBad, GradeGood), "Connectivity": g(GradeBad)}, GradeGood},
+		{"only warnings", res{MozillaFamily: g(GradeBad, GradeWarning)}, GradeWarning},
+		{"no profile met", res{MozillaFamily: g(GradeBad, GradeBad), PKIFamily: g(GradeGood)}, GradeBad},
+		{"PKI lowers", res{MozillaFamily: g(GradeGood, GradeGood), PKIFamily: g(GradeGood, GradeWarning, GradeSkipped)}, GradeWarning},
+		{"PKI bad", res{MozillaFamily: g(GradeGood), PKIFamily: g(GradeBad)}, GradeBad},
+		{"Mozilla skipped", res{MozillaFamily: g(GradeSkipped), "F": g(GradeWarning)}, GradeWarning},
+	} {
+		if got := Overall(tc.res); got != tc.want {
+			t.Errorf("%s: Overall = %s, want %s", tc.name, got, tc.want)
 		}
 	}
 }
