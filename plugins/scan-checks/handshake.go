@@ -344,6 +344,9 @@ func alpnScan(ctx context.Context, e *env) error {
 		cfg := e.c.tlsConfig(e.t, false)
 		cfg.NextProtos = []string{p}
 		st, err := e.c.goHandshake(ctx, e.addr(), cfg)
+		if err != nil && strings.Contains(err.Error(), "no application protocol") {
+			continue // RFC 7301 3.2: the server refuses every protocol offered
+		}
 		if err != nil {
 			return e.fail(err)
 		}

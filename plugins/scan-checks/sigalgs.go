@@ -13,8 +13,9 @@ import (
 // sigAlg is one TLS 1.2 SignatureAndHashAlgorithm (RFC 5246 7.4.1.4.1,
 // RFC 8446 4.2.3 for the 0x08xx schemes) with CFSSL's names.
 type sigAlg struct {
-	code            uint16
-	Hash, Signature string
+	code      uint16
+	Hash      string `json:"hash"`
+	Signature string `json:"signature"`
 }
 
 var sigAlgs = []sigAlg{
