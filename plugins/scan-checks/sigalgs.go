@@ -192,9 +192,9 @@ func signatureString(a x509.SignatureAlgorithm) string {
 func ecCurves(ctx context.Context, e *env) error {
 	out := []string{}
 	seen := map[ztls.CurveID]bool{}
-	for _, v := range []uint16{ztls.VersionTLS13, ztls.VersionTLS12} {
+	for _, v := range []uint16{ztls.VersionTLS13, ztls.VersionTLS12, ztls.VersionTLS11, ztls.VersionTLS10} {
 		suites := suitesTLS13
-		if v == ztls.VersionTLS12 {
+		if v != ztls.VersionTLS13 {
 			suites = ephemeralECDHE()
 		}
 		offer := groupsFor(v)
@@ -217,7 +217,7 @@ func ecCurves(ctx context.Context, e *env) error {
 		}
 	}
 	if len(out) == 0 {
-		return e.emit(sdk.GradeWarning, "no elliptic curve group negotiated at TLS 1.2 or 1.3", out)
+		return e.emit(sdk.GradeWarning, "no elliptic curve group negotiated from TLS 1.0 to 1.3", out)
 	}
 	return e.emit(sdk.GradeGood, "", out)
 }
