@@ -25,6 +25,8 @@ targets=(
 	"./core/ca/csr FuzzParsePrivateKey"
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
+	"./plugins/scan-checks FuzzParseHSTS"
+	"./plugins/scan-checks FuzzParseTarget"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
