@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,7 +141,8 @@ func TestFlawedEndpoints(t *testing.T) {
 	ca := newTestCA(t)
 	ep := startEndpoints(t, ca)
 	openSSLEndpoints(t, ca, ep)
-	sc := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s"}`, ca.roots()))
+	sc := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","fetch_revocation":true}`, ca.roots()))
+	noFetch := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s"}`, ca.roots()))
 	sc57 := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","mozilla_guidelines":"5.7"}`, ca.roots()))
 
 	cases := []expect{
@@ -218,6 +221,8 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"revoked-ocsp", "PKI", "ChainValidation", sdk.GradeBad, "is revoked (OCSP)", ""},
 		{"revoked-crl", "PKI", "Revocation", sdk.GradeBad, "the leaf is revoked (CRL)", ""},
 		{"good-ocsp", "PKI", "Revocation", sdk.GradeGood, "", `{"source":"OCSP","status":"good"}`},
+		// Off by default: the URLs in a certificate are not the scan target.
+		{"revoked-ocsp", "PKI", "Revocation", sdk.GradeSkipped, "fetch_revocation = false", ""},
 		{"staple-revoked", "PKI", "OCSPStapling", sdk.GradeBad, "says the leaf is revoked", ""},
 		{"expired", "PKI", "OCSPStapling", sdk.GradeWarning, "no OCSP response stapled", ""},
 
@@ -230,6 +235,9 @@ func TestFlawedEndpoints(t *testing.T) {
 		if strings.Contains(c.reason, " 5.7 ") {
 			sc = sc57
 		}
+		if strings.Contains(c.reason, "fetch_revocation") {
+			sc = noFetch
+		}
 		t.Run(c.endpoint+"/"+c.family+"/"+c.check+"/"+string(c.grade), func(t *testing.T) {
 			t.Parallel()
 			f := run(t, sc, ep[c.endpoint], c.family, c.check)[0]
@@ -238,5 +246,55 @@ func TestFlawedEndpoints(t *testing.T) {
 					c.endpoint, c.family, c.check, f.Grade, f.Reason, f.Output, c.grade, c.reason, c.output)
 			}
 		})
+	}
+}
+
+// A server that accepts connections and never answers: every check ends
+// by the call's deadline with a finding, not an error or a hang.
+func TestDeadlineBoundsEveryCheck(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	sc := newInstance(t, `{"dial_timeout":"10s"}`)
+	fams, _ := sc.Families(t.Context())
+	for _, f := range fams {
+		for _, c := range f.Checks {
+			t.Run(f.Name+"/"+c.Name, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				var got []sdk.Finding
+				err := sc.Run(ctx, sdk.ScanRequest{Family: f.Name, Check: c.Name, Host: l.Addr().String()}, func(f *sdk.Finding) error {
+					got = append(got, *f)
+					return nil
+				})
+				if took := time.Since(start); err != nil || len(got) != 1 || took > 2*time.Second {
+					t.Errorf("Run: %v, %d findings %+v, after %v; want one finding within the 300ms deadline", err, len(got), got, took)
+				}
+			})
+		}
 	}
 }
