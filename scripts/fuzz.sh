@@ -26,6 +26,8 @@ targets=(
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/scan FuzzReadCSV"
+	"./plugins/scan-checks FuzzParseHSTS"
+	"./plugins/scan-checks FuzzParseTarget"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

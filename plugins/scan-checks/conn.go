@@ -123,11 +123,25 @@ func (c *checker) sayHello(ctx context.Context, t *target, addr string, p probe)
 		// zcrypto offers TLS 1.3 suites only at 1.3.
 		cfg.ExplicitCurvePreferences = len(p.curves) > 0
 	}
-	if p.sigAlg != 0 {
+	switch {
+	case p.version == ztls.VersionSSL30:
+		// zcrypto no longer speaks SSL 3.0, but still sends a ClientHello
+		// of any version and logs the ServerHello; the handshake then
+		// stops, which is all a probe needs.
+		cfg.MinVersion, cfg.MaxVersion = 0, 0
+		cfg.ClientFingerprintConfiguration = &ztls.ClientFingerprintConfiguration{
+			HandshakeVersion: ztls.VersionSSL30, CipherSuites: p.suites, CompressionMethods: []uint8{0},
+		}
+	case p.sigAlg != 0:
 		cfg.ClientFingerprintConfiguration = sigAlgHello(t.sni(), p)
 	}
 	conn := ztls.Client(raw, cfg)
 	hsErr := conn.Handshake()
+	if hsErr == nil {
+		// close_notify: OpenSSL forgets a session whose connection ends
+		// without it, and SessionIDs would see no resumption.
+		defer conn.Close()
+	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, ctx.Err())
 	}
@@ -242,7 +256,7 @@ func (c *checker) resumeByID(ctx context.Context, t *target, addr string, first 
 	for i, a := range sigAlgs {
 		codes[i] = a.code
 	}
-	fp.Extensions = append(fp.Extensions, &sigAlgsExtension{codes: codes})
+	fp.Extensions = append(fp.Extensions, &sigAlgsExtension{codes: codes}, &ztls.SecureRenegotiationExtension{})
 	cfg := &ztls.Config{ServerName: t.sni(), InsecureSkipVerify: true, MinVersion: ztls.VersionTLS12, MaxVersion: ztls.VersionTLS12,
 		ForceSuites: true, SessionTicketsDisabled: true, ClientFingerprintConfiguration: fp}
 	conn := ztls.Client(raw, cfg)

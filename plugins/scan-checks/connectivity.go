@@ -95,7 +95,7 @@ func tlsDial(ctx context.Context, e *env) error {
 		if _, zerr := e.c.chain(ctx, e.t, e.addr()); zerr != nil {
 			return e.fail(err)
 		}
-		return e.emit(sdk.GradeBad, "handshake completes only with SSL 3.0 or suites modern clients refuse", nil)
+		return e.emit(sdk.GradeBad, "handshake completes only with protocol versions or suites that current clients refuse", nil)
 	}
 	if _, err := e.c.goHandshake(ctx, e.addr(), e.c.tlsConfig(e.t, true)); err != nil {
 		return e.emit(sdk.GradeWarning, "handshake succeeds only without verification: "+err.Error(), nil)

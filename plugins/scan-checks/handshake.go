@@ -21,7 +21,7 @@ func tlsHandshakeFamily() *family {
 		{"SigAlgs", "Determines host's accepted signature and hash algorithms (TLS 1.2)", sigAlgsScan},
 		{"CertsBySigAlgs", "Determines host's certificate signature algorithm matching client's accepted signature and hash algorithms", certsBySigAlgs},
 		{"CertsByCiphers", "Determines host's certificate signature algorithm matching client's accepted ciphers", certsByCiphers},
-		{"ECCurves", "Determines the host's elliptic curve (group) support for TLS 1.2 and 1.3", ecCurves},
+		{"ECCurves", "Determines the host's elliptic curve (group) support, TLS 1.0 to 1.3", ecCurves},
 		{"Versions", "Protocol versions accepted: Bad for SSL 3.0, Warning for TLS 1.0/1.1 or no TLS 1.2/1.3", versionsScan},
 		{"CipherFlaws", "Accepted suites without forward secrecy, or with NULL, anonymous, EXPORT, RC4, DES, 3DES or CBC", cipherFlaws},
 		{"KeyExchange", "Finite-field DH at least 2048 bits and ECDH groups at least 256 bits", keyExchange},
@@ -344,6 +344,9 @@ func alpnScan(ctx context.Context, e *env) error {
 		cfg := e.c.tlsConfig(e.t, false)
 		cfg.NextProtos = []string{p}
 		st, err := e.c.goHandshake(ctx, e.addr(), cfg)
+		if err != nil && strings.Contains(err.Error(), "no application protocol") {
+			continue // RFC 7301 3.2: the server refuses every protocol offered
+		}
 		if err != nil {
 			return e.fail(err)
 		}

@@ -94,14 +94,22 @@ func tooLong(c *x509.Certificate) bool {
 }
 
 // chainValidation follows CFSSL: each certificate but the last against its
-// parent. Bad: revoked, a parent that is not a CA, AKI/SKI mismatch, a bad
-// signature. Warning: SHA-1, too long a validity, a failed revocation check.
+// parent. Bad: expired, revoked, a parent that is not a CA, AKI/SKI
+// mismatch, a bad signature. Warning: SHA-1, too long a validity, a failed
+// revocation check.
 func chainValidation(ctx context.Context, e *env) error {
 	chain, err, ok := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
 	var warnings []string
+	now := e.c.now()
+	for _, cert := range chain {
+		// CFSSL reports an expired certificate as revoked; it is Bad either way.
+		if now.After(cert.NotAfter) {
+			return e.emit(sdk.GradeBad, fmt.Sprintf("%s expired at %s", certName(cert), cert.NotAfter.UTC().Format(time.RFC3339)), warnings)
+		}
+	}
 	for i := 0; i+1 < len(chain); i++ {
 		cert, parent := chain[i], chain[i+1]
 		if tooLong(cert) {

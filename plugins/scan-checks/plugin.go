@@ -45,11 +45,11 @@ func (plugin) Schema(kind string) *sdk.Schema {
 	return sdk.NewSchema().
 		String("mozilla_guidelines", sdk.Optional, `version of the Mozilla server-side TLS guidelines the Mozilla family grades against: "6.0" or "5.7"`).
 		Default(`"6.0"`).
-		String("ca_file", sdk.Optional, "PEM file of the roots TLSDial and ChainValidation trust; the system roots when unset").
+		String("ca_file", sdk.Optional, "PEM file of the roots TLSDial and IntermediateCAs trust; the system roots when unset").
 		Duration("dial_timeout", sdk.Optional, "bound on each connection and handshake a check makes (the per-call deadline still applies)").
 		Default(`"10s"`).
-		Bool("fetch_revocation", sdk.Optional, "let ChainValidation and Revocation fetch the OCSP responders and CRLs the certificates name (bounded in time and size)").
-		Default("true")
+		Bool("fetch_revocation", sdk.Optional, "let ChainValidation and Revocation fetch the OCSP responders and CRLs the certificates name (bounded in time and size); those URLs are not the scan target, so a daemon's scan allowlist does not cover them").
+		Default("false")
 }
 
 type rawConfig struct {
@@ -82,7 +82,7 @@ func newChecker(cfg sdk.Config) (*checker, sdk.Diagnostics) {
 		return nil, sdk.Errorf(nil, "invalid scancheck configuration", err.Error())
 	}
 	var diags sdk.Diagnostics
-	c := &checker{dialTimeout: defaultDialTimeout, revocation: true, now: time.Now}
+	c := &checker{dialTimeout: defaultDialTimeout, now: time.Now}
 	version := defaultGuidelines
 	if raw.Guidelines != nil {
 		version = *raw.Guidelines

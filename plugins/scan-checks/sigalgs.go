@@ -13,8 +13,9 @@ import (
 // sigAlg is one TLS 1.2 SignatureAndHashAlgorithm (RFC 5246 7.4.1.4.1,
 // RFC 8446 4.2.3 for the 0x08xx schemes) with CFSSL's names.
 type sigAlg struct {
-	code            uint16
-	Hash, Signature string
+	code      uint16
+	Hash      string `json:"hash"`
+	Signature string `json:"signature"`
 }
 
 var sigAlgs = []sigAlg{
@@ -191,9 +192,9 @@ func signatureString(a x509.SignatureAlgorithm) string {
 func ecCurves(ctx context.Context, e *env) error {
 	out := []string{}
 	seen := map[ztls.CurveID]bool{}
-	for _, v := range []uint16{ztls.VersionTLS13, ztls.VersionTLS12} {
+	for _, v := range []uint16{ztls.VersionTLS13, ztls.VersionTLS12, ztls.VersionTLS11, ztls.VersionTLS10} {
 		suites := suitesTLS13
-		if v == ztls.VersionTLS12 {
+		if v != ztls.VersionTLS13 {
 			suites = ephemeralECDHE()
 		}
 		offer := groupsFor(v)
@@ -216,7 +217,7 @@ func ecCurves(ctx context.Context, e *env) error {
 		}
 	}
 	if len(out) == 0 {
-		return e.emit(sdk.GradeWarning, "no elliptic curve group negotiated at TLS 1.2 or 1.3", out)
+		return e.emit(sdk.GradeWarning, "no elliptic curve group negotiated from TLS 1.0 to 1.3", out)
 	}
 	return e.emit(sdk.GradeGood, "", out)
 }
