@@ -30,6 +30,18 @@ func TestConformanceInProcess(t *testing.T) {
 	plugintest.TestScanCheck(t, func(t *testing.T) sdk.ScanCheck { return configure(t, `{"min_days":null}`) })
 }
 
+// The same kit through the plugin's gRPC server, as pkid runs it.
+func TestConformanceGRPC(t *testing.T) {
+	c := plugintest.ServeGRPC(t, New())
+	n := 0
+	plugintest.TestScanCheck(t, func(t *testing.T) sdk.ScanCheck {
+		n++
+		name := "inst" + string(rune('a'+n))
+		plugintest.Configure(t, c, sdk.KindScanCheck, name, map[string]any{"min_days": nil})
+		return c.ScanCheck(name)
+	})
+}
+
 func TestPluginKit(t *testing.T) {
 	plugintest.TestPlugin(t, New(), plugintest.PluginConfigs{
 		Kind:  sdk.KindScanCheck,
