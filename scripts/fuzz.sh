@@ -26,6 +26,7 @@ targets=(
 	"./core/ca/csr FuzzDNSName"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/scan FuzzReadCSV"
+	"./core/scan FuzzNormalizeHost"
 	"./plugins/scan-checks FuzzParseHSTS"
 	"./plugins/scan-checks FuzzParseTarget"
 )

@@ -204,10 +204,10 @@ func ReadCSV(r io.Reader, max int) ([]string, error) {
 		if err == io.EOF {
 			return hosts, nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, fmt.Errorf("csv: %w", err)
 		}
+		line, _ := cr.FieldPos(0) // only after a record: it panics after an error
 		h := strings.TrimSpace(rec[len(rec)-1])
 		if h == "" {
 			continue

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -147,6 +148,32 @@ func FuzzReadCSV(f *testing.F) {
 			if _, err := NormalizeHost(h); err != nil || h == "" {
 				t.Fatalf("ReadCSV returned %q: %v", h, err)
 			}
+		}
+	})
+}
+
+// FuzzNormalizeHost: the API's host parameter. Any input is refused or
+// becomes a host:port that splits back, names a valid port, and is stable.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"example.com", "a.test:8443", "::1", "[::1]:1", "127.0.0.1:65535", "x:", "[fe80::1%eth0]:443", "a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := NormalizeHost(in)
+		if err != nil {
+			if !errors.Is(err, ErrBadTarget) {
+				t.Fatalf("NormalizeHost(%q): %v, not ErrBadTarget", in, err)
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(out); err != nil || port == "" || port == "0" {
+			t.Fatalf("NormalizeHost(%q) = %q: %v", in, out, err)
+		}
+		if again, err := NormalizeHost(out); err != nil || again != out {
+			t.Fatalf("NormalizeHost(%q) = %q, but NormalizeHost(%q) = %q, %v", in, out, out, again, err)
+		}
+		if strings.ContainsAny(out, " \t\r\n/") {
+			t.Fatalf("NormalizeHost(%q) = %q", in, out)
 		}
 	})
 }

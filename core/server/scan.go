@@ -19,6 +19,8 @@ const (
 	DefaultMaxScans = 4
 	// maxScanPattern bounds the family and scanner regular expressions.
 	maxScanPattern = 256
+	// maxScanHost bounds host: a name is at most 253 bytes, plus a port.
+	maxScanHost = 300
 )
 
 // ScanOptions enables scan and scaninfo.
@@ -63,6 +65,9 @@ func (s *Server) scan(c *call) (*reply, error) {
 	host := q.Get("host")
 	if host == "" {
 		return nil, badRequest("no host given")
+	}
+	if len(host) > maxScanHost {
+		return nil, badRequest("invalid host: longer than %d bytes", maxScanHost)
 	}
 	timeout := defaultScanTimeout
 	if v := q.Get("timeout"); v != "" {

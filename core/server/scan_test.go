@@ -140,6 +140,7 @@ func TestScanEndpointHostile(t *testing.T) {
 		{url.Values{"host": {"127.0.0.1"}, "scanner": {"nothing-matches"}}, 400, "no scanner matches"},
 		{url.Values{"host": {"127.0.0.1"}, "family": {long}}, 400, "limited to 256 bytes"},
 		{url.Values{"host": {"127.0.0.0/8"}}, 400, "invalid host"},
+		{url.Values{"host": {strings.Repeat("a.", 100000)}}, 400, "invalid host: longer than 300 bytes"},
 	} {
 		r := env.get(t, "scan", tc.q)
 		if r.Status != tc.status || r.Success || len(r.Errors) != 1 || r.Errors[0].Code != tc.status || !strings.Contains(r.Errors[0].Message, tc.msg) {
