@@ -243,3 +243,61 @@ func TestScanCommandHosts(t *testing.T) {
 		t.Errorf("progress on stderr: %q", r.stderr)
 	}
 }
+
+// A configuration's scancheck blocks add checks: the third-party example
+// (built against the sdk alone, run out of process, pinned by sha256) runs
+// beside the builtin checks; a block describing the builtin's scanners
+// again is refused.
+func TestScanConfiguredChecks(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pkid-plugin-scancheck-example")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "..", "examples", "plugins", "scancheck-example")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the example scan check: %v\n%s", err, out)
+	}
+	reg := pkid(t, "plugin", "register", bin)
+	if reg.code != 0 {
+		t.Fatalf("plugin register: %s", reg.stderr)
+	}
+	cfg := filepath.Join(dir, "scan.hcl")
+	if err := os.WriteFile(cfg, []byte(reg.stdout+"scancheck \"scancheck-example\" \"lifetime\" {\n  min_days = 60\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	host := scanEndpoint(t)
+	r := pkid(t, "scan", "-config", cfg, "-family", "^(Example|Connectivity)$", "-scanner", "^(CertLifetime|TCPDial)$", "-format", "jsonl", host)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var res struct {
+		Results map[string]map[string]struct {
+			Grade  string
+			Output struct {
+				DaysLeft int `json:"days_left"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if l := res.Results["Example"]["CertLifetime"]; l.Grade != "Good" || l.Output.DaysLeft < 60 {
+		t.Errorf("Example/CertLifetime = %+v, want Good with days_left >= 60", l)
+	}
+	if res.Results["Connectivity"]["TCPDial"].Grade != "Good" {
+		t.Errorf("the builtin checks did not run beside it: %s", r.stdout)
+	}
+	list := pkid(t, "scan", "-list", "-config", cfg)
+	if list.code != 0 || !strings.Contains(list.stdout, `"CertLifetime": {`) || !strings.Contains(list.stdout, `"ChainValidation": {`) {
+		t.Errorf("scan -list with the configuration: %s %s", list.stdout, list.stderr)
+	}
+
+	dup := filepath.Join(dir, "dup.hcl")
+	if err := os.WriteFile(dup, []byte("scancheck \"tls\" \"again\" {\n  isolation = \"inprocess\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = pkid(t, "scan", "-config", dup, host)
+	if r.code != 1 || r.stderr != "pkid: scan: scanner Connectivity/DNSLookup is described by two check instances\n" {
+		t.Errorf("a second tls instance: exit %d, %q", r.code, r.stderr)
+	}
+}
