@@ -223,7 +223,7 @@ func isTerminal(w io.Writer) bool {
 func openScanChecks(ctx context.Context, e *env, cf *configFlag) ([]sdk.ScanCheck, func(), error) {
 	if len(cf.paths) == 0 && os.Getenv("PKID_CONFIG") == "" {
 		host := newHost()
-		checks, err := scan.OpenChecks(ctx, host, nil)
+		checks, err := scan.OpenChecks(ctx, host, nil, true)
 		if err != nil {
 			host.Close()
 			return nil, nil, err
@@ -234,7 +234,7 @@ func openScanChecks(ctx context.Context, e *env, cf *configFlag) ([]sdk.ScanChec
 	if err != nil {
 		return nil, nil, err
 	}
-	checks, err := scan.OpenChecks(ctx, s.host, s.ScanChecks)
+	checks, err := scan.OpenChecks(ctx, s.host, s.ScanChecks, true)
 	if err != nil {
 		s.Close()
 		return nil, nil, err

@@ -301,3 +301,36 @@ func TestScanConfiguredChecks(t *testing.T) {
 		t.Errorf("a second tls instance: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// pkid serve with a scan block: the builtin checks run in a plugin process
+// of their own (the default isolation), the allowlist holds.
+func TestServeScan(t *testing.T) {
+	cfg := nodeConfig(t, "certstore \"sqlite\" \"main\" {\n  path = \""+filepath.Join(t.TempDir(), "pkid.db")+"\"\n}\n"+
+		"pkid {\n  scan {\n    allow = [\"127.0.0.0/8\"]\n  }\n}\n")
+	initIssuing(t, cfg)
+	d := startDaemon(t, "serve", "-config", cfg, "-listen", "127.0.0.1:0")
+	host := scanEndpoint(t)
+	get := func(q string) (int, envelope) {
+		resp, err := (&http.Client{Timeout: 60 * time.Second}).Get(d.base + "/api/v1/cfssl/scan?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var env envelope
+		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, env
+	}
+	status, env := get("host=" + host + "&family=^PKI$&scanner=^KeySize$&timeout=30s")
+	if status != 200 || !strings.Contains(string(env.Result), `"KeySize":{"grade":"Good"`) {
+		t.Errorf("scan: %d %s %+v", status, env.Result, env.Errors)
+	}
+	status, env = get("host=198.51.100.1:443")
+	if status != 403 || len(env.Errors) != 1 || !strings.Contains(env.Errors[0].Message, "198.51.100.1 is not on the allowlist") {
+		t.Errorf("scan outside the allowlist: %d %+v", status, env.Errors)
+	}
+	if !strings.Contains(pkid(t, "plugin", "list").stdout, "scancheck  tls") {
+		t.Error("plugin list does not show the scancheck builtin")
+	}
+}

@@ -19,7 +19,11 @@ type ScanSettings struct {
 	MaxConcurrent int
 	// MaxTimeout bounds a request's timeout (default and at most 5m).
 	MaxTimeout time.Duration
-	DefRange   hcl.Range
+	// Isolation runs the builtin checks in a plugin process
+	// (IsolationProcess, the default: they parse what scanned servers
+	// send) or in the daemon (IsolationInProcess).
+	Isolation string
+	DefRange  hcl.Range
 }
 
 // Scan block bounds.
@@ -30,7 +34,7 @@ const (
 )
 
 var scanSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "allow", Required: true}, {Name: "max_concurrent"}, {Name: "max_timeout"}},
+	Attributes: []hcl.AttributeSchema{{Name: "allow", Required: true}, {Name: "max_concurrent"}, {Name: "max_timeout"}, {Name: "isolation"}},
 }
 
 func (c *Config) decodeScan(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
@@ -67,6 +71,14 @@ func (c *Config) decodeScan(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		if !ds.HasErrors() && (s.MaxTimeout < time.Second || s.MaxTimeout > DefaultScanTimeout) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Limit out of range",
 				Detail: fmt.Sprintf("max_timeout must be between 1s and %v, not %v.", DefaultScanTimeout, s.MaxTimeout), Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if a := content.Attributes["isolation"]; a != nil {
+		ds := decodeAttr(a, ctx, &s.Isolation)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() && s.Isolation != IsolationProcess && s.Isolation != IsolationInProcess {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid isolation",
+				Detail: fmt.Sprintf("isolation must be %q or %q, not %q.", IsolationProcess, IsolationInProcess, s.Isolation), Subject: a.Expr.Range().Ptr()})
 		}
 	}
 	return diags

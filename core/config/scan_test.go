@@ -28,6 +28,7 @@ func TestScanBlock(t *testing.T) {
     allow          = ["127.0.0.0/8", "*.example.com"]
     max_concurrent = 2
     max_timeout    = "30s"
+    isolation      = "inprocess"
   }
 }
 scancheck "tls" "extra" {}
@@ -36,7 +37,7 @@ scancheck "tls" "extra" {}
 		t.Fatal(errs)
 	}
 	s := c.Pkid.Scan
-	if s == nil || !slices.Equal(s.Allow, []string{"127.0.0.0/8", "*.example.com"}) || s.MaxConcurrent != 2 || s.MaxTimeout != 30*time.Second {
+	if s == nil || !slices.Equal(s.Allow, []string{"127.0.0.0/8", "*.example.com"}) || s.MaxConcurrent != 2 || s.MaxTimeout != 30*time.Second || s.Isolation != IsolationInProcess {
 		t.Errorf("scan block %+v", s)
 	}
 	if len(c.ScanChecks) != 1 || c.ScanChecks[0].Kind != KindScanCheck || c.ScanChecks[0].Name != "extra" {
@@ -62,6 +63,7 @@ func TestScanBlockErrors(t *testing.T) {
 		{"scan {\n allow = [\"::1\"]\n max_timeout = \"soon\"\n}", "Invalid duration"},
 		{"scan { allow = [\"::1\"] }\n  scan { allow = [\"::1\"] }", "Duplicate scan block"},
 		{"scan {\n allow = [\"::1\"]\n extra = 1\n}", "Unsupported argument"},
+		{"scan {\n allow = [\"::1\"]\n isolation = \"none\"\n}", `isolation must be "process" or "inprocess", not "none"`},
 	} {
 		_, errs := loadText(t, "pkid {\n  "+tc.body+"\n}\n")
 		if !strings.Contains(errs, tc.want) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/egress"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/core/scan"
@@ -26,7 +27,7 @@ func scanOptions(ctx context.Context, loaded *catalog.Loaded, host *pluginhost.H
 	if err != nil {
 		return nil, fmt.Errorf("serve: scan: %w", err)
 	}
-	checks, err := scan.OpenChecks(ctx, host, loaded.ScanChecks)
+	checks, err := scan.OpenChecks(ctx, host, loaded.ScanChecks, cfg.Isolation == config.IsolationInProcess)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}

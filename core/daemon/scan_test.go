@@ -21,7 +21,7 @@ import (
 // A scan block turns the endpoints on for its allowlist only, with the
 // builtin checks.
 func TestDaemonScan(t *testing.T) {
-	loaded := devConfig(t, "  scan {\n    allow = [\"127.0.0.0/8\"]\n    max_concurrent = 1\n  }\n")
+	loaded := devConfig(t, "  scan {\n    allow = [\"127.0.0.0/8\"]\n    max_concurrent = 1\n    isolation = \"inprocess\"\n  }\n")
 	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
 	t.Cleanup(host.Close)
 	d, err := daemon.New(context.Background(), loaded, daemon.Options{
