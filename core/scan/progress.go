@@ -42,7 +42,7 @@ func (p *Progress) done(r *HostResult) {
 		}
 		return
 	}
-	fmt.Fprint(p.w, "\r"+p.line())
+	fmt.Fprint(p.w, "\r"+p.line()+"\x1b[K") // clear what a longer line left
 	if p.n == p.total {
 		fmt.Fprintln(p.w)
 	}
