@@ -42,16 +42,16 @@ func pkiFamily() *family {
 
 // leafChain fetches the chain or reports the failure as a finding; ok is
 // false when the finding was made.
-func leafChain(ctx context.Context, e *env) ([]*x509.Certificate, error, bool) {
+func leafChain(ctx context.Context, e *env) ([]*x509.Certificate, bool, error) {
 	chain, err := e.c.chain(ctx, e.t, e.addr())
 	if err != nil {
-		return nil, e.fail(err), false
+		return nil, false, e.fail(err)
 	}
-	return chain, nil, true
+	return chain, true, nil
 }
 
 func chainExpiration(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -98,7 +98,7 @@ func tooLong(c *x509.Certificate) bool {
 // mismatch, a bad signature. Warning: SHA-1, too long a validity, a failed
 // revocation check.
 func chainValidation(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -171,7 +171,7 @@ func fingerprint(c *x509.Certificate) string {
 }
 
 func chainOrder(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -195,7 +195,7 @@ func isSelfSigned(c *x509.Certificate) bool {
 }
 
 func hostnameMatch(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -230,7 +230,7 @@ func publicKeyInfo(c *x509.Certificate) keyInfo {
 // keySize grades the leaf key: RSA below 2048 bits or curves below 256
 // bits are Bad (NIST SP 800-57 retired both after 2013).
 func keySize(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -245,7 +245,7 @@ func keySize(ctx context.Context, e *env) error {
 }
 
 func signatureAlgorithm(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
