@@ -3,6 +3,7 @@ package scanchecks_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -76,6 +77,7 @@ func startEndpoints(t *testing.T, ca *testCA) endpoints {
 	ep["staple-revoked"] = serveGo(t, staple, "")
 
 	ep["withroot"] = serveGo(t, plain(leafOpts{includeRoot: true}), "")
+	ep["sha1"] = serveGo(t, plain(leafOpts{sigAlg: x509.ECDSAWithSHA1}), "")
 	// What neither Go, zcrypto nor Debian's openssl serves any more: the
 	// ServerHello of an EXPORT suite, and of SSL 3.0.
 	ep["export"] = serveRecorded(t, ztls.VersionTLS10, 0x0003) // TLS_RSA_EXPORT_WITH_RC4_40_MD5
@@ -178,6 +180,9 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"modern", "Broad", "IntermediateCAs", sdk.GradeGood, "", `"subject":"CN=pkid scan test intermediate"`},
 		{"modern", "Broad", "IntermediateCAs", sdk.GradeGood, "", `"known":true`},
 		{"selfsigned", "Broad", "IntermediateCAs", sdk.GradeSkipped, "no intermediate CA", ""},
+		{"sha1", "PKI", "SignatureAlgorithm", sdk.GradeBad, `"localhost" is signed with ECDSA-SHA1`, ""},
+		{"sha1", "PKI", "ChainValidation", sdk.GradeWarning, "localhost is signed by ECDSAWithSHA1", ""},
+		{"sha1", "Mozilla", "Intermediate", sdk.GradeBad, "certificate signed with ecdsa-with-SHA1; intermediate 6.0 allows", ""},
 		{"withroot", "PKI", "ChainOrder", sdk.GradeWarning, "the chain includes the root CN=pkid scan test root", ""},
 		{"tls13", "Mozilla", "Modern", sdk.GradeGood, "", `"failures":[]`},
 		{"tls13", "Mozilla", "Intermediate", sdk.GradeGood, "", ""},

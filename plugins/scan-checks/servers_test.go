@@ -92,6 +92,7 @@ type leafOpts struct {
 	ocsp, crl   string
 	selfSigned  bool
 	includeRoot bool // send the root after the intermediate
+	sigAlg      x509.SignatureAlgorithm
 }
 
 // issue returns the leaf and its chain (leaf, CA) as a Go certificate.
@@ -114,14 +115,15 @@ func (ca *testCA) issue(t *testing.T, o leafOpts) tls.Certificate {
 	serial := ca.serial
 	ca.mu.Unlock()
 	tmpl := &x509.Certificate{
-		SerialNumber:   big.NewInt(serial),
-		Subject:        pkix.Name{CommonName: o.dns[0]},
-		NotBefore:      o.notBefore,
-		NotAfter:       o.notAfter,
-		DNSNames:       o.dns,
-		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		AuthorityKeyId: ca.cert.SubjectKeyId,
+		SerialNumber:       big.NewInt(serial),
+		Subject:            pkix.Name{CommonName: o.dns[0]},
+		NotBefore:          o.notBefore,
+		NotAfter:           o.notAfter,
+		DNSNames:           o.dns,
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		AuthorityKeyId:     ca.cert.SubjectKeyId,
+		SignatureAlgorithm: o.sigAlg,
 	}
 	if !o.noIP {
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
