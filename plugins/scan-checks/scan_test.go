@@ -78,6 +78,8 @@ func startEndpoints(t *testing.T, ca *testCA) endpoints {
 
 	ep["withroot"] = serveGo(t, plain(leafOpts{includeRoot: true}), "")
 	ep["sha1"] = serveGo(t, plain(leafOpts{sigAlg: x509.ECDSAWithSHA1}), "")
+	ep["badhsts"] = serveGo(t, plain(leafOpts{}), "max-age=abc")
+	ep["nohttp"] = serveTLSOnly(t, plain(leafOpts{}))
 	// What neither Go, zcrypto nor Debian's openssl serves any more: the
 	// ServerHello of an EXPORT suite, and of SSL 3.0.
 	ep["export"] = serveRecorded(t, ztls.VersionTLS10, 0x0003) // TLS_RSA_EXPORT_WITH_RC4_40_MD5
@@ -206,6 +208,10 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"longlived", "Mozilla", "Intermediate", sdk.GradeBad, "certificate lifespan of 801 days; intermediate 6.0 allows 366", ""},
 		{"soon", "HTTP", "HSTS", sdk.GradeWarning, "max-age 300 is below six months", ""},
 		{"expired", "HTTP", "HSTS", sdk.GradeWarning, "no Strict-Transport-Security header", ""},
+		{"badhsts", "HTTP", "HSTS", sdk.GradeBad, `malformed Strict-Transport-Security header: max-age "abc"`, `{"header":"max-age=abc"}`},
+		{"nohttp", "HTTP", "HSTS", sdk.GradeSkipped, "no HTTP response", ""},
+		// HSTS is an HTTP rule: a service that is not HTTP is not graded on it.
+		{"nohttp", "Mozilla", "Intermediate", sdk.GradeBad, "group secp521r1 offered", `"warnings":["no OCSP response stapled; intermediate 6.0 recommends stapling"]`},
 
 		// Protocols and suites.
 		{"3des", "TLSHandshake", "CipherFlaws", sdk.GradeWarning, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA (3DES, CBC)", ""},

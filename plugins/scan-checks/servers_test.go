@@ -203,6 +203,31 @@ func serveGo(t *testing.T, cfg *tls.Config, hsts string) string {
 	return l.Addr().String()
 }
 
+// serveTLSOnly completes TLS handshakes and closes: a TLS service that is
+// not HTTP.
+func serveTLSOnly(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_ = c.(*tls.Conn).Handshake()
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
 // serveZ serves TLS with zcrypto's server, which still speaks SSL 3.0 and
 // RC4, and answers one HTTP request per connection.
 func serveZ(t *testing.T, cfg *ztls.Config) string {
