@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/plugintest"
 	ztls "github.com/zmap/zcrypto/tls"
 	"golang.org/x/crypto/ocsp"
 )
@@ -147,11 +149,16 @@ func TestFlawedEndpoints(t *testing.T) {
 	openSSLEndpoints(t, ca, ep)
 	sc := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","fetch_revocation":true}`, ca.roots()))
 	noFetch := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s"}`, ca.roots()))
+	grpc := plugintest.ServeGRPC(t, scanchecks.New())
+	plugintest.Configure(t, grpc, sdk.KindScanCheck, "flaws", map[string]any{"ca_file": ca.roots(), "dial_timeout": "5s"})
+	overGRPC := grpc.ScanCheck("flaws")
 	sc57 := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","mozilla_guidelines":"5.7"}`, ca.roots()))
 
 	cases := []expect{
 		// A modern endpoint, and a TLS 1.3-only one, grade Good.
 		{"modern", "Mozilla", "Intermediate", sdk.GradeGood, "", `"failures":[]`},
+		{"modern", "TLSHandshake", "CipherSuite", sdk.GradeGood, "grpc", `"TLS_AES_128_GCM_SHA256":[{"TLS 1.3":`},
+		{"legacy", "TLSHandshake", "CipherFlaws", sdk.GradeBad, "grpc", `"TLS_RSA_WITH_RC4_128_SHA":["RC4","NO_FS"]`},
 		{"modern", "Mozilla", "Modern", sdk.GradeBad, "TLS 1.2 offered; modern 6.0 allows TLS 1.3", ""},
 		{"modern", "TLSHandshake", "Versions", sdk.GradeGood, "", `["TLS 1.3","TLS 1.2"]`},
 		{"modern", "TLSHandshake", "CipherFlaws", sdk.GradeGood, "", "{}"},
@@ -255,6 +262,10 @@ func TestFlawedEndpoints(t *testing.T) {
 		}
 		if strings.Contains(c.reason, "fetch_revocation") {
 			sc = noFetch
+		}
+		if c.reason == "grpc" {
+			// Over gRPC: the finding and its output cross the wire intact.
+			sc, c.reason = overGRPC, ""
 		}
 		t.Run(c.endpoint+"/"+c.family+"/"+c.check+"/"+string(c.grade), func(t *testing.T) {
 			t.Parallel()
