@@ -107,7 +107,7 @@ func TestAgainstCFSSL(t *testing.T) {
 	ep := startEndpoints(t, ca)
 	openSSLEndpoints(t, ca, ep)
 	sc := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","fetch_revocation":true}`, ca.roots()))
-	names := []string{"modern", "tls13", "expired", "soon", "selfsigned", "wronghost", "weakkey", "3des", "legacy", "tls10", "dhe1024", "withroot", "sha1"}
+	names := []string{"modern", "tls13", "expired", "soon", "selfsigned", "wronghost", "weakkey", "3des", "legacy", "tls10", "dhe1024", "withroot", "sha1", "openssl"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

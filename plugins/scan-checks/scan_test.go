@@ -114,6 +114,9 @@ func openSSLEndpoints(t *testing.T, ca *testCA, ep endpoints) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// OpenSSL's defaults (TLS 1.2 and 1.3): no X25519MLKEM768 in 3.0, so
+	// the TLS 1.3 probes go through a HelloRetryRequest.
+	ep["openssl"] = serveOpenSSL(t, ca.issue(t, leafOpts{}))
 	ep["dhe1024"] = serveOpenSSL(t, rsaLeaf, "-min_protocol", "TLSv1.2", "-max_protocol", "TLSv1.2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0", "-dhparam", dh)
 }
 
@@ -238,6 +241,11 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"dhe1024", "Mozilla", "Intermediate", sdk.GradeBad, "DH group of 1024 bits; intermediate 6.0 needs 2048", ""},
 		{"dhe1024", "TLSSession", "SessionIDs", sdk.GradeGood, "", `{"TLS 1.2":true}`},
 		{"modern", "TLSSession", "SessionIDs", sdk.GradeWarning, "gives no session ID", ""},
+		{"openssl", "TLSHandshake", "Versions", sdk.GradeGood, "", `["TLS 1.3","TLS 1.2"]`},
+		{"openssl", "TLSHandshake", "CipherSuite", sdk.GradeGood, "", `"TLS_AES_256_GCM_SHA384":[{"TLS 1.3":["x25519",`},
+		{"openssl", "TLSSession", "SessionTickets", sdk.GradeGood, "", `"TLS 1.3":true`},
+		{"openssl", "TLSSession", "SessionIDs", sdk.GradeGood, "", `{"TLS 1.2":true}`},
+		{"openssl", "PKI", "ChainValidation", sdk.GradeGood, "", ""},
 		{"export", "TLSHandshake", "CipherFlaws", sdk.GradeBad, "TLS_RSA_EXPORT_WITH_RC4_40_MD5 (EXPORT, RC4, NO_FS)", ""},
 		{"export", "TLSHandshake", "CipherSuite", sdk.GradeGood, "", `[{"TLS_RSA_EXPORT_WITH_RC4_40_MD5":["TLS 1.0"]}]`},
 
