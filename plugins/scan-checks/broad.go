@@ -23,7 +23,7 @@ type intermediate struct {
 // leaf. CFSSL's scanner takes a CIDR range itself; pkid's runner expands
 // ranges into hosts and runs this per host.
 func intermediateCAs(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}

@@ -35,8 +35,9 @@ func dnsLookup(ctx context.Context, e *env) error {
 }
 
 // cloudflareRanges are the ranges Cloudflare publishes at
-// https://www.cloudflare.com/ips/ (as of 2026). CFSSL downloads them on
-// each run; pkid dials nothing but the target, so it carries them.
+// https://www.cloudflare.com/ips/ (the list unchanged since 2021). CFSSL
+// downloads them on each run; pkid dials nothing but the target, so it
+// carries them.
 var cloudflareRanges = func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range strings.Fields(`

@@ -142,15 +142,15 @@ func removeCurve(s []ztls.CurveID, v ztls.CurveID) []ztls.CurveID {
 
 // scanOrFail runs scanAll, reporting a failure as a finding; ok is false
 // when it did.
-func scanOrFail(ctx context.Context, e *env) ([]*versionScan, error, bool) {
+func scanOrFail(ctx context.Context, e *env) ([]*versionScan, bool, error) {
 	scans, err := e.c.scanAll(ctx, e.t, e.addr())
 	if err != nil {
-		return nil, e.fail(err), false
+		return nil, false, e.fail(err)
 	}
 	if len(scans) == 0 {
-		return nil, e.emit(sdk.GradeBad, "couldn't negotiate any cipher suites", nil), false
+		return nil, false, e.emit(sdk.GradeBad, "couldn't negotiate any cipher suites", nil)
 	}
-	return scans, nil, true
+	return scans, true, nil
 }
 
 // cipherSuiteOutput is CFSSL's shape: [{"<suite>": ["TLS 1.2", {"TLS 1.2": ["secp256r1"]}]}],
@@ -183,7 +183,7 @@ func cipherSuiteOutput(scans []*versionScan) []map[string][]any {
 
 // cipherSuiteScan grades like CFSSL: Warning when SSL 3.0 is accepted.
 func cipherSuiteScan(ctx context.Context, e *env) error {
-	scans, err, ok := scanOrFail(ctx, e)
+	scans, ok, err := scanOrFail(ctx, e)
 	if !ok {
 		return err
 	}
@@ -238,7 +238,7 @@ func (c *checker) enumerateOne(ctx context.Context, t *target, addr string, v ui
 }
 
 func cipherFlaws(ctx context.Context, e *env) error {
-	scans, err, ok := scanOrFail(ctx, e)
+	scans, ok, err := scanOrFail(ctx, e)
 	if !ok {
 		return err
 	}
@@ -289,7 +289,7 @@ type keyExchangeOutput struct {
 }
 
 func keyExchange(ctx context.Context, e *env) error {
-	scans, err, ok := scanOrFail(ctx, e)
+	scans, ok, err := scanOrFail(ctx, e)
 	if !ok {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,6 +71,9 @@ func parseHSTS(v string) (*hstsPolicy, error) {
 	return p, nil
 }
 
+// errNoHTTP is a TLS service that does not answer HTTP.
+var errNoHTTP = errors.New("no HTTP response")
+
 // fetchHSTS sends GET / over TLS and returns the response's HSTS header
 // ("" when absent); an error when no HTTP response came.
 func (c *checker) fetchHSTS(ctx context.Context, e *env) (string, error) {
@@ -98,7 +102,7 @@ func (c *checker) fetchHSTS(ctx context.Context, e *env) (string, error) {
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, maxHeaderBytes)), nil)
 	if err != nil {
-		return "", fmt.Errorf("no HTTP response: %w", err)
+		return "", fmt.Errorf("%w: %v", errNoHTTP, err)
 	}
 	resp.Body.Close()
 	return resp.Header.Get("Strict-Transport-Security"), nil
@@ -107,7 +111,7 @@ func (c *checker) fetchHSTS(ctx context.Context, e *env) (string, error) {
 func hsts(ctx context.Context, e *env) error {
 	v, err := e.c.fetchHSTS(ctx, e)
 	if err != nil {
-		if _, ok := err.(interface{ Timeout() bool }); ok || strings.Contains(err.Error(), "no HTTP response") {
+		if errors.Is(err, errNoHTTP) {
 			return e.emit(sdk.GradeSkipped, err.Error(), nil)
 		}
 		return e.fail(err)

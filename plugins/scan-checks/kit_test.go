@@ -42,3 +42,13 @@ func TestScanCheckKit(t *testing.T) {
 		return newInstance(t, `{"dial_timeout":"3s","fetch_revocation":false}`)
 	})
 }
+
+// The same kit over a real gRPC connection, as pkid sees an out-of-process
+// plugin.
+func TestScanCheckKitGRPC(t *testing.T) {
+	plugintest.TestScanCheck(t, func(t *testing.T) sdk.ScanCheck {
+		c := plugintest.ServeGRPC(t, scanchecks.New())
+		plugintest.Configure(t, c, sdk.KindScanCheck, "kit", map[string]any{"dial_timeout": "3s"})
+		return c.ScanCheck("kit")
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -39,6 +40,7 @@ type targetProfile struct {
 	stapled bool
 	hsts    *hstsPolicy // nil: no valid header
 	hstsErr string      // why hsts is nil
+	notHTTP bool        // the service does not speak HTTP: no HSTS rule
 }
 
 func (c *checker) profileTarget(ctx context.Context, e *env) (*targetProfile, error) {
@@ -55,6 +57,8 @@ func (c *checker) profileTarget(ctx context.Context, e *env) (*targetProfile, er
 		p.stapled = len(st.OCSPResponse) > 0
 	}
 	switch v, err := c.fetchHSTS(ctx, e); {
+	case errors.Is(err, errNoHTTP):
+		p.notHTTP = true
 	case err != nil:
 		p.hstsErr = err.Error()
 	case v == "":
@@ -173,6 +177,7 @@ func grade(g *guidelines, name string, p *targetProfile) *mozillaResult {
 		warn("no OCSP response stapled; %s recommends stapling", rule)
 	}
 	switch {
+	case p.notHTTP:
 	case p.hsts == nil:
 		warn("%s; %s recommends HSTS with max-age %d", p.hstsErr, rule, conf.HSTSMinAge)
 	case p.hsts.MaxAge < conf.HSTSMinAge:

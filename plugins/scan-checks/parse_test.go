@@ -113,3 +113,14 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+func TestInCloudflare(t *testing.T) {
+	for ip, want := range map[string]bool{
+		"104.16.132.229": true, "172.64.0.1": true, "2606:4700::6810:84e5": true, "::ffff:104.16.0.1": true,
+		"127.0.0.1": false, "8.8.8.8": false, "2001:db8::1": false, "not-an-ip": false,
+	} {
+		if got := inCloudflare(ip); got != want {
+			t.Errorf("inCloudflare(%s) = %v, want %v", ip, got, want)
+		}
+	}
+}

@@ -3,9 +3,11 @@ package scanchecks
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha1" //nolint:gosec // checking, not making, SHA-1 signatures
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -42,16 +44,16 @@ func pkiFamily() *family {
 
 // leafChain fetches the chain or reports the failure as a finding; ok is
 // false when the finding was made.
-func leafChain(ctx context.Context, e *env) ([]*x509.Certificate, error, bool) {
+func leafChain(ctx context.Context, e *env) ([]*x509.Certificate, bool, error) {
 	chain, err := e.c.chain(ctx, e.t, e.addr())
 	if err != nil {
-		return nil, e.fail(err), false
+		return nil, false, e.fail(err)
 	}
-	return chain, nil, true
+	return chain, true, nil
 }
 
 func chainExpiration(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -98,7 +100,7 @@ func tooLong(c *x509.Certificate) bool {
 // mismatch, a bad signature. Warning: SHA-1, too long a validity, a failed
 // revocation check.
 func chainValidation(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -130,7 +132,7 @@ func chainValidation(ctx context.Context, e *env) error {
 		if !bytes.Equal(cert.AuthorityKeyId, parent.SubjectKeyId) {
 			return e.emit(sdk.GradeBad, fmt.Sprintf("%s AuthorityKeyId differs from %s SubjectKeyId", cert.Subject.CommonName, parent.Subject.CommonName), warnings)
 		}
-		if err := cert.CheckSignatureFrom(parent); err != nil {
+		if err := checkSignature(cert, parent); err != nil {
 			return e.emit(sdk.GradeBad, fmt.Sprintf("%s is not signed by %s: %v", cert.Subject.CommonName, parent.Subject.CommonName, err), warnings)
 		}
 		switch cert.SignatureAlgorithm {
@@ -171,7 +173,7 @@ func fingerprint(c *x509.Certificate) string {
 }
 
 func chainOrder(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -180,7 +182,7 @@ func chainOrder(ctx context.Context, e *env) error {
 		out[i] = c.Subject.String()
 	}
 	for i := 0; i+1 < len(chain); i++ {
-		if chain[i].CheckSignatureFrom(chain[i+1]) != nil {
+		if checkSignature(chain[i], chain[i+1]) != nil {
 			return e.emit(sdk.GradeBad, fmt.Sprintf("certificate %d (%s) is not issued by certificate %d (%s)", i, out[i], i+1, out[i+1]), out)
 		}
 	}
@@ -195,7 +197,7 @@ func isSelfSigned(c *x509.Certificate) bool {
 }
 
 func hostnameMatch(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -230,7 +232,7 @@ func publicKeyInfo(c *x509.Certificate) keyInfo {
 // keySize grades the leaf key: RSA below 2048 bits or curves below 256
 // bits are Bad (NIST SP 800-57 retired both after 2013).
 func keySize(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -245,7 +247,7 @@ func keySize(ctx context.Context, e *env) error {
 }
 
 func signatureAlgorithm(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}
@@ -265,4 +267,35 @@ func signatureAlgorithm(ctx context.Context, e *env) error {
 		return e.emit(sdk.GradeBad, strings.Join(weak, "; "), out)
 	}
 	return e.emit(sdk.GradeGood, "", out)
+}
+
+// checkSignature checks that parent signed cert. Go's x509 refuses SHA-1
+// signatures outright; a scanner must still tell a SHA-1 signature (a
+// Warning) from a wrong one (Bad), so those are checked here.
+func checkSignature(cert, parent *x509.Certificate) error {
+	var hash crypto.Hash
+	switch cert.SignatureAlgorithm {
+	case x509.SHA1WithRSA, x509.ECDSAWithSHA1:
+		hash = crypto.SHA1
+	default:
+		return cert.CheckSignatureFrom(parent)
+	}
+	if parent.BasicConstraintsValid && !parent.IsCA {
+		return fmt.Errorf("parent is not a CA")
+	}
+	sum := sha1.Sum(cert.RawTBSCertificate)
+	switch pub := parent.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if cert.SignatureAlgorithm == x509.SHA1WithRSA {
+			return rsa.VerifyPKCS1v15(pub, hash, sum[:], cert.Signature)
+		}
+	case *ecdsa.PublicKey:
+		if cert.SignatureAlgorithm == x509.ECDSAWithSHA1 {
+			if !ecdsa.VerifyASN1(pub, sum[:], cert.Signature) {
+				return fmt.Errorf("ECDSA-SHA1 signature does not verify")
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("signature algorithm %s does not match the parent's key", cert.SignatureAlgorithm)
 }

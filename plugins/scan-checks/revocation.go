@@ -132,7 +132,7 @@ func (c *checker) checkCRL(ctx context.Context, u string, cert, issuer *x509.Cer
 }
 
 func revocation(ctx context.Context, e *env) error {
-	chain, err, ok := leafChain(ctx, e)
+	chain, ok, err := leafChain(ctx, e)
 	if !ok {
 		return err
 	}

@@ -3,6 +3,7 @@ package scanchecks_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/plugintest"
 	ztls "github.com/zmap/zcrypto/tls"
 	"golang.org/x/crypto/ocsp"
 )
@@ -76,6 +79,9 @@ func startEndpoints(t *testing.T, ca *testCA) endpoints {
 	ep["staple-revoked"] = serveGo(t, staple, "")
 
 	ep["withroot"] = serveGo(t, plain(leafOpts{includeRoot: true}), "")
+	ep["sha1"] = serveGo(t, plain(leafOpts{sigAlg: x509.ECDSAWithSHA1}), "")
+	ep["badhsts"] = serveGo(t, plain(leafOpts{}), "max-age=abc")
+	ep["nohttp"] = serveTLSOnly(t, plain(leafOpts{}))
 	// What neither Go, zcrypto nor Debian's openssl serves any more: the
 	// ServerHello of an EXPORT suite, and of SSL 3.0.
 	ep["export"] = serveRecorded(t, ztls.VersionTLS10, 0x0003) // TLS_RSA_EXPORT_WITH_RC4_40_MD5
@@ -108,6 +114,9 @@ func openSSLEndpoints(t *testing.T, ca *testCA, ep endpoints) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// OpenSSL's defaults (TLS 1.2 and 1.3): no X25519MLKEM768 in 3.0, so
+	// the TLS 1.3 probes go through a HelloRetryRequest.
+	ep["openssl"] = serveOpenSSL(t, ca.issue(t, leafOpts{}))
 	ep["dhe1024"] = serveOpenSSL(t, rsaLeaf, "-min_protocol", "TLSv1.2", "-max_protocol", "TLSv1.2", "-cipher", "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0", "-dhparam", dh)
 }
 
@@ -143,11 +152,16 @@ func TestFlawedEndpoints(t *testing.T) {
 	openSSLEndpoints(t, ca, ep)
 	sc := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","fetch_revocation":true}`, ca.roots()))
 	noFetch := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s"}`, ca.roots()))
+	grpc := plugintest.ServeGRPC(t, scanchecks.New())
+	plugintest.Configure(t, grpc, sdk.KindScanCheck, "flaws", map[string]any{"ca_file": ca.roots(), "dial_timeout": "5s"})
+	overGRPC := grpc.ScanCheck("flaws")
 	sc57 := newInstance(t, fmt.Sprintf(`{"ca_file":%q,"dial_timeout":"5s","mozilla_guidelines":"5.7"}`, ca.roots()))
 
 	cases := []expect{
 		// A modern endpoint, and a TLS 1.3-only one, grade Good.
 		{"modern", "Mozilla", "Intermediate", sdk.GradeGood, "", `"failures":[]`},
+		{"modern", "TLSHandshake", "CipherSuite", sdk.GradeGood, "grpc", `"TLS_AES_128_GCM_SHA256":[{"TLS 1.3":`},
+		{"legacy", "TLSHandshake", "CipherFlaws", sdk.GradeBad, "grpc", `"TLS_RSA_WITH_RC4_128_SHA":["RC4","NO_FS"]`},
 		{"modern", "Mozilla", "Modern", sdk.GradeBad, "TLS 1.2 offered; modern 6.0 allows TLS 1.3", ""},
 		{"modern", "TLSHandshake", "Versions", sdk.GradeGood, "", `["TLS 1.3","TLS 1.2"]`},
 		{"modern", "TLSHandshake", "CipherFlaws", sdk.GradeGood, "", "{}"},
@@ -159,6 +173,13 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"modern", "TLSHandshake", "KeyExchange", sdk.GradeGood, "", `"TLS 1.2":["x25519","secp256r1","secp384r1"]`},
 		{"modern", "TLSHandshake", "ALPN", sdk.GradeGood, "", `["h2","http/1.1"]`},
 		{"modern", "Connectivity", "TLSDial", sdk.GradeGood, "", ""},
+		{"modern", "Connectivity", "DNSLookup", sdk.GradeGood, "", `["127.0.0.1"]`},
+		{"modern", "Connectivity", "CloudFlareStatus", sdk.GradeBad, "not in Cloudflare's ranges: 127.0.0.1", `{"127.0.0.1":false}`},
+		{"modern", "Connectivity", "TCPDial", sdk.GradeGood, "", ""},
+		{"modern", "Connectivity", "IPv4", sdk.GradeGood, "", `{"127.0.0.1":true}`},
+		{"modern", "Connectivity", "IPv6", sdk.GradeSkipped, "no IPv6 address", ""},
+		{"modern", "PKI", "MultipleCerts", sdk.GradeGood, "", ""},
+		{"modern", "PKI", "SignatureAlgorithm", sdk.GradeGood, "", `["ECDSA-SHA256","ECDSA-SHA256"]`},
 		{"modern", "PKI", "ChainValidation", sdk.GradeGood, "", ""},
 		{"modern", "PKI", "ChainOrder", sdk.GradeGood, "", ""},
 		{"modern", "PKI", "HostnameMatch", sdk.GradeGood, "", `"127.0.0.1"`},
@@ -171,6 +192,9 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"modern", "Broad", "IntermediateCAs", sdk.GradeGood, "", `"subject":"CN=pkid scan test intermediate"`},
 		{"modern", "Broad", "IntermediateCAs", sdk.GradeGood, "", `"known":true`},
 		{"selfsigned", "Broad", "IntermediateCAs", sdk.GradeSkipped, "no intermediate CA", ""},
+		{"sha1", "PKI", "SignatureAlgorithm", sdk.GradeBad, `"localhost" is signed with ECDSA-SHA1`, ""},
+		{"sha1", "PKI", "ChainValidation", sdk.GradeWarning, "localhost is signed by ECDSAWithSHA1", ""},
+		{"sha1", "Mozilla", "Intermediate", sdk.GradeBad, "certificate signed with ecdsa-with-SHA1; intermediate 6.0 allows", ""},
 		{"withroot", "PKI", "ChainOrder", sdk.GradeWarning, "the chain includes the root CN=pkid scan test root", ""},
 		{"tls13", "Mozilla", "Modern", sdk.GradeGood, "", `"failures":[]`},
 		{"tls13", "Mozilla", "Intermediate", sdk.GradeGood, "", ""},
@@ -194,6 +218,10 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"longlived", "Mozilla", "Intermediate", sdk.GradeBad, "certificate lifespan of 801 days; intermediate 6.0 allows 366", ""},
 		{"soon", "HTTP", "HSTS", sdk.GradeWarning, "max-age 300 is below six months", ""},
 		{"expired", "HTTP", "HSTS", sdk.GradeWarning, "no Strict-Transport-Security header", ""},
+		{"badhsts", "HTTP", "HSTS", sdk.GradeBad, `malformed Strict-Transport-Security header: max-age "abc"`, `{"header":"max-age=abc"}`},
+		{"nohttp", "HTTP", "HSTS", sdk.GradeSkipped, "no HTTP response", ""},
+		// HSTS is an HTTP rule: a service that is not HTTP is not graded on it.
+		{"nohttp", "Mozilla", "Intermediate", sdk.GradeBad, "group secp521r1 offered", `"warnings":["no OCSP response stapled; intermediate 6.0 recommends stapling"]`},
 
 		// Protocols and suites.
 		{"3des", "TLSHandshake", "CipherFlaws", sdk.GradeWarning, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA (3DES, CBC)", ""},
@@ -213,6 +241,11 @@ func TestFlawedEndpoints(t *testing.T) {
 		{"dhe1024", "Mozilla", "Intermediate", sdk.GradeBad, "DH group of 1024 bits; intermediate 6.0 needs 2048", ""},
 		{"dhe1024", "TLSSession", "SessionIDs", sdk.GradeGood, "", `{"TLS 1.2":true}`},
 		{"modern", "TLSSession", "SessionIDs", sdk.GradeWarning, "gives no session ID", ""},
+		{"openssl", "TLSHandshake", "Versions", sdk.GradeGood, "", `["TLS 1.3","TLS 1.2"]`},
+		{"openssl", "TLSHandshake", "CipherSuite", sdk.GradeGood, "", `"TLS_AES_256_GCM_SHA384":[{"TLS 1.3":["x25519",`},
+		{"openssl", "TLSSession", "SessionTickets", sdk.GradeGood, "", `"TLS 1.3":true`},
+		{"openssl", "TLSSession", "SessionIDs", sdk.GradeGood, "", `{"TLS 1.2":true}`},
+		{"openssl", "PKI", "ChainValidation", sdk.GradeGood, "", ""},
 		{"export", "TLSHandshake", "CipherFlaws", sdk.GradeBad, "TLS_RSA_EXPORT_WITH_RC4_40_MD5 (EXPORT, RC4, NO_FS)", ""},
 		{"export", "TLSHandshake", "CipherSuite", sdk.GradeGood, "", `[{"TLS_RSA_EXPORT_WITH_RC4_40_MD5":["TLS 1.0"]}]`},
 
@@ -237,6 +270,10 @@ func TestFlawedEndpoints(t *testing.T) {
 		}
 		if strings.Contains(c.reason, "fetch_revocation") {
 			sc = noFetch
+		}
+		if c.reason == "grpc" {
+			// Over gRPC: the finding and its output cross the wire intact.
+			sc, c.reason = overGRPC, ""
 		}
 		t.Run(c.endpoint+"/"+c.family+"/"+c.check+"/"+string(c.grade), func(t *testing.T) {
 			t.Parallel()

@@ -92,6 +92,7 @@ type leafOpts struct {
 	ocsp, crl   string
 	selfSigned  bool
 	includeRoot bool // send the root after the intermediate
+	sigAlg      x509.SignatureAlgorithm
 }
 
 // issue returns the leaf and its chain (leaf, CA) as a Go certificate.
@@ -114,14 +115,15 @@ func (ca *testCA) issue(t *testing.T, o leafOpts) tls.Certificate {
 	serial := ca.serial
 	ca.mu.Unlock()
 	tmpl := &x509.Certificate{
-		SerialNumber:   big.NewInt(serial),
-		Subject:        pkix.Name{CommonName: o.dns[0]},
-		NotBefore:      o.notBefore,
-		NotAfter:       o.notAfter,
-		DNSNames:       o.dns,
-		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		AuthorityKeyId: ca.cert.SubjectKeyId,
+		SerialNumber:       big.NewInt(serial),
+		Subject:            pkix.Name{CommonName: o.dns[0]},
+		NotBefore:          o.notBefore,
+		NotAfter:           o.notAfter,
+		DNSNames:           o.dns,
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		AuthorityKeyId:     ca.cert.SubjectKeyId,
+		SignatureAlgorithm: o.sigAlg,
 	}
 	if !o.noIP {
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
@@ -198,6 +200,31 @@ func serveGo(t *testing.T, cfg *tls.Config, hsts string) string {
 	}
 	go srv.ServeTLS(l, "", "")
 	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// serveTLSOnly completes TLS handshakes and closes: a TLS service that is
+// not HTTP.
+func serveTLSOnly(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_ = c.(*tls.Conn).Handshake()
+			}()
+		}
+	}()
 	return l.Addr().String()
 }
 
