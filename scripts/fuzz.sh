@@ -24,6 +24,7 @@ targets=(
 	"./core/ca/csr FuzzParseCSR"
 	"./core/ca/csr FuzzParsePrivateKey"
 	"./core/ca/csr FuzzDNSName"
+	"./core/aia FuzzParseCerts"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 )
 
