@@ -75,6 +75,7 @@ func run(args []string, e *env) int {
 			"ocspsign":          factory(e, ocspsignCmd),
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
+			"mkbundle":          factory(e, mkbundleCmd),
 		},
 	}
 	code, err := c.Run()
