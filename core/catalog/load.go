@@ -19,6 +19,7 @@ type Loaded struct {
 	Catalog    *Catalog
 	KeyStores  map[string]sdk.KeyStore
 	CertStores map[string]sdk.CertStore
+	Trusts     map[string]sdk.Trust
 }
 
 // LoadRequest says how far to go.
@@ -41,8 +42,8 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}}
-	blocks := append(append([]*config.PluginBlock{}, cfg.KeyStores...), cfg.CertStores...)
+	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}, Trusts: map[string]sdk.Trust{}}
+	blocks := append(append(append([]*config.PluginBlock{}, cfg.KeyStores...), cfg.CertStores...), cfg.Trusts...)
 	for _, b := range blocks {
 		inst, ds := loadBlock(ctx, req, cat, b)
 		diags = append(diags, ds...)
@@ -59,6 +60,8 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 				v = groupcommit.Wrap(v)
 			}
 			out.CertStores[b.Name] = v
+		case sdk.Trust:
+			out.Trusts[b.Name] = v
 		}
 	}
 	if diags.HasErrors() {

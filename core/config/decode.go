@@ -23,6 +23,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "pkid"},
 		{Type: KindKeyStore, LabelNames: []string{"type", "name"}},
 		{Type: KindCertStore, LabelNames: []string{"type", "name"}},
+		{Type: KindTrust, LabelNames: []string{"type", "name"}},
+		{Type: "bundle"},
 		{Type: "plugin", LabelNames: []string{"type"}},
 		{Type: "ca", LabelNames: []string{"name"}},
 	},
@@ -107,14 +109,19 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 		switch b.Type {
 		case "pkid":
 			ds = c.decodePkid(b, ctx)
-		case KindKeyStore, KindCertStore:
+		case KindKeyStore, KindCertStore, KindTrust:
 			var pb *PluginBlock
 			pb, ds = decodeInstance(b, ctx)
-			if b.Type == KindKeyStore {
+			switch b.Type {
+			case KindKeyStore:
 				c.KeyStores = append(c.KeyStores, pb)
-			} else {
+			case KindCertStore:
 				c.CertStores = append(c.CertStores, pb)
+			default:
+				c.Trusts = append(c.Trusts, pb)
 			}
+		case "bundle":
+			ds = c.decodeBundle(b, ctx, dir)
 		case "plugin":
 			var ep *ExternalPlugin
 			ep, ds = decodeExternalPlugin(b, ctx, dir)

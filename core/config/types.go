@@ -12,6 +12,8 @@ type Config struct {
 	Pkid       PkidBlock
 	KeyStores  []*PluginBlock
 	CertStores []*PluginBlock
+	Trusts     []*PluginBlock // trust "TYPE" "NAME" blocks, combined by the bundler
+	Bundle     BundleBlock
 	Plugins    []*ExternalPlugin
 	CAs        []*CA
 	// Files holds every parsed file by name, for rendering diagnostics.
