@@ -2,9 +2,9 @@
 // Authority Information Access caIssuers URLs, for the bundler to complete
 // chains whose intermediates the client left out. Every connection goes
 // through an egress.Policy (the daemon's allowlist; the CLI's is
-// unrestricted), under a time limit and a response size limit, and what it
-// fetched can be kept in a stash directory (CFSSL's -int-dir) for the next
-// run to load as intermediates.
+// unrestricted), under a time limit and a response size limit. Keeping
+// what was fetched (CFSSL's -int-dir) is the bundler's job: it stashes only
+// the intermediates a verified chain used.
 package aia
 
 import (
@@ -15,9 +15,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pkid/pkid/core/egress"
@@ -44,9 +41,6 @@ type Fetcher struct {
 	Timeout time.Duration
 	// MaxBytes bounds a response body (0: DefaultMaxBytes).
 	MaxBytes int64
-	// Stash, when set, is a directory where fetched CA certificates are
-	// written as PEM under CFSSL's names (StashName); created if missing.
-	Stash string
 }
 
 // Fetch returns the certificates at rawURL: a DER certificate, PEM
@@ -116,11 +110,6 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]*x509.Certificate
 	if err != nil {
 		return nil, fmt.Errorf("aia: %s: %w", redact(u), err)
 	}
-	if f.Stash != "" {
-		if err := stash(f.Stash, certs); err != nil {
-			return certs, fmt.Errorf("aia: %w", err)
-		}
-	}
 	return certs, nil
 }
 
@@ -138,61 +127,4 @@ func redact(u *url.URL) string {
 	c := *u
 	c.User, c.RawQuery, c.Fragment = nil, "", ""
 	return c.String()
-}
-
-// StashName is CFSSL's file name for a stashed intermediate: the subject
-// CN without dots and spaces, the SKI and the serial in hex.
-func StashName(c *x509.Certificate) string {
-	name := strings.NewReplacer(".", "", " ", "").Replace(c.Subject.CommonName)
-	// A CN is attacker-chosen: it must not leave the directory.
-	name = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 {
-			return '_'
-		}
-		return r
-	}, name)
-	return fmt.Sprintf("%s_%x_%x.crt", name, c.SubjectKeyId, c.SerialNumber.Bytes())
-}
-
-// stash writes the CA certificates among certs into dir, leaving files
-// that exist alone.
-func stash(dir string, certs []*x509.Certificate) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("stash: %w", err)
-	}
-	for _, c := range certs {
-		if !c.IsCA {
-			continue
-		}
-		path := filepath.Join(dir, StashName(c))
-		if err := writeNew(path, pemCert(c)); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("stash: %w", err)
-		}
-	}
-	return nil
-}
-
-// writeNew writes a file that must not exist, through a temporary file so
-// a reader (a trust source watching the stash) never sees half of it.
-func writeNew(path string, b []byte) error {
-	if _, err := os.Lstat(path); err == nil {
-		return os.ErrExist
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".stash-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Link(tmp.Name(), path) // fails if path appeared meanwhile
 }

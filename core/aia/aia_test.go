@@ -214,32 +214,6 @@ func mustPolicy(t *testing.T, allow ...string) *egress.Policy {
 	return p
 }
 
-func TestStash(t *testing.T) {
-	a := newCA(t, "Issuing CA. one/../x")
-	srv, f := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(a.Raw) })
-	f.Stash = filepath.Join(t.TempDir(), "int")
-	for range 2 { // the second fetch finds the file there and keeps it
-		if _, err := f.Fetch(t.Context(), srv.URL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ents, _ := os.ReadDir(f.Stash)
-	if len(ents) != 1 {
-		t.Fatalf("stash holds %d files, want 1", len(ents))
-	}
-	want := aia.StashName(a)
-	if ents[0].Name() != want {
-		t.Errorf("stashed as %q, want %q", ents[0].Name(), want)
-	}
-	if strings.ContainsAny(want, "/ ") || !strings.HasPrefix(want, "IssuingCA") || !strings.HasSuffix(want, "_1234.crt") {
-		t.Errorf("StashName = %q, want CFSSL's CN_SKI_serial.crt without separators", want)
-	}
-	b, _ := os.ReadFile(filepath.Join(f.Stash, want))
-	if !bytes.Equal(b, pemOf(a)) {
-		t.Error("the stashed file is not the certificate's PEM")
-	}
-}
-
 func FuzzParseCerts(f *testing.F) {
 	ca := newCA(f, "fuzz")
 	f.Add(ca.Raw)

@@ -104,8 +104,3 @@ func pkcs7Certs(der []byte) ([][]byte, error) {
 	}
 	return out, nil
 }
-
-// pemCert encodes c as a PEM block.
-func pemCert(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
