@@ -26,6 +26,7 @@ targets=(
 	"./core/ca/csr FuzzDNSName"
 	"./core/aia FuzzParseCerts"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
+	"./core/bundle FuzzParseChain"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -16,6 +16,8 @@ const (
 	CodeCertInvalid      = 1210 // + x509.InvalidReason of the failure
 	CodeUnknownAuthority = 1220 // no path to a trusted root
 	CodeBadRequest       = 1300 // the request itself is malformed (no leaf)
+	CodeKeyParse         = 2003 // the private key did not parse
+	CodeKeyEncrypted     = 2100 // the private key is encrypted
 	CodeKeyUnsupported   = 2200 // neither RSA, ECDSA nor Ed25519
 	CodeKeyMismatch      = 2300 // the key does not match the leaf
 	CodeIntermediates    = 3003 // an intermediate offered to the pool did not parse
