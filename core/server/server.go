@@ -28,7 +28,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign"}
+	"crl", "gencrl", "ocspsign", "bundle"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -87,6 +87,9 @@ type Options struct {
 	// to apply the egress policy (docs/differences-from-cfssl.md, "Outbound
 	// dials are opt-in"). Nil: domain lookups refused.
 	Dial func(ctx context.Context, hostport string) ([]*x509.Certificate, error)
+	// Bundle enables the bundle endpoint and sign's "bundle": true; nil:
+	// bundle answers 404 and "bundle": true adds a message.
+	Bundle *BundleOptions
 	// HealthChecks are extra named probes for health (e.g. a keystore
 	// ping); a failing one answers 503 naming it. Keep them cheap.
 	HealthChecks map[string]func(ctx context.Context) error
@@ -183,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		"crl":      {http.MethodGet, s.crl},
 		"gencrl":   {http.MethodPost, s.gencrl},
 		"ocspsign": {http.MethodPost, s.ocspsign},
+		"bundle":   {http.MethodPost, s.bundleRequest},
 	}
 	for _, name := range opts.Enabled {
 		name = strings.TrimSpace(name)
@@ -233,6 +237,9 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 	}
 	if s.opts.Store == nil {
 		off("revoke", "no certificate store configured")
+	}
+	if s.opts.Bundle == nil || s.opts.Bundle.Pool == nil {
+		off("bundle", "no trust block configured")
 	}
 }
 
