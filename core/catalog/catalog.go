@@ -26,7 +26,7 @@ var builtins = map[string]map[string]func() sdk.Plugin{
 }
 
 // Kinds that configuration blocks can instantiate.
-var Kinds = []string{sdk.KindKeyStore, sdk.KindCertStore}
+var Kinds = []string{sdk.KindKeyStore, sdk.KindCertStore, sdk.KindTrust, sdk.KindScanCheck}
 
 // Builtin is one builtin plugin.
 type Builtin struct {
