@@ -76,6 +76,7 @@ func run(args []string, e *env) int {
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
 			"mkbundle":          factory(e, mkbundleCmd),
+			"bundle":            factory(e, bundleCmd),
 		},
 	}
 	code, err := c.Run()
