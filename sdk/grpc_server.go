@@ -44,6 +44,10 @@ func (srv *server) register(s *grpc.Server) {
 			pb.RegisterKeyStoreServer(s, &keyStoreServer{srv: srv})
 		case KindCertStore:
 			pb.RegisterCertStoreServer(s, &certStoreServer{srv: srv})
+		case KindTrust:
+			pb.RegisterTrustServer(s, &trustServer{srv: srv})
+		case KindScanCheck:
+			pb.RegisterScanCheckServer(s, &scanCheckServer{srv: srv})
 		}
 	}
 }

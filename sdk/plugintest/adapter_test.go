@@ -78,6 +78,8 @@ func TestAdapterCapabilities(t *testing.T) {
 		{"keystore with import", sdk.KindKeyStore, func() sdk.Instance { return importing{} }, []string{rpc.CapImportKey}},
 		{"certstore", sdk.KindCertStore, func() sdk.Instance { return &certstoreMem{} }, nil},
 		{"batching certstore", sdk.KindCertStore, func() sdk.Instance { return &batching{} }, []string{rpc.CapPutBatch}},
+		{"trust", sdk.KindTrust, func() sdk.Instance { return &trustMem{} }, nil},
+		{"scancheck", sdk.KindScanCheck, func() sdk.Instance { return scanMem{} }, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var seen sdk.Config
@@ -122,6 +124,13 @@ func TestAdapterKind(t *testing.T) {
 	err := cl.Configure(t.Context(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "a", JSON: []byte(`{}`)})
 	if err == nil || !strings.Contains(err.Error(), "does not implement the keystore interface") {
 		t.Errorf("Configure of a keystore returning a certstore = %v", err)
+	}
+	for _, kind := range []string{sdk.KindTrust, sdk.KindScanCheck} {
+		cl := ServeGRPC(t, adapterPlugin{kinds: []string{kind}, inst: func() sdk.Instance { return &certstoreMem{} }, seen: &seen})
+		err := cl.Configure(t.Context(), sdk.Config{Kind: kind, Instance: "a", JSON: []byte(`{}`)})
+		if err == nil || !strings.Contains(err.Error(), "does not implement the "+kind+" interface") {
+			t.Errorf("Configure of a %s returning a certstore = %v", kind, err)
+		}
 	}
 }
 

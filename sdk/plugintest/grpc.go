@@ -1,8 +1,9 @@
-// Package plugintest holds the conformance kits plugins pass: TestKeyStore
-// and TestCertStore (in process and over gRPC), TestTrust and
-// TestScanCheck (in process: those kinds have no RPCs yet), TestPlugin
-// (schema, ValidateConfig, Configure diagnostics), and helpers to run a
-// plugin over a real gRPC connection inside a test.
+// Package plugintest holds the conformance kits plugins pass: TestKeyStore,
+// TestCertStore, TestLeaser, TestTrust and TestScanCheck, each runnable in
+// process and over gRPC (hand the kit the view ServeGRPC's client returns
+// for a configured instance: KeyStore, CertStore, Trust, ScanCheck),
+// TestPlugin (schema, ValidateConfig, Configure diagnostics), and helpers
+// to run a plugin over a real gRPC connection inside a test.
 package plugintest
 
 import (

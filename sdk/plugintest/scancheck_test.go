@@ -59,5 +59,18 @@ func validName(h string) bool {
 }
 
 func TestScanCheckKit(t *testing.T) {
-	TestScanCheck(t, func(*testing.T) sdk.ScanCheck { return scanMem{} })
+	t.Run("InProcess", func(t *testing.T) {
+		TestScanCheck(t, func(*testing.T) sdk.ScanCheck { return scanMem{} })
+	})
+	t.Run("GRPC", func(t *testing.T) {
+		var seen sdk.Config
+		c := ServeGRPC(t, adapterPlugin{kinds: []string{sdk.KindScanCheck}, inst: func() sdk.Instance { return scanMem{} }, seen: &seen})
+		n := 0
+		TestScanCheck(t, func(t *testing.T) sdk.ScanCheck {
+			n++
+			name := fmt.Sprintf("kit%d", n)
+			Configure(t, c, sdk.KindScanCheck, name, map[string]any{})
+			return c.ScanCheck(name)
+		})
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -73,10 +74,24 @@ func kitCA(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.P
 func TestTrustKit(t *testing.T) {
 	root, rootKey := kitCA(t, "kit root", nil, nil)
 	inter, _ := kitCA(t, "kit intermediate", root, rootKey)
-	TestTrust(t, func(*testing.T) sdk.Trust {
+	newMem := func() sdk.Instance {
 		return &trustMem{certs: []sdk.TrustCert{
 			{DER: root.Raw, Root: true, Source: "kit"},
 			{DER: inter.Raw, Source: "kit"},
 		}}
+	}
+	t.Run("InProcess", func(t *testing.T) {
+		TestTrust(t, func(*testing.T) sdk.Trust { return newMem().(sdk.Trust) })
+	})
+	t.Run("GRPC", func(t *testing.T) {
+		var seen sdk.Config
+		c := ServeGRPC(t, adapterPlugin{kinds: []string{sdk.KindTrust}, inst: newMem, seen: &seen})
+		n := 0
+		TestTrust(t, func(t *testing.T) sdk.Trust {
+			n++
+			name := fmt.Sprintf("kit%d", n)
+			Configure(t, c, sdk.KindTrust, name, map[string]any{})
+			return c.Trust(name)
+		})
 	})
 }

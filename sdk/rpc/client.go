@@ -15,12 +15,15 @@ import (
 )
 
 // Client is the host side of one plugin connection. It serves every instance
-// in that plugin process; sdk.KeyStore and sdk.CertStore return per-instance views
-// that implement the same Go interfaces as an in-process plugin.
+// in that plugin process; KeyStore, CertStore, Trust and ScanCheck return
+// per-instance views that implement the same Go interfaces as an in-process
+// plugin.
 type Client struct {
 	base pb.PluginClient
 	ks   pb.KeyStoreClient
 	cs   pb.CertStoreClient
+	tr   pb.TrustClient
+	sc   pb.ScanCheckClient
 
 	sign *wire.Mux[*pb.SignRequest, *pb.SignResult]
 	put  *wire.Mux[*pb.PutRequest, *pb.PutResult]
@@ -39,7 +42,10 @@ const (
 
 // NewClient wraps a gRPC connection to a plugin.
 func NewClient(conn grpc.ClientConnInterface) *Client {
-	c := &Client{base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn), caps: map[[2]string][]string{}}
+	c := &Client{
+		base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn),
+		tr: pb.NewTrustClient(conn), sc: pb.NewScanCheckClient(conn), caps: map[[2]string][]string{},
+	}
 	c.sign = &wire.Mux[*pb.SignRequest, *pb.SignResult]{Ops: wire.StreamOps[*pb.SignRequest, *pb.SignResult]{
 		Open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
 			st, err := c.ks.SignStream(ctx)

@@ -1,9 +1,9 @@
 // Package rpc is the host side of the pkid plugin protocol: the go-plugin
 // glue (Handshake, VersionedPlugins, GRPCPlugin), the Client that turns a
-// plugin connection back into sdk.KeyStore and sdk.CertStore values, and
-// the Batcher behind the hot paths. pkid imports it; plugin authors never
-// do (they import sdk, and sdk/plugintest, which uses this package to run
-// a plugin over gRPC inside a test).
+// plugin connection back into sdk.KeyStore, sdk.CertStore, sdk.Trust and
+// sdk.ScanCheck values, and the Batcher behind the hot paths. pkid imports
+// it; plugin authors never do (they import sdk, and sdk/plugintest, which
+// uses this package to run a plugin over gRPC inside a test).
 //
 // Layout, and why: sdk cannot import this package (it imports sdk), yet
 // sdk.Main must serve a plugin. So the pieces that need no sdk type (the

@@ -127,6 +127,58 @@ func (Diagnostic_Severity) EnumDescriptor() ([]byte, []int) {
 	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{7, 0}
 }
 
+type WatchEvent_Type int32
+
+const (
+	WatchEvent_TYPE_UNSPECIFIED WatchEvent_Type = 0
+	WatchEvent_TYPE_WATCHING    WatchEvent_Type = 1 // first event: the watch is set up
+	WatchEvent_TYPE_STATIC      WatchEvent_Type = 2 // first event: the source never changes
+	WatchEvent_TYPE_CHANGED     WatchEvent_Type = 3 // the content changed; read it again
+)
+
+// Enum value maps for WatchEvent_Type.
+var (
+	WatchEvent_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "TYPE_WATCHING",
+		2: "TYPE_STATIC",
+		3: "TYPE_CHANGED",
+	}
+	WatchEvent_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"TYPE_WATCHING":    1,
+		"TYPE_STATIC":      2,
+		"TYPE_CHANGED":     3,
+	}
+)
+
+func (x WatchEvent_Type) Enum() *WatchEvent_Type {
+	p := new(WatchEvent_Type)
+	*p = x
+	return p
+}
+
+func (x WatchEvent_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchEvent_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_pkid_plugin_v1_plugin_proto_enumTypes[2].Descriptor()
+}
+
+func (WatchEvent_Type) Type() protoreflect.EnumType {
+	return &file_pkid_plugin_v1_plugin_proto_enumTypes[2]
+}
+
+func (x WatchEvent_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchEvent_Type.Descriptor instead.
+func (WatchEvent_Type) EnumDescriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{53, 0}
+}
+
 type GetInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2950,6 +3002,722 @@ func (x *GetOCSPRequest) GetAki() string {
 	return ""
 }
 
+type CertificatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificatesRequest) Reset() {
+	*x = CertificatesRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificatesRequest) ProtoMessage() {}
+
+func (x *CertificatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificatesRequest.ProtoReflect.Descriptor instead.
+func (*CertificatesRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CertificatesRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+type TrustCertificate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Der           []byte                 `protobuf:"bytes,1,opt,name=der,proto3" json:"der,omitempty"`
+	Root          bool                   `protobuf:"varint,2,opt,name=root,proto3" json:"root,omitempty"`    // a trust anchor; otherwise an intermediate
+	Source        string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"` // where it came from, for messages
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrustCertificate) Reset() {
+	*x = TrustCertificate{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustCertificate) ProtoMessage() {}
+
+func (x *TrustCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustCertificate.ProtoReflect.Descriptor instead.
+func (*TrustCertificate) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *TrustCertificate) GetDer() []byte {
+	if x != nil {
+		return x.Der
+	}
+	return nil
+}
+
+func (x *TrustCertificate) GetRoot() bool {
+	if x != nil {
+		return x.Root
+	}
+	return false
+}
+
+func (x *TrustCertificate) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type PlatformsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlatformsRequest) Reset() {
+	*x = PlatformsRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlatformsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlatformsRequest) ProtoMessage() {}
+
+func (x *PlatformsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlatformsRequest.ProtoReflect.Descriptor instead.
+func (*PlatformsRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *PlatformsRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+type PlatformsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Platforms     []*Platform            `protobuf:"bytes,1,rep,name=platforms,proto3" json:"platforms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlatformsResponse) Reset() {
+	*x = PlatformsResponse{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlatformsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlatformsResponse) ProtoMessage() {}
+
+func (x *PlatformsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlatformsResponse.ProtoReflect.Descriptor instead.
+func (*PlatformsResponse) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *PlatformsResponse) GetPlatforms() []*Platform {
+	if x != nil {
+		return x.Platforms
+	}
+	return nil
+}
+
+type Platform struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Weight        int32                  `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	HashAlgo      string                 `protobuf:"bytes,3,opt,name=hash_algo,json=hashAlgo,proto3" json:"hash_algo,omitempty"`  // "SHA1", "SHA2" or "" (SHA2)
+	KeyAlgo       string                 `protobuf:"bytes,4,opt,name=key_algo,json=keyAlgo,proto3" json:"key_algo,omitempty"`     // "RSA", "ECDSA256", "ECDSA384", "ECDSA521" or ""
+	AllRoots      bool                   `protobuf:"varint,5,opt,name=all_roots,json=allRoots,proto3" json:"all_roots,omitempty"` // trusts every root; roots is then empty
+	Roots         []string               `protobuf:"bytes,6,rep,name=roots,proto3" json:"roots,omitempty"`                        // SHA-1 fingerprints, lowercase hex
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Platform) Reset() {
+	*x = Platform{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Platform) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Platform) ProtoMessage() {}
+
+func (x *Platform) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Platform.ProtoReflect.Descriptor instead.
+func (*Platform) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Platform) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Platform) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *Platform) GetHashAlgo() string {
+	if x != nil {
+		return x.HashAlgo
+	}
+	return ""
+}
+
+func (x *Platform) GetKeyAlgo() string {
+	if x != nil {
+		return x.KeyAlgo
+	}
+	return ""
+}
+
+func (x *Platform) GetAllRoots() bool {
+	if x != nil {
+		return x.AllRoots
+	}
+	return false
+}
+
+func (x *Platform) GetRoots() []string {
+	if x != nil {
+		return x.Roots
+	}
+	return nil
+}
+
+type WatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *WatchRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+type WatchEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          WatchEvent_Type        `protobuf:"varint,1,opt,name=type,proto3,enum=pkid.plugin.v1.WatchEvent_Type" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEvent) Reset() {
+	*x = WatchEvent{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEvent) ProtoMessage() {}
+
+func (x *WatchEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *WatchEvent) GetType() WatchEvent_Type {
+	if x != nil {
+		return x.Type
+	}
+	return WatchEvent_TYPE_UNSPECIFIED
+}
+
+type FamiliesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FamiliesRequest) Reset() {
+	*x = FamiliesRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FamiliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FamiliesRequest) ProtoMessage() {}
+
+func (x *FamiliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FamiliesRequest.ProtoReflect.Descriptor instead.
+func (*FamiliesRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *FamiliesRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+type FamiliesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Families      []*ScanFamily          `protobuf:"bytes,1,rep,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FamiliesResponse) Reset() {
+	*x = FamiliesResponse{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FamiliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FamiliesResponse) ProtoMessage() {}
+
+func (x *FamiliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FamiliesResponse.ProtoReflect.Descriptor instead.
+func (*FamiliesResponse) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *FamiliesResponse) GetFamilies() []*ScanFamily {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
+type ScanFamily struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Checks        []*ScanCheckInfo       `protobuf:"bytes,3,rep,name=checks,proto3" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanFamily) Reset() {
+	*x = ScanFamily{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanFamily) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanFamily) ProtoMessage() {}
+
+func (x *ScanFamily) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanFamily.ProtoReflect.Descriptor instead.
+func (*ScanFamily) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ScanFamily) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ScanFamily) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ScanFamily) GetChecks() []*ScanCheckInfo {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+type ScanCheckInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanCheckInfo) Reset() {
+	*x = ScanCheckInfo{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanCheckInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanCheckInfo) ProtoMessage() {}
+
+func (x *ScanCheckInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanCheckInfo.ProtoReflect.Descriptor instead.
+func (*ScanCheckInfo) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ScanCheckInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ScanCheckInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type RunRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Family        string                 `protobuf:"bytes,2,opt,name=family,proto3" json:"family,omitempty"`
+	Check         string                 `protobuf:"bytes,3,opt,name=check,proto3" json:"check,omitempty"`
+	Host          string                 `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"` // host[:port]
+	Ip            string                 `protobuf:"bytes,5,opt,name=ip,proto3" json:"ip,omitempty"`     // dial this address instead of resolving host
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunRequest) Reset() {
+	*x = RunRequest{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunRequest) ProtoMessage() {}
+
+func (x *RunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
+func (*RunRequest) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *RunRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *RunRequest) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *RunRequest) GetCheck() string {
+	if x != nil {
+		return x.Check
+	}
+	return ""
+}
+
+func (x *RunRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RunRequest) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+type Finding struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Family        string                 `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
+	Check         string                 `protobuf:"bytes,2,opt,name=check,proto3" json:"check,omitempty"`
+	Grade         string                 `protobuf:"bytes,3,opt,name=grade,proto3" json:"grade,omitempty"` // "good", "warning", "bad", "skipped"
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	OutputJson    []byte                 `protobuf:"bytes,5,opt,name=output_json,json=outputJson,proto3" json:"output_json,omitempty"` // CFSSL scan JSON shape, if any
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Finding) Reset() {
+	*x = Finding{}
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Finding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Finding) ProtoMessage() {}
+
+func (x *Finding) ProtoReflect() protoreflect.Message {
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Finding.ProtoReflect.Descriptor instead.
+func (*Finding) Descriptor() ([]byte, []int) {
+	return file_pkid_plugin_v1_plugin_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *Finding) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *Finding) GetCheck() string {
+	if x != nil {
+		return x.Check
+	}
+	return ""
+}
+
+func (x *Finding) GetGrade() string {
+	if x != nil {
+		return x.Grade
+	}
+	return ""
+}
+
+func (x *Finding) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Finding) GetOutputJson() []byte {
+	if x != nil {
+		return x.OutputJson
+	}
+	return nil
+}
+
 type RunCommandRequest_Start struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -2961,7 +3729,7 @@ type RunCommandRequest_Start struct {
 
 func (x *RunCommandRequest_Start) Reset() {
 	*x = RunCommandRequest_Start{}
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3741,7 @@ func (x *RunCommandRequest_Start) String() string {
 func (*RunCommandRequest_Start) ProtoMessage() {}
 
 func (x *RunCommandRequest_Start) ProtoReflect() protoreflect.Message {
-	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_pkid_plugin_v1_plugin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +4000,60 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0eGetOCSPRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12\x16\n" +
 	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x10\n" +
-	"\x03aki\x18\x03 \x01(\tR\x03aki2\xeb\x04\n" +
+	"\x03aki\x18\x03 \x01(\tR\x03aki\"1\n" +
+	"\x13CertificatesRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\"P\n" +
+	"\x10TrustCertificate\x12\x10\n" +
+	"\x03der\x18\x01 \x01(\fR\x03der\x12\x12\n" +
+	"\x04root\x18\x02 \x01(\bR\x04root\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\".\n" +
+	"\x10PlatformsRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\"K\n" +
+	"\x11PlatformsResponse\x126\n" +
+	"\tplatforms\x18\x01 \x03(\v2\x18.pkid.plugin.v1.PlatformR\tplatforms\"\xa1\x01\n" +
+	"\bPlatform\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x05R\x06weight\x12\x1b\n" +
+	"\thash_algo\x18\x03 \x01(\tR\bhashAlgo\x12\x19\n" +
+	"\bkey_algo\x18\x04 \x01(\tR\akeyAlgo\x12\x1b\n" +
+	"\tall_roots\x18\x05 \x01(\bR\ballRoots\x12\x14\n" +
+	"\x05roots\x18\x06 \x03(\tR\x05roots\"*\n" +
+	"\fWatchRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\"\x95\x01\n" +
+	"\n" +
+	"WatchEvent\x123\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1f.pkid.plugin.v1.WatchEvent.TypeR\x04type\"R\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rTYPE_WATCHING\x10\x01\x12\x0f\n" +
+	"\vTYPE_STATIC\x10\x02\x12\x10\n" +
+	"\fTYPE_CHANGED\x10\x03\"-\n" +
+	"\x0fFamiliesRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\"J\n" +
+	"\x10FamiliesResponse\x126\n" +
+	"\bfamilies\x18\x01 \x03(\v2\x1a.pkid.plugin.v1.ScanFamilyR\bfamilies\"y\n" +
+	"\n" +
+	"ScanFamily\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x125\n" +
+	"\x06checks\x18\x03 \x03(\v2\x1d.pkid.plugin.v1.ScanCheckInfoR\x06checks\"E\n" +
+	"\rScanCheckInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"z\n" +
+	"\n" +
+	"RunRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x12\x16\n" +
+	"\x06family\x18\x02 \x01(\tR\x06family\x12\x14\n" +
+	"\x05check\x18\x03 \x01(\tR\x05check\x12\x12\n" +
+	"\x04host\x18\x04 \x01(\tR\x04host\x12\x0e\n" +
+	"\x02ip\x18\x05 \x01(\tR\x02ip\"\x86\x01\n" +
+	"\aFinding\x12\x16\n" +
+	"\x06family\x18\x01 \x01(\tR\x06family\x12\x14\n" +
+	"\x05check\x18\x02 \x01(\tR\x05check\x12\x14\n" +
+	"\x05grade\x18\x03 \x01(\tR\x05grade\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n" +
+	"\voutput_json\x18\x05 \x01(\fR\n" +
+	"outputJson2\xeb\x04\n" +
 	"\x06Plugin\x12J\n" +
 	"\aGetInfo\x12\x1e.pkid.plugin.v1.GetInfoRequest\x1a\x1f.pkid.plugin.v1.GetInfoResponse\x12P\n" +
 	"\tGetSchema\x12 .pkid.plugin.v1.GetSchemaRequest\x1a!.pkid.plugin.v1.GetSchemaResponse\x12_\n" +
@@ -3258,7 +4079,14 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06Revoke\x12\x1d.pkid.plugin.v1.RevokeRequest\x1a\x1e.pkid.plugin.v1.RevokeResponse\x12J\n" +
 	"\aPutOCSP\x12\x1e.pkid.plugin.v1.PutOCSPRequest\x1a\x1f.pkid.plugin.v1.PutOCSPResponse\x12E\n" +
 	"\aGetOCSP\x12\x1e.pkid.plugin.v1.GetOCSPRequest\x1a\x1a.pkid.plugin.v1.OCSPRecord\x12E\n" +
-	"\x05Lease\x12\x1c.pkid.plugin.v1.LeaseRequest\x1a\x1a.pkid.plugin.v1.LeaseEvent(\x010\x01B2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
+	"\x05Lease\x12\x1c.pkid.plugin.v1.LeaseRequest\x1a\x1a.pkid.plugin.v1.LeaseEvent(\x010\x012\xf7\x01\n" +
+	"\x05Trust\x12W\n" +
+	"\fCertificates\x12#.pkid.plugin.v1.CertificatesRequest\x1a .pkid.plugin.v1.TrustCertificate0\x01\x12P\n" +
+	"\tPlatforms\x12 .pkid.plugin.v1.PlatformsRequest\x1a!.pkid.plugin.v1.PlatformsResponse\x12C\n" +
+	"\x05Watch\x12\x1c.pkid.plugin.v1.WatchRequest\x1a\x1a.pkid.plugin.v1.WatchEvent0\x012\x98\x01\n" +
+	"\tScanCheck\x12M\n" +
+	"\bFamilies\x12\x1f.pkid.plugin.v1.FamiliesRequest\x1a .pkid.plugin.v1.FamiliesResponse\x12<\n" +
+	"\x03Run\x12\x1a.pkid.plugin.v1.RunRequest\x1a\x17.pkid.plugin.v1.Finding0\x01B2Z0github.com/pkid/pkid/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
 var (
 	file_pkid_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -3272,141 +4100,169 @@ func file_pkid_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_pkid_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_pkid_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pkid_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_pkid_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_pkid_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_pkid_plugin_v1_plugin_proto_goTypes = []any{
 	(NestedBlock_Nesting)(0),        // 0: pkid.plugin.v1.NestedBlock.Nesting
 	(Diagnostic_Severity)(0),        // 1: pkid.plugin.v1.Diagnostic.Severity
-	(*GetInfoRequest)(nil),          // 2: pkid.plugin.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),         // 3: pkid.plugin.v1.GetInfoResponse
-	(*GetSchemaRequest)(nil),        // 4: pkid.plugin.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),       // 5: pkid.plugin.v1.GetSchemaResponse
-	(*Schema)(nil),                  // 6: pkid.plugin.v1.Schema
-	(*Attribute)(nil),               // 7: pkid.plugin.v1.Attribute
-	(*NestedBlock)(nil),             // 8: pkid.plugin.v1.NestedBlock
-	(*Diagnostic)(nil),              // 9: pkid.plugin.v1.Diagnostic
-	(*ValidateConfigRequest)(nil),   // 10: pkid.plugin.v1.ValidateConfigRequest
-	(*ValidateConfigResponse)(nil),  // 11: pkid.plugin.v1.ValidateConfigResponse
-	(*ConfigureRequest)(nil),        // 12: pkid.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 13: pkid.plugin.v1.ConfigureResponse
-	(*CloseInstanceRequest)(nil),    // 14: pkid.plugin.v1.CloseInstanceRequest
-	(*CloseInstanceResponse)(nil),   // 15: pkid.plugin.v1.CloseInstanceResponse
-	(*ListCommandsRequest)(nil),     // 16: pkid.plugin.v1.ListCommandsRequest
-	(*ListCommandsResponse)(nil),    // 17: pkid.plugin.v1.ListCommandsResponse
-	(*Command)(nil),                 // 18: pkid.plugin.v1.Command
-	(*RunCommandRequest)(nil),       // 19: pkid.plugin.v1.RunCommandRequest
-	(*RunCommandResponse)(nil),      // 20: pkid.plugin.v1.RunCommandResponse
-	(*Status)(nil),                  // 21: pkid.plugin.v1.Status
-	(*KeyInfo)(nil),                 // 22: pkid.plugin.v1.KeyInfo
-	(*GenerateKeyRequest)(nil),      // 23: pkid.plugin.v1.GenerateKeyRequest
-	(*ImportKeyRequest)(nil),        // 24: pkid.plugin.v1.ImportKeyRequest
-	(*ListKeysRequest)(nil),         // 25: pkid.plugin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),        // 26: pkid.plugin.v1.ListKeysResponse
-	(*PublicKeyRequest)(nil),        // 27: pkid.plugin.v1.PublicKeyRequest
-	(*SignRequest)(nil),             // 28: pkid.plugin.v1.SignRequest
-	(*SignResponse)(nil),            // 29: pkid.plugin.v1.SignResponse
-	(*SignBatch)(nil),               // 30: pkid.plugin.v1.SignBatch
-	(*SignResult)(nil),              // 31: pkid.plugin.v1.SignResult
-	(*SignResultBatch)(nil),         // 32: pkid.plugin.v1.SignResultBatch
-	(*LeaseRequest)(nil),            // 33: pkid.plugin.v1.LeaseRequest
-	(*LeaseEvent)(nil),              // 34: pkid.plugin.v1.LeaseEvent
-	(*CertificateRecord)(nil),       // 35: pkid.plugin.v1.CertificateRecord
-	(*PutRequest)(nil),              // 36: pkid.plugin.v1.PutRequest
-	(*PutResponse)(nil),             // 37: pkid.plugin.v1.PutResponse
-	(*PutBatch)(nil),                // 38: pkid.plugin.v1.PutBatch
-	(*PutResult)(nil),               // 39: pkid.plugin.v1.PutResult
-	(*PutResultBatch)(nil),          // 40: pkid.plugin.v1.PutResultBatch
-	(*GetRequest)(nil),              // 41: pkid.plugin.v1.GetRequest
-	(*ListRequest)(nil),             // 42: pkid.plugin.v1.ListRequest
-	(*RevokeRequest)(nil),           // 43: pkid.plugin.v1.RevokeRequest
-	(*RevokeResponse)(nil),          // 44: pkid.plugin.v1.RevokeResponse
-	(*OCSPRecord)(nil),              // 45: pkid.plugin.v1.OCSPRecord
-	(*PutOCSPRequest)(nil),          // 46: pkid.plugin.v1.PutOCSPRequest
-	(*PutOCSPResponse)(nil),         // 47: pkid.plugin.v1.PutOCSPResponse
-	(*GetOCSPRequest)(nil),          // 48: pkid.plugin.v1.GetOCSPRequest
-	(*RunCommandRequest_Start)(nil), // 49: pkid.plugin.v1.RunCommandRequest.Start
-	nil,                             // 50: pkid.plugin.v1.KeyInfo.AttributesEntry
-	nil,                             // 51: pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
-	(*timestamppb.Timestamp)(nil),   // 52: google.protobuf.Timestamp
+	(WatchEvent_Type)(0),            // 2: pkid.plugin.v1.WatchEvent.Type
+	(*GetInfoRequest)(nil),          // 3: pkid.plugin.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),         // 4: pkid.plugin.v1.GetInfoResponse
+	(*GetSchemaRequest)(nil),        // 5: pkid.plugin.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),       // 6: pkid.plugin.v1.GetSchemaResponse
+	(*Schema)(nil),                  // 7: pkid.plugin.v1.Schema
+	(*Attribute)(nil),               // 8: pkid.plugin.v1.Attribute
+	(*NestedBlock)(nil),             // 9: pkid.plugin.v1.NestedBlock
+	(*Diagnostic)(nil),              // 10: pkid.plugin.v1.Diagnostic
+	(*ValidateConfigRequest)(nil),   // 11: pkid.plugin.v1.ValidateConfigRequest
+	(*ValidateConfigResponse)(nil),  // 12: pkid.plugin.v1.ValidateConfigResponse
+	(*ConfigureRequest)(nil),        // 13: pkid.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 14: pkid.plugin.v1.ConfigureResponse
+	(*CloseInstanceRequest)(nil),    // 15: pkid.plugin.v1.CloseInstanceRequest
+	(*CloseInstanceResponse)(nil),   // 16: pkid.plugin.v1.CloseInstanceResponse
+	(*ListCommandsRequest)(nil),     // 17: pkid.plugin.v1.ListCommandsRequest
+	(*ListCommandsResponse)(nil),    // 18: pkid.plugin.v1.ListCommandsResponse
+	(*Command)(nil),                 // 19: pkid.plugin.v1.Command
+	(*RunCommandRequest)(nil),       // 20: pkid.plugin.v1.RunCommandRequest
+	(*RunCommandResponse)(nil),      // 21: pkid.plugin.v1.RunCommandResponse
+	(*Status)(nil),                  // 22: pkid.plugin.v1.Status
+	(*KeyInfo)(nil),                 // 23: pkid.plugin.v1.KeyInfo
+	(*GenerateKeyRequest)(nil),      // 24: pkid.plugin.v1.GenerateKeyRequest
+	(*ImportKeyRequest)(nil),        // 25: pkid.plugin.v1.ImportKeyRequest
+	(*ListKeysRequest)(nil),         // 26: pkid.plugin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),        // 27: pkid.plugin.v1.ListKeysResponse
+	(*PublicKeyRequest)(nil),        // 28: pkid.plugin.v1.PublicKeyRequest
+	(*SignRequest)(nil),             // 29: pkid.plugin.v1.SignRequest
+	(*SignResponse)(nil),            // 30: pkid.plugin.v1.SignResponse
+	(*SignBatch)(nil),               // 31: pkid.plugin.v1.SignBatch
+	(*SignResult)(nil),              // 32: pkid.plugin.v1.SignResult
+	(*SignResultBatch)(nil),         // 33: pkid.plugin.v1.SignResultBatch
+	(*LeaseRequest)(nil),            // 34: pkid.plugin.v1.LeaseRequest
+	(*LeaseEvent)(nil),              // 35: pkid.plugin.v1.LeaseEvent
+	(*CertificateRecord)(nil),       // 36: pkid.plugin.v1.CertificateRecord
+	(*PutRequest)(nil),              // 37: pkid.plugin.v1.PutRequest
+	(*PutResponse)(nil),             // 38: pkid.plugin.v1.PutResponse
+	(*PutBatch)(nil),                // 39: pkid.plugin.v1.PutBatch
+	(*PutResult)(nil),               // 40: pkid.plugin.v1.PutResult
+	(*PutResultBatch)(nil),          // 41: pkid.plugin.v1.PutResultBatch
+	(*GetRequest)(nil),              // 42: pkid.plugin.v1.GetRequest
+	(*ListRequest)(nil),             // 43: pkid.plugin.v1.ListRequest
+	(*RevokeRequest)(nil),           // 44: pkid.plugin.v1.RevokeRequest
+	(*RevokeResponse)(nil),          // 45: pkid.plugin.v1.RevokeResponse
+	(*OCSPRecord)(nil),              // 46: pkid.plugin.v1.OCSPRecord
+	(*PutOCSPRequest)(nil),          // 47: pkid.plugin.v1.PutOCSPRequest
+	(*PutOCSPResponse)(nil),         // 48: pkid.plugin.v1.PutOCSPResponse
+	(*GetOCSPRequest)(nil),          // 49: pkid.plugin.v1.GetOCSPRequest
+	(*CertificatesRequest)(nil),     // 50: pkid.plugin.v1.CertificatesRequest
+	(*TrustCertificate)(nil),        // 51: pkid.plugin.v1.TrustCertificate
+	(*PlatformsRequest)(nil),        // 52: pkid.plugin.v1.PlatformsRequest
+	(*PlatformsResponse)(nil),       // 53: pkid.plugin.v1.PlatformsResponse
+	(*Platform)(nil),                // 54: pkid.plugin.v1.Platform
+	(*WatchRequest)(nil),            // 55: pkid.plugin.v1.WatchRequest
+	(*WatchEvent)(nil),              // 56: pkid.plugin.v1.WatchEvent
+	(*FamiliesRequest)(nil),         // 57: pkid.plugin.v1.FamiliesRequest
+	(*FamiliesResponse)(nil),        // 58: pkid.plugin.v1.FamiliesResponse
+	(*ScanFamily)(nil),              // 59: pkid.plugin.v1.ScanFamily
+	(*ScanCheckInfo)(nil),           // 60: pkid.plugin.v1.ScanCheckInfo
+	(*RunRequest)(nil),              // 61: pkid.plugin.v1.RunRequest
+	(*Finding)(nil),                 // 62: pkid.plugin.v1.Finding
+	(*RunCommandRequest_Start)(nil), // 63: pkid.plugin.v1.RunCommandRequest.Start
+	nil,                             // 64: pkid.plugin.v1.KeyInfo.AttributesEntry
+	nil,                             // 65: pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil),   // 66: google.protobuf.Timestamp
 }
 var file_pkid_plugin_v1_plugin_proto_depIdxs = []int32{
-	6,  // 0: pkid.plugin.v1.GetSchemaResponse.schema:type_name -> pkid.plugin.v1.Schema
-	7,  // 1: pkid.plugin.v1.Schema.attributes:type_name -> pkid.plugin.v1.Attribute
-	8,  // 2: pkid.plugin.v1.Schema.blocks:type_name -> pkid.plugin.v1.NestedBlock
+	7,  // 0: pkid.plugin.v1.GetSchemaResponse.schema:type_name -> pkid.plugin.v1.Schema
+	8,  // 1: pkid.plugin.v1.Schema.attributes:type_name -> pkid.plugin.v1.Attribute
+	9,  // 2: pkid.plugin.v1.Schema.blocks:type_name -> pkid.plugin.v1.NestedBlock
 	0,  // 3: pkid.plugin.v1.NestedBlock.nesting:type_name -> pkid.plugin.v1.NestedBlock.Nesting
-	6,  // 4: pkid.plugin.v1.NestedBlock.body:type_name -> pkid.plugin.v1.Schema
+	7,  // 4: pkid.plugin.v1.NestedBlock.body:type_name -> pkid.plugin.v1.Schema
 	1,  // 5: pkid.plugin.v1.Diagnostic.severity:type_name -> pkid.plugin.v1.Diagnostic.Severity
-	9,  // 6: pkid.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
-	9,  // 7: pkid.plugin.v1.ConfigureResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
-	18, // 8: pkid.plugin.v1.ListCommandsResponse.commands:type_name -> pkid.plugin.v1.Command
-	49, // 9: pkid.plugin.v1.RunCommandRequest.start:type_name -> pkid.plugin.v1.RunCommandRequest.Start
-	52, // 10: pkid.plugin.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
-	50, // 11: pkid.plugin.v1.KeyInfo.attributes:type_name -> pkid.plugin.v1.KeyInfo.AttributesEntry
-	51, // 12: pkid.plugin.v1.GenerateKeyRequest.attributes:type_name -> pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
-	22, // 13: pkid.plugin.v1.ListKeysResponse.keys:type_name -> pkid.plugin.v1.KeyInfo
-	28, // 14: pkid.plugin.v1.SignBatch.requests:type_name -> pkid.plugin.v1.SignRequest
-	21, // 15: pkid.plugin.v1.SignResult.error:type_name -> pkid.plugin.v1.Status
-	31, // 16: pkid.plugin.v1.SignResultBatch.results:type_name -> pkid.plugin.v1.SignResult
-	52, // 17: pkid.plugin.v1.CertificateRecord.not_before:type_name -> google.protobuf.Timestamp
-	52, // 18: pkid.plugin.v1.CertificateRecord.not_after:type_name -> google.protobuf.Timestamp
-	52, // 19: pkid.plugin.v1.CertificateRecord.revoked_at:type_name -> google.protobuf.Timestamp
-	52, // 20: pkid.plugin.v1.CertificateRecord.created_at:type_name -> google.protobuf.Timestamp
-	35, // 21: pkid.plugin.v1.PutRequest.record:type_name -> pkid.plugin.v1.CertificateRecord
-	36, // 22: pkid.plugin.v1.PutBatch.requests:type_name -> pkid.plugin.v1.PutRequest
-	21, // 23: pkid.plugin.v1.PutResult.error:type_name -> pkid.plugin.v1.Status
-	39, // 24: pkid.plugin.v1.PutResultBatch.results:type_name -> pkid.plugin.v1.PutResult
-	52, // 25: pkid.plugin.v1.ListRequest.expires_before:type_name -> google.protobuf.Timestamp
-	52, // 26: pkid.plugin.v1.ListRequest.expires_after:type_name -> google.protobuf.Timestamp
-	52, // 27: pkid.plugin.v1.RevokeRequest.revoked_at:type_name -> google.protobuf.Timestamp
-	52, // 28: pkid.plugin.v1.OCSPRecord.next_update:type_name -> google.protobuf.Timestamp
-	45, // 29: pkid.plugin.v1.PutOCSPRequest.record:type_name -> pkid.plugin.v1.OCSPRecord
-	2,  // 30: pkid.plugin.v1.Plugin.GetInfo:input_type -> pkid.plugin.v1.GetInfoRequest
-	4,  // 31: pkid.plugin.v1.Plugin.GetSchema:input_type -> pkid.plugin.v1.GetSchemaRequest
-	10, // 32: pkid.plugin.v1.Plugin.ValidateConfig:input_type -> pkid.plugin.v1.ValidateConfigRequest
-	12, // 33: pkid.plugin.v1.Plugin.Configure:input_type -> pkid.plugin.v1.ConfigureRequest
-	14, // 34: pkid.plugin.v1.Plugin.CloseInstance:input_type -> pkid.plugin.v1.CloseInstanceRequest
-	16, // 35: pkid.plugin.v1.Plugin.ListCommands:input_type -> pkid.plugin.v1.ListCommandsRequest
-	19, // 36: pkid.plugin.v1.Plugin.RunCommand:input_type -> pkid.plugin.v1.RunCommandRequest
-	23, // 37: pkid.plugin.v1.KeyStore.GenerateKey:input_type -> pkid.plugin.v1.GenerateKeyRequest
-	24, // 38: pkid.plugin.v1.KeyStore.ImportKey:input_type -> pkid.plugin.v1.ImportKeyRequest
-	25, // 39: pkid.plugin.v1.KeyStore.ListKeys:input_type -> pkid.plugin.v1.ListKeysRequest
-	27, // 40: pkid.plugin.v1.KeyStore.PublicKey:input_type -> pkid.plugin.v1.PublicKeyRequest
-	28, // 41: pkid.plugin.v1.KeyStore.Sign:input_type -> pkid.plugin.v1.SignRequest
-	30, // 42: pkid.plugin.v1.KeyStore.SignStream:input_type -> pkid.plugin.v1.SignBatch
-	36, // 43: pkid.plugin.v1.CertStore.Put:input_type -> pkid.plugin.v1.PutRequest
-	38, // 44: pkid.plugin.v1.CertStore.PutStream:input_type -> pkid.plugin.v1.PutBatch
-	41, // 45: pkid.plugin.v1.CertStore.Get:input_type -> pkid.plugin.v1.GetRequest
-	42, // 46: pkid.plugin.v1.CertStore.List:input_type -> pkid.plugin.v1.ListRequest
-	43, // 47: pkid.plugin.v1.CertStore.Revoke:input_type -> pkid.plugin.v1.RevokeRequest
-	46, // 48: pkid.plugin.v1.CertStore.PutOCSP:input_type -> pkid.plugin.v1.PutOCSPRequest
-	48, // 49: pkid.plugin.v1.CertStore.GetOCSP:input_type -> pkid.plugin.v1.GetOCSPRequest
-	33, // 50: pkid.plugin.v1.CertStore.Lease:input_type -> pkid.plugin.v1.LeaseRequest
-	3,  // 51: pkid.plugin.v1.Plugin.GetInfo:output_type -> pkid.plugin.v1.GetInfoResponse
-	5,  // 52: pkid.plugin.v1.Plugin.GetSchema:output_type -> pkid.plugin.v1.GetSchemaResponse
-	11, // 53: pkid.plugin.v1.Plugin.ValidateConfig:output_type -> pkid.plugin.v1.ValidateConfigResponse
-	13, // 54: pkid.plugin.v1.Plugin.Configure:output_type -> pkid.plugin.v1.ConfigureResponse
-	15, // 55: pkid.plugin.v1.Plugin.CloseInstance:output_type -> pkid.plugin.v1.CloseInstanceResponse
-	17, // 56: pkid.plugin.v1.Plugin.ListCommands:output_type -> pkid.plugin.v1.ListCommandsResponse
-	20, // 57: pkid.plugin.v1.Plugin.RunCommand:output_type -> pkid.plugin.v1.RunCommandResponse
-	22, // 58: pkid.plugin.v1.KeyStore.GenerateKey:output_type -> pkid.plugin.v1.KeyInfo
-	22, // 59: pkid.plugin.v1.KeyStore.ImportKey:output_type -> pkid.plugin.v1.KeyInfo
-	26, // 60: pkid.plugin.v1.KeyStore.ListKeys:output_type -> pkid.plugin.v1.ListKeysResponse
-	22, // 61: pkid.plugin.v1.KeyStore.PublicKey:output_type -> pkid.plugin.v1.KeyInfo
-	29, // 62: pkid.plugin.v1.KeyStore.Sign:output_type -> pkid.plugin.v1.SignResponse
-	32, // 63: pkid.plugin.v1.KeyStore.SignStream:output_type -> pkid.plugin.v1.SignResultBatch
-	37, // 64: pkid.plugin.v1.CertStore.Put:output_type -> pkid.plugin.v1.PutResponse
-	40, // 65: pkid.plugin.v1.CertStore.PutStream:output_type -> pkid.plugin.v1.PutResultBatch
-	35, // 66: pkid.plugin.v1.CertStore.Get:output_type -> pkid.plugin.v1.CertificateRecord
-	35, // 67: pkid.plugin.v1.CertStore.List:output_type -> pkid.plugin.v1.CertificateRecord
-	44, // 68: pkid.plugin.v1.CertStore.Revoke:output_type -> pkid.plugin.v1.RevokeResponse
-	47, // 69: pkid.plugin.v1.CertStore.PutOCSP:output_type -> pkid.plugin.v1.PutOCSPResponse
-	45, // 70: pkid.plugin.v1.CertStore.GetOCSP:output_type -> pkid.plugin.v1.OCSPRecord
-	34, // 71: pkid.plugin.v1.CertStore.Lease:output_type -> pkid.plugin.v1.LeaseEvent
-	51, // [51:72] is the sub-list for method output_type
-	30, // [30:51] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	10, // 6: pkid.plugin.v1.ValidateConfigResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
+	10, // 7: pkid.plugin.v1.ConfigureResponse.diagnostics:type_name -> pkid.plugin.v1.Diagnostic
+	19, // 8: pkid.plugin.v1.ListCommandsResponse.commands:type_name -> pkid.plugin.v1.Command
+	63, // 9: pkid.plugin.v1.RunCommandRequest.start:type_name -> pkid.plugin.v1.RunCommandRequest.Start
+	66, // 10: pkid.plugin.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
+	64, // 11: pkid.plugin.v1.KeyInfo.attributes:type_name -> pkid.plugin.v1.KeyInfo.AttributesEntry
+	65, // 12: pkid.plugin.v1.GenerateKeyRequest.attributes:type_name -> pkid.plugin.v1.GenerateKeyRequest.AttributesEntry
+	23, // 13: pkid.plugin.v1.ListKeysResponse.keys:type_name -> pkid.plugin.v1.KeyInfo
+	29, // 14: pkid.plugin.v1.SignBatch.requests:type_name -> pkid.plugin.v1.SignRequest
+	22, // 15: pkid.plugin.v1.SignResult.error:type_name -> pkid.plugin.v1.Status
+	32, // 16: pkid.plugin.v1.SignResultBatch.results:type_name -> pkid.plugin.v1.SignResult
+	66, // 17: pkid.plugin.v1.CertificateRecord.not_before:type_name -> google.protobuf.Timestamp
+	66, // 18: pkid.plugin.v1.CertificateRecord.not_after:type_name -> google.protobuf.Timestamp
+	66, // 19: pkid.plugin.v1.CertificateRecord.revoked_at:type_name -> google.protobuf.Timestamp
+	66, // 20: pkid.plugin.v1.CertificateRecord.created_at:type_name -> google.protobuf.Timestamp
+	36, // 21: pkid.plugin.v1.PutRequest.record:type_name -> pkid.plugin.v1.CertificateRecord
+	37, // 22: pkid.plugin.v1.PutBatch.requests:type_name -> pkid.plugin.v1.PutRequest
+	22, // 23: pkid.plugin.v1.PutResult.error:type_name -> pkid.plugin.v1.Status
+	40, // 24: pkid.plugin.v1.PutResultBatch.results:type_name -> pkid.plugin.v1.PutResult
+	66, // 25: pkid.plugin.v1.ListRequest.expires_before:type_name -> google.protobuf.Timestamp
+	66, // 26: pkid.plugin.v1.ListRequest.expires_after:type_name -> google.protobuf.Timestamp
+	66, // 27: pkid.plugin.v1.RevokeRequest.revoked_at:type_name -> google.protobuf.Timestamp
+	66, // 28: pkid.plugin.v1.OCSPRecord.next_update:type_name -> google.protobuf.Timestamp
+	46, // 29: pkid.plugin.v1.PutOCSPRequest.record:type_name -> pkid.plugin.v1.OCSPRecord
+	54, // 30: pkid.plugin.v1.PlatformsResponse.platforms:type_name -> pkid.plugin.v1.Platform
+	2,  // 31: pkid.plugin.v1.WatchEvent.type:type_name -> pkid.plugin.v1.WatchEvent.Type
+	59, // 32: pkid.plugin.v1.FamiliesResponse.families:type_name -> pkid.plugin.v1.ScanFamily
+	60, // 33: pkid.plugin.v1.ScanFamily.checks:type_name -> pkid.plugin.v1.ScanCheckInfo
+	3,  // 34: pkid.plugin.v1.Plugin.GetInfo:input_type -> pkid.plugin.v1.GetInfoRequest
+	5,  // 35: pkid.plugin.v1.Plugin.GetSchema:input_type -> pkid.plugin.v1.GetSchemaRequest
+	11, // 36: pkid.plugin.v1.Plugin.ValidateConfig:input_type -> pkid.plugin.v1.ValidateConfigRequest
+	13, // 37: pkid.plugin.v1.Plugin.Configure:input_type -> pkid.plugin.v1.ConfigureRequest
+	15, // 38: pkid.plugin.v1.Plugin.CloseInstance:input_type -> pkid.plugin.v1.CloseInstanceRequest
+	17, // 39: pkid.plugin.v1.Plugin.ListCommands:input_type -> pkid.plugin.v1.ListCommandsRequest
+	20, // 40: pkid.plugin.v1.Plugin.RunCommand:input_type -> pkid.plugin.v1.RunCommandRequest
+	24, // 41: pkid.plugin.v1.KeyStore.GenerateKey:input_type -> pkid.plugin.v1.GenerateKeyRequest
+	25, // 42: pkid.plugin.v1.KeyStore.ImportKey:input_type -> pkid.plugin.v1.ImportKeyRequest
+	26, // 43: pkid.plugin.v1.KeyStore.ListKeys:input_type -> pkid.plugin.v1.ListKeysRequest
+	28, // 44: pkid.plugin.v1.KeyStore.PublicKey:input_type -> pkid.plugin.v1.PublicKeyRequest
+	29, // 45: pkid.plugin.v1.KeyStore.Sign:input_type -> pkid.plugin.v1.SignRequest
+	31, // 46: pkid.plugin.v1.KeyStore.SignStream:input_type -> pkid.plugin.v1.SignBatch
+	37, // 47: pkid.plugin.v1.CertStore.Put:input_type -> pkid.plugin.v1.PutRequest
+	39, // 48: pkid.plugin.v1.CertStore.PutStream:input_type -> pkid.plugin.v1.PutBatch
+	42, // 49: pkid.plugin.v1.CertStore.Get:input_type -> pkid.plugin.v1.GetRequest
+	43, // 50: pkid.plugin.v1.CertStore.List:input_type -> pkid.plugin.v1.ListRequest
+	44, // 51: pkid.plugin.v1.CertStore.Revoke:input_type -> pkid.plugin.v1.RevokeRequest
+	47, // 52: pkid.plugin.v1.CertStore.PutOCSP:input_type -> pkid.plugin.v1.PutOCSPRequest
+	49, // 53: pkid.plugin.v1.CertStore.GetOCSP:input_type -> pkid.plugin.v1.GetOCSPRequest
+	34, // 54: pkid.plugin.v1.CertStore.Lease:input_type -> pkid.plugin.v1.LeaseRequest
+	50, // 55: pkid.plugin.v1.Trust.Certificates:input_type -> pkid.plugin.v1.CertificatesRequest
+	52, // 56: pkid.plugin.v1.Trust.Platforms:input_type -> pkid.plugin.v1.PlatformsRequest
+	55, // 57: pkid.plugin.v1.Trust.Watch:input_type -> pkid.plugin.v1.WatchRequest
+	57, // 58: pkid.plugin.v1.ScanCheck.Families:input_type -> pkid.plugin.v1.FamiliesRequest
+	61, // 59: pkid.plugin.v1.ScanCheck.Run:input_type -> pkid.plugin.v1.RunRequest
+	4,  // 60: pkid.plugin.v1.Plugin.GetInfo:output_type -> pkid.plugin.v1.GetInfoResponse
+	6,  // 61: pkid.plugin.v1.Plugin.GetSchema:output_type -> pkid.plugin.v1.GetSchemaResponse
+	12, // 62: pkid.plugin.v1.Plugin.ValidateConfig:output_type -> pkid.plugin.v1.ValidateConfigResponse
+	14, // 63: pkid.plugin.v1.Plugin.Configure:output_type -> pkid.plugin.v1.ConfigureResponse
+	16, // 64: pkid.plugin.v1.Plugin.CloseInstance:output_type -> pkid.plugin.v1.CloseInstanceResponse
+	18, // 65: pkid.plugin.v1.Plugin.ListCommands:output_type -> pkid.plugin.v1.ListCommandsResponse
+	21, // 66: pkid.plugin.v1.Plugin.RunCommand:output_type -> pkid.plugin.v1.RunCommandResponse
+	23, // 67: pkid.plugin.v1.KeyStore.GenerateKey:output_type -> pkid.plugin.v1.KeyInfo
+	23, // 68: pkid.plugin.v1.KeyStore.ImportKey:output_type -> pkid.plugin.v1.KeyInfo
+	27, // 69: pkid.plugin.v1.KeyStore.ListKeys:output_type -> pkid.plugin.v1.ListKeysResponse
+	23, // 70: pkid.plugin.v1.KeyStore.PublicKey:output_type -> pkid.plugin.v1.KeyInfo
+	30, // 71: pkid.plugin.v1.KeyStore.Sign:output_type -> pkid.plugin.v1.SignResponse
+	33, // 72: pkid.plugin.v1.KeyStore.SignStream:output_type -> pkid.plugin.v1.SignResultBatch
+	38, // 73: pkid.plugin.v1.CertStore.Put:output_type -> pkid.plugin.v1.PutResponse
+	41, // 74: pkid.plugin.v1.CertStore.PutStream:output_type -> pkid.plugin.v1.PutResultBatch
+	36, // 75: pkid.plugin.v1.CertStore.Get:output_type -> pkid.plugin.v1.CertificateRecord
+	36, // 76: pkid.plugin.v1.CertStore.List:output_type -> pkid.plugin.v1.CertificateRecord
+	45, // 77: pkid.plugin.v1.CertStore.Revoke:output_type -> pkid.plugin.v1.RevokeResponse
+	48, // 78: pkid.plugin.v1.CertStore.PutOCSP:output_type -> pkid.plugin.v1.PutOCSPResponse
+	46, // 79: pkid.plugin.v1.CertStore.GetOCSP:output_type -> pkid.plugin.v1.OCSPRecord
+	35, // 80: pkid.plugin.v1.CertStore.Lease:output_type -> pkid.plugin.v1.LeaseEvent
+	51, // 81: pkid.plugin.v1.Trust.Certificates:output_type -> pkid.plugin.v1.TrustCertificate
+	53, // 82: pkid.plugin.v1.Trust.Platforms:output_type -> pkid.plugin.v1.PlatformsResponse
+	56, // 83: pkid.plugin.v1.Trust.Watch:output_type -> pkid.plugin.v1.WatchEvent
+	58, // 84: pkid.plugin.v1.ScanCheck.Families:output_type -> pkid.plugin.v1.FamiliesResponse
+	62, // 85: pkid.plugin.v1.ScanCheck.Run:output_type -> pkid.plugin.v1.Finding
+	60, // [60:86] is the sub-list for method output_type
+	34, // [34:60] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_pkid_plugin_v1_plugin_proto_init() }
@@ -3429,10 +4285,10 @@ func file_pkid_plugin_v1_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pkid_plugin_v1_plugin_proto_rawDesc), len(file_pkid_plugin_v1_plugin_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   50,
+			NumEnums:      3,
+			NumMessages:   63,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   5,
 		},
 		GoTypes:           file_pkid_plugin_v1_plugin_proto_goTypes,
 		DependencyIndexes: file_pkid_plugin_v1_plugin_proto_depIdxs,

@@ -1025,3 +1025,352 @@ var CertStore_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "pkid/plugin/v1/plugin.proto",
 }
+
+const (
+	Trust_Certificates_FullMethodName = "/pkid.plugin.v1.Trust/Certificates"
+	Trust_Platforms_FullMethodName    = "/pkid.plugin.v1.Trust/Platforms"
+	Trust_Watch_FullMethodName        = "/pkid.plugin.v1.Trust/Watch"
+)
+
+// TrustClient is the client API for Trust service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type TrustClient interface {
+	// Certificates streams the source's certificates, one per message, as
+	// the source yields them: neither end holds the whole listing. The
+	// client cancelling the stream stops the listing.
+	Certificates(ctx context.Context, in *CertificatesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TrustCertificate], error)
+	Platforms(ctx context.Context, in *PlatformsRequest, opts ...grpc.CallOption) (*PlatformsResponse, error)
+	// Watch: the first event answers the call (WATCHING, or STATIC for a
+	// source that never changes, after which the stream ends); each later
+	// event says the content changed. The stream lasts until the client
+	// cancels it.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
+}
+
+type trustClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTrustClient(cc grpc.ClientConnInterface) TrustClient {
+	return &trustClient{cc}
+}
+
+func (c *trustClient) Certificates(ctx context.Context, in *CertificatesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TrustCertificate], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Trust_ServiceDesc.Streams[0], Trust_Certificates_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CertificatesRequest, TrustCertificate]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_CertificatesClient = grpc.ServerStreamingClient[TrustCertificate]
+
+func (c *trustClient) Platforms(ctx context.Context, in *PlatformsRequest, opts ...grpc.CallOption) (*PlatformsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlatformsResponse)
+	err := c.cc.Invoke(ctx, Trust_Platforms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trustClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Trust_ServiceDesc.Streams[1], Trust_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_WatchClient = grpc.ServerStreamingClient[WatchEvent]
+
+// TrustServer is the server API for Trust service.
+// All implementations must embed UnimplementedTrustServer
+// for forward compatibility.
+type TrustServer interface {
+	// Certificates streams the source's certificates, one per message, as
+	// the source yields them: neither end holds the whole listing. The
+	// client cancelling the stream stops the listing.
+	Certificates(*CertificatesRequest, grpc.ServerStreamingServer[TrustCertificate]) error
+	Platforms(context.Context, *PlatformsRequest) (*PlatformsResponse, error)
+	// Watch: the first event answers the call (WATCHING, or STATIC for a
+	// source that never changes, after which the stream ends); each later
+	// event says the content changed. The stream lasts until the client
+	// cancels it.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
+	mustEmbedUnimplementedTrustServer()
+}
+
+// UnimplementedTrustServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTrustServer struct{}
+
+func (UnimplementedTrustServer) Certificates(*CertificatesRequest, grpc.ServerStreamingServer[TrustCertificate]) error {
+	return status.Error(codes.Unimplemented, "method Certificates not implemented")
+}
+func (UnimplementedTrustServer) Platforms(context.Context, *PlatformsRequest) (*PlatformsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Platforms not implemented")
+}
+func (UnimplementedTrustServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedTrustServer) mustEmbedUnimplementedTrustServer() {}
+func (UnimplementedTrustServer) testEmbeddedByValue()               {}
+
+// UnsafeTrustServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TrustServer will
+// result in compilation errors.
+type UnsafeTrustServer interface {
+	mustEmbedUnimplementedTrustServer()
+}
+
+func RegisterTrustServer(s grpc.ServiceRegistrar, srv TrustServer) {
+	// If the following call panics, it indicates UnimplementedTrustServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Trust_ServiceDesc, srv)
+}
+
+func _Trust_Certificates_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CertificatesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TrustServer).Certificates(m, &grpc.GenericServerStream[CertificatesRequest, TrustCertificate]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_CertificatesServer = grpc.ServerStreamingServer[TrustCertificate]
+
+func _Trust_Platforms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlatformsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrustServer).Platforms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Trust_Platforms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrustServer).Platforms(ctx, req.(*PlatformsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Trust_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TrustServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_WatchServer = grpc.ServerStreamingServer[WatchEvent]
+
+// Trust_ServiceDesc is the grpc.ServiceDesc for Trust service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Trust_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "pkid.plugin.v1.Trust",
+	HandlerType: (*TrustServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Platforms",
+			Handler:    _Trust_Platforms_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Certificates",
+			Handler:       _Trust_Certificates_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Trust_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "pkid/plugin/v1/plugin.proto",
+}
+
+const (
+	ScanCheck_Families_FullMethodName = "/pkid.plugin.v1.ScanCheck/Families"
+	ScanCheck_Run_FullMethodName      = "/pkid.plugin.v1.ScanCheck/Run"
+)
+
+// ScanCheckClient is the client API for ScanCheck service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type ScanCheckClient interface {
+	Families(ctx context.Context, in *FamiliesRequest, opts ...grpc.CallOption) (*FamiliesResponse, error)
+	// Run streams the check's findings as they are made. The call's
+	// deadline is the per-host timeout; the client cancelling the stream
+	// stops the check.
+	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Finding], error)
+}
+
+type scanCheckClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewScanCheckClient(cc grpc.ClientConnInterface) ScanCheckClient {
+	return &scanCheckClient{cc}
+}
+
+func (c *scanCheckClient) Families(ctx context.Context, in *FamiliesRequest, opts ...grpc.CallOption) (*FamiliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FamiliesResponse)
+	err := c.cc.Invoke(ctx, ScanCheck_Families_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *scanCheckClient) Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Finding], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ScanCheck_ServiceDesc.Streams[0], ScanCheck_Run_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RunRequest, Finding]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ScanCheck_RunClient = grpc.ServerStreamingClient[Finding]
+
+// ScanCheckServer is the server API for ScanCheck service.
+// All implementations must embed UnimplementedScanCheckServer
+// for forward compatibility.
+type ScanCheckServer interface {
+	Families(context.Context, *FamiliesRequest) (*FamiliesResponse, error)
+	// Run streams the check's findings as they are made. The call's
+	// deadline is the per-host timeout; the client cancelling the stream
+	// stops the check.
+	Run(*RunRequest, grpc.ServerStreamingServer[Finding]) error
+	mustEmbedUnimplementedScanCheckServer()
+}
+
+// UnimplementedScanCheckServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedScanCheckServer struct{}
+
+func (UnimplementedScanCheckServer) Families(context.Context, *FamiliesRequest) (*FamiliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Families not implemented")
+}
+func (UnimplementedScanCheckServer) Run(*RunRequest, grpc.ServerStreamingServer[Finding]) error {
+	return status.Error(codes.Unimplemented, "method Run not implemented")
+}
+func (UnimplementedScanCheckServer) mustEmbedUnimplementedScanCheckServer() {}
+func (UnimplementedScanCheckServer) testEmbeddedByValue()                   {}
+
+// UnsafeScanCheckServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ScanCheckServer will
+// result in compilation errors.
+type UnsafeScanCheckServer interface {
+	mustEmbedUnimplementedScanCheckServer()
+}
+
+func RegisterScanCheckServer(s grpc.ServiceRegistrar, srv ScanCheckServer) {
+	// If the following call panics, it indicates UnimplementedScanCheckServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ScanCheck_ServiceDesc, srv)
+}
+
+func _ScanCheck_Families_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FamiliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ScanCheckServer).Families(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ScanCheck_Families_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ScanCheckServer).Families(ctx, req.(*FamiliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ScanCheck_Run_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RunRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ScanCheckServer).Run(m, &grpc.GenericServerStream[RunRequest, Finding]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ScanCheck_RunServer = grpc.ServerStreamingServer[Finding]
+
+// ScanCheck_ServiceDesc is the grpc.ServiceDesc for ScanCheck service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ScanCheck_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "pkid.plugin.v1.ScanCheck",
+	HandlerType: (*ScanCheckServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Families",
+			Handler:    _ScanCheck_Families_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Run",
+			Handler:       _ScanCheck_Run_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "pkid/plugin/v1/plugin.proto",
+}
