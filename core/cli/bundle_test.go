@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -221,5 +220,4 @@ func TestBundleCommandBadInput(t *testing.T) {
 			t.Errorf("bundle %v: error is not one line: %q", tt.args, r.stderr)
 		}
 	}
-	_ = os.Remove
 }
