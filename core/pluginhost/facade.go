@@ -17,7 +17,7 @@ import (
 // full"). It unwraps to the plugin's error: errors.Is still matches the sdk
 // sentinels.
 type InstanceError struct {
-	Kind     string // sdk.KindKeyStore or sdk.KindCertStore
+	Kind     string // sdk.KindKeyStore, sdk.KindCertStore, sdk.KindTrust, sdk.KindScanCheck
 	Instance string
 	Err      error
 }

@@ -1,6 +1,7 @@
 // Package pluginhost starts plugin processes with hashicorp/go-plugin,
 // supervises them, and hands the core typed facades (sdk.KeyStore,
-// sdk.CertStore) that stay valid across plugin restarts.
+// sdk.CertStore, sdk.Trust, sdk.ScanCheck) that stay valid across plugin
+// restarts.
 //
 // One process serves every instance of its plugin type. When a process
 // dies, calls in flight fail at once with sdk.ErrUnavailable (retryable); the
@@ -201,6 +202,10 @@ func (h *Host) Open(ctx context.Context, req OpenRequest) (sdk.Instance, error) 
 		return p.keyStore(ctx, req.Name)
 	case sdk.KindCertStore:
 		return p.certStore(ctx, req.Name)
+	case sdk.KindTrust:
+		return p.trust(req.Name), nil
+	case sdk.KindScanCheck:
+		return p.scanCheck(req.Name), nil
 	}
 	return nil, fmt.Errorf("%s: unsupported kind %q", req.Spec, req.Spec.Kind)
 }
