@@ -22,10 +22,6 @@ import (
 // handshake and AIA fetches.
 const bundleTimeout = 2 * time.Minute
 
-// bundleTrustInProcess runs the CLI's trust-files instance inside pkid
-// instead of as a child process.
-var bundleTrustInProcess = true
-
 func bundleCmd(e *env) *command {
 	var cf compatFlags
 	return &command{
@@ -167,7 +163,7 @@ func cliTrustPool(ctx context.Context, caBundle, intBundle, metadata string) (*b
 	}
 	host := newHost()
 	spec := pluginhost.Spec{Kind: sdk.KindTrust, Type: "files", New: newPlugin}
-	inst, err := host.Open(ctx, pluginhost.OpenRequest{Spec: spec, Name: "cli", Config: js, InProcess: bundleTrustInProcess})
+	inst, err := host.Open(ctx, pluginhost.OpenRequest{Spec: spec, Name: "cli", Config: js})
 	if err != nil {
 		host.Close()
 		var de *sdk.DiagnosticsError

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/devmode"
@@ -137,5 +138,55 @@ trust "files" "ci" {
 	status, _, raw = postBundle(t, d.URL(), map[string]string{"domain": "ca.example.com"})
 	if status != http.StatusForbidden || !strings.Contains(raw, "ca.example.com is not on the allowlist") {
 		t.Errorf("domain bundle of a name with the default allowlist: %d %s", status, raw)
+	}
+}
+
+// TestDevBundle: dev mode's trust block holds the dev CAs once the first
+// start has created them, so sign with "bundle": true attaches a bundle
+// ending at the dev root.
+func TestDevBundle(t *testing.T) {
+	loaded := devConfig(t, "")
+	d, _, _ := startDaemon(t, loaded)
+	key, err := csr.DefaultKeyRequest().Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrPEM, err := csr.Generate(&csr.Request{CN: "www.example.com", Hosts: []string{"www.example.com"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"certificate_request": string(csrPEM), "bundle": true})
+	root := d.Set().CAs["root"].Certificate()
+	deadline := time.Now().Add(10 * time.Second)
+	var raw []byte
+	for time.Now().Before(deadline) {
+		resp, err := http.Post(d.URL()+"/api/v1/cfssl/sign", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("sign: %d %s", resp.StatusCode, raw)
+		}
+		if strings.Contains(string(raw), `"bundle":{`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the trust source polls every second
+	}
+	var env struct {
+		Result struct {
+			Bundle struct {
+				Root   string `json:"root"`
+				Bundle string `json:"bundle"`
+			} `json:"bundle"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	rootPEM := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})))
+	if env.Result.Bundle.Root != rootPEM || strings.Count(env.Result.Bundle.Bundle, "BEGIN CERTIFICATE") != 2 {
+		t.Fatalf("sign with bundle in dev mode: %s", raw)
 	}
 }
