@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,7 +27,7 @@ import (
 type bundleFiles struct {
 	dir, roots, inters, leaf, key, meta string
 	leafCert, interCert                 *x509.Certificate
-	leafKey                             *ecdsa.PrivateKey
+	leafKey, interKey                   *ecdsa.PrivateKey
 }
 
 func newBundleFiles(t *testing.T) *bundleFiles {
@@ -34,6 +36,7 @@ func newBundleFiles(t *testing.T) *bundleFiles {
 	now := time.Now().Truncate(time.Second)
 	rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ik, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f.interKey = ik
 	f.leafKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	mk := func(tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
@@ -220,4 +223,81 @@ func TestBundleCommandBadInput(t *testing.T) {
 			t.Errorf("bundle %v: error is not one line: %q", tt.args, r.stderr)
 		}
 	}
+}
+
+// TestBundleCommandAIA: the intermediate is missing from the files and
+// served at the leaf's AIA URL (loopback: the CLI dials what it is given);
+// pkid fetches it, bundles, and stashes it in -int-dir under the same
+// name real CFSSL uses.
+func TestBundleCommandAIA(t *testing.T) {
+	f := newBundleFiles(t)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(f.interCert.Raw)
+	}))
+	t.Cleanup(srv.Close)
+	// Re-issue the leaf with an AIA URL pointing at the server.
+	leaf := reissueWithAIA(t, f, srv.URL+"/int.crt")
+	leafFile := writeFile(t, f.dir, "aia-leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})))
+
+	pkidStash := filepath.Join(f.dir, "pkid-int")
+	r := pkid(t, "bundle", "-cert", leafFile, "-ca-bundle", f.roots, "-int-dir", pkidStash, "-flavor", "optimal")
+	if r.code != 0 {
+		t.Fatalf("bundle with AIA: %d %s", r.code, r.stderr)
+	}
+	var b struct {
+		Bundle string `json:"bundle"`
+	}
+	json.Unmarshal([]byte(r.stdout), &b)
+	if strings.Count(b.Bundle, "BEGIN CERTIFICATE") != 2 || hits.Load() == 0 {
+		t.Fatalf("bundle %q after %d AIA fetches; want leaf and the fetched intermediate", b.Bundle, hits.Load())
+	}
+	got := dirNames(t, pkidStash)
+	if len(got) != 1 {
+		t.Fatalf("stash holds %v, want the intermediate", got)
+	}
+
+	cfssl := oracleIfPresent(t, "cfssl")
+	if cfssl == "" {
+		return
+	}
+	cfsslStash := filepath.Join(f.dir, "cfssl-int")
+	if out, err := exec.Command(cfssl, "bundle", "-cert", leafFile, "-ca-bundle", f.roots, "-int-dir", cfsslStash, "-flavor", "optimal").CombinedOutput(); err != nil {
+		t.Fatalf("cfssl bundle: %v\n%s", err, out)
+	}
+	if want := dirNames(t, cfsslStash); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("stashed as %v, CFSSL %v", got, want)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// reissueWithAIA signs a copy of the fixture's leaf (same key, by the
+// same intermediate) naming aiaURL as its issuer's location.
+func reissueWithAIA(t *testing.T, f *bundleFiles, aiaURL string) *x509.Certificate {
+	t.Helper()
+	tmpl := *f.leafCert
+	tmpl.IssuingCertificateURL = []string{aiaURL}
+	tmpl.SerialNumber = big.NewInt(4)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, f.interCert, &f.leafKey.PublicKey, f.interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
