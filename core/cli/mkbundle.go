@@ -102,9 +102,10 @@ type mkbundler struct {
 	stderr   io.Writer
 	progress bool
 
-	outMu sync.Mutex // serialises stderr lines and the bar
-	crls  sync.Map   // URL -> *crlEntry, one fetch per URL
-	pool  []*x509.Certificate
+	outMu   sync.Mutex // serialises stderr lines and the bar
+	crls    sync.Map   // URL -> *crlEntry, one fetch per URL
+	issuers sync.Map   // AIA URL -> *aiaEntry
+	pool    []*x509.Certificate
 }
 
 // candidate is one certificate read, with the file it came from.
@@ -375,10 +376,9 @@ func (m *mkbundler) issuer(ctx context.Context, c *x509.Certificate) (*x509.Cert
 			return p, nil
 		}
 	}
-	f := &aia.Fetcher{Policy: m.policy, Timeout: m.timeout}
 	var last error = errors.New("not among the inputs and no AIA caIssuers URL")
 	for _, u := range c.IssuingCertificateURL {
-		certs, err := f.Fetch(ctx, u)
+		certs, err := m.fetchIssuer(ctx, u)
 		if err != nil {
 			last = err
 			continue
@@ -391,6 +391,25 @@ func (m *mkbundler) issuer(ctx context.Context, c *x509.Certificate) (*x509.Cert
 		last = fmt.Errorf("%s: not the issuer", u)
 	}
 	return nil, last
+}
+
+// fetchIssuer fetches (once per URL: many certificates name the same
+// issuer) the certificates at an AIA URL.
+func (m *mkbundler) fetchIssuer(ctx context.Context, u string) ([]*x509.Certificate, error) {
+	v, _ := m.issuers.LoadOrStore(u, &aiaEntry{})
+	ent := v.(*aiaEntry)
+	ent.once.Do(func() {
+		f := &aia.Fetcher{Policy: m.policy, Timeout: m.timeout}
+		ent.certs, ent.err = f.Fetch(ctx, u)
+	})
+	return ent.certs, ent.err
+}
+
+// aiaEntry is one AIA URL's fetch, shared by the workers.
+type aiaEntry struct {
+	once  sync.Once
+	certs []*x509.Certificate
+	err   error
 }
 
 // crlEntry is one CRL URL's fetch, shared by the workers.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pkid/pkid/core/bundle"
 	"github.com/pkid/pkid/core/egress"
@@ -37,6 +38,10 @@ type BundleOptions struct {
 
 // CFSSL's dial failure code (category 6000: network).
 const codeDialError = 6000
+
+// bundleDeadline bounds one bundling, AIA fetches included, well inside
+// the HTTP server's write timeout.
+const bundleDeadline = 30 * time.Second
 
 // bundleRequest serves /bundle: keyword sets {certificate} then {domain};
 // flavor, private_key, domain and ip refine them (docs/bundler-operations.md).
@@ -141,6 +146,8 @@ func (f *deniedFetcher) Fetch(ctx context.Context, url string) ([]*x509.Certific
 // runBundler bundles with the current pool. A failure that followed a
 // refused AIA fetch is a 403 naming the host.
 func (s *Server) runBundler(ctx context.Context, req bundle.Request) (*bundle.Bundle, error) {
+	ctx, cancel := context.WithTimeout(ctx, bundleDeadline)
+	defer cancel()
 	bo := s.opts.Bundle
 	b := &bundle.Bundler{Pool: bo.Pool(), Stash: bo.Stash, Limits: bo.Limits}
 	var df *deniedFetcher
