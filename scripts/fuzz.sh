@@ -24,11 +24,13 @@ targets=(
 	"./core/ca/csr FuzzParseCSR"
 	"./core/ca/csr FuzzParsePrivateKey"
 	"./core/ca/csr FuzzDNSName"
+	"./core/aia FuzzParseCerts"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/scan FuzzReadCSV"
 	"./core/scan FuzzNormalizeHost"
 	"./plugins/scan-checks FuzzParseHSTS"
 	"./plugins/scan-checks FuzzParseTarget"
+	"./core/bundle FuzzParseChain"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -19,6 +19,7 @@ type Loaded struct {
 	Catalog    *Catalog
 	KeyStores  map[string]sdk.KeyStore
 	CertStores map[string]sdk.CertStore
+	Trusts     map[string]sdk.Trust
 	ScanChecks map[string]sdk.ScanCheck
 }
 
@@ -42,8 +43,8 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}, ScanChecks: map[string]sdk.ScanCheck{}}
-	blocks := slices.Concat(cfg.KeyStores, cfg.CertStores, cfg.ScanChecks)
+	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}, Trusts: map[string]sdk.Trust{}, ScanChecks: map[string]sdk.ScanCheck{}}
+	blocks := slices.Concat(cfg.KeyStores, cfg.CertStores, cfg.Trusts, cfg.ScanChecks)
 	for _, b := range blocks {
 		inst, ds := loadBlock(ctx, req, cat, b)
 		diags = append(diags, ds...)
@@ -64,6 +65,8 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 				v = groupcommit.Wrap(v)
 			}
 			out.CertStores[b.Name] = v
+		case sdk.Trust:
+			out.Trusts[b.Name] = v
 		}
 	}
 	if diags.HasErrors() {

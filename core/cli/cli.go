@@ -76,6 +76,8 @@ func run(args []string, e *env) int {
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
 			"scan":              factory(e, scanCmd),
+			"mkbundle":          factory(e, mkbundleCmd),
+			"bundle":            factory(e, bundleCmd),
 		},
 	}
 	code, err := c.Run()

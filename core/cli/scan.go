@@ -209,15 +209,6 @@ func showProgress(mode string, w io.Writer, total int) bool {
 	return total > 1 && isTerminal(w)
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // openScanChecks opens the builtin "tls" checks in process plus, with a
 // configuration, its scancheck instances.
 func openScanChecks(ctx context.Context, e *env, cf *configFlag) ([]sdk.ScanCheck, func(), error) {

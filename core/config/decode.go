@@ -23,6 +23,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "pkid"},
 		{Type: KindKeyStore, LabelNames: []string{"type", "name"}},
 		{Type: KindCertStore, LabelNames: []string{"type", "name"}},
+		{Type: KindTrust, LabelNames: []string{"type", "name"}},
+		{Type: "bundle"},
 		{Type: KindScanCheck, LabelNames: []string{"type", "name"}},
 		{Type: "plugin", LabelNames: []string{"type"}},
 		{Type: "ca", LabelNames: []string{"name"}},
@@ -109,7 +111,7 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 		switch b.Type {
 		case "pkid":
 			ds = c.decodePkid(b, ctx)
-		case KindKeyStore, KindCertStore, KindScanCheck:
+		case KindKeyStore, KindCertStore, KindTrust, KindScanCheck:
 			var pb *PluginBlock
 			pb, ds = decodeInstance(b, ctx)
 			switch b.Type {
@@ -117,9 +119,13 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 				c.KeyStores = append(c.KeyStores, pb)
 			case KindCertStore:
 				c.CertStores = append(c.CertStores, pb)
+			case KindTrust:
+				c.Trusts = append(c.Trusts, pb)
 			default:
 				c.ScanChecks = append(c.ScanChecks, pb)
 			}
+		case "bundle":
+			ds = c.decodeBundle(b, ctx, dir)
 		case "plugin":
 			var ep *ExternalPlugin
 			ep, ds = decodeExternalPlugin(b, ctx, dir)

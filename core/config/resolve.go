@@ -18,6 +18,7 @@ func (c *Config) resolve() hcl.Diagnostics {
 	diags = append(diags, ds...)
 	c.CertStores, ds = dedupInstances(c.CertStores)
 	diags = append(diags, ds...)
+	c.Trusts, ds = dedupInstances(c.Trusts)
 	c.ScanChecks, ds = dedupInstances(c.ScanChecks)
 	diags = append(diags, ds...)
 

@@ -12,6 +12,8 @@ type Config struct {
 	Pkid       PkidBlock
 	KeyStores  []*PluginBlock
 	CertStores []*PluginBlock
+	Trusts     []*PluginBlock // trust "TYPE" "NAME" blocks, combined by the bundler
+	Bundle     BundleBlock
 	ScanChecks []*PluginBlock // scancheck blocks: TLS scanner checks (docs/scanner-runner.md)
 	Plugins    []*ExternalPlugin
 	CAs        []*CA

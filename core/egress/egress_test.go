@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -187,5 +189,24 @@ func TestDialContext(t *testing.T) {
 	p.Resolver = dns
 	if err := dialRead(t, p, net.JoinHostPort("local.example.com", port)); !errors.Is(err, egress.ErrDenied) {
 		t.Errorf("name resolving to loopback: %v, want ErrDenied", err)
+	}
+}
+
+func TestPeerCertificates(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	hostport := strings.TrimPrefix(srv.URL, "https://")
+	p, _ := egress.New([]string{"127.0.0.1"})
+	certs, err := p.PeerCertificates(t.Context(), hostport, "example.com")
+	if err != nil || len(certs) == 0 || !certs[0].Equal(srv.Certificate()) {
+		t.Fatalf("PeerCertificates = %d certs, %v; want the server's", len(certs), err)
+	}
+	if _, err := (&egress.Policy{}).PeerCertificates(t.Context(), hostport, "example.com"); !errors.Is(err, egress.ErrDenied) {
+		t.Errorf("zero policy: %v, want ErrDenied", err)
+	}
+	// A plain-TCP peer fails the handshake, bounded.
+	addr := listen(t)
+	if _, err := egress.Unrestricted().PeerCertificates(t.Context(), addr, "x"); err == nil || !strings.Contains(err.Error(), "TLS handshake") {
+		t.Errorf("handshake with a non-TLS peer: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign", "scan", "scaninfo"}
+	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -88,6 +88,9 @@ type Options struct {
 	// to apply the egress policy (docs/differences-from-cfssl.md, "Outbound
 	// dials are opt-in"). Nil: domain lookups refused.
 	Dial func(ctx context.Context, hostport string) ([]*x509.Certificate, error)
+	// Bundle enables the bundle endpoint and sign's "bundle": true; nil:
+	// bundle answers 404 and "bundle": true adds a message.
+	Bundle *BundleOptions
 	// HealthChecks are extra named probes for health (e.g. a keystore
 	// ping); a failing one answers 503 naming it. Keep them cheap.
 	HealthChecks map[string]func(ctx context.Context) error
@@ -194,6 +197,7 @@ func New(opts Options) (*Server, error) {
 		"crl":      {http.MethodGet, s.crl},
 		"gencrl":   {http.MethodPost, s.gencrl},
 		"ocspsign": {http.MethodPost, s.ocspsign},
+		"bundle":   {http.MethodPost, s.bundleRequest},
 		"scan":     {http.MethodGet, s.scan},
 		"scaninfo": {http.MethodGet, s.scaninfo},
 	}
@@ -246,6 +250,9 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 	}
 	if s.opts.Store == nil {
 		off("revoke", "no certificate store configured")
+	}
+	if s.opts.Bundle == nil || s.opts.Bundle.Pool == nil {
+		off("bundle", "no trust block configured")
 	}
 	if s.opts.Scan == nil {
 		delete(all, "scan") // off by default: not worth a warning

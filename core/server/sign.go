@@ -146,9 +146,10 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 	if err != nil {
 		return nil, err
 	}
-	rep := &reply{result: map[string]string{"certificate": string(cert.PEM())}}
+	result := map[string]any{"certificate": string(cert.PEM())}
+	rep := &reply{result: result}
 	if bundle {
-		rep.messages = append(rep.messages, noBundler)
+		s.attachBundle(c.r.Context(), rep, result, cert.Cert, sel.iss.Certificate())
 	}
 	return rep, nil
 }

@@ -77,7 +77,7 @@ func write(t *testing.T, path string, b []byte) string {
 }
 
 func fingerprint(c *ca) string {
-	s := sha1.Sum(c.cert.Raw)
+	s := sha1.Sum(c.cert.RawSubjectPublicKeyInfo)
 	return hex.EncodeToString(s[:])
 }
 

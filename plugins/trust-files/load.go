@@ -340,9 +340,11 @@ func loadMetadata(path string) ([]sdk.Platform, sdk.Diagnostics) {
 	return out, diags
 }
 
-// keystoreRoots returns the sorted SHA-1 fingerprints of a platform's
-// keystore. Like CFSSL it skips blocks that do not parse (real platform
-// stores carry certificates Go refuses, e.g. negative serials).
+// keystoreRoots returns the sorted SHA-1 hashes of the subject public key
+// info of a platform's keystore certificates: CFSSL's membership test, so
+// a root re-issued with the same key stays trusted. Like CFSSL it skips
+// blocks that do not parse (real platform stores carry certificates Go
+// refuses, e.g. negative serials).
 func keystoreRoots(path string) ([]string, error) {
 	b, err := readFile(path)
 	if err != nil {
@@ -359,10 +361,11 @@ func keystoreRoots(path string) ([]string, error) {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
-		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
 			continue
 		}
-		sum := sha1.Sum(blk.Bytes)
+		sum := sha1.Sum(c.RawSubjectPublicKeyInfo)
 		out = append(out, hex.EncodeToString(sum[:]))
 	}
 	slices.Sort(out)
