@@ -19,6 +19,7 @@ func (c *Config) resolve() hcl.Diagnostics {
 	c.CertStores, ds = dedupInstances(c.CertStores)
 	diags = append(diags, ds...)
 	c.Trusts, ds = dedupInstances(c.Trusts)
+	diags = append(diags, ds...)
 	c.ScanChecks, ds = dedupInstances(c.ScanChecks)
 	diags = append(diags, ds...)
 

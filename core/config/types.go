@@ -127,7 +127,7 @@ const (
 // PluginBlock is one plugin instance: keystore "TYPE" "NAME" { ... } or
 // certstore "TYPE" "NAME" { ... }.
 type PluginBlock struct {
-	Kind      string // KindKeyStore, KindCertStore or KindScanCheck
+	Kind      string // KindKeyStore, KindCertStore, KindTrust or KindScanCheck
 	Type      string // plugin type label
 	Name      string // instance name label
 	Isolation string // "", IsolationProcess or IsolationInProcess (checked by CheckTypes)
