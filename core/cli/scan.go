@@ -92,6 +92,18 @@ func runScan(e *env, args []string) error {
 	fs.StringVar(&f.format, "format", scan.FormatJSON, "")
 	fs.StringVar(&f.progress, "progress", "auto", "")
 	f.cf.register(fs)
+	// CFSSL's other global flags are accepted and ignored (CFSSL has one
+	// flag set; `cfssl scan -ca-bundle F HOST` must still run).
+	for _, name := range []string{"hostname", "cn", "label", "profile", "crl", "remote", "ca", "ca-key", "cert", "csr",
+		"key", "password", "db-config", "loglevel", "address", "port", "tls-cert", "tls-key", "mutual-tls-ca",
+		"mutual-tls-cn", "min-tls-version", "disable", "tls-remote-ca", "mutual-tls-client-cert",
+		"mutual-tls-client-key", "ca-bundle", "int-bundle", "int-dir", "metadata", "flavor", "domain", "responder",
+		"responder-key", "status", "reason", "revoked-at", "interval", "responses", "path", "serial", "aki", "expiry",
+		"intermediates", "authkey", "usage", "pgp-private", "pgp-name"} {
+		fs.String(name, "", "accepted for CFSSL compatibility")
+	}
+	fs.Bool("initca", false, "accepted for CFSSL compatibility")
+	fs.Bool("renewca", false, "accepted for CFSSL compatibility")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

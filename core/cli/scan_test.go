@@ -242,6 +242,11 @@ func TestScanCommandHosts(t *testing.T) {
 	if !strings.Contains(r.stderr, "2/2 hosts, 1 bad") {
 		t.Errorf("progress on stderr: %q", r.stderr)
 	}
+	// CFSSL's global flags are accepted (and ignored), as by `cfssl scan`.
+	r = pkid(t, "scan", "-ca-bundle", "roots.pem", "-loglevel", "0", "-initca", "-family", "^Connectivity$", "-scanner", "^TCPDial$", a)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "=== "+a+" ===\n") {
+		t.Errorf("CFSSL's global flags: exit %d, %s", r.code, r.stderr)
+	}
 }
 
 // A configuration's scancheck blocks add checks: the third-party example
