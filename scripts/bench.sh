@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
-	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ ./core/scan/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -49,6 +49,10 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 /^BenchmarkOCSPPresign\// {
 	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
 	pre[k] += metric("responses/s"); npre[k]++
+}
+/^BenchmarkScan256\// {
+	split($1, p, "/"); k = p[2] "/" p[3]; sub(/-[0-9]+$/, "", k)
+	scan[k] += metric("hosts/s"); nscan[k]++
 }
 END {
 	split("c1 c32", cs, " ")
@@ -97,6 +101,12 @@ END {
 		printf "pkid serve sign latency, one client, while newkey RSA-4096 saturates the key generation bound (2 at once) / idle: %.2fx (%.2f vs %.2f ms)\n", (skl/nskl)/(ski/nski), skl/nskl/1e6, ski/nski/1e6
 	if (nct && nnc)
 		printf "issuance under a 2-of-3 CT policy (3 local Sunlight logs, sequencing period %d ms) / without CT: p50 %.1fx (%.1f vs %.2f ms), p99 %.1fx (%.1f vs %.2f ms)\n", ctper, (ct50/nct)/(nc50/nnc), ct50/nct, nc50/nnc, (ct99/nct)/(nc99/nnc), ct99/nct, nc99/nnc
+	split("latency=0s latency=20ms", lats, " ")
+	for (i = 1; i <= 2; i++) {
+		a = lats[i] "/concurrency=10"; b = lats[i] "/concurrency=1"
+		if (!(a in nscan) || !(b in nscan)) continue
+		printf "pkid scan (builtin Connectivity checks), 256 loopback endpoints, %s added per connection: default concurrency (10) / 1 = %.2fx (%.1f vs %.1f hosts/s)\n", substr(lats[i], 9), (scan[a]/nscan[a])/(scan[b]/nscan[b]), scan[a]/nscan[a], scan[b]/nscan[b]
+	}
 	if (("refresh" in npre) && ("bare" in npre))
 		printf "OCSP bulk pre-signing (RefreshOCSP through the store) / bare ocsp.CreateResponse, 8 workers each: %.2fx (%.0f vs %.0f responses/s)\n", (pre["refresh"]/npre["refresh"])/(pre["bare"]/npre["bare"]), pre["refresh"]/npre["refresh"], pre["bare"]/npre["bare"]
 }' "$out"

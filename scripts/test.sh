@@ -48,7 +48,7 @@ echo "== doc references"
 # says what to change. It reads the module cache (and the proxy only for
 # what is missing there); GOWORK=off because tidy is per module.
 echo "== go mod tidy -diff"
-for mod in . sdk examples/plugins/keystore-memory; do
+for mod in . sdk examples/plugins/keystore-memory examples/plugins/scancheck-example; do
 	if ! diff=$(cd "$mod" && GOWORK=off $GO mod tidy -diff 2>&1); then
 		echo "$mod is not tidy (run: cd $mod && go mod tidy):"; echo "$diff"; exit 1
 	fi
@@ -61,11 +61,13 @@ echo "== go vet"
 $GO vet ./...
 (cd sdk && GOWORK=off $GO vet ./...)
 (cd examples/plugins/keystore-memory && GOWORK=off $GO vet ./...)
+(cd examples/plugins/scancheck-example && GOWORK=off $GO vet ./...)
 
 echo "== go test (sdk)"
 (cd sdk && GOWORK=off $GO test -count=1 ./...)
-echo "== go test (example plugin)"
+echo "== go test (example plugins)"
 (cd examples/plugins/keystore-memory && GOWORK=off $GO test -count=1 ./...)
+(cd examples/plugins/scancheck-example && GOWORK=off $GO test -count=1 ./...)
 echo "== go test (pkid)"
 $GO test -count=1 -timeout 12m ./...
 echo "== fuzz (every target, 10,000 executions each)"

@@ -13,9 +13,11 @@ import (
 	keystorefile "github.com/pkid/pkid/plugins/keystore-file"
 	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
 	keystoresplit "github.com/pkid/pkid/plugins/keystore-split"
+	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	storecfssl "github.com/pkid/pkid/plugins/store-cfssl"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
 	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
+	trustfiles "github.com/pkid/pkid/plugins/trust-files"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -23,6 +25,8 @@ import (
 var builtins = map[string]map[string]func() sdk.Plugin{
 	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New, "split": keystoresplit.New},
 	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New, "cfssl": storecfssl.New},
+	sdk.KindScanCheck: {"tls": scanchecks.New},
+	sdk.KindTrust:     {"files": trustfiles.New},
 }
 
 // Kinds that configuration blocks can instantiate.

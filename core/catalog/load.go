@@ -19,6 +19,8 @@ type Loaded struct {
 	Catalog    *Catalog
 	KeyStores  map[string]sdk.KeyStore
 	CertStores map[string]sdk.CertStore
+	Trusts     map[string]sdk.Trust
+	ScanChecks map[string]sdk.ScanCheck
 }
 
 // LoadRequest says how far to go.
@@ -41,12 +43,16 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}}
-	blocks := append(append([]*config.PluginBlock{}, cfg.KeyStores...), cfg.CertStores...)
+	out := &Loaded{Config: cfg, Catalog: cat, KeyStores: map[string]sdk.KeyStore{}, CertStores: map[string]sdk.CertStore{}, Trusts: map[string]sdk.Trust{}, ScanChecks: map[string]sdk.ScanCheck{}}
+	blocks := slices.Concat(cfg.KeyStores, cfg.CertStores, cfg.Trusts, cfg.ScanChecks)
 	for _, b := range blocks {
 		inst, ds := loadBlock(ctx, req, cat, b)
 		diags = append(diags, ds...)
 		if inst == nil {
+			continue
+		}
+		if sc, ok := inst.(sdk.ScanCheck); ok && b.Kind == config.KindScanCheck {
+			out.ScanChecks[b.Name] = sc
 			continue
 		}
 		switch v := inst.(type) {
@@ -59,6 +65,8 @@ func Load(ctx context.Context, req LoadRequest) (*Loaded, hcl.Diagnostics) {
 				v = groupcommit.Wrap(v)
 			}
 			out.CertStores[b.Name] = v
+		case sdk.Trust:
+			out.Trusts[b.Name] = v
 		}
 	}
 	if diags.HasErrors() {

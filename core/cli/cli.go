@@ -77,6 +77,9 @@ func run(args []string, e *env) int {
 			"ocspdump":          factory(e, ocspdumpCmd),
 			"ct":                func() (hcli.Command, error) { return &groupCmd{synopsis: "Certificate Transparency"}, nil },
 			"ct submit":         factory(e, ctSubmitCmd),
+			"scan":              factory(e, scanCmd),
+			"mkbundle":          factory(e, mkbundleCmd),
+			"bundle":            factory(e, bundleCmd),
 		},
 	}
 	code, err := c.Run()

@@ -21,7 +21,7 @@ import (
 // an isolation value other than "process" or "inprocess".
 func (c *Config) CheckTypes(known map[string][]string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, list := range [][]*PluginBlock{c.KeyStores, c.CertStores} {
+	for _, list := range [][]*PluginBlock{c.KeyStores, c.CertStores, c.Trusts, c.ScanChecks} {
 		for _, b := range list {
 			diags = append(diags, checkInstance(b, known[b.Kind])...)
 		}

@@ -23,6 +23,9 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "pkid"},
 		{Type: KindKeyStore, LabelNames: []string{"type", "name"}},
 		{Type: KindCertStore, LabelNames: []string{"type", "name"}},
+		{Type: KindTrust, LabelNames: []string{"type", "name"}},
+		{Type: "bundle"},
+		{Type: KindScanCheck, LabelNames: []string{"type", "name"}},
 		{Type: "plugin", LabelNames: []string{"type"}},
 		{Type: "ca", LabelNames: []string{"name"}},
 	},
@@ -39,6 +42,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Type: "tls"},
 		{Type: "auth_key", LabelNames: []string{"name"}},
 		{Type: "limits"},
+		{Type: "scan"},
 	},
 }
 
@@ -107,14 +111,21 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 		switch b.Type {
 		case "pkid":
 			ds = c.decodePkid(b, ctx)
-		case KindKeyStore, KindCertStore:
+		case KindKeyStore, KindCertStore, KindTrust, KindScanCheck:
 			var pb *PluginBlock
 			pb, ds = decodeInstance(b, ctx)
-			if b.Type == KindKeyStore {
+			switch b.Type {
+			case KindKeyStore:
 				c.KeyStores = append(c.KeyStores, pb)
-			} else {
+			case KindCertStore:
 				c.CertStores = append(c.CertStores, pb)
+			case KindTrust:
+				c.Trusts = append(c.Trusts, pb)
+			default:
+				c.ScanChecks = append(c.ScanChecks, pb)
 			}
+		case "bundle":
+			ds = c.decodeBundle(b, ctx, dir)
 		case "plugin":
 			var ep *ExternalPlugin
 			ep, ds = decodeExternalPlugin(b, ctx, dir)
@@ -159,6 +170,8 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			diags = append(diags, c.decodeAuthKey(blk, ctx)...)
 		case "limits":
 			diags = append(diags, c.decodeLimits(blk, ctx)...)
+		case "scan":
+			diags = append(diags, c.decodeScan(blk, ctx)...)
 		}
 	}
 	return diags

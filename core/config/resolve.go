@@ -18,6 +18,10 @@ func (c *Config) resolve() hcl.Diagnostics {
 	diags = append(diags, ds...)
 	c.CertStores, ds = dedupInstances(c.CertStores)
 	diags = append(diags, ds...)
+	c.Trusts, ds = dedupInstances(c.Trusts)
+	diags = append(diags, ds...)
+	c.ScanChecks, ds = dedupInstances(c.ScanChecks)
+	diags = append(diags, ds...)
 
 	seenPlugins := map[string]*ExternalPlugin{}
 	plugins := c.Plugins[:0]

@@ -12,6 +12,9 @@ type Config struct {
 	Pkid       PkidBlock
 	KeyStores  []*PluginBlock
 	CertStores []*PluginBlock
+	Trusts     []*PluginBlock // trust "TYPE" "NAME" blocks, combined by the bundler
+	Bundle     BundleBlock
+	ScanChecks []*PluginBlock // scancheck blocks: TLS scanner checks (docs/scanner-runner.md)
 	Plugins    []*ExternalPlugin
 	CAs        []*CA
 	// Files holds every parsed file by name, for rendering diagnostics.
@@ -49,6 +52,8 @@ type PkidBlock struct {
 	// Limits bound what one request may cost or ask for (the limits
 	// block); zero fields mean the defaults (Limits.WithDefaults).
 	Limits Limits
+	// Scan, when set, enables the scan endpoints (scan.go).
+	Scan *ScanSettings
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }
@@ -110,6 +115,7 @@ type AuthKey struct {
 const (
 	KindKeyStore  = "keystore"
 	KindCertStore = "certstore"
+	KindScanCheck = "scancheck"
 )
 
 // Isolation modes of a plugin instance.
@@ -121,7 +127,7 @@ const (
 // PluginBlock is one plugin instance: keystore "TYPE" "NAME" { ... } or
 // certstore "TYPE" "NAME" { ... }.
 type PluginBlock struct {
-	Kind      string // KindKeyStore or KindCertStore
+	Kind      string // KindKeyStore, KindCertStore, KindTrust or KindScanCheck
 	Type      string // plugin type label
 	Name      string // instance name label
 	Isolation string // "", IsolationProcess or IsolationInProcess (checked by CheckTypes)

@@ -98,6 +98,8 @@ type Daemon struct {
 	runner  *jobs.Runner
 	log     hclog.Logger
 	grace   time.Duration
+	// stopTrust ends the trust pool's watchers.
+	stopTrust context.CancelFunc
 }
 
 // New builds the daemon for a loaded configuration: it opens the listener
@@ -165,18 +167,28 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if d.pub, err = newPublisher(context.WithoutCancel(ctx), loaded.Config, set, log); err != nil {
 		return nil, err
 	}
+	bundleOpts, certinfoDial, err := d.bundler(ctx, loaded)
+	if err != nil {
+		return nil, err
+	}
 	var store sdk.CertStore
 	if len(loaded.CertStores) == 1 {
 		for _, cs := range loaded.CertStores {
 			store = cs
 		}
 	}
+	scanOpts, err := scanOptions(ctx, loaded, opts.Host)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Options{
 		CAs: set, Store: store, Logger: log.Named("http"),
 		AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
 		OnRevoke: d.pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
 		HealthChecks: healthChecks(loaded, opts.Host, set),
-		Limits:       pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
+		Bundle:       bundleOpts, Dial: certinfoDial,
+		Limits: pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
+		Scan: scanOpts,
 	})
 	var open *server.OpenEndpointError
 	if errors.As(err, &open) {
@@ -248,6 +260,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close stops the background work and closes the listener. It is safe
 // after Run and more than once; the caller still closes its plugin host.
 func (d *Daemon) Close() error {
+	if d.stopTrust != nil {
+		d.stopTrust()
+	}
 	if d.runner != nil {
 		d.runner.Stop()
 	}

@@ -47,6 +47,7 @@ func devConfig(t *testing.T, pkidAttrs string) *catalog.Loaded {
 	}
 	s := strings.NewReplacer(`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
 		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
+		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
 		"\npkid {\n", "\npkid {\n"+pkidAttrs).Replace(string(body))
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)

@@ -61,6 +61,22 @@ certstore "sqlite" "main" {
   path = "STATE/pkid.db"
 }
 
+# The bundler's trust (POST /api/v1/cfssl/bundle, "bundle": true on sign):
+# the dev root and issuing CA, copied here at first start. Add trust blocks
+# for your own PEM files or directories; each is re-read when it changes.
+trust "files" "dev" {
+  roots         = ["STATE/trust/roots"]
+  intermediates = ["STATE/trust/intermediates"]
+  poll_interval = "1s"
+}
+
+# The daemon dials nothing for its callers (domain bundles, AIA chasing,
+# certinfo -domain) unless allowed here:
+# bundle {
+#   allow = ["*.example.com", "192.0.2.0/24"]
+#   aia   = true
+# }
+
 # The first ca block is the default for requests without a label.
 ca "issuing" {
   keystore    = keystore.dev
@@ -139,6 +155,11 @@ func Prepare(stateDir, listen string, out io.Writer) (string, error) {
 	}
 	cfg := filepath.Join(abs, ConfigName)
 	if _, err := os.Stat(cfg); errors.Is(err, os.ErrNotExist) {
+		for _, d := range []string{trustRoots, trustIntermediates} {
+			if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+				return "", fmt.Errorf("dev mode: %w", err)
+			}
+		}
 		body := strings.NewReplacer("STATE", abs, "LISTEN", listen).Replace(configTemplate)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			return "", fmt.Errorf("dev mode: writing %s: %w", cfg, err)
@@ -222,6 +243,37 @@ func Bootstrap(ctx context.Context, l *catalog.Loaded, publicURL string, out io.
 			return err
 		}
 		fmt.Fprintf(out, "Created the dev issuing CA, signed by the root (key %q inside keystore %s).\n", issuing.Key, issuing.KeyStore)
+	}
+	return publishTrust(l.Config.Pkid.StateDir, root.Certificate, issuing.Certificate)
+}
+
+// The dev trust block's directories, under the state directory.
+var (
+	trustRoots         = filepath.Join("trust", "roots")
+	trustIntermediates = filepath.Join("trust", "intermediates")
+)
+
+// publishTrust copies the dev CA certificates into the dev trust block's
+// directories when they are missing there; the trust source notices them
+// within its poll interval. A state directory without them (an older or
+// edited configuration) is left alone.
+func publishTrust(state, rootCert, issuingCert string) error {
+	for _, f := range []struct{ dir, name, from string }{
+		{trustRoots, "dev-root.pem", rootCert},
+		{trustIntermediates, "dev-issuing.pem", issuingCert},
+	} {
+		dir := filepath.Join(state, f.dir)
+		dst := filepath.Join(dir, f.name)
+		if state == "" || !exists(dir) || exists(dst) {
+			continue
+		}
+		b, err := os.ReadFile(f.from)
+		if err != nil {
+			return fmt.Errorf("dev mode: %w", err)
+		}
+		if err := writeFile(dst, b); err != nil {
+			return fmt.Errorf("dev mode: %w", err)
+		}
 	}
 	return nil
 }

@@ -65,3 +65,44 @@ func TestPreparePermissionWarnings(t *testing.T) {
 		t.Errorf("dev configuration without insecure_permissions:\n%s", b)
 	}
 }
+
+// The dev configuration has a trust block over directories Prepare creates
+// (empty until Bootstrap copies the CAs in), so it loads on first start.
+func TestPrepareTrustDirectories(t *testing.T) {
+	state := t.TempDir()
+	cfg, err := Prepare(state, "127.0.0.1:0", &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"trust/roots", "trust/intermediates"} {
+		if fi, err := os.Stat(filepath.Join(state, d)); err != nil || !fi.IsDir() {
+			t.Errorf("%s: %v", d, err)
+		}
+		if !strings.Contains(string(body), filepath.Join(state, d)) {
+			t.Errorf("the dev configuration does not name %s", d)
+		}
+	}
+	// publishTrust copies the CA certificates once, and leaves an edited
+	// state directory without trust directories alone.
+	root := filepath.Join(state, "ca", "root.pem")
+	issuing := filepath.Join(state, "ca", "issuing.pem")
+	os.MkdirAll(filepath.Dir(root), 0o755)
+	os.WriteFile(root, []byte("root"), 0o644)
+	os.WriteFile(issuing, []byte("issuing"), 0o644)
+	if err := publishTrust(state, root, issuing); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, "trust", "roots", "dev-root.pem")); string(b) != "root" {
+		t.Errorf("dev-root.pem = %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, "trust", "intermediates", "dev-issuing.pem")); string(b) != "issuing" {
+		t.Errorf("dev-issuing.pem = %q", b)
+	}
+	if err := publishTrust(t.TempDir(), root, issuing); err != nil {
+		t.Errorf("state without trust directories: %v", err)
+	}
+}

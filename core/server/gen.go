@@ -214,7 +214,7 @@ func (s *Server) newcert(c *call) (*reply, error) {
 		rep.messages = append(rep.messages, noHosts)
 	}
 	if body.Bundle {
-		rep.messages = append(rep.messages, noBundler)
+		s.attachBundle(c.r.Context(), rep, rep.result.(map[string]any), cert.Cert, sel.iss.Certificate())
 	}
 	return rep, nil
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/authority"
@@ -28,7 +29,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign"}
+	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -87,6 +88,9 @@ type Options struct {
 	// to apply the egress policy (docs/differences-from-cfssl.md, "Outbound
 	// dials are opt-in"). Nil: domain lookups refused.
 	Dial func(ctx context.Context, hostport string) ([]*x509.Certificate, error)
+	// Bundle enables the bundle endpoint and sign's "bundle": true; nil:
+	// bundle answers 404 and "bundle": true adds a message.
+	Bundle *BundleOptions
 	// HealthChecks are extra named probes for health (e.g. a keystore
 	// ping); a failing one answers 503 naming it. Keep them cheap.
 	HealthChecks map[string]func(ctx context.Context) error
@@ -105,6 +109,9 @@ type Options struct {
 	// tokenEndpoints then need a verified client or a token
 	// (docs/differences-from-cfssl.md, "Authentication applies everywhere").
 	ClientCertRequired bool
+	// Scan, when set, enables scan and scaninfo (off otherwise:
+	// docs/scanner-runner.md).
+	Scan *ScanOptions
 }
 
 // Server serves the CFSSL-compatible API.
@@ -129,6 +136,10 @@ type Server struct {
 	keygen chan struct{}
 	// genKey generates a key; tests replace it to hold generations.
 	genKey func(*csr.KeyRequest) (crypto.Signer, error)
+	// scans holds one token per scan in progress; scanMax bounds a
+	// scan's timeout (scan.go).
+	scans   chan struct{}
+	scanMax time.Duration
 }
 
 // endpoint is one API endpoint.
@@ -170,6 +181,9 @@ func New(opts Options) (*Server, error) {
 	if err := s.compilePolicy(); err != nil {
 		return nil, err
 	}
+	if err := s.initScan(); err != nil {
+		return nil, err
+	}
 	all := map[string]endpoint{
 		"sign":     {http.MethodPost, s.sign},
 		"authsign": {http.MethodPost, s.authsign},
@@ -183,6 +197,9 @@ func New(opts Options) (*Server, error) {
 		"crl":      {http.MethodGet, s.crl},
 		"gencrl":   {http.MethodPost, s.gencrl},
 		"ocspsign": {http.MethodPost, s.ocspsign},
+		"bundle":   {http.MethodPost, s.bundleRequest},
+		"scan":     {http.MethodGet, s.scan},
+		"scaninfo": {http.MethodGet, s.scaninfo},
 	}
 	for _, name := range opts.Enabled {
 		name = strings.TrimSpace(name)
@@ -233,6 +250,13 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 	}
 	if s.opts.Store == nil {
 		off("revoke", "no certificate store configured")
+	}
+	if s.opts.Bundle == nil || s.opts.Bundle.Pool == nil {
+		off("bundle", "no trust block configured")
+	}
+	if s.opts.Scan == nil {
+		delete(all, "scan") // off by default: not worth a warning
+		delete(all, "scaninfo")
 	}
 }
 

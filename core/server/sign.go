@@ -146,15 +146,16 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 	if err != nil {
 		return nil, err
 	}
-	rep := &reply{result: map[string]string{"certificate": string(cert.PEM())}}
+	result := map[string]any{"certificate": string(cert.PEM())}
 	if len(cert.SCTs) > 0 {
 		// A profile with a ct block: the SCTs embedded in the certificate,
 		// also listed (log, log ID, timestamp, TLS-encoded SCT) so a
 		// client need not parse the extension (docs/ct.md).
-		rep.result = map[string]any{"certificate": string(cert.PEM()), "scts": cert.SCTs}
+		result["scts"] = cert.SCTs
 	}
+	rep := &reply{result: result}
 	if bundle {
-		rep.messages = append(rep.messages, noBundler)
+		s.attachBundle(c.r.Context(), rep, result, cert.Cert, sel.iss.Certificate())
 	}
 	return rep, nil
 }
