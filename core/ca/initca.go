@@ -92,9 +92,13 @@ func InitCA(ctx context.Context, req InitCARequest) (cert *Certificate, csrPEM [
 		return nil, nil, err
 	}
 	notBefore := req.Now().UTC().Truncate(time.Minute).Add(-backdate)
+	// The root keeps the CSR's subject attributes, IP addresses and
+	// delegation usage; a CA certificate carries no DNS, email or URI names.
 	t := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               cr.Subject,
+		Subject:               csr.CertificateSubject(cr),
+		IPAddresses:           cr.IPAddresses,
+		ExtraExtensions:       delegationUsage(cr),
 		NotBefore:             notBefore,
 		NotAfter:              notBefore.Add(expiry),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,

@@ -336,7 +336,7 @@ type draft struct {
 func (d *draft) subjectAndNames() error {
 	cr, p := d.cr, d.p
 	t := &x509.Certificate{
-		Subject:            cr.Subject,
+		Subject:            csr.CertificateSubject(cr),
 		DNSNames:           cr.DNSNames,
 		IPAddresses:        cr.IPAddresses,
 		EmailAddresses:     cr.EmailAddresses,
@@ -490,10 +490,12 @@ func (d *draft) urls() error {
 	return nil
 }
 
-// extensions: the profile's (OCSP no-check, policies), the CSR's when the
-// profile copies them, and the request's that the profile allows.
+// extensions: the profile's (OCSP no-check, policies), the CSR's
+// delegation usage, the CSR's others when the profile copies them, and the
+// request's that the profile allows.
 func (d *draft) extensions() error {
 	t, p, req := d.t, d.p, d.req
+	t.ExtraExtensions = append(t.ExtraExtensions, delegationUsage(d.cr)...)
 	if p.OCSPNoCheck {
 		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
 	}
@@ -506,7 +508,7 @@ func (d *draft) extensions() error {
 	}
 	if p.CopyExtensions {
 		for _, e := range d.cr.Extensions {
-			if e.Id.Equal(oidBasicConstraints) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
+			if e.Id.Equal(oidBasicConstraints) || e.Id.Equal(csr.OIDDelegationUsage) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
 				continue
 			}
 			if e.Id.Equal(oidSubjectAltName) {
@@ -673,6 +675,18 @@ func appendNonEmpty(s []string, v string) []string {
 		return s
 	}
 	return append(s, v)
+}
+
+// delegationUsage is the CSR's TLS delegated-credential usage extension,
+// which is copied whatever the profile says (a key asks for it; CFSSL
+// copies it the same way).
+func delegationUsage(cr *x509.CertificateRequest) []pkix.Extension {
+	for _, e := range cr.Extensions {
+		if e.Id.Equal(csr.OIDDelegationUsage) {
+			return []pkix.Extension{e}
+		}
+	}
+	return nil
 }
 
 func oidIn(id asn1.ObjectIdentifier, list []asn1.ObjectIdentifier) bool {
