@@ -186,7 +186,10 @@ type SignRequest struct {
 	// Extensions are added to the certificate; each OID must be in the
 	// profile's allowed_extensions.
 	Extensions []pkix.Extension
-	Metadata   json.RawMessage
+	// CRLOverride, when set, is the certificate's only CRL distribution
+	// point instead of the profile's or the CA's.
+	CRLOverride string
+	Metadata    json.RawMessage
 }
 
 // Certificate is an issued certificate.
@@ -476,6 +479,9 @@ func (d *draft) urls() error {
 	}
 	if crlURL == "" {
 		crlURL = cfg.CRLURL
+	}
+	if d.req.CRLOverride != "" {
+		crlURL = d.req.CRLOverride
 	}
 	if len(issuerURLs) == 0 && cfg.IssuerURL != "" {
 		issuerURLs = []string{cfg.IssuerURL}
