@@ -299,7 +299,8 @@ func gencsrCmd(e *env) *command {
 Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
        pkid gencsr -key KEY -cert CERT [-hostname H] [-cn CN]
 
-  Prints {"csr"}. With -cert the request copies the certificate's subject
+  Prints {"csr","key"} (key: the -key file as read, as CFSSL does). With
+  -cert the request copies the certificate's subject
   and SANs (for renewing it with the same or a new key).
 `,
 		run: func(args []string) error {
@@ -331,7 +332,8 @@ Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
 			if err != nil {
 				return err
 			}
-			return writeResult(e, map[string]string{"csr": string(csrPEM)})
+			// CFSSL prints the key file as read next to the request.
+			return writeResult(e, map[string]string{"csr": string(csrPEM), "key": string(keyPEM)})
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"net"
 	"os/exec"
 	"slices"
@@ -128,4 +129,30 @@ func TestParityCAEmailRefused(t *testing.T) {
 	if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "e_subj_email_not_in_san") {
 		t.Fatalf("want exit 1 and one line naming the lint, got %+v", r)
 	}
+}
+
+// gencsr -key prints {"csr","key"} like CFSSL 1.6.5, key being the key
+// file's bytes as read, from a csr.json and from -cert alike.
+func TestParityGencsrKey(t *testing.T) {
+	dir := t.TempDir()
+	leafFile := writeFile(t, dir, "leaf.json", leafJSON)
+	gen := runCFSSLJSON(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON))
+	keyFile := writeFile(t, dir, "key.pem", gen["key"])
+	certFile := writeFile(t, dir, "cert.pem", gen["cert"])
+	for _, args := range [][]string{{"-key", keyFile, leafFile}, {"-key", keyFile, "-cert", certFile}} {
+		theirs := runCFSSLJSON(t, append([]string{"gencsr"}, args...)...)
+		ours := decodeResult(t, pkid(t, append([]string{"gencsr"}, args...)...))
+		if tk, ok := slices.Collect(maps.Keys(theirs)), slices.Collect(maps.Keys(ours)); !sameKeys(tk, ok) {
+			t.Errorf("gencsr %v: cfssl prints %v, pkid %v", args, tk, ok)
+		}
+		if theirs["key"] != gen["key"] || ours["key"] != gen["key"] {
+			t.Errorf("gencsr %v: key is not the file's bytes (cfssl %t, pkid %t)", args, theirs["key"] == gen["key"], ours["key"] == gen["key"])
+		}
+	}
+}
+
+func sameKeys(a, b []string) bool {
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
