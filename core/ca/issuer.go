@@ -617,8 +617,7 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 	if backdate == 0 && !p.BackdateSet {
 		backdate = profile.DefaultBackdate
 	}
-	now := i.cfg.Now().UTC().Truncate(time.Minute)
-	t.NotBefore = now.Add(-backdate)
+	t.NotBefore = notBefore(i.cfg.Now(), backdate)
 	if !p.NotBefore.IsZero() {
 		t.NotBefore = p.NotBefore
 	}
@@ -648,6 +647,17 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 		return errorf(CodePolicyViolation, nil, "the certificate would expire %s, after its issuer %q (%s)", t.NotAfter.Format(time.RFC3339), ca.Subject.CommonName, ca.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// notBefore is now rounded to the nearest minute less backdate, as CFSSL
+// computes it; when a backdate under 30 s would put it in the future, now
+// truncated instead, so the certificate is valid at once.
+func notBefore(now time.Time, backdate time.Duration) time.Time {
+	now = now.UTC()
+	if nb := now.Round(time.Minute).Add(-backdate); !nb.After(now) {
+		return nb
+	}
+	return now.Truncate(time.Minute).Add(-backdate)
 }
 
 func applySubject(n *pkix.Name, s *Subject) {

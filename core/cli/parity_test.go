@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Side-by-side checks against real CFSSL 1.6.5 for the parity defects of
@@ -155,4 +156,35 @@ func sameKeys(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// gencert -initca, gencert and gencert -renewca give the NotBefore CFSSL
+// gives when run at the same moment (now rounded to the minute, less 5
+// minutes). A pair whose runs straddle a rounding boundary (:30 or :00)
+// is run again. core/ca's TestNotBeforeRoundsToMinute fixes the clock.
+func TestParityNotBefore(t *testing.T) {
+	dir := t.TempDir()
+	caFile := writeFile(t, dir, "ca.json", caJSON)
+	leafFile := writeFile(t, dir, "leaf.json", leafJSON)
+	ca := runCFSSLJSON(t, "gencert", "-initca", caFile)
+	caPEM, caKey := writeFile(t, dir, "ca.pem", ca["cert"]), writeFile(t, dir, "ca-key.pem", ca["key"])
+	for _, args := range [][]string{
+		{"gencert", "-initca", caFile},
+		{"gencert", "-ca", caPEM, "-ca-key", caKey, leafFile},
+		{"gencert", "-renewca", "-ca", caPEM, "-ca-key", caKey},
+	} {
+		for attempt := 0; ; attempt++ {
+			start := time.Now()
+			theirs := parseCertPEM(t, runCFSSLJSON(t, args...)["cert"])
+			ours := parseCertPEM(t, decodeResult(t, pkid(t, args...))["cert"])
+			// Both ends in one half-minute: no :00 or :30 between them.
+			if bucket := func(x time.Time) time.Time { return x.Truncate(30 * time.Second) }; bucket(start) != bucket(time.Now()) && attempt < 3 {
+				continue
+			}
+			if !theirs.NotBefore.Equal(ours.NotBefore) || !theirs.NotAfter.Equal(ours.NotAfter) {
+				t.Errorf("%v: cfssl %s – %s, pkid %s – %s", args, theirs.NotBefore, theirs.NotAfter, ours.NotBefore, ours.NotAfter)
+			}
+			break
+		}
+	}
 }
