@@ -188,3 +188,41 @@ func TestParityNotBefore(t *testing.T) {
 		}
 	}
 }
+
+// Command-line mistakes exit 1 with one line on stderr and nothing on
+// stdout, for every command (CFSSL prints one line and exits 1 for its
+// missing arguments; docs/differences-from-cfssl.md, "Every CLI failure
+// exits non-zero"). -h and help still show the usage.
+func TestParityUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	leaf := writeFile(t, dir, "leaf.json", leafJSON)
+	// The oracle's one line for a missing argument.
+	var errb bytes.Buffer
+	cmd := exec.Command(oracle(t, "cfssl"), "gencert")
+	cmd.Stderr = &errb
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 || strings.Count(errb.String(), "\n") != 1 {
+		t.Fatalf("cfssl gencert without arguments: %v, %q", err, errb.String())
+	}
+	cases := [][]string{
+		{}, {"nosuchcmd"}, {"ca"}, {"ca", "bogus"}, {"plugin"}, {"help", "nosuchcmd"},
+		{"gencert"}, {"gencert", "-bogus", leaf}, {"gencert", "a", "b"}, {"genkey"}, {"gencsr", leaf},
+		{"sign"}, {"sign", "-bogus"}, {"selfsign"}, {"certinfo", "-bogus"}, {"info", "-bogus"},
+		{"print-defaults"}, {"print-defaults", "nope"}, {"ocspsign", "-bogus"}, {"ocsprefresh", "-bogus"},
+		{"ocspdump", "-bogus"}, {"ocspserve", "-bogus"}, {"revoke", "-bogus"}, {"crl", "-bogus"},
+		{"gencrl"}, {"json", "-bogus"}, {"validate", "-bogus"}, {"serve", "-bogus"}, {"keystore"},
+		{"certstore"}, {"ca", "init", "-bogus"}, {"plugin", "list", "-bogus"}, {"version", "-bogus"},
+		{"keystore", "file", "-x"}, {"keystore", "file", "nope"},
+	}
+	for _, args := range cases {
+		r := pkid(t, args...)
+		if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "pkid: ") {
+			t.Errorf("pkid %v: want exit 1 and one stderr line, got exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"gencert", "-h"}, {"gencert", "--help"}, {"help", "gencert"}, {"help", "ca", "init"}, {"help"}, {"-h"}} {
+		r := pkid(t, args...)
+		if out := r.stdout + r.stderr; r.code != 0 || !strings.Contains(out, "Usage: pkid") {
+			t.Errorf("pkid %v: want the usage and exit 0, got exit %d: %q", args, r.code, out)
+		}
+	}
+}
