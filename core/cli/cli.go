@@ -147,6 +147,10 @@ func (c *command) Run(args []string) int {
 	case errors.Is(err, errSilent):
 		return 1
 	}
+	if ce := (*cfsslError)(nil); errors.As(err, &ce) {
+		fmt.Fprintln(c.e.stderr, ce.line())
+		return 1
+	}
 	// A usage error is one line too, with where to find the usage.
 	var ue usageError
 	if errors.As(err, &ue) {

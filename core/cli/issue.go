@@ -421,7 +421,7 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
   CSR is a PEM file ("-" reads stdin); SUBJECTJSON optionally overrides the
   subject ({"CN": ..., "names": [...]}). Prints {"cert","csr"}.
 `,
-		run: func(args []string) error {
+		run: cfsslErrors(func(args []string) error {
 			fs := newFlags("sign")
 			cf.register(fs)
 			if err := parseFlags(fs, args); err != nil {
@@ -472,7 +472,7 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
 			}
 			printWarnings(e, cert.Warnings)
 			return writeResult(e, map[string]string{"cert": string(cert.PEM()), "csr": string(csrPEM)})
-		},
+		}),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -223,6 +224,84 @@ func TestParityUsageErrors(t *testing.T) {
 		r := pkid(t, args...)
 		if out := r.stdout + r.stderr; r.code != 0 || !strings.Contains(out, "Usage: pkid") {
 			t.Errorf("pkid %v: want the usage and exit 0, got exit %d: %q", args, r.code, out)
+		}
+	}
+}
+
+// runBoth runs cfssl and pkid with args in dir and returns both exit codes
+// and stderr (cfssl's without its log lines).
+func runBoth(t *testing.T, dir string, args ...string) (theirCode int, theirErr string, ours result) {
+	t.Helper()
+	var errb bytes.Buffer
+	cmd := exec.Command(oracle(t, "cfssl"), args...)
+	cmd.Dir, cmd.Stderr = dir, &errb
+	cmd.Run()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		if !strings.Contains(l, "] ") || !strings.HasPrefix(l, "20") { // log lines: "2026/.. [LEVEL] ..."
+			lines = append(lines, l)
+		}
+	}
+	return cmd.ProcessState.ExitCode(), strings.Join(lines, "\n"), pkid(t, args...)
+}
+
+// cfsslCode decodes CFSSL's error line {"code":N,"message":"..."}.
+func cfsslCode(line string) (int, bool) {
+	var e struct {
+		Code    *int    `json:"code"`
+		Message *string `json:"message"`
+	}
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Code == nil || e.Message == nil || dec.More() {
+		return 0, false
+	}
+	return *e.Code, true
+}
+
+// sign and ocspsign print CFSSL's {"code","message"} line for the errors
+// CFSSL prints that way, with its code, and exit 1.
+func TestParitySignOCSPSignErrors(t *testing.T) {
+	dir := t.TempDir()
+	// Found before the working directory moves away from the repository.
+	t.Setenv("PKID_ORACLE_DIR", filepath.Dir(oracle(t, "cfssl")))
+	t.Chdir(dir)
+	ca := runCFSSLJSON(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON))
+	writeFile(t, dir, "ca.pem", ca["cert"])
+	writeFile(t, dir, "ca-key.pem", ca["key"])
+	other := runCFSSLJSON(t, "gencert", "-initca", writeFile(t, dir, "other.json", caJSON))
+	writeFile(t, dir, "other.pem", other["cert"])
+	writeFile(t, dir, "other-key.pem", other["key"])
+	leaf := runCFSSLJSON(t, "gencert", "-ca", "ca.pem", "-ca-key", "ca-key.pem", writeFile(t, dir, "leaf.json", leafJSON))
+	writeFile(t, dir, "leaf.pem", leaf["cert"])
+	writeFile(t, dir, "leaf.csr", leaf["csr"])
+	writeFile(t, dir, "junk", "junk\n")
+	ocsp := []string{"ocspsign", "-ca", "ca.pem", "-responder", "ca.pem", "-responder-key", "ca-key.pem"}
+	for _, tc := range []struct {
+		args []string
+		// pkidCode differs from CFSSL's code where pkid is deliberately
+		// more precise (0: the same).
+		pkidCode int
+	}{
+		{args: []string{"sign", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "junk"}},
+		// CFSSL fails at signing with a bare x509 error (1000); pkid
+		// names the key mismatch when loading the CA (2300).
+		{args: []string{"sign", "-ca", "ca.pem", "-ca-key", "other-key.pem", "leaf.csr"}, pkidCode: 2300},
+		{args: append(slices.Clone(ocsp), "-cert", "junk")},
+		{args: append(slices.Clone(ocsp), "-cert", "leaf.pem", "-status", "bogus")},
+		{args: []string{"ocspsign", "-ca", "other.pem", "-responder", "other.pem", "-responder-key", "other-key.pem", "-cert", "leaf.pem"}},
+	} {
+		code, stderr, ours := runBoth(t, dir, tc.args...)
+		want, ok := cfsslCode(stderr)
+		if code != 1 || !ok {
+			t.Fatalf("cfssl %v: exit %d, stderr %q: not its JSON error line", tc.args, code, stderr)
+		}
+		if tc.pkidCode != 0 {
+			want = tc.pkidCode
+		}
+		got, ok := cfsslCode(strings.TrimSuffix(ours.stderr, "\n"))
+		if ours.code != 1 || !ok || got != want || ours.stdout != "" || strings.Count(ours.stderr, "\n") != 1 {
+			t.Errorf("pkid %v: exit %d, stderr %q; want exit 1 and {\"code\":%d,...} (cfssl: %s)", tc.args, ours.code, ours.stderr, want, stderr)
 		}
 	}
 }

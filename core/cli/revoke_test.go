@@ -63,7 +63,9 @@ func wantFail(t *testing.T, r result, want string) {
 	t.Helper()
 	var lines []string
 	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(l, "pkid: ") { // not the config's test-key warning
+		// pkid's lines and CFSSL's JSON error lines (sign, ocspsign), not
+		// the config's test-key warning.
+		if strings.HasPrefix(l, "pkid: ") || strings.HasPrefix(l, `{"code":`) {
 			lines = append(lines, l)
 		}
 	}
