@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pkid/pkid/core/ca"
@@ -20,6 +23,7 @@ const (
 type cfsslError struct {
 	code int
 	err  error
+	msg  string // the message when not err's text
 }
 
 func (e *cfsslError) Error() string { return e.err.Error() }
@@ -30,7 +34,7 @@ func (e *cfsslError) line() string {
 	b, _ := json.Marshal(struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
-	}{e.code, strings.TrimSpace(e.err.Error())})
+	}{e.code, strings.TrimSpace(cmp.Or(e.msg, e.err.Error()))})
 	return string(b)
 }
 
@@ -50,12 +54,38 @@ func cfsslErrors(run func([]string) error) func([]string) error {
 		case ca.CodeOf(err) != 0:
 			err = coded(ca.CodeOf(err), err)
 		case errors.As(err, &re):
-			code := re.Code
-			if re.RemoteCode != 0 {
-				code = re.RemoteCode
-			}
-			err = coded(code, err)
+			// CFSSL's client errors are its 7xxx codes too.
+			err = &cfsslError{code: re.Code, err: err, msg: remoteLine(re, false)}
 		}
 		return err
 	}
+}
+
+// remoteLine says what a remote call's error says without repeating the
+// remote's URL or the error's code (client.Error's own text does both):
+// the remote's code and HTTP status, and with withCode the client's 7xxx
+// code, follow in parentheses.
+func remoteLine(re *client.Error, withCode bool) string {
+	msg := strings.Replace(re.Message, re.Remote, "", 1)
+	s := "remote " + re.Remote
+	if msg != "" {
+		s += ": " + msg
+	}
+	if re.Err != nil {
+		s += ": " + re.Err.Error()
+	}
+	var notes []string
+	if re.RemoteCode != 0 {
+		notes = append(notes, fmt.Sprintf("code %d", re.RemoteCode))
+	}
+	if re.Status != 0 && re.Status != 200 {
+		notes = append(notes, fmt.Sprintf("HTTP %d", re.Status))
+	}
+	if withCode {
+		notes = append(notes, strconv.Itoa(re.Code))
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, ", ") + ")"
+	}
+	return s
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	hcli "github.com/hashicorp/cli"
+	"github.com/pkid/pkid/core/client"
 )
 
 // Version is set at build time with -ldflags "-X github.com/pkid/pkid/core/cli.Version=...".
@@ -149,6 +150,10 @@ func (c *command) Run(args []string) int {
 	}
 	if ce := (*cfsslError)(nil); errors.As(err, &ce) {
 		fmt.Fprintln(c.e.stderr, ce.line())
+		return 1
+	}
+	if re, ok := err.(*client.Error); ok {
+		fmt.Fprintf(c.e.stderr, "pkid: %s\n", remoteLine(re, true))
 		return 1
 	}
 	// A usage error is one line too, with where to find the usage.

@@ -98,7 +98,7 @@ func printWarnings(e *env, ws []string) {
 func loadCSRJSON(e *env, path string) (*csr.Request, error) {
 	data, err := readInput(e, path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, err // it names the file
 	}
 	req, err := csr.Parse(data)
 	if err != nil {

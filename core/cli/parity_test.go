@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,6 +303,78 @@ func TestParitySignOCSPSignErrors(t *testing.T) {
 		got, ok := cfsslCode(strings.TrimSuffix(ours.stderr, "\n"))
 		if ours.code != 1 || !ok || got != want || ours.stdout != "" || strings.Count(ours.stderr, "\n") != 1 {
 			t.Errorf("pkid %v: exit %d, stderr %q; want exit 1 and {\"code\":%d,...} (cfssl: %s)", tc.args, ours.code, ours.stderr, want, stderr)
+		}
+	}
+}
+
+// repeated returns a phrase that occurs twice in line: three words in a
+// row, or a word naming a file or URL (it holds '.' or '/'); "" if none.
+func repeated(line string) string {
+	words := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == ':' || r == '"' || r == '\\' })
+	seen := map[string]bool{}
+	for i, w := range words {
+		keys := []string{}
+		if i+2 < len(words) {
+			keys = append(keys, strings.Join(words[i:i+3], " "))
+		}
+		if strings.ContainsAny(w, "./") && len(w) > 3 {
+			keys = append(keys, w)
+		}
+		for _, k := range keys {
+			if seen[k] {
+				return k
+			}
+			seen[k] = true
+		}
+	}
+	return ""
+}
+
+// No error line says the same thing twice (`unknown profile "x": unknown
+// profile "x"`, `reading f: open f: ...`), and a JSON error line does
+// not repeat its code in its message.
+func TestErrorLinesDoNotRepeat(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	m := decodeResult(t, pkid(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON)))
+	writeFile(t, dir, "ca.pem", m["cert"])
+	writeFile(t, dir, "ca-key.pem", m["key"])
+	writeFile(t, dir, "config.json", cfsslConfig)
+	writeFile(t, dir, "leaf.json", leafJSON)
+	g := decodeResult(t, pkid(t, "genkey", "leaf.json"))
+	writeFile(t, dir, "leaf.csr", g["csr"])
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String() // nothing listens once closed
+	l.Close()
+	for _, args := range [][]string{
+		{"sign", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "-config", "config.json", "-profile", "nope", "leaf.csr"},
+		{"gencert", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "-config", "config.json", "-profile", "nope", "leaf.json"},
+		{"gencert", "-initca", "missing.json"},
+		{"genkey", "missing.json"},
+		{"selfsign", "x.example", "missing.json"},
+		{"gencrl", "missing.txt", "ca.pem", "ca-key.pem"},
+		{"gencrl", "config.json", "missing.pem", "ca-key.pem"},
+		{"sign", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "missing.csr"},
+		{"sign", "-remote", closed, "leaf.csr"},
+		{"gencert", "-remote", closed, "leaf.json"},
+		{"info", "-remote", closed},
+		{"certinfo", "-cert", "missing.pem"},
+		{"ocspsign", "-ca", "ca.pem", "-ca-key", "ca-key.pem", "-cert", "missing.pem"},
+	} {
+		r := pkid(t, args...)
+		line := strings.TrimSpace(r.stderr)
+		if r.code == 0 || strings.Count(line, "\n") != 0 {
+			t.Errorf("pkid %v: want a one-line failure, got %+v", args, r)
+			continue
+		}
+		if p := repeated(line); p != "" {
+			t.Errorf("pkid %v: %q repeats %q", args, line, p)
+		}
+		if code, ok := cfsslCode(line); ok && strings.Contains(line[strings.Index(line, `"message"`):], strconv.Itoa(code)) {
+			t.Errorf("pkid %v: %q repeats its code", args, line)
 		}
 	}
 }
