@@ -152,8 +152,9 @@ func (c *command) Run(args []string) int {
 		fmt.Fprintln(c.e.stderr, ce.line())
 		return 1
 	}
-	if re, ok := err.(*client.Error); ok {
-		fmt.Fprintf(c.e.stderr, "pkid: %s\n", remoteLine(re, true))
+	// A remote's error, in whatever context, without its repetitions.
+	if re := (*client.Error)(nil); errors.As(err, &re) {
+		fmt.Fprintf(c.e.stderr, "pkid: %s\n", strings.Replace(err.Error(), re.Error(), remoteLine(re, true), 1))
 		return 1
 	}
 	// A usage error is one line too, with where to find the usage.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"maps"
@@ -376,5 +377,66 @@ func TestErrorLinesDoNotRepeat(t *testing.T) {
 		if code, ok := cfsslCode(line); ok && strings.Contains(line[strings.Index(line, `"message"`):], strconv.Itoa(code)) {
 			t.Errorf("pkid %v: %q repeats its code", args, line)
 		}
+	}
+}
+
+// revoke -remote -label revokes on a CFSSL-compatible server: pkid asks
+// the server's info for the label's CA certificate and sends CFSSL's own
+// revoke body with that CA's key identifier. Shown against the real
+// `cfssl serve` with a SQLite certdb: a certificate it issued (cfssl
+// gencert -remote) is revoked in its database.
+func TestParityRevokeRemoteLabel(t *testing.T) {
+	cfssl := oracle(t, "cfssl")
+	dir := t.TempDir()
+	ca := runCFSSLJSON(t, "gencert", "-initca", writeFile(t, dir, "ca.json", caJSON))
+	dbPath := filepath.Join(dir, "certdb.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(cfsslSchema); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	serve := exec.Command(cfssl, "serve", "-address", "127.0.0.1", "-port", port,
+		"-ca", writeFile(t, dir, "ca.pem", ca["cert"]), "-ca-key", writeFile(t, dir, "ca-key.pem", ca["key"]),
+		"-db-config", writeFile(t, dir, "db.json", `{"driver": "sqlite3", "data_source": "`+dbPath+`"}`))
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	addr := "127.0.0.1:" + port
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cfssl serve did not start")
+		}
+	}
+	leaf := parseCertPEM(t, runCFSSLJSON(t, "gencert", "-remote", "http://"+addr, writeFile(t, dir, "leaf.json", leafJSON))["cert"])
+	status := func() string {
+		var s string
+		if err := db.QueryRow(`SELECT status FROM certificates WHERE serial_number = ?`, leaf.SerialNumber.String()).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := status(); s != "good" {
+		t.Fatalf("cfssl serve recorded status %q", s)
+	}
+	r := pkid(t, "revoke", "-remote", "http://"+addr, "-serial", leaf.SerialNumber.String(), "-label", "primary", "-reason", "keyCompromise")
+	if r.code != 0 {
+		t.Fatalf("revoke -remote -label: %+v", r)
+	}
+	if s := status(); s != "revoked" {
+		t.Errorf("status after revoke -remote -label: %q", s)
 	}
 }

@@ -97,7 +97,9 @@ func TestRevokeRemote(t *testing.T) {
 	}
 	fail = true
 	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-aki", "abcd"), "certificate not found")
-	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123"), "-aki is required")
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123"), "-aki or -label is required")
+	// -label asks the remote's info first; its failure names the label.
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-label", "x"), `-label "x": remote `)
 }
 
 func TestGencrlCommand(t *testing.T) {
