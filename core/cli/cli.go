@@ -95,6 +95,10 @@ func run(args []string, e *env) int {
 			}
 			return 1
 		}
+		if strings.HasPrefix(args[0], "-") && !c.IsHelp() {
+			fmt.Fprintf(e.stderr, "pkid: %s before the command: flags go after it (pkid %s -h for usage)\n", args[0], sub)
+			return 1
+		}
 	}
 	code, err := c.Run()
 	if err != nil {

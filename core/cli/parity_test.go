@@ -214,7 +214,7 @@ func TestParityUsageErrors(t *testing.T) {
 		{"ocspdump", "-bogus"}, {"ocspserve", "-bogus"}, {"revoke", "-bogus"}, {"crl", "-bogus"},
 		{"gencrl"}, {"json", "-bogus"}, {"validate", "-bogus"}, {"serve", "-bogus"}, {"keystore"},
 		{"certstore"}, {"ca", "init", "-bogus"}, {"plugin", "list", "-bogus"}, {"version", "-bogus"},
-		{"keystore", "file", "-x"}, {"keystore", "file", "nope"},
+		{"keystore", "file", "-x"}, {"keystore", "file", "nope"}, {"-x", "gencert"},
 	}
 	for _, args := range cases {
 		r := pkid(t, args...)
@@ -222,7 +222,7 @@ func TestParityUsageErrors(t *testing.T) {
 			t.Errorf("pkid %v: want exit 1 and one stderr line, got exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}
-	for _, args := range [][]string{{"gencert", "-h"}, {"gencert", "--help"}, {"help", "gencert"}, {"help", "ca", "init"}, {"help"}, {"-h"}} {
+	for _, args := range [][]string{{"gencert", "-h"}, {"gencert", "--help"}, {"help", "gencert"}, {"help", "ca", "init"}, {"help"}, {"-h"}, {"-h", "gencert"}} {
 		r := pkid(t, args...)
 		if out := r.stdout + r.stderr; r.code != 0 || !strings.Contains(out, "Usage: pkid") {
 			t.Errorf("pkid %v: want the usage and exit 0, got exit %d: %q", args, r.code, out)
