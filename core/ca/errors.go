@@ -3,6 +3,7 @@ package ca
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // CFSSL error codes (category + reason) carried by issuance errors, so the
@@ -32,11 +33,17 @@ type Error struct {
 	Err  error
 }
 
+// Error is Msg and the cause's text, once: a cause that already starts
+// with Msg (a lookup error naming the same profile) stands alone.
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
+	if e.Err == nil {
+		return e.Msg
 	}
-	return e.Msg
+	inner := e.Err.Error()
+	if e.Msg == "" || strings.HasPrefix(inner, e.Msg) {
+		return inner
+	}
+	return e.Msg + ": " + inner
 }
 
 func (e *Error) Unwrap() error { return e.Err }

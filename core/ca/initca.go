@@ -91,12 +91,16 @@ func InitCA(ctx context.Context, req InitCARequest) (cert *Certificate, csrPEM [
 	if err != nil {
 		return nil, nil, err
 	}
-	notBefore := req.Now().UTC().Truncate(time.Minute).Add(-backdate)
+	nb := notBefore(req.Now(), backdate)
+	// The root keeps the CSR's subject attributes, IP addresses and
+	// delegation usage; a CA certificate carries no DNS, email or URI names.
 	t := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               cr.Subject,
-		NotBefore:             notBefore,
-		NotAfter:              notBefore.Add(expiry),
+		Subject:               csr.CertificateSubject(cr),
+		IPAddresses:           cr.IPAddresses,
+		ExtraExtensions:       delegationUsage(cr),
+		NotBefore:             nb,
+		NotAfter:              nb.Add(expiry),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,

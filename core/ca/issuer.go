@@ -189,7 +189,10 @@ type SignRequest struct {
 	// Extensions are added to the certificate; each OID must be in the
 	// profile's allowed_extensions.
 	Extensions []pkix.Extension
-	Metadata   json.RawMessage
+	// CRLOverride, when set, is the certificate's only CRL distribution
+	// point instead of the profile's or the CA's.
+	CRLOverride string
+	Metadata    json.RawMessage
 }
 
 // Certificate is an issued certificate.
@@ -364,7 +367,7 @@ type draft struct {
 func (d *draft) subjectAndNames() error {
 	cr, p := d.cr, d.p
 	t := &x509.Certificate{
-		Subject:            cr.Subject,
+		Subject:            csr.CertificateSubject(cr),
 		DNSNames:           cr.DNSNames,
 		IPAddresses:        cr.IPAddresses,
 		EmailAddresses:     cr.EmailAddresses,
@@ -505,6 +508,9 @@ func (d *draft) urls() error {
 	if crlURL == "" {
 		crlURL = cfg.CRLURL
 	}
+	if d.req.CRLOverride != "" {
+		crlURL = d.req.CRLOverride
+	}
 	if len(issuerURLs) == 0 && cfg.IssuerURL != "" {
 		issuerURLs = []string{cfg.IssuerURL}
 	}
@@ -518,10 +524,12 @@ func (d *draft) urls() error {
 	return nil
 }
 
-// extensions: the profile's (OCSP no-check, policies), the CSR's when the
-// profile copies them, and the request's that the profile allows.
+// extensions: the profile's (OCSP no-check, policies), the CSR's
+// delegation usage, the CSR's others when the profile copies them, and the
+// request's that the profile allows.
 func (d *draft) extensions() error {
 	t, p, req := d.t, d.p, d.req
+	t.ExtraExtensions = append(t.ExtraExtensions, delegationUsage(d.cr)...)
 	if p.OCSPNoCheck {
 		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oidOCSPNoCheck, Value: []byte{0x05, 0x00}})
 	}
@@ -534,7 +542,7 @@ func (d *draft) extensions() error {
 	}
 	if p.CopyExtensions {
 		for _, e := range d.cr.Extensions {
-			if e.Id.Equal(oidBasicConstraints) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
+			if e.Id.Equal(oidBasicConstraints) || e.Id.Equal(csr.OIDDelegationUsage) || (req.Hosts != nil && e.Id.Equal(oidSubjectAltName)) {
 				continue
 			}
 			if e.Id.Equal(oidSubjectAltName) {
@@ -637,8 +645,7 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 	if backdate == 0 && !p.BackdateSet {
 		backdate = profile.DefaultBackdate
 	}
-	now := i.cfg.Now().UTC().Truncate(time.Minute)
-	t.NotBefore = now.Add(-backdate)
+	t.NotBefore = notBefore(i.cfg.Now(), backdate)
 	if !p.NotBefore.IsZero() {
 		t.NotBefore = p.NotBefore
 	}
@@ -668,6 +675,17 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 		return errorf(CodePolicyViolation, nil, "the certificate would expire %s, after its issuer %q (%s)", t.NotAfter.Format(time.RFC3339), ca.Subject.CommonName, ca.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// notBefore is now rounded to the nearest minute less backdate, as CFSSL
+// computes it; when a backdate under 30 s would put it in the future, now
+// truncated instead, so the certificate is valid at once.
+func notBefore(now time.Time, backdate time.Duration) time.Time {
+	now = now.UTC()
+	if nb := now.Round(time.Minute).Add(-backdate); !nb.After(now) {
+		return nb
+	}
+	return now.Truncate(time.Minute).Add(-backdate)
 }
 
 func applySubject(n *pkix.Name, s *Subject) {
@@ -701,6 +719,18 @@ func appendNonEmpty(s []string, v string) []string {
 		return s
 	}
 	return append(s, v)
+}
+
+// delegationUsage is the CSR's TLS delegated-credential usage extension,
+// which is copied whatever the profile says (a key asks for it; CFSSL
+// copies it the same way).
+func delegationUsage(cr *x509.CertificateRequest) []pkix.Extension {
+	for _, e := range cr.Extensions {
+		if e.Id.Equal(csr.OIDDelegationUsage) {
+			return []pkix.Extension{e}
+		}
+	}
+	return nil
 }
 
 func oidIn(id asn1.ObjectIdentifier, list []asn1.ObjectIdentifier) bool {

@@ -49,13 +49,13 @@ func RenewCA(ctx context.Context, cert *x509.Certificate, key crypto.Signer, now
 	if err != nil {
 		return nil, err
 	}
-	notBefore := now.UTC().Truncate(time.Minute).Add(-profile.DefaultBackdate)
+	nb := notBefore(now, profile.DefaultBackdate)
 	t := &x509.Certificate{
 		SerialNumber:       serial,
 		RawSubject:         cert.RawSubject,
 		Subject:            cert.Subject,
-		NotBefore:          notBefore,
-		NotAfter:           notBefore.Add(cert.NotAfter.Sub(cert.NotBefore)),
+		NotBefore:          nb,
+		NotAfter:           nb.Add(cert.NotAfter.Sub(cert.NotBefore)),
 		SignatureAlgorithm: alg,
 
 		KeyUsage:                    cert.KeyUsage,

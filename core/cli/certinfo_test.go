@@ -203,8 +203,8 @@ func TestCertinfoErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"certinfo"}, 2, "-cert, -csr, -domain"},
-		{[]string{"certinfo", "-serial", "1"}, 2, "-cert, -csr, -domain"},
+		{[]string{"certinfo"}, 1, "-cert, -csr, -domain"},
+		{[]string{"certinfo", "-serial", "1"}, 1, "-cert, -csr, -domain"},
 		{[]string{"certinfo", "-cert", chain}, 1, "only one certificate"},
 		{[]string{"certinfo", "-cert", filepath.Join(dir, "missing.pem")}, 1, "missing.pem"},
 		{[]string{"certinfo", "-cert", writeFile(t, dir, "junk", "junk")}, 1, "not a PEM or DER certificate"},

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	hcli "github.com/hashicorp/cli"
+	"github.com/pkid/pkid/core/client"
 )
 
 // Version is set at build time with -ldflags "-X github.com/pkid/pkid/core/cli.Version=...".
@@ -39,6 +41,10 @@ func run(args []string, e *env) int {
 	if code, ok := keystoreDispatch(args, e); ok {
 		return code
 	}
+	// `pkid help [COMMAND...]` is `pkid [COMMAND...] -h`.
+	if len(args) > 0 && args[0] == "help" {
+		args = append(slices.Clone(args[1:]), "-h")
+	}
 	c := &hcli.CLI{
 		Name:         "pkid",
 		Version:      Version,
@@ -49,7 +55,7 @@ func run(args []string, e *env) int {
 		Commands: map[string]hcli.CommandFactory{
 			"version":           factory(e, versionCmd),
 			"validate":          factory(e, validateCmd),
-			"plugin":            func() (hcli.Command, error) { return &groupCmd{synopsis: "Inspect and register plugins"}, nil },
+			"plugin":            func() (hcli.Command, error) { return &groupCmd{synopsis: "Inspect and register plugins", e: e}, nil },
 			"plugin list":       factory(e, pluginListCmd),
 			"plugin register":   factory(e, pluginRegisterCmd),
 			"plugin schema":     factory(e, pluginSchemaCmd),
@@ -64,7 +70,7 @@ func run(args []string, e *env) int {
 			"certinfo":          factory(e, certinfoCmd),
 			"info":              factory(e, infoCmd),
 			"print-defaults":    factory(e, printDefaultsCmd),
-			"ca":                func() (hcli.Command, error) { return &groupCmd{synopsis: "Manage configured CAs"}, nil },
+			"ca":                func() (hcli.Command, error) { return &groupCmd{synopsis: "Manage configured CAs", e: e}, nil },
 			"ca init":           factory(e, caInitCmd),
 			"ca ocsp-responder": factory(e, caResponderCmd),
 			"ocspserve":         factory(e, ocspserveCmd),
@@ -82,6 +88,23 @@ func run(args []string, e *env) int {
 			"bundle":            factory(e, bundleCmd),
 		},
 	}
+	named(c.Commands)
+	// A missing or unknown command is a usage error: one line, exit 1
+	// (hcli would print the command list and exit 127).
+	if sub := c.Subcommand(); !c.IsVersion() && !(sub == "" && c.IsHelp()) {
+		if _, ok := c.Commands[sub]; !ok || sub == "" {
+			if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+				fmt.Fprintln(e.stderr, "pkid: no command given (pkid help lists the commands)")
+			} else {
+				fmt.Fprintf(e.stderr, "pkid: unknown command %q (pkid help lists the commands)\n", args[0])
+			}
+			return 1
+		}
+		if strings.HasPrefix(args[0], "-") && !c.IsHelp() {
+			fmt.Fprintf(e.stderr, "pkid: %s before the command: flags go after it (pkid %s -h for usage)\n", args[0], sub)
+			return 1
+		}
+	}
 	code, err := c.Run()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "pkid: %v\n", err)
@@ -90,8 +113,31 @@ func run(args []string, e *env) int {
 	return code
 }
 
+// named tells each command and group its name, for its error lines.
+func named(cmds map[string]hcli.CommandFactory) {
+	for name, f := range cmds {
+		cmds[name] = func() (hcli.Command, error) {
+			c, err := f()
+			switch c := c.(type) {
+			case *command:
+				c.name = name
+			case *groupCmd:
+				c.name = name
+				for sub := range cmds {
+					if rest, ok := strings.CutPrefix(sub, name+" "); ok {
+						c.subs = append(c.subs, rest)
+					}
+				}
+				slices.Sort(c.subs)
+			}
+			return c, err
+		}
+	}
+}
+
 // command is a small adapter from a function to hcli.Command.
 type command struct {
+	name     string
 	synopsis string
 	help     string
 	run      func(args []string) error
@@ -111,10 +157,20 @@ func (c *command) Run(args []string) int {
 	case errors.Is(err, errSilent):
 		return 1
 	}
+	if ce := (*cfsslError)(nil); errors.As(err, &ce) {
+		fmt.Fprintln(c.e.stderr, ce.line())
+		return 1
+	}
+	// A remote's error, in whatever context, without its repetitions.
+	if re := (*client.Error)(nil); errors.As(err, &re) {
+		fmt.Fprintf(c.e.stderr, "pkid: %s\n", strings.Replace(err.Error(), re.Error(), remoteLine(re, true), 1))
+		return 1
+	}
+	// A usage error is one line too, with where to find the usage.
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(c.e.stderr, "pkid: %v\n\n%s\n", err, c.Help())
-		return 2
+		fmt.Fprintf(c.e.stderr, "pkid: %s: %v (pkid %[1]s -h for usage)\n", c.name, err)
+		return 1
 	}
 	fmt.Fprintf(c.e.stderr, "pkid: %v\n", err)
 	return 1
@@ -128,16 +184,30 @@ func factory(e *env, mk func(*env) *command) hcli.CommandFactory {
 	}
 }
 
-type groupCmd struct{ synopsis string }
+// groupCmd is a command that only holds subcommands (`pkid ca`).
+type groupCmd struct {
+	name, synopsis string
+	subs           []string
+	e              *env
+}
 
 func (g *groupCmd) Synopsis() string { return g.synopsis }
 func (g *groupCmd) Help() string     { return g.synopsis }
-func (g *groupCmd) Run([]string) int { return hcli.RunResultHelp }
+
+// Run is reached without a known subcommand: a usage error.
+func (g *groupCmd) Run(args []string) int {
+	if len(args) > 0 {
+		fmt.Fprintf(g.e.stderr, "pkid: %s has no subcommand %q (subcommands: %s)\n", g.name, args[0], strings.Join(g.subs, ", "))
+	} else {
+		fmt.Fprintf(g.e.stderr, "pkid: %s needs a subcommand: %s\n", g.name, strings.Join(g.subs, ", "))
+	}
+	return 1
+}
 
 // errSilent: the command already printed what went wrong.
 var errSilent = errors.New("failed")
 
-// usageError is a command-line mistake; the help text follows it.
+// usageError is a command-line mistake; its line names the command's -h.
 type usageError string
 
 func (u usageError) Error() string { return string(u) }
@@ -184,6 +254,9 @@ func versionCmd(e *env) *command {
 		synopsis: "Print the pkid version",
 		help:     "Usage: pkid version",
 		run: func(args []string) error {
+			if err := parseFlagsNoArgs(newFlags("version"), args); err != nil {
+				return err
+			}
 			fmt.Fprintf(e.stdout, "pkid %s (plugin protocol v%d)\n", Version, protocolVersion)
 			return nil
 		},

@@ -194,7 +194,7 @@ func TestCertstoreCommands(t *testing.T) {
 		t.Fatalf("get missing: %+v", r)
 	}
 	r = pkid(t, "certstore", "main", "list", "-config", cfg, "-expiring-within", "soon")
-	if r.code != 2 || !strings.Contains(r.stderr, "invalid duration") {
+	if r.code != 1 || !strings.Contains(r.stderr, "invalid duration") {
 		t.Fatalf("bad duration: %+v", r)
 	}
 }

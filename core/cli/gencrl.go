@@ -52,7 +52,7 @@ Usage: pkid gencrl SERIALFILE CERT KEY [SECONDS]
 			}
 			serialData, err := readInput(e, a[0])
 			if err != nil {
-				return fmt.Errorf("reading %s: %w", a[0], err)
+				return err // it names the file
 			}
 			serials, err := parseSerialList(serialData)
 			if err != nil {
@@ -60,7 +60,7 @@ Usage: pkid gencrl SERIALFILE CERT KEY [SECONDS]
 			}
 			certPEM, err := readInput(e, a[1])
 			if err != nil {
-				return fmt.Errorf("reading %s: %w", a[1], err)
+				return err // it names the file
 			}
 			cert, err := parseCertificatePEM(certPEM)
 			if err != nil {
@@ -68,7 +68,7 @@ Usage: pkid gencrl SERIALFILE CERT KEY [SECONDS]
 			}
 			keyPEM, err := readInput(e, a[2])
 			if err != nil {
-				return fmt.Errorf("reading %s: %w", a[2], err)
+				return err // it names the file
 			}
 			key, err := csr.ParsePrivateKey(keyPEM)
 			if err != nil {

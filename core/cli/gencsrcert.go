@@ -15,7 +15,7 @@ import (
 // certificate C's subject (byte for byte) and SANs, for renewing C (with
 // the same key or a new one). -hostname replaces the SANs, -cn the common
 // name. A CA certificate gives a request with basic constraints CA:TRUE
-// and its path length, as CFSSL does. Prints {"csr"}.
+// and its path length, as CFSSL does. Prints {"csr","key"}, the key as read.
 func gencsrFromCert(e *env, cf *compatFlags) error {
 	certPEM, err := readInput(e, cf.cert)
 	if err != nil {
@@ -60,7 +60,7 @@ func gencsrFromCert(e *env, cf *compatFlags) error {
 	if err != nil {
 		return fmt.Errorf("creating certificate request: %w", err)
 	}
-	return writeResult(e, map[string]string{"csr": string(pem.EncodeToMemory(&pem.Block{Type: csr.LabelCSR, Bytes: der}))})
+	return writeResult(e, map[string]string{"csr": string(pem.EncodeToMemory(&pem.Block{Type: csr.LabelCSR, Bytes: der})), "key": string(keyPEM)})
 }
 
 var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}

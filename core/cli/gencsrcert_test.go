@@ -23,8 +23,8 @@ func TestGencsrFromCert(t *testing.T) {
 	newKey := writeFile(t, dir, "new-key.pem", g["key"])
 
 	out := decodeResult(t, pkid(t, "gencsr", "-key", newKey, "-cert", leafFile))
-	if len(out) != 1 {
-		t.Fatalf("want {\"csr\"}, got %v", out)
+	if len(out) != 2 || out["key"] != g["key"] {
+		t.Fatalf("want {\"csr\",\"key\"} with the key as read, got %v", out)
 	}
 	r, err := csr.ParseCSR([]byte(out["csr"]))
 	if err != nil {

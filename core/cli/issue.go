@@ -99,7 +99,7 @@ func printWarnings(e *env, ws []string) {
 func loadCSRJSON(e *env, path string) (*csr.Request, error) {
 	data, err := readInput(e, path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, err // it names the file
 	}
 	req, err := csr.Parse(data)
 	if err != nil {
@@ -322,7 +322,8 @@ func gencsrCmd(e *env) *command {
 Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
        pkid gencsr -key KEY -cert CERT [-hostname H] [-cn CN]
 
-  Prints {"csr"}. With -cert the request copies the certificate's subject
+  Prints {"csr","key"} (key: the -key file as read, as CFSSL does). With
+  -cert the request copies the certificate's subject
   and SANs (for renewing it with the same or a new key).
 `,
 		run: func(args []string) error {
@@ -354,7 +355,8 @@ Usage: pkid gencsr -key KEY [-hostname H] CSRJSON
 			if err != nil {
 				return err
 			}
-			return writeResult(e, map[string]string{"csr": string(csrPEM)})
+			// CFSSL prints the key file as read next to the request.
+			return writeResult(e, map[string]string{"csr": string(csrPEM), "key": string(keyPEM)})
 		},
 	}
 }
@@ -442,7 +444,7 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
   CSR is a PEM file ("-" reads stdin); SUBJECTJSON optionally overrides the
   subject ({"CN": ..., "names": [...]}). Prints {"cert","csr"}.
 `,
-		run: func(args []string) error {
+		run: cfsslErrors(func(args []string) error {
 			fs := newFlags("sign")
 			cf.register(fs)
 			if err := parseFlags(fs, args); err != nil {
@@ -493,7 +495,7 @@ Usage: pkid sign -ca CERT -ca-key KEY [-config FILE] [-profile P] [-hostname H] 
 			}
 			printWarnings(e, cert.Warnings)
 			return writeResult(e, map[string]string{"cert": string(cert.PEM()), "csr": string(csrPEM)})
-		},
+		}),
 	}
 }
 

@@ -184,7 +184,8 @@ func TestIssueErrors(t *testing.T) {
 				t.Fatalf("want failure and no output, got %+v", r)
 			}
 			first := strings.SplitN(strings.TrimSpace(r.stderr), "\n", 2)[0]
-			if !strings.HasPrefix(first, "pkid: ") || !strings.Contains(first, tc.want) {
+			// sign prints CFSSL's {"code","message"} line for coded errors.
+			if !(strings.HasPrefix(first, "pkid: ") || strings.HasPrefix(first, `{"code":`)) || !strings.Contains(first, tc.want) {
 				t.Errorf("want one line naming %q, got %q", tc.want, r.stderr)
 			}
 			if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {

@@ -311,7 +311,7 @@ func TestJSONVersion(t *testing.T) {
 func TestJSONBadFlag(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"json", "-bogus"}, &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")})
-	if code != 2 || !strings.Contains(stderr.String(), "flag provided but not defined: -bogus") {
+	if code != 1 || !strings.Contains(stderr.String(), "flag provided but not defined: -bogus") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }

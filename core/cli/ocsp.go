@@ -43,7 +43,7 @@ Usage: pkid ocspsign -config pkid.hcl [-label CA] -cert FILE [-status good]
   itself (-responder is the CA certificate) or a delegated responder
   certificate issued by -ca; -ca-key may be given instead of -responder.
 `,
-		run: func(args []string) error {
+		run: cfsslErrors(func(args []string) error {
 			fs := newFlags("ocspsign")
 			status := fs.String("status", "good", "certificate status: good, revoked or unknown")
 			reasonFlag := fs.String("reason", "0", "revocation reason: RFC 5280 name or number")
@@ -83,14 +83,14 @@ Usage: pkid ocspsign -config pkid.hcl [-label CA] -cert FILE [-status good]
 				}
 				req.Reason, req.RevokedAt = reason, at
 			default:
-				return fmt.Errorf("-status %q: want good, revoked or unknown", *status)
+				return coded(codeInvalidStatus, fmt.Errorf("-status %q: want good, revoked or unknown", *status))
 			}
 			certPEM, err := readInput(e, cf.cert)
 			if err != nil {
 				return fmt.Errorf("reading -cert: %w", err)
 			}
 			if req.Certificate, err = parseCertificatePEM(certPEM); err != nil {
-				return fmt.Errorf("-cert %s: %w", cf.cert, err)
+				return coded(codeCertDecode, fmt.Errorf("-cert %s: %w", cf.cert, err))
 			}
 			var iss *ca.Issuer
 			if cf.ca != "" && cf.caKey == "" {
@@ -110,7 +110,7 @@ Usage: pkid ocspsign -config pkid.hcl [-label CA] -cert FILE [-status good]
 				return err
 			}
 			return writeResult(e, map[string]string{"ocspResponse": base64.StdEncoding.EncodeToString(resp.DER)})
-		},
+		}),
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 func pluginServe(args []string, e *env) int {
 	if len(args) != 2 {
 		fmt.Fprintln(e.stderr, "pkid: usage: pkid plugin serve KIND TYPE (started by pkid itself)")
-		return 2
+		return 1
 	}
 	f, ok := catalog.LookupBuiltin(args[0], args[1])
 	if !ok {

@@ -64,7 +64,7 @@ func keystoreDispatch(args []string, e *env) (code int, handled bool) {
 		if len(paths) == 0 {
 			fmt.Fprintf(e.stderr, "pkid: no keystore plugin type named %q (keystore plugin types: %s); to use a keystore instance, pass -config FILE or set PKID_CONFIG\n",
 				word, listOrNone(types))
-			return 2, true
+			return 1, true
 		}
 		var names []string
 		for _, b := range cfg.KeyStores {
@@ -112,8 +112,8 @@ func (pc *pluginCmd) run(args []string) int {
 	}
 	if len(args) > 0 {
 		if strings.HasPrefix(args[0], "-") {
-			fmt.Fprintf(e.stderr, "pkid: keystore %s: expected a command before %q\n", pc.typ, args[0])
-			return 2
+			fmt.Fprintf(e.stderr, "pkid: keystore %s: expected a command before %q (pkid keystore %[1]s -h for usage)\n", pc.typ, args[0])
+			return 1
 		}
 		name, cmdArgs = args[0], args[1:]
 	}
@@ -149,9 +149,12 @@ func (pc *pluginCmd) run(args []string) int {
 	}
 	i := slices.IndexFunc(cmds, func(c sdk.Command) bool { return c.Name == name })
 	if i < 0 {
-		fmt.Fprintf(e.stderr, "pkid: keystore plugin %q has no command %q\n\n", pc.typ, name)
-		pc.usage(e.stderr, cmds)
-		return 2
+		names := make([]string, len(cmds))
+		for j, c := range cmds {
+			names[j] = c.Name
+		}
+		fmt.Fprintf(e.stderr, "pkid: keystore plugin %q has no command %q (commands: %s)\n", pc.typ, name, listOrNone(names))
+		return 1
 	}
 	if help {
 		fmt.Fprintf(e.stdout, "Usage: pkid keystore %s %s\n\n  %s\n", pc.typ, cmds[i].Name, cmds[i].Synopsis)
@@ -324,7 +327,7 @@ func exitCode(e *env, err error) int {
 		return 1
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "pkid: %v\n", err)
-		return 2
+		return 1
 	}
 	fmt.Fprintf(e.stderr, "pkid: %v\n", err)
 	return 1

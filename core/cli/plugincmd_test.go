@@ -29,7 +29,7 @@ func TestKeystorePluginHelp(t *testing.T) {
 		t.Errorf("command help: %+v", r)
 	}
 	r = pkid(t, "keystore", "pkcs11", "frobnicate")
-	if r.code != 2 || !strings.Contains(r.stderr, `no command "frobnicate"`) || !strings.Contains(r.stderr, "test-sign") {
+	if r.code != 1 || !strings.Contains(r.stderr, `no command "frobnicate"`) || !strings.Contains(r.stderr, "test-sign") {
 		t.Errorf("unknown plugin command: %+v", r)
 	}
 }
@@ -61,7 +61,7 @@ func TestKeystoreUnknownWord(t *testing.T) {
 	}
 	t.Setenv("PKID_CONFIG", "")
 	r = pkid(t, "keystore", "nope", "list")
-	if r.code != 2 || !strings.Contains(r.stderr, `no keystore plugin type named "nope"`) ||
+	if r.code != 1 || !strings.Contains(r.stderr, `no keystore plugin type named "nope"`) ||
 		!strings.Contains(r.stderr, "file, pkcs11") || !strings.Contains(r.stderr, "-config") {
 		t.Errorf("unknown word without a configuration: %+v", r)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,7 +59,7 @@ func revokeCmd(e *env) *command {
 		help: `
 Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
        pkid revoke -config pkid.hcl -all (-label CA | -aki HEX) [-reason R] [-dry-run]
-       pkid revoke -remote URL -serial S -aki HEX [-reason R]
+       pkid revoke -remote URL -serial S (-aki HEX | -label CA) [-reason R]
        pkid revoke -db-config DBCONFIG -serial S -aki HEX [-reason R]
 
   Marks a certificate revoked (time now) in its CA's certstore, then
@@ -76,7 +77,10 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
   -dry-run only counts them.
 
   -remote posts to the server's /api/v1/cfssl/revoke instead
-  (-tls-remote-ca, -mutual-tls-client-cert, -mutual-tls-client-key apply).
+  (-tls-remote-ca, -mutual-tls-client-cert, -mutual-tls-client-key apply);
+  with -label and no -aki, the AKI is the subject key identifier of the
+  certificate the server's /info gives for that label (so it works with
+  CFSSL servers too).
 
   -db-config marks the certificate revoked in CFSSL's certdb, as cfssl
   revoke does (no CA needed; pkid ocsprefresh -db-config and pkid crl
@@ -119,8 +123,8 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 				return errors.New("-serial is required")
 			}
 			if cf.remote != "" {
-				if *aki == "" {
-					return errors.New("-aki is required with -remote")
+				if *aki == "" && cf.label == "" {
+					return errors.New("-aki or -label is required")
 				}
 				return revokeRemote(e, fs, &cf, *serial, *aki, *reasonFlag)
 			}
@@ -324,7 +328,29 @@ func revokeRemote(e *env, fs *flag.FlagSet, cf *compatFlags, serial, aki, reason
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), client.DefaultTimeout)
 	defer cancel()
+	if aki == "" {
+		if aki, err = remoteCAKeyID(ctx, c, cf.label); err != nil {
+			return err
+		}
+	}
 	return c.Revoke(ctx, client.RevokeRequest{Serial: serial, AKI: aki, Reason: reason})
+}
+
+// remoteCAKeyID is the subject key identifier (hex) of the CA certificate
+// the remote's info gives for label: what CFSSL's revoke body needs.
+func remoteCAKeyID(ctx context.Context, c *client.Client, label string) (string, error) {
+	info, err := c.Info(ctx, label, "")
+	if err != nil {
+		return "", fmt.Errorf("-label %q: %w", label, err)
+	}
+	cert, err := parseCertificatePEM([]byte(info.Certificate))
+	if err != nil {
+		return "", fmt.Errorf("-label %q: the remote's CA certificate: %w", label, err)
+	}
+	if len(cert.SubjectKeyId) == 0 {
+		return "", fmt.Errorf("-label %q: the CA certificate has no subject key identifier: give -aki", label)
+	}
+	return hex.EncodeToString(cert.SubjectKeyId), nil
 }
 
 // issuerStore is the CA label's issuer and certstore.

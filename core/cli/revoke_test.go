@@ -63,7 +63,9 @@ func wantFail(t *testing.T, r result, want string) {
 	t.Helper()
 	var lines []string
 	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(l, "pkid: ") { // not the config's test-key warning
+		// pkid's lines and CFSSL's JSON error lines (sign, ocspsign), not
+		// the config's test-key warning.
+		if strings.HasPrefix(l, "pkid: ") || strings.HasPrefix(l, `{"code":`) {
 			lines = append(lines, l)
 		}
 	}
@@ -95,7 +97,9 @@ func TestRevokeRemote(t *testing.T) {
 	}
 	fail = true
 	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-aki", "abcd"), "certificate not found")
-	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123"), "-aki is required")
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123"), "-aki or -label is required")
+	// -label asks the remote's info first; its failure names the label.
+	wantFail(t, pkid(t, "revoke", "-remote", srv.URL, "-serial", "123", "-label", "x"), `-label "x": remote `)
 }
 
 func TestGencrlCommand(t *testing.T) {

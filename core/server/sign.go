@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net/url"
 	"strings"
 	"time"
 
@@ -163,8 +164,12 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 // noBundler is the advisory for bundle:true: a success with a 5300 message, as in CFSSL.
 var noBundler = message{Code: ca.CodePolicyViolation, Message: "no bundler is configured: the certificate is returned without a bundle"}
 
+// maxCRLOverride bounds authsign's crl_override (a URL in every
+// certificate it is given for).
+const maxCRLOverride = 2048
+
 // signRequest converts the body; full also takes authsign's extensions,
-// validity and metadata.
+// CRL override, validity and metadata.
 func (b *signBody) signRequest(full bool) (ca.SignRequest, error) {
 	sr := ca.SignRequest{CSR: []byte(b.CertificateRequest), Hosts: b.Hosts}
 	if hs := csr.SplitHostname(b.Hostname); len(hs) > 0 {
@@ -184,6 +189,12 @@ func (b *signBody) signRequest(full bool) (ca.SignRequest, error) {
 		return sr, nil
 	}
 	sr.NotBefore, sr.NotAfter = b.NotBefore, b.NotAfter
+	if b.CRLOverride != "" {
+		if u, err := url.Parse(b.CRLOverride); err != nil || !u.IsAbs() || u.Host == "" || len(b.CRLOverride) > maxCRLOverride {
+			return sr, badRequest("crl_override: not an absolute URL of at most %d bytes", maxCRLOverride)
+		}
+		sr.CRLOverride = b.CRLOverride
+	}
 	if m := strings.TrimSpace(string(b.Metadata)); m != "" && m != "null" {
 		sr.Metadata = b.Metadata
 	}

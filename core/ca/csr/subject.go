@@ -1,6 +1,7 @@
 package csr
 
 import (
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"slices"
@@ -47,4 +48,35 @@ func appendIf(dst *[]string, v string) {
 	if v != "" {
 		*dst = append(*dst, v)
 	}
+}
+
+// CertificateSubject is the subject a certificate issued for cr carries:
+// the CSR's, with every attribute Go's pkix.Name has no field for (E as
+// emailAddress, the OID entries, anything else) kept as an extra name in
+// its CSR order. Go parses such attributes into Names only, which
+// x509.CreateCertificate ignores; CFSSL keeps them the same way.
+func CertificateSubject(cr *x509.CertificateRequest) pkix.Name {
+	n := cr.Subject
+	n.ExtraNames = nil
+	for _, a := range n.Names {
+		if !fieldAttribute(a.Type) {
+			n.ExtraNames = append(n.ExtraNames, a)
+		}
+	}
+	n.Names = nil
+	return n
+}
+
+// fieldAttribute reports whether t is one of the attributes pkix.Name has a
+// field for (2.5.4.3 CN, 5 serialNumber, 6 C, 7 L, 8 ST, 9 street, 10 O,
+// 11 OU, 17 postalCode).
+func fieldAttribute(t asn1.ObjectIdentifier) bool {
+	if len(t) != 4 || t[0] != 2 || t[1] != 5 || t[2] != 4 {
+		return false
+	}
+	switch t[3] {
+	case 3, 5, 6, 7, 8, 9, 10, 11, 17:
+		return true
+	}
+	return false
 }

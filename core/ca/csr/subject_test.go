@@ -2,12 +2,15 @@ package csr
 
 import (
 	"bytes"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,12 +91,39 @@ func TestSubjectGolden(t *testing.T) {
 			if !bytes.Equal(req.RawSubject, der) {
 				t.Errorf("CSR RawSubject differs from Subject()")
 			}
+			// A certificate issued for the CSR carries every attribute of
+			// its subject (Go's field order may move postalCode, as in
+			// CFSSL: core/cli's TestParitySubjectAndExtensions).
+			issued, err := asn1.Marshal(CertificateSubject(req).ToRDNSequence())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := attributes(t, issued), attributes(t, der); !slices.Equal(got, want) {
+				t.Errorf("CertificateSubject attributes\n got: %v\nwant: %v", got, want)
+			}
 			want := strings.TrimSpace(string(readFile(t, base+".subject")))
 			if got := opensslSubject(t, csrPEM); got != want {
 				t.Errorf("openssl subject\n got: %s\nwant: %s", got, want)
 			}
 		})
 	}
+}
+
+// attributes lists the attributes of a DER subject, sorted.
+func attributes(t *testing.T, der []byte) []string {
+	t.Helper()
+	var rdns pkix.RDNSequence
+	if _, err := asn1.Unmarshal(der, &rdns); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, rdn := range rdns {
+		for _, a := range rdn {
+			out = append(out, fmt.Sprintf("%s=%v", a.Type, a.Value))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestSubjectOracleLive compares with the installed CFSSL directly.
