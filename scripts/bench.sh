@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
-	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '
@@ -37,6 +37,10 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 /^BenchmarkCRL\// {
 	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
 	crlns[k] += metric("ns/op"); crlheap[k] += metric("peak-heap-MB"); crlmb[k] += metric("crl-MB"); ncrl[k]++
+}
+/^BenchmarkBundle\// {
+	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
+	bun[k] += metric("p50-ns/op"); nbun[k]++
 }
 /^BenchmarkSignUnderKeygen\/idle-/        { ski += metric("ns/op"); nski++ }
 /^BenchmarkSignUnderKeygen\/keygen-load-/ { skl += metric("ns/op"); nskl++ }
@@ -81,6 +85,12 @@ END {
 		printf "CRL of 100,000 entries: x509.CreateRevocationList / streaming encoder = %.1fx time, %.0fx peak heap\n", (crlns["stdlib-100000"]/ncrl["stdlib-100000"])/(crlns["entries=100000"]/ncrl["entries=100000"]), (crlheap["stdlib-100000"]/ncrl["stdlib-100000"])/(crlheap["entries=100000"]/ncrl["entries=100000"])
 	if (("entries=100000" in ncrl) && ("entries=1000000" in ncrl))
 		printf "CRL of 1,000,000 vs 100,000 entries: %.1fx time, %.2fx peak heap (bounded memory)\n", (crlns["entries=1000000"]/ncrl["entries=1000000"])/(crlns["entries=100000"]/ncrl["entries=100000"]), (crlheap["entries=1000000"]/ncrl["entries=1000000"])/(crlheap["entries=100000"]/ncrl["entries=100000"])
+	if (("pkid-warm" in nbun) && ("pkid-cold" in nbun) && ("cfssl-process" in nbun) && ("cfssl-startup" in nbun)) {
+		cf = bun["cfssl-process"]/nbun["cfssl-process"] - bun["cfssl-startup"]/nbun["cfssl-startup"]
+		w = bun["pkid-warm"]/nbun["pkid-warm"]; c = bun["pkid-cold"]/nbun["pkid-cold"]
+		printf "bundle, 3-certificate chain, 150 roots + 500 intermediates loaded (p50): CFSSL 1.6.5 (cfssl bundle minus cfssl version process start) / pkid pool loaded = %.1fx (%.2f vs %.3f ms)\n", cf/w, cf/1e6, w/1e6
+		printf "bundle, same inputs, each run reading the PEM files (p50): CFSSL 1.6.5 (process minus start) / pkid read+index+bundle = %.2fx (%.2f vs %.2f ms)\n", cf/c, cf/1e6, c/1e6
+	}
 	if (nski && nskl)
 		printf "pkid serve sign latency, one client, while newkey RSA-4096 saturates the key generation bound (2 at once) / idle: %.2fx (%.2f vs %.2f ms)\n", (skl/nskl)/(ski/nski), skl/nskl/1e6, ski/nski/1e6
 	if (("refresh" in npre) && ("bare" in npre))

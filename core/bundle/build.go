@@ -77,12 +77,23 @@ func (b *builder) signedBy(child, parent *x509.Certificate) bool {
 	if ok, done := b.sigCache[k]; done {
 		return ok
 	}
+	_, childInPool := b.pool.byHash[k.child]
+	_, parentInPool := b.pool.byHash[k.parent]
+	shared := childInPool && parentInPool
+	if shared {
+		if ok, done := b.pool.sigs.Load(k); done {
+			return ok.(bool)
+		}
+	}
 	if b.checks >= b.lim.MaxSigChecks {
 		return false
 	}
 	b.checks++
 	ok := child.CheckSignatureFrom(parent) == nil
 	b.sigCache[k] = ok
+	if shared {
+		b.pool.sigs.Store(k, ok)
+	}
 	return ok
 }
 
@@ -154,7 +165,7 @@ func inPath(path []*x509.Certificate, c *x509.Certificate) bool {
 // reaches a root; fetched lists the AIA downloads. With none valid it
 // returns the error CFSSL would give (Go's verifier over the whole pool).
 func (bd *Bundler) validChains(ctx context.Context, input []*x509.Certificate, req Request, now time.Time, lim Limits) (chains [][]*x509.Certificate, fetched []*x509.Certificate, err error) {
-	b := newBuilder(bd.Pool, lim)
+	b := newBuilder(bd.pool(), lim)
 	for _, c := range input[1:] {
 		b.add(c)
 	}
@@ -260,7 +271,7 @@ func (bd *Bundler) explain(input, fetched []*x509.Certificate, req Request, now 
 		// Do not hand Go's verifier the hostile input the budget refused.
 		return verifyError(ruleErr)
 	}
-	roots, inter := bd.Pool.goPools()
+	roots, inter := bd.pool().goPools()
 	inter = inter.Clone()
 	for _, c := range input[1:] {
 		inter.AddCert(c)

@@ -152,6 +152,11 @@ func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 		if bytes.Equal(leaf.RawSubject, leaf.RawIssuer) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {
 			return nil, newError(CodeSelfSigned, "Certificate is self signed")
 		}
+		if b.pool().isRoot(leaf) {
+			// A trust anchor has no chain to build (CFSSL's bundler
+			// crashes on one that is not self-signed).
+			return nil, &Error{Code: CodeVerifyFailed, Msg: "Unable to verify certificate: it is itself a trusted root"}
+		}
 		chains, fetched, err := b.validChains(ctx, input, req, now, lim)
 		if err != nil {
 			return nil, err
@@ -164,7 +169,7 @@ func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 		b.stash(chain, fetched)
 	}
 	out.Chain = chain
-	out.status(b.Pool, input)
+	out.status(b.pool(), input)
 	return out, nil
 }
 

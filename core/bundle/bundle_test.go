@@ -129,6 +129,18 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	// An intermediate configured as a trust anchor has nothing to bundle.
+	anchorPool, _ := NewPool([]sdk.TrustCert{{DER: p.inter.cert.Raw, Root: true}}, nil)
+	if _, err := (&Bundler{Pool: anchorPool}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.inter.cert}}); CodeOf(err) != CodeVerifyFailed {
+		t.Errorf("leaf is a pool root: %v", err)
+	}
+	// No pool: nothing is trusted, force still works.
+	if _, err := (&Bundler{}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.leaf.cert}}); CodeOf(err) != CodeUnknownAuthority {
+		t.Errorf("no pool: %v", err)
+	}
+	if _, err := (&Bundler{}).Bundle(context.Background(), Request{Chain: []*x509.Certificate{p.leaf.cert, p.inter.cert}, Flavor: Force}); err != nil {
+		t.Errorf("no pool, force: %v", err)
+	}
 	// The right key is accepted and echoed in CFSSL's encoding.
 	bun := mustBundle(t, b, Request{Chain: []*x509.Certificate{p.leaf.cert}, Key: p.leaf.key})
 	if !strings.HasPrefix(bun.keyString(), "-----BEGIN EC PRIVATE KEY-----") {
@@ -200,5 +212,71 @@ func TestLimitsBound(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("bounded search took %v", d)
+	}
+}
+
+func TestNewPoolErrors(t *testing.T) {
+	p := newCrossPKI(t)
+	for _, tc := range []struct {
+		name  string
+		certs []sdk.TrustCert
+		plats []sdk.Platform
+		code  int
+	}{
+		{"bad root", []sdk.TrustCert{{DER: []byte("x"), Root: true, Source: "roots.pem"}}, nil, CodeRoot},
+		{"bad intermediate", []sdk.TrustCert{{DER: []byte("x"), Source: "int.pem"}}, nil, CodeIntermediates},
+		{"unknown hash", nil, []sdk.Platform{{Name: "p", HashAlgo: "MD5"}}, 0},
+		{"unknown key", nil, []sdk.Platform{{Name: "p", KeyAlgo: "DSA"}}, 0},
+		{"negative weight", nil, []sdk.Platform{{Name: "p", Weight: -1}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewPool(tc.certs, tc.plats)
+			if err == nil || CodeOf(err) != tc.code {
+				t.Fatalf("err = %v (code %d), want code %d", err, CodeOf(err), tc.code)
+			}
+		})
+	}
+	// The same certificate as intermediate then root is a root.
+	pool, err := NewPool([]sdk.TrustCert{{DER: p.newRoot.cert.Raw}, {DER: p.newRoot.cert.Raw, Root: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, i := pool.Len(); r != 1 || i != 0 {
+		t.Errorf("roots %d, intermediates %d", r, i)
+	}
+	// Platform roots match by SPKI hash or whole-certificate hash.
+	whole := sha1Hex(p.oldRoot.cert.Raw)
+	pool, _ = NewPool([]sdk.TrustCert{{DER: p.oldRoot.cert.Raw, Root: true}}, []sdk.Platform{{Name: "w", Weight: 1, Roots: []string{strings.ToUpper(whole)}}})
+	if !pool.platforms[0].trusts(p.oldRoot.cert) || pool.platforms[0].trusts(p.newRoot.cert) {
+		t.Error("whole-certificate SHA-1 membership")
+	}
+}
+
+// TestHostileRequest: the caller sends many certificates that all claim
+// to be the leaf's issuer, with other keys, and a long chain of its own:
+// the answer comes quickly and is a refusal.
+func TestHostileRequest(t *testing.T) {
+	p := newCrossPKI(t)
+	b := &Bundler{Pool: p.pool(t, nil)}
+	chain := []*x509.Certificate{p.leaf.cert}
+	for i := 0; i < 60; i++ {
+		chain = append(chain, issue(t, certSpec{cn: "Issuing CA", org: "Test Trust", ca: true}, p.newRoot).cert)
+	}
+	start := time.Now()
+	bun, err := b.Bundle(context.Background(), Request{Chain: chain})
+	if err != nil {
+		t.Fatal(err) // the pool's real intermediate still builds the chain
+	}
+	if !bun.Chain[1].Equal(p.inter.cert) || !bun.Status.Rebundled {
+		t.Errorf("chain %q", names(bun.Chain))
+	}
+	// Without the real intermediate: refused, within the signature budget.
+	pool, _ := NewPool([]sdk.TrustCert{{DER: p.newRoot.cert.Raw, Root: true}}, nil)
+	_, err = (&Bundler{Pool: pool, Limits: Limits{MaxSigChecks: 32}}).Bundle(context.Background(), Request{Chain: chain})
+	if CodeOf(err) == 0 {
+		t.Errorf("impostors only: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -139,7 +140,7 @@ func TestCFSSLOutput(t *testing.T) {
 		chain   []*x509.Certificate
 		key     *node
 		flavor  Flavor
-		notUbiq bool // pkid's status bit 2 (DD-13 rules)
+		notUbiq bool // pkid's status bit 2 (docs/differences-from-cfssl.md, "Bundle scoring without 2016 penalties")
 	}{
 		{"ubiquitous with key", []*x509.Certificate{p.leaf.cert}, p.leaf, Ubiquitous, false},
 		{"optimal", []*x509.Certificate{p.leaf.cert}, nil, Optimal, true},
@@ -197,7 +198,7 @@ func compareBundleJSON(t *testing.T, got, want []byte, notUbiq bool) {
 	}
 	for k := range w {
 		switch k {
-		case "hostnames": // DD-12: CFSSL's order is random; same set
+		case "hostnames": // CFSSL's order is random (docs/differences-from-cfssl.md, "Bundle hostnames in order")
 			var gh, wh []string
 			_ = json.Unmarshal(g[k], &gh)
 			_ = json.Unmarshal(w[k], &wh)
@@ -262,4 +263,78 @@ func keysOf(m map[string]json.RawMessage) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestCFSSLErrors: the same refusals give the same codes as real CFSSL
+// (and its fixed texts where CFSSL has one).
+func TestCFSSLErrors(t *testing.T) {
+	cfssl := testtool.Oracle(t, "cfssl")
+	p := newCrossPKI(t)
+	selfCA := issue(t, certSpec{cn: "Self CA", ca: true}, nil)
+	stranger := issue(t, certSpec{cn: "Stranger CA", ca: true}, nil)
+	orphan := issue(t, certSpec{cn: "orphan.example.com"}, stranger)
+	expired := issue(t, certSpec{cn: "Lapsed CA", ca: true, notBefore: time.Now().Add(-72 * time.Hour), notAfter: time.Now().Add(-24 * time.Hour)}, p.oldRoot)
+	underExpired := issue(t, certSpec{cn: "lapsed.example.com", notBefore: time.Now().Add(-48 * time.Hour)}, expired)
+
+	in := newCFSSLInputs(t, []*x509.Certificate{p.oldRoot.cert, p.newRoot.cert}, []*x509.Certificate{p.inter.cert, expired.cert}, nil)
+	pool, err := NewPool(in.trustCerts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bundler{Pool: pool}
+	cases := []struct {
+		name     string
+		chain    []*x509.Certificate
+		key      *node
+		flavor   Flavor
+		code     int
+		sameText bool
+	}{
+		{"key mismatch", []*x509.Certificate{p.leaf.cert}, p.inter, Ubiquitous, CodeKeyMismatch, true},
+		{"self-signed CA", []*x509.Certificate{selfCA.cert}, nil, Ubiquitous, CodeSelfSigned, true},
+		{"unknown authority", []*x509.Certificate{orphan.cert}, nil, Optimal, CodeUnknownAuthority, false},
+		{"expired intermediate", []*x509.Certificate{underExpired.cert}, nil, Ubiquitous, CodeCertInvalid + int(x509.Expired), false},
+		{"force, not a chain", []*x509.Certificate{p.leaf.cert, p.oldRoot.cert}, nil, Force, CodeVerifyFailed, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			certFile := filepath.Join(in.dir, fmt.Sprintf("err%d.pem", i))
+			writePEM(t, certFile, tc.chain...)
+			args := []string{"bundle", "-cert", certFile, "-ca-bundle", in.rootsFile, "-int-bundle", in.intFile, "-flavor", string(tc.flavor)}
+			req := Request{Chain: tc.chain, Flavor: tc.flavor}
+			if tc.key != nil {
+				keyFile := filepath.Join(in.dir, fmt.Sprintf("errkey%d.pem", i))
+				der, _ := x509.MarshalPKCS8PrivateKey(tc.key.key)
+				_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+				args = append(args, "-key", keyFile)
+				req.Key = tc.key.key
+			}
+			var stderr bytes.Buffer
+			cmd := exec.Command(cfssl, args...)
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil {
+				t.Fatalf("cfssl accepted the input")
+			}
+			var want struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			for _, line := range strings.Split(stderr.String(), "\n") {
+				if strings.HasPrefix(line, "{") {
+					_ = json.Unmarshal([]byte(line), &want)
+				}
+			}
+			_, err := b.Bundle(context.Background(), req)
+			var be *Error
+			if !errors.As(err, &be) {
+				t.Fatalf("pkid: %v", err)
+			}
+			if want.Code != tc.code || be.Code != tc.code {
+				t.Errorf("codes: pkid %d, cfssl %d, want %d (cfssl said %q)", be.Code, want.Code, tc.code, stderr.String())
+			}
+			if tc.sameText && be.Msg != want.Message {
+				t.Errorf("message: pkid %q, cfssl %q", be.Msg, want.Message)
+			}
+		})
+	}
 }

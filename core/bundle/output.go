@@ -309,7 +309,7 @@ func (b *Bundler) stash(chain, fetched []*x509.Certificate) {
 	}
 	for _, c := range chain[1:] {
 		for _, f := range fetched {
-			if !bytes.Equal(c.Raw, f.Raw) || b.Pool.isRoot(c) {
+			if !bytes.Equal(c.Raw, f.Raw) || b.pool().isRoot(c) {
 				continue
 			}
 			if err := os.MkdirAll(b.Stash, 0o755); err != nil {

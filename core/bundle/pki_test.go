@@ -182,3 +182,8 @@ func rsaKey(t testing.TB, bits int) *rsa.PrivateKey {
 	}
 	return k
 }
+
+func sha1Hex(b []byte) string {
+	s := sha1.Sum(b)
+	return hex.EncodeToString(s[:])
+}

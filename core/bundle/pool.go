@@ -23,6 +23,11 @@ type Pool struct {
 	byHash    map[[32]byte]*poolCert
 	platforms []platform
 
+	// sigs caches signature checks between two pool certificates
+	// (sigKey -> bool): both are immutable, so every request can reuse
+	// them.
+	sigs sync.Map
+
 	// goPool is built on first need (error reporting only): CFSSL's error
 	// codes come from Go's verifier run over the whole pool.
 	goOnce  sync.Once
@@ -167,4 +172,15 @@ func (p *Pool) goPools() (*x509.CertPool, *x509.CertPool) {
 		}
 	})
 	return p.goRoots, p.goInter
+}
+
+// emptyPool stands in for a Bundler without a Pool: nothing is trusted,
+// so only force bundles succeed.
+var emptyPool = &Pool{bySubject: map[string][]*poolCert{}, byHash: map[[32]byte]*poolCert{}}
+
+func (b *Bundler) pool() *Pool {
+	if b.Pool == nil {
+		return emptyPool
+	}
+	return b.Pool
 }

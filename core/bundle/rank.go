@@ -251,7 +251,7 @@ func chooseOptimal(chains [][]*x509.Certificate, now time.Time) []*x509.Certific
 // chooseUbiquitous: most trusting platform weight, SHA-2 homogeneity,
 // shorter, hash then key ubiquity, sane lifetimes, then optimal.
 func (b *Bundler) chooseUbiquitous(chains [][]*x509.Certificate, now time.Time) []*x509.Certificate {
-	chains = keep(chains, b.Pool.platformWeight)
+	chains = keep(chains, b.pool().platformWeight)
 	chains = keep(chains, sha2Homogeneous)
 	chains = keep(chains, func(c []*x509.Certificate) int { return -len(c) })
 	chains = keep(chains, hashUbiquity)
