@@ -83,7 +83,9 @@ func (t *trust) watch(ctx context.Context) (<-chan struct{}, error) {
 var watchRetry = struct{ first, max time.Duration }{50 * time.Millisecond, 5 * time.Second}
 
 // follow forwards in's changes to out (coalescing) until ctx ends,
-// watching again whenever in closes early.
+// watching again whenever in closes early. The wait before watching again
+// doubles while watches end soon after they start, so a source whose watch
+// keeps breaking costs a re-read every few seconds, not a busy loop.
 func (t *trust) follow(ctx context.Context, in <-chan struct{}, out chan struct{}) {
 	defer close(out)
 	notify := func() {
@@ -92,38 +94,42 @@ func (t *trust) follow(ctx context.Context, in <-chan struct{}, out chan struct{
 		default: // one is pending already
 		}
 	}
+	backoff := watchRetry.first
 	for in != nil {
+		since := time.Now()
 		for range in {
 			notify()
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		in = t.rewatch(ctx)
+		if time.Since(since) > watchRetry.max {
+			backoff = watchRetry.first // a watch that lasted: a restart, not a loop
+		}
+		t.p.log.Info("the trust source's watch ended; watching again", "instance", t.name, "in", backoff)
+		in, backoff = t.rewatch(ctx, backoff)
 		// Whatever changed while nobody watched went unreported.
 		notify()
 	}
 	<-ctx.Done() // the restarted build's source never changes
 }
 
-// rewatch watches the source again, retrying with backoff; nil means
-// the source never changes, or ctx ended.
-func (t *trust) rewatch(ctx context.Context) <-chan struct{} {
-	backoff := watchRetry.first
+// rewatch watches the source again after backoff, retrying with a doubling
+// wait; it returns the channel (nil: the source never changes, or ctx
+// ended) and the wait to use next time.
+func (t *trust) rewatch(ctx context.Context, backoff time.Duration) (<-chan struct{}, time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, backoff
 		case <-time.After(backoff):
 		}
+		next := min(backoff*2, watchRetry.max)
 		ch, err := t.watch(ctx)
-		if err == nil {
-			return ch
+		if err == nil || ctx.Err() != nil {
+			return ch, next
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		t.p.log.Warn("watching the trust source again failed", "instance", t.name, "error", err, "retry_in", backoff)
-		backoff = min(backoff*2, watchRetry.max)
+		t.p.log.Warn("watching the trust source again failed", "instance", t.name, "error", err, "retry_in", next)
+		backoff = next
 	}
 }

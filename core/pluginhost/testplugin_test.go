@@ -41,8 +41,9 @@ func (testPlugin) Schema(string) *sdk.Schema                                  { 
 func (testPlugin) ValidateConfig(context.Context, sdk.Config) sdk.Diagnostics { return nil }
 
 type testPluginConfig struct {
-	File      string `json:"file"`       // trust: the PEM file
-	MarkerDir string `json:"marker_dir"` // scancheck: where the blocking check reports its end
+	File        string `json:"file"`         // trust: the PEM file
+	WatchBreaks bool   `json:"watch_breaks"` // trust: every watch ends at once
+	MarkerDir   string `json:"marker_dir"`   // scancheck: where the blocking check reports its end
 }
 
 func (testPlugin) Configure(_ context.Context, cfg sdk.Config) (sdk.Instance, error) {
@@ -51,12 +52,15 @@ func (testPlugin) Configure(_ context.Context, cfg sdk.Config) (sdk.Instance, er
 		return nil, fmt.Errorf("pkidtest: %w", sdk.ErrInvalidArgument)
 	}
 	if cfg.Kind == sdk.KindTrust {
-		return &fileTrust{path: c.File}, nil
+		return &fileTrust{path: c.File, watchBreaks: c.WatchBreaks}, nil
 	}
 	return &dialCheck{markerDir: c.MarkerDir}, nil
 }
 
-type fileTrust struct{ path string }
+type fileTrust struct {
+	path        string
+	watchBreaks bool
+}
 
 func (*fileTrust) Close() error { return nil }
 
@@ -95,6 +99,10 @@ func (f *fileTrust) Watch(ctx context.Context) (<-chan struct{}, error) {
 		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
 	}
 	ch := make(chan struct{})
+	if f.watchBreaks {
+		close(ch) // breaks the Trust contract, as a buggy source would
+		return ch, nil
+	}
 	last := stamp()
 	go func() {
 		defer close(ch)
@@ -192,19 +200,22 @@ func testCA(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.
 	return cert, key
 }
 
-// appendPEM appends certs to the PEM file at path.
+// appendPEM appends certs to the PEM file at path, replacing the file in
+// one rename so that the plugin's watcher never sees half a write.
 func appendPEM(t *testing.T, path string, certs ...*x509.Certificate) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	for _, c := range certs {
-		if err := pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
-			t.Fatal(err)
-		}
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	if err := f.Close(); err != nil {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }

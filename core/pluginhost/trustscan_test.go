@@ -24,11 +24,17 @@ func testPluginSpec(kind string) pluginhost.Spec {
 // an intermediate; it returns the instance and the file.
 func openTrust(t *testing.T, h *pluginhost.Host, inprocess bool) (sdk.Trust, string) {
 	t.Helper()
+	return openTrustConfig(t, h, inprocess, testPluginConfig{})
+}
+
+func openTrustConfig(t *testing.T, h *pluginhost.Host, inprocess bool, c testPluginConfig) (sdk.Trust, string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "roots.pem")
 	root, rootKey := testCA(t, "host test root", nil, nil)
 	inter, _ := testCA(t, "host test intermediate", root, rootKey)
 	appendPEM(t, file, root, inter)
-	cfg, _ := json.Marshal(testPluginConfig{File: file})
+	c.File = file
+	cfg, _ := json.Marshal(c)
 	inst, err := h.Open(context.Background(), pluginhost.OpenRequest{
 		Spec: testPluginSpec(sdk.KindTrust), Name: fmt.Sprintf("tr%d", instSeq.Add(1)), Config: cfg, InProcess: inprocess,
 	})
@@ -90,6 +96,15 @@ func waitChange(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// drain takes a value that may be pending on ch (a change reported
+// twice), waiting briefly for one in flight.
+func drain(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // A change to the source in the plugin process reaches the host's Watch;
 // the watch survives the process being killed (the host watches the
 // restarted process and reports a change, since one may have been missed),
@@ -110,6 +125,7 @@ func TestTrustWatchAcrossRestart(t *testing.T) {
 		t.Fatalf("%d certificates after adding one, want 3", n)
 	}
 
+	drain(ch)
 	proc := h.Processes()[0]
 	oldPid := proc.Pid()
 	if err := proc.Kill(); err != nil {
@@ -119,12 +135,7 @@ func TestTrustWatchAcrossRestart(t *testing.T) {
 	if proc.Pid() == oldPid {
 		t.Fatal("the change came before the restart")
 	}
-	// Drain a change the restart may have reported twice, then check
-	// that the new process's watch works.
-	select {
-	case <-ch:
-	case <-time.After(100 * time.Millisecond):
-	}
+	drain(ch)
 	another, _ := testCA(t, "added after restart", nil, nil)
 	appendPEM(t, file, another)
 	waitChange(t, ch, "after adding a root to the restarted plugin")
@@ -201,5 +212,47 @@ func TestTrustErrorNamesInstance(t *testing.T) {
 	var ie *pluginhost.InstanceError
 	if !errors.Is(err, sdk.ErrUnavailable) || !errors.As(err, &ie) || ie.Kind != sdk.KindTrust {
 		t.Fatalf("Certificates of a removed file: %v, want ErrUnavailable naming the trust instance", err)
+	}
+}
+
+// A source whose watch keeps ending at once (a contract breach) makes the
+// host watch again with a growing wait, not in a loop: a few re-reads in
+// the first second, each one reported as a change.
+func TestTrustWatchBreakingSourceBacksOff(t *testing.T) {
+	h := newHost(t)
+	tr, _ := openTrustConfig(t, h, false, testPluginConfig{WatchBreaks: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ch, err := tr.Watch(ctx)
+	if err != nil || ch == nil {
+		t.Fatalf("Watch: %v, %v", ch, err)
+	}
+	n := 0
+	window := time.After(time.Second)
+count:
+	for {
+		select {
+		case <-ch:
+			n++
+		case <-window:
+			break count
+		}
+	}
+	// Waits of 50, 100, 200, 400ms: at most 4 re-watches in a second
+	// (a loop would make dozens); at least one shows it watches again.
+	if n < 1 || n > 4 {
+		t.Errorf("%d changes reported in 1s by a source whose watch always breaks, want 1 to 4", n)
+	}
+	cancel()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the watch channel is open 10s after its context ended")
+		}
 	}
 }
