@@ -26,6 +26,7 @@ targets=(
 	"./core/ca/csr FuzzDNSName"
 	"./core/aia FuzzParseCerts"
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
+	"./plugins/trust-files FuzzParseCerts"
 	"./core/bundle FuzzParseChain"
 )
 
