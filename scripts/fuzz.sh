@@ -30,6 +30,7 @@ targets=(
 	"./core/scan FuzzNormalizeHost"
 	"./plugins/scan-checks FuzzParseHSTS"
 	"./plugins/scan-checks FuzzParseTarget"
+	"./plugins/trust-files FuzzParseCerts"
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
 	"./core/ct FuzzParseLogList"

@@ -131,8 +131,12 @@ Usage: pkid validate -config FILE [-config FILE ...]
 					return err
 				}
 			}
-			fmt.Fprintf(e.stdout, "The configuration is valid: %s, %s, %s, %s.\n",
-				plural(len(cfg.KeyStores), "keystore"), plural(len(cfg.CertStores), "certstore"),
+			trusts := ""
+			if len(cfg.Trusts) > 0 {
+				trusts = ", " + plural(len(cfg.Trusts), "trust source")
+			}
+			fmt.Fprintf(e.stdout, "The configuration is valid: %s, %s%s, %s, %s.\n",
+				plural(len(cfg.KeyStores), "keystore"), plural(len(cfg.CertStores), "certstore"), trusts,
 				plural(len(cfg.Plugins), "external plugin"), plural(len(cfg.CAs), "CA"))
 			return nil
 		},

@@ -46,9 +46,9 @@ func (plugin) ValidateConfig(_ context.Context, cfg sdk.Config) sdk.Diagnostics 
 }
 
 // Configure reads every configured file. Errors: *sdk.DiagnosticsError for
-// a bad block or content that does not parse (each diagnostic names the
-// file and the reason); an error wrapping sdk.ErrUnavailable when system is
-// set and no OS root store can be found.
+// a bad block, a missing or unreadable path (the OS root store included),
+// or content that does not parse; each diagnostic names the file and the
+// reason.
 func (plugin) Configure(_ context.Context, cfg sdk.Config) (sdk.Instance, error) {
 	c, diags := decodeConfig(cfg)
 	if err := diags.Err(); err != nil {
