@@ -23,8 +23,7 @@ var errReadOnly = fmt.Errorf("store-cfssl: the store is read-only: %w", sdk.ErrF
 
 const insertCert = `INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, status,
 	reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (serial_number, authority_key_identifier) DO NOTHING`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `
 
 // Put inserts rec as CFSSL would (see the package comment). Putting the
 // same certificate under the same serial+AKI again is a no-op. Errors:
@@ -72,7 +71,14 @@ func (s *Store) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, 
 		if errs[i] != nil {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, s.d.rebind(insertCert), a...)
+		res, err := tx.ExecContext(ctx, s.d.rebind(insertCert+s.d.conflictDoNothing()), a...)
+		if err != nil && s.d.outOfRange(err) {
+			// A time the column cannot hold (MySQL's TIMESTAMP ends
+			// in 2038): this record's fault, not the database's.
+			errs[i] = fmt.Errorf("store-cfssl: put serial %s: the database cannot store one of its times (%s): %w",
+				recs[i].Serial, oneLine(err), sdk.ErrInvalidArgument)
+			continue
+		}
 		if err != nil {
 			return nil, s.wrap(ctx, "put", err)
 		}
@@ -238,10 +244,7 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 		return s.wrap(ctx, "revoke", err)
 	}
 	defer tx.Rollback()
-	lock := ""
-	if _, ok := s.d.(pgDialect); ok {
-		lock = " FOR UPDATE"
-	}
+	lock := s.d.lockRow()
 	var (
 		status    string
 		reason    sql.NullInt64
@@ -298,8 +301,7 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 		return errReadOnly
 	}
 	_, err = s.w.ExecContext(ctx, s.d.rebind(`INSERT INTO ocsp_responses (serial_number, authority_key_identifier, body, expiry)
-		VALUES (?, ?, ?, ?) ON CONFLICT (serial_number, authority_key_identifier)
-		DO UPDATE SET body = excluded.body, expiry = excluded.expiry`),
+		VALUES (?, ?, ?, ?) `+s.d.conflictUpdate("body", "expiry")),
 		s.d.key(rec.Serial), s.d.key(aki), rec.Response, s.d.ts(rec.NextUpdate))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
