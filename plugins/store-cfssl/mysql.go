@@ -81,7 +81,6 @@ func openMySQL(opts Options) (*Store, error) {
 const (
 	erTooManyConnections  = 1040
 	erServerShutdown      = 1053
-	erBadDB               = 1049
 	erBadField            = 1054
 	erNoSuchTable         = 1146
 	erLockWaitTimeout     = 1205
@@ -117,7 +116,7 @@ func (mysqlDialect) lockRow() string { return " FOR UPDATE" }
 
 func (mysqlDialect) undefined(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == erNoSuchTable || me.Number == erBadField || me.Number == erBadDB)
+	return errors.As(err, &me) && (me.Number == erNoSuchTable || me.Number == erBadField)
 }
 
 func (mysqlDialect) unavailable(err error) error {
