@@ -86,6 +86,7 @@ const (
 	erLockWaitTimeout     = 1205
 	erConnectionKilled    = 1927
 	erTruncatedWrongValue = 1292
+	erDataTooLong         = 1406
 )
 
 type mysqlDialect struct{}
@@ -139,8 +140,8 @@ func (mysqlDialect) unavailable(err error) error {
 
 // outOfRange reports a value the column cannot hold: with CFSSL's schema,
 // a time outside TIMESTAMP's range (1970 to 2038-01-19 on MariaDB before
-// 11.5 and on MySQL).
+// 11.5 and on MySQL) or a PEM or response longer than varbinary(4096).
 func (mysqlDialect) outOfRange(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == erTruncatedWrongValue
+	return errors.As(err, &me) && (me.Number == erTruncatedWrongValue || me.Number == erDataTooLong)
 }

@@ -156,11 +156,12 @@ func TestMySQLRowsAsCFSSL(t *testing.T) {
 	}
 }
 
-// TestMySQLTimestampRange: CFSSL's MySQL schema keeps times in TIMESTAMP
-// columns, which end in January 2038 on MariaDB before 11.5 and on MySQL.
-// A record the column cannot hold is refused alone, as an invalid
-// argument; the rest of its batch is stored.
-func TestMySQLTimestampRange(t *testing.T) {
+// TestMySQLColumnLimits: CFSSL's MySQL schema keeps times in TIMESTAMP
+// columns, which end in January 2038 on MariaDB before 11.5 and on MySQL,
+// and PEM and responses in varbinary(4096). A record the columns cannot
+// hold is refused alone, as an invalid argument; the rest of its batch is
+// stored.
+func TestMySQLColumnLimits(t *testing.T) {
 	s := openTest(t, newMySQLDB(t))
 	ctx := context.Background()
 	var version string
@@ -169,21 +170,31 @@ func TestMySQLTimestampRange(t *testing.T) {
 	}
 	far := plugintest.NewCertRecord(1, "0a0b", "issuing", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
 	near := plugintest.NewCertRecord(2, "0a0b", "issuing", time.Now().Add(time.Hour))
-	errs, err := s.PutBatch(ctx, []*sdk.CertRecord{far, near})
+	big := plugintest.NewCertRecord(3, "0a0b", "issuing", time.Now().Add(time.Hour))
+	// 3,100 bytes of DER are 4,200 of PEM.
+	big.DER = append([]byte{0x30, 0x82, 0x0c, 0x18}, make([]byte, 3100)...)
+	errs, err := s.PutBatch(ctx, []*sdk.CertRecord{far, near, big})
 	if err != nil {
 		t.Fatalf("PutBatch: %v", err)
 	}
-	if !errors.Is(errs[0], sdk.ErrInvalidArgument) || !strings.Contains(errs[0].Error(), "cannot store one of its times") {
-		t.Errorf("a NotAfter in 2200 on %s: %v, want ErrInvalidArgument", version, errs[0])
+	for i, r := range []*sdk.CertRecord{far, big} {
+		e := errs[2*i]
+		if !errors.Is(e, sdk.ErrInvalidArgument) || !strings.Contains(e.Error(), "cannot hold it") || strings.Contains(e.Error(), "\n") {
+			t.Errorf("record %s on %s: %v, want a one-line ErrInvalidArgument", r.Serial, version, e)
+		}
+		if _, err := s.Get(ctx, r.Serial, r.AKI); !errors.Is(err, sdk.ErrNotFound) {
+			t.Errorf("the refused record %s was stored: %v", r.Serial, err)
+		}
 	}
 	if errs[1] != nil {
 		t.Errorf("the batch's other record: %v", errs[1])
 	}
-	if _, err := s.Get(ctx, far.Serial, far.AKI); !errors.Is(err, sdk.ErrNotFound) {
-		t.Errorf("the refused record was stored: %v", err)
-	}
 	if _, err := s.Get(ctx, near.Serial, near.AKI); err != nil {
 		t.Errorf("the stored record: %v", err)
+	}
+	err = s.PutOCSP(ctx, &sdk.OCSPRecord{Serial: near.Serial, AKI: near.AKI, Response: make([]byte, 5000), NextUpdate: time.Now().Add(time.Hour)})
+	if !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("a 5,000-byte response: %v, want ErrInvalidArgument", err)
 	}
 }
 

@@ -27,7 +27,8 @@ const insertCert = `INSERT INTO certificates (serial_number, authority_key_ident
 
 // Put inserts rec as CFSSL would (see the package comment). Putting the
 // same certificate under the same serial+AKI again is a no-op. Errors:
-// ErrInvalidArgument (a record sdk.CheckRecord refuses), ErrAlreadyExists
+// ErrInvalidArgument (a record sdk.CheckRecord refuses, or with a time or
+// PEM the MySQL schema cannot hold), ErrAlreadyExists
 // (another certificate under that serial+AKI), ErrFailedPrecondition
 // (read-only), ErrUnavailable, context errors.
 func (s *Store) Put(ctx context.Context, rec *sdk.CertRecord) error {
@@ -73,9 +74,10 @@ func (s *Store) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, 
 		}
 		res, err := tx.ExecContext(ctx, s.d.rebind(insertCert+s.d.conflictDoNothing()), a...)
 		if err != nil && s.d.outOfRange(err) {
-			// A time the column cannot hold (MySQL's TIMESTAMP ends
-			// in 2038): this record's fault, not the database's.
-			errs[i] = fmt.Errorf("store-cfssl: put serial %s: the database cannot store one of its times (%s): %w",
+			// A value the column cannot hold (MySQL's TIMESTAMP ends
+			// in 2038, its pem column at 4096 bytes): this record's
+			// fault, not the database's.
+			errs[i] = fmt.Errorf("store-cfssl: put serial %s: the database cannot hold it (%s): %w",
 				recs[i].Serial, oneLine(err), sdk.ErrInvalidArgument)
 			continue
 		}
@@ -282,7 +284,8 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 }
 
 // PutOCSP stores (replacing) the response for a certificate, as CFSSL's
-// UpsertOCSP. Errors: ErrInvalidArgument, ErrFailedPrecondition
+// UpsertOCSP. Errors: ErrInvalidArgument (also a response or time the
+// MySQL schema cannot hold), ErrFailedPrecondition
 // (read-only), ErrNotFound (PostgreSQL only, where CFSSL's foreign key
 // requires the certificate's row; SQLite does not enforce it, as under
 // CFSSL), ErrUnavailable, context errors.
@@ -303,6 +306,9 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 	_, err = s.w.ExecContext(ctx, s.d.rebind(`INSERT INTO ocsp_responses (serial_number, authority_key_identifier, body, expiry)
 		VALUES (?, ?, ?, ?) `+s.d.conflictUpdate("body", "expiry")),
 		s.d.key(rec.Serial), s.d.key(aki), rec.Response, s.d.ts(rec.NextUpdate))
+	if err != nil && s.d.outOfRange(err) {
+		return fmt.Errorf("store-cfssl: put ocsp serial %s aki %s: the database cannot hold it (%s): %w", rec.Serial, aki, oneLine(err), sdk.ErrInvalidArgument)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
 		return fmt.Errorf("store-cfssl: put ocsp serial %s aki %s: no such certificate (CFSSL's foreign key): %w", rec.Serial, aki, sdk.ErrNotFound)
