@@ -3,7 +3,9 @@ package mysqltest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,3 +95,44 @@ func TestCloseRemovesEverything(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestNotInstalled: without the server binaries Start says so, and a test
+// needing them is skipped, or fails under CI=true.
+func TestNotInstalled(t *testing.T) {
+	saved := searchPath
+	searchPath = []string{t.TempDir()}
+	defer func() { searchPath = saved }()
+	if _, err := Start(); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("Start without binaries: %v, want ErrNotInstalled", err)
+	}
+	for _, ci := range []string{"true", ""} {
+		t.Setenv("CI", ci)
+		ft := &fakeT{}
+		done := make(chan struct{})
+		go func() { defer close(done); skipOrFail(ft, ErrNotInstalled) }()
+		<-done
+		if ci == "true" && (!ft.failed || ft.skipped) || ci == "" && (!ft.skipped || ft.failed) {
+			t.Errorf("CI=%q: failed %v skipped %v", ci, ft.failed, ft.skipped)
+		}
+	}
+}
+
+// fakeT records how skipOrFail ends a test; both end the goroutine as the
+// testing package does.
+type fakeT struct {
+	testing.TB
+	failed, skipped bool
+}
+
+func (f *fakeT) Helper()              {}
+func (f *fakeT) Fatal(...any)         { f.failed = true; runtime.Goexit() }
+func (f *fakeT) Skipf(string, ...any) { f.skipped = true; runtime.Goexit() }
+
+func TestSanitize(t *testing.T) {
+	if got := sanitize("TestX/Sub_Test-1"); got != "testx_sub_test_1" {
+		t.Fatalf("sanitize = %q", got)
+	}
+	if got := sanitize(string(make([]byte, 100))); len(got) != 48 {
+		t.Fatalf("sanitize kept %d characters, want 48", len(got))
+	}
+}
