@@ -226,3 +226,35 @@ func TestMySQLUnavailableMidway(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 }
+
+// FuzzMySQLConfig: whatever follows "user:password@" in a data_source,
+// mysqlConfig's error is one line and never holds the password; an
+// accepted DSN names a database.
+func FuzzMySQLConfig(f *testing.F) {
+	for _, s := range []string{"tcp(127.0.0.1:3306)/certdb?parseTime=true", "tcp(h/db", "tcp(h:1)/",
+		"unix(/run/mysqld.sock)/db?loc=Local", "tcp(h)/db?tls=nope", "tcp(h)/db?x=%zz", "tcp(h)/db?parseTime=maybe", "", "@"} {
+		f.Add("Zq9-secret", s)
+	}
+	f.Add("p@ss:w", "/db")
+	f.Fuzz(func(t *testing.T, pw, rest string) {
+		dsn := "cfssl:" + pw + "@" + rest
+		cfg, err := mysqlConfig(dsn)
+		if err == nil {
+			if cfg.DBName == "" {
+				t.Fatalf("accepted %q without a database", dsn)
+			}
+			return
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\n\r") {
+			t.Fatalf("multi-line error for %q: %q", dsn, msg)
+		}
+		// A short password may be any word of the message.
+		if len(pw) >= 6 && !strings.Contains(dsnFixedMessage, pw) && strings.Contains(msg, pw) {
+			t.Fatalf("error for %q holds the password: %q", dsn, msg)
+		}
+	})
+}
+
+// dsnFixedMessage is mysqlConfig's own text, which a password may match.
+const dsnFixedMessage = "mysql data_source is not a valid DSN (want user:password@tcp(host:port)/dbname?parseTime=true) names no database"
