@@ -57,8 +57,12 @@ var searchPath = []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/loca
 type Server struct {
 	dir  string // temporary root: data/, socket, log
 	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the server process has exited
+	// admin is the account reached over the socket by unix_socket
+	// authentication: the OS user running the tests (root, or whoever
+	// ran mariadb-install-db).
+	admin string
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the server process has exited
 	// waitErr is the server's exit status, set before done is closed.
 	waitErr  error
 	watchdog *os.Process
@@ -92,7 +96,14 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{}
+	s := &Server{admin: "root"}
+	if os.Geteuid() != 0 {
+		u, err := user.Current()
+		if err != nil {
+			return nil, fmt.Errorf("mysqltest: %w", err)
+		}
+		s.admin = u.Username
+	}
 	if s.dir, err = os.MkdirTemp("", "mysqltest-"); err != nil {
 		return nil, fmt.Errorf("mysqltest: %w", err)
 	}
@@ -196,10 +207,11 @@ func (s *Server) start(server, runAs string) error {
 	}
 }
 
-// rootDSN connects as root over the unix socket (socket authentication).
+// rootDSN connects as the administrator over the unix socket (socket
+// authentication).
 func (s *Server) rootDSN(db string) string {
 	c := mysql.NewConfig()
-	c.User, c.Net, c.Addr, c.DBName = "root", "unix", s.Socket(), db
+	c.User, c.Net, c.Addr, c.DBName = s.admin, "unix", s.Socket(), db
 	c.Timeout = 5 * time.Second
 	return c.FormatDSN()
 }
@@ -215,7 +227,7 @@ func (s *Server) ping() error {
 	return db.PingContext(ctx)
 }
 
-// exec runs statements as root.
+// exec runs statements as the administrator.
 func (s *Server) exec(ctx context.Context, stmts ...string) error {
 	db, err := sql.Open("mysql", s.rootDSN(""))
 	if err != nil {
