@@ -21,8 +21,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// DefaultTimeout bounds connecting to PostgreSQL or MySQL and waiting for an SQLite
-// lock held by another process (CFSSL itself, for instance).
+// DefaultTimeout bounds connecting to PostgreSQL or MySQL and waiting for
+// an SQLite lock held by another process (CFSSL itself, for instance).
 const DefaultTimeout = 5 * time.Second
 
 // Options configures Open.
