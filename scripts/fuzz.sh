@@ -36,6 +36,7 @@ targets=(
 	"./core/ct FuzzParseLogList"
 	"./plugins/store-cfssl FuzzParseDBConfig"
 	"./plugins/store-cfssl FuzzMetadata"
+	"./plugins/store-cfssl FuzzMySQLConfig"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -15,6 +15,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/
 	echo "== installing PostgreSQL (store-postgres tests start a throwaway cluster)"
 	apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
 fi
+if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] || ! id mysql >/dev/null 2>&1; then
+	echo "== installing MariaDB (store-cfssl tests start a throwaway server)"
+	apt-get update -qq && apt-get install -y -qq mariadb-server >/dev/null
+fi
 if ! command -v softhsm2-util >/dev/null || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
 	echo "== installing SoftHSM2 (PKCS#11 tests)"
 	apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null

@@ -32,7 +32,7 @@ var Rules = []Rule{
 		Name: "core-no-pgx",
 		Why:  "a database is its store plugin's business (store-postgres, store-sqlite, store-cfssl); the core reaches stores through the sdk",
 		From: []string{"core/..."},
-		Deny: []string{"github.com/jackc/pgx/...", "modernc.org/sqlite/...", "database/sql/..."},
+		Deny: []string{"github.com/jackc/pgx/...", "modernc.org/sqlite/...", "github.com/go-sql-driver/mysql/...", "database/sql/..."},
 	},
 	{
 		Name:   "core-no-plugins",

@@ -13,6 +13,7 @@ import (
 const (
 	DriverSQLite   = "sqlite3"
 	DriverPostgres = "postgres"
+	DriverMySQL    = "mysql"
 )
 
 // maxDBConfig bounds a db-config file: it holds two short strings.
@@ -26,7 +27,7 @@ type DBConfig struct {
 
 // ReadDBConfig reads and checks a CFSSL db-config file. Errors name the
 // file and what is wrong with it (unreadable, not JSON, a missing field, a
-// driver other than sqlite3 and postgres).
+// driver other than sqlite3, postgres and mysql).
 func ReadDBConfig(path string) (DBConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -69,11 +70,9 @@ func ParseDBConfig(data []byte) (DBConfig, error) {
 func (c DBConfig) Check() error {
 	switch {
 	case c.Driver == "":
-		return errors.New(`"driver" is missing (want "sqlite3" or "postgres")`)
-	case c.Driver == "mysql":
-		return errors.New(`driver "mysql" is not supported by pkid (sqlite3 or postgres)`)
-	case c.Driver != DriverSQLite && c.Driver != DriverPostgres:
-		return fmt.Errorf(`unknown driver %q (want "sqlite3" or "postgres")`, c.Driver)
+		return errors.New(`"driver" is missing (want "sqlite3", "postgres" or "mysql")`)
+	case c.Driver != DriverSQLite && c.Driver != DriverPostgres && c.Driver != DriverMySQL:
+		return fmt.Errorf(`unknown driver %q (want "sqlite3", "postgres" or "mysql")`, c.Driver)
 	case c.DataSource == "":
 		return errors.New(`"data_source" is missing`)
 	}

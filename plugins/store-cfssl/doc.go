@@ -1,8 +1,10 @@
 // Package storecfssl is a certificate store on CFSSL's own certdb: the
 // tables `certificates` and `ocsp_responses` exactly as CFSSL 1.6.5's
 // migrations create them, on SQLite (driver "sqlite3" in CFSSL's
-// db-config) or PostgreSQL (driver "postgres"). A CFSSL deployment and pkid
-// can share one database: rows either writes are read by the other.
+// db-config), PostgreSQL (driver "postgres") or MySQL/MariaDB (driver
+// "mysql", through the same go-sql-driver/mysql DSN CFSSL uses). A CFSSL
+// deployment and pkid can share one database: rows either writes are read
+// by the other.
 //
 // The store never creates, migrates or alters a schema: the tables must
 // exist (created by CFSSL's goose migrations) and a missing table or column

@@ -4,17 +4,24 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/pkid/pkid/internal/mysqltest"
 	"github.com/pkid/pkid/internal/pgtest"
 	"github.com/pkid/pkid/plugins/store-cfssl/cfssldbtest"
 	"github.com/pkid/pkid/sdk"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain stops the shared PostgreSQL and MariaDB servers at the end.
+func TestMain(m *testing.M) { os.Exit(mysqltest.Run(runFunc(func() int { return pgtest.Run(m) }))) }
+
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
 
 // backend makes fresh CFSSL certdbs of one dialect.
 type backend struct {
@@ -28,6 +35,16 @@ var backends = []backend{
 		return DBConfig{Driver: DriverSQLite, DataSource: cfssldbtest.NewSQLite(t)}
 	}},
 	{"PostgreSQL", newPGSchema},
+	{"MySQL", newMySQLDB},
+}
+
+// newMySQLDB migrates CFSSL's tables into a fresh database of the shared
+// MariaDB server.
+func newMySQLDB(t testing.TB) DBConfig {
+	t.Helper()
+	dsn := mysqltest.Shared(t).NewDatabase(t)
+	cfssldbtest.MigrateMySQL(t, dsn)
+	return DBConfig{Driver: DriverMySQL, DataSource: dsn}
 }
 
 // pgBase is one database for the package's tests; each test gets a schema

@@ -21,8 +21,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// DefaultTimeout bounds connecting to PostgreSQL and waiting for an SQLite
-// lock held by another process (CFSSL itself, for instance).
+// DefaultTimeout bounds connecting to PostgreSQL or MySQL and waiting for
+// an SQLite lock held by another process (CFSSL itself, for instance).
 const DefaultTimeout = 5 * time.Second
 
 // Options configures Open.
@@ -56,7 +56,7 @@ var _ sdk.CertStore = (*Store)(nil)
 // with every column CFSSL 1.6.5 uses. It creates nothing. Errors:
 // ErrInvalidArgument (bad configuration, a missing SQLite file),
 // ErrFailedPrecondition (tables or columns missing, a read-only SQLite file
-// opened for writing), ErrUnavailable (PostgreSQL unreachable).
+// opened for writing), ErrUnavailable (PostgreSQL or MySQL unreachable).
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := opts.Check(); err != nil {
 		return nil, fmt.Errorf("store-cfssl: %w: %w", err, sdk.ErrInvalidArgument)
@@ -68,9 +68,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s   *Store
 		err error
 	)
-	if opts.Driver == DriverSQLite {
+	switch opts.Driver {
+	case DriverSQLite:
 		s, err = openSQLite(opts)
-	} else {
+	case DriverMySQL:
+		s, err = openMySQL(opts)
+	default:
 		s, err = openPostgres(opts)
 	}
 	if err != nil {
@@ -232,7 +235,7 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// dialect is what differs between SQLite and PostgreSQL.
+// dialect is what differs between SQLite, PostgreSQL and MySQL.
 type dialect interface {
 	name() string
 	// rebind turns "?" placeholders into the dialect's.
@@ -247,9 +250,41 @@ type dialect interface {
 	unavailable(err error) error
 	// undefined reports whether err names a missing table or column.
 	undefined(err error) bool
+	// conflictDoNothing ends an INSERT that skips a row whose primary
+	// key (serial_number, authority_key_identifier) exists; the row
+	// then counts as not affected.
+	conflictDoNothing() string
+	// conflictUpdate ends an INSERT that replaces cols of an existing
+	// row instead.
+	conflictUpdate(cols ...string) string
+	// lockRow ends a SELECT that locks the row until the transaction
+	// ends ("" where a transaction locks the whole database).
+	lockRow() string
+	// outOfRange reports a value the column cannot hold, where the
+	// failed statement leaves the transaction usable (MySQL only; a
+	// PostgreSQL transaction is aborted by any error).
+	outOfRange(err error) bool
 }
 
-type sqliteDialect struct{}
+// onConflict is the standard SQL upsert clause SQLite and PostgreSQL share.
+type onConflict struct{}
+
+func (onConflict) conflictDoNothing() string {
+	return "ON CONFLICT (serial_number, authority_key_identifier) DO NOTHING"
+}
+
+func (onConflict) conflictUpdate(cols ...string) string {
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = excluded." + c
+	}
+	return "ON CONFLICT (serial_number, authority_key_identifier) DO UPDATE SET " + strings.Join(set, ", ")
+}
+
+type sqliteDialect struct{ onConflict }
+
+func (sqliteDialect) lockRow() string           { return "" }
+func (sqliteDialect) outOfRange(err error) bool { return false }
 
 func (sqliteDialect) name() string           { return "sqlite3" }
 func (sqliteDialect) rebind(q string) string { return q }
@@ -268,7 +303,10 @@ func (sqliteDialect) undefined(err error) bool {
 	return strings.Contains(m, "no such table") || strings.Contains(m, "no such column")
 }
 
-type pgDialect struct{}
+type pgDialect struct{ onConflict }
+
+func (pgDialect) lockRow() string           { return " FOR UPDATE" }
+func (pgDialect) outOfRange(err error) bool { return false }
 
 func (pgDialect) undefined(err error) bool {
 	var pe *pgconn.PgError

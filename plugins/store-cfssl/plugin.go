@@ -38,7 +38,7 @@ func (plugin) Info() sdk.Info {
 		Name:        PluginName,
 		Version:     PluginVersion,
 		Kinds:       []string{sdk.KindCertStore},
-		Description: "certificate store in CFSSL's certdb (its certificates and ocsp_responses tables, SQLite or PostgreSQL)",
+		Description: "certificate store in CFSSL's certdb (its certificates and ocsp_responses tables, SQLite, PostgreSQL or MySQL/MariaDB)",
 	}
 }
 
@@ -49,12 +49,12 @@ func (plugin) Schema(kind string) *sdk.Schema {
 	}
 	return sdk.NewSchema().
 		String("db_config", sdk.Optional, `path to CFSSL's db-config JSON file ({"driver", "data_source"}); or set driver and data_source`).
-		String("driver", sdk.Optional, `CFSSL's driver name: "sqlite3" or "postgres"`).
-		String("data_source", sdk.Optional|sdk.Sensitive, "the database: an SQLite file (it must exist) or a PostgreSQL connection string").
+		String("driver", sdk.Optional, `CFSSL's driver name: "sqlite3", "postgres" or "mysql"`).
+		String("data_source", sdk.Optional|sdk.Sensitive, "the database: an SQLite file (it must exist), a PostgreSQL connection string or a MySQL DSN (user:password@tcp(host:port)/dbname)").
 		Bool("read_only", sdk.Optional, "never write (importing, reading another deployment's database)").
 		Default(`false`).
 		String("unlabelled_ca", sdk.Optional, `the CA label of rows whose ca_label is empty (cfssl sign without -label), so that CA's CRL and OCSP runs include them`).
-		String("timeout", sdk.Optional, "PostgreSQL connect timeout; SQLite lock wait (Go duration)").
+		String("timeout", sdk.Optional, "PostgreSQL and MySQL connect timeout; SQLite lock wait (Go duration)").
 		Default(`"5s"`)
 }
 
@@ -118,7 +118,7 @@ func parseConfig(cfg sdk.Config) (parsed, sdk.Diagnostics) {
 	default:
 		if err := p.Check(); err != nil {
 			path := "driver"
-			if c.Driver != "" && (c.Driver == DriverSQLite || c.Driver == DriverPostgres) {
+			if c.Driver != "" && (c.Driver == DriverSQLite || c.Driver == DriverPostgres || c.Driver == DriverMySQL) {
 				path = "data_source"
 			}
 			diags = append(diags, sdk.Errorf([]string{path}, "invalid "+path, err.Error())...)
@@ -126,6 +126,10 @@ func parseConfig(cfg sdk.Config) (parsed, sdk.Diagnostics) {
 			if _, err := pgx.ParseConfig(c.DataSource); err != nil {
 				diags = append(diags, sdk.Errorf([]string{"data_source"}, "invalid data_source",
 					"data_source must be a PostgreSQL connection string: a postgres:// URL or key=value pairs")...)
+			}
+		} else if c.Driver == DriverMySQL {
+			if _, err := mysqlConfig(c.DataSource); err != nil {
+				diags = append(diags, sdk.Errorf([]string{"data_source"}, "invalid data_source", err.Error())...)
 			}
 		} else if _, err := SQLitePath(c.DataSource); err != nil {
 			diags = append(diags, sdk.Errorf([]string{"data_source"}, "invalid data_source", err.Error())...)

@@ -23,12 +23,12 @@ var errReadOnly = fmt.Errorf("store-cfssl: the store is read-only: %w", sdk.ErrF
 
 const insertCert = `INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, status,
 	reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (serial_number, authority_key_identifier) DO NOTHING`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `
 
 // Put inserts rec as CFSSL would (see the package comment). Putting the
 // same certificate under the same serial+AKI again is a no-op. Errors:
-// ErrInvalidArgument (a record sdk.CheckRecord refuses), ErrAlreadyExists
+// ErrInvalidArgument (a record sdk.CheckRecord refuses, or with a time or
+// PEM the MySQL schema cannot hold), ErrAlreadyExists
 // (another certificate under that serial+AKI), ErrFailedPrecondition
 // (read-only), ErrUnavailable, context errors.
 func (s *Store) Put(ctx context.Context, rec *sdk.CertRecord) error {
@@ -72,7 +72,15 @@ func (s *Store) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, 
 		if errs[i] != nil {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, s.d.rebind(insertCert), a...)
+		res, err := tx.ExecContext(ctx, s.d.rebind(insertCert+s.d.conflictDoNothing()), a...)
+		if err != nil && s.d.outOfRange(err) {
+			// A value the column cannot hold (MySQL's TIMESTAMP ends
+			// in 2038, its pem column at 4096 bytes): this record's
+			// fault, not the database's.
+			errs[i] = fmt.Errorf("store-cfssl: put serial %s: the database cannot hold it (%s): %w",
+				recs[i].Serial, oneLine(err), sdk.ErrInvalidArgument)
+			continue
+		}
 		if err != nil {
 			return nil, s.wrap(ctx, "put", err)
 		}
@@ -238,10 +246,7 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 		return s.wrap(ctx, "revoke", err)
 	}
 	defer tx.Rollback()
-	lock := ""
-	if _, ok := s.d.(pgDialect); ok {
-		lock = " FOR UPDATE"
-	}
+	lock := s.d.lockRow()
 	var (
 		status    string
 		reason    sql.NullInt64
@@ -279,7 +284,8 @@ func (s *Store) Revoke(ctx context.Context, req sdk.RevokeRequest) error {
 }
 
 // PutOCSP stores (replacing) the response for a certificate, as CFSSL's
-// UpsertOCSP. Errors: ErrInvalidArgument, ErrFailedPrecondition
+// UpsertOCSP. Errors: ErrInvalidArgument (also a response or time the
+// MySQL schema cannot hold), ErrFailedPrecondition
 // (read-only), ErrNotFound (PostgreSQL only, where CFSSL's foreign key
 // requires the certificate's row; SQLite does not enforce it, as under
 // CFSSL), ErrUnavailable, context errors.
@@ -298,9 +304,11 @@ func (s *Store) PutOCSP(ctx context.Context, rec *sdk.OCSPRecord) error {
 		return errReadOnly
 	}
 	_, err = s.w.ExecContext(ctx, s.d.rebind(`INSERT INTO ocsp_responses (serial_number, authority_key_identifier, body, expiry)
-		VALUES (?, ?, ?, ?) ON CONFLICT (serial_number, authority_key_identifier)
-		DO UPDATE SET body = excluded.body, expiry = excluded.expiry`),
+		VALUES (?, ?, ?, ?) `+s.d.conflictUpdate("body", "expiry")),
 		s.d.key(rec.Serial), s.d.key(aki), rec.Response, s.d.ts(rec.NextUpdate))
+	if err != nil && s.d.outOfRange(err) {
+		return fmt.Errorf("store-cfssl: put ocsp serial %s aki %s: the database cannot hold it (%s): %w", rec.Serial, aki, oneLine(err), sdk.ErrInvalidArgument)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
 		return fmt.Errorf("store-cfssl: put ocsp serial %s aki %s: no such certificate (CFSSL's foreign key): %w", rec.Serial, aki, sdk.ErrNotFound)

@@ -1,7 +1,7 @@
 // Package cfssldbtest builds CFSSL certdbs for tests the way a CFSSL
 // deployment builds them: by running CFSSL 1.6.5's own goose migrations
 // (read from the Go module cache, never copied) on a fresh SQLite file or
-// PostgreSQL database. When CFSSL's source is not in the module cache the
+// PostgreSQL or MySQL database. When CFSSL's source is not in the module cache the
 // test is skipped, or fails under CI=true.
 package cfssldbtest
 
@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/go-sql-driver/mysql" // "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
 	"github.com/pkid/pkid/internal/testtool"
 	_ "modernc.org/sqlite" // "sqlite"
@@ -26,7 +27,7 @@ import (
 const Version = "v1.6.5"
 
 // Migrations returns the "Up" statements of CFSSL's migrations for dialect
-// ("sqlite" or "pg"), in order.
+// ("sqlite", "pg" or "mysql"), in order.
 func Migrations(t testing.TB, dialect string) []string {
 	t.Helper()
 	cache := os.Getenv("GOMODCACHE")
@@ -103,6 +104,18 @@ func MigratePostgres(t testing.TB, dsn string) {
 	}
 	defer db.Close()
 	Apply(t, db, "pg")
+}
+
+// MigrateMySQL applies CFSSL's MySQL migrations to the database dsn names
+// (a go-sql-driver/mysql DSN).
+func MigrateMySQL(t testing.TB, dsn string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	Apply(t, db, "mysql")
 }
 
 // WriteDBConfig writes a CFSSL db-config file into dir and returns its path.
