@@ -28,7 +28,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign"}
+	"crl", "gencrl", "ocspsign", "renew", "renewal-info"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -184,6 +184,7 @@ func New(opts Options) (*Server, error) {
 		"gencrl":   {http.MethodPost, s.gencrl},
 		"ocspsign": {http.MethodPost, s.ocspsign},
 	}
+	all["renew"], all["renewal-info"] = endpoint{http.MethodPost, s.renew}, endpoint{http.MethodGet, s.renewalInfo}
 	for _, name := range opts.Enabled {
 		name = strings.TrimSpace(name)
 		if _, ok := all[name]; !ok {
