@@ -609,7 +609,13 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 	if backdate == 0 && !p.BackdateSet {
 		backdate = profile.DefaultBackdate
 	}
-	now := i.cfg.Now().UTC().Truncate(time.Minute)
+	// To the minute as CFSSL does, but a lifetime under an hour (short-lived
+	// mTLS certificates, docs/transport.md) would lose up to a minute of it.
+	step := time.Minute
+	if p.Expiry > 0 && p.Expiry < time.Hour {
+		step = time.Second
+	}
+	now := i.cfg.Now().UTC().Truncate(step)
 	t.NotBefore = now.Add(-backdate)
 	if !p.NotBefore.IsZero() {
 		t.NotBefore = p.NotBefore
