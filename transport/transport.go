@@ -68,8 +68,15 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Revocation configures the checks of peers' certificates.
 	Revocation RevocationConfig
-	// OnRenew, when set, is called after each new certificate is in use.
-	OnRenew func(leaf *x509.Certificate)
+	// OnRenew, when set, is called with each new certificate before it is
+	// put in use (pkid agent writes its files there); an error fails the
+	// renewal, which is retried like any other failure.
+	OnRenew func(cert *tls.Certificate) error
+	// Initial, when set and valid for more than a tenth of its lifetime, is used
+	// instead of obtaining a first certificate (a restarted process
+	// resuming from the files it wrote). Its chain's second certificate
+	// stands in for the CA certificate when the CA cannot be reached.
+	Initial *tls.Certificate
 	// now replaces the clock in tests.
 	now func() time.Time
 }
@@ -164,12 +171,27 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	if t.issuer, err = client.New(cfg.CA.URL, tc); err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
+	resume := usable(cfg.Initial, t.now())
 	info, err := t.issuer.Info(ctx, cfg.CA.Label, cfg.CA.Profile)
-	if err != nil {
+	switch {
+	case err == nil:
+		if t.caCert, err = parseCert([]byte(info.Certificate)); err != nil {
+			return nil, fmt.Errorf("transport: the CA's certificate: %w", err)
+		}
+	case resume && len(cfg.Initial.Certificate) > 1:
+		if t.caCert, err = x509.ParseCertificate(cfg.Initial.Certificate[1]); err != nil {
+			return nil, fmt.Errorf("transport: the initial certificate's chain: %w", err)
+		}
+	case !resume:
 		return nil, fmt.Errorf("transport: the CA's certificate: %w", err)
 	}
-	if t.caCert, err = parseCert([]byte(info.Certificate)); err != nil {
-		return nil, fmt.Errorf("transport: the CA's certificate: %w", err)
+	if resume {
+		t.cur.Store(cfg.Initial)
+		t.mu.Lock()
+		t.issuedAt = t.now()
+		t.next = t.scheduleLocked(cfg.Initial.Leaf)
+		t.mu.Unlock()
+		return t, nil
 	}
 	if err := t.obtain(ctx, false); err != nil {
 		return nil, err
@@ -286,6 +308,11 @@ func (t *Transport) obtain(ctx context.Context, renew bool) error {
 	if staple := t.staple(ctx, leaf); staple != nil {
 		tc.OCSPStaple = staple
 	}
+	if t.cfg.OnRenew != nil {
+		if err := t.cfg.OnRenew(tc); err != nil {
+			return fmt.Errorf("transport: after renewal: %w", err)
+		}
+	}
 	now := t.now()
 	t.cur.Store(tc)
 	t.mu.Lock()
@@ -299,9 +326,6 @@ func (t *Transport) obtain(ctx context.Context, renew bool) error {
 	}
 	t.last, t.failures, t.lastError = now, 0, ""
 	t.mu.Unlock()
-	if t.cfg.OnRenew != nil {
-		t.cfg.OnRenew(leaf)
-	}
 	return nil
 }
 
@@ -392,4 +416,21 @@ func parseCert(p []byte) (*x509.Certificate, error) {
 
 func isSelfSigned(c *x509.Certificate) bool {
 	return c.CheckSignatureFrom(c) == nil
+}
+
+// usable reports whether c can be resumed: a leaf with a key, valid for
+// more than another tenth of its lifetime.
+func usable(c *tls.Certificate, now time.Time) bool {
+	if c == nil || len(c.Certificate) == 0 || c.PrivateKey == nil {
+		return false
+	}
+	if c.Leaf == nil {
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			return false
+		}
+		c.Leaf = leaf
+	}
+	life := c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)
+	return now.After(c.Leaf.NotBefore) && now.Add(life/10).Before(c.Leaf.NotAfter)
 }
