@@ -143,7 +143,7 @@ func Start(t TB, opts Options) *CA {
 	}
 	public := "https://" + rl.ln.Addr().String()
 	s := strings.NewReplacer(
-		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
+		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
 		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
 		"\npkid {\n", fmt.Sprintf("\npkid {\n  public_url = %q\n  auth_key \"k\" {\n    key = %q\n  }\n  auth_key \"revoke\" {\n    key = %q\n  }\n", public, AuthKeyHex, AuthKeyHex),
 		`  profile "server" {`, fmt.Sprintf("  profile \"mtls\" {\n    usages = [\"digital signature\", \"key encipherment\", \"server auth\", \"client auth\"]\n    expiry = %q\n    backdate = \"1s\"\n    auth_key = \"k\"\n  }\n  profile \"server\" {", opts.Expiry),
