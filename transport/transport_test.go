@@ -290,3 +290,38 @@ func TestForeignPeerRefused(t *testing.T) {
 		t.Fatal("svc-a accepted as a client where only svc-b is")
 	}
 }
+
+// With a daemon that requires client certificates, a service gets its
+// first certificate with a bootstrap client certificate (sign over mTLS)
+// instead of an HMAC key, then renews with its own.
+func TestBootstrapWithClientCertificate(t *testing.T) {
+	t.Parallel()
+	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "1h", RequireClientCerts: true})
+	boot := ca.Issue(t, "bootstrap")
+	cfg := transport.Config{
+		CA:       transport.CA{URL: ca.URL, RootCAs: ca.RootCAs, Label: ca.Label, Profile: ca.Profile, Bootstrap: &boot},
+		Identity: transport.Identity{CN: "svc-boot", Hosts: []string{"127.0.0.1"}},
+	}
+	ctx := context.Background()
+	tr, err := transport.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := tr.Certificate().Leaf
+	if first.Subject.CommonName != "svc-boot" || first.SerialNumber.Cmp(boot.Leaf.SerialNumber) == 0 {
+		t.Fatalf("first certificate: %v %v", first.Subject, first.SerialNumber)
+	}
+	if err := tr.RenewNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := tr.Health(); h.Renewals != 1 || tr.Certificate().Leaf.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatalf("renewal: %+v", h)
+	}
+	// Without any client certificate the daemon refuses the connection.
+	noCred := cfg
+	noCred.CA.Bootstrap = nil
+	noCred.CA.AuthKey = ca.AuthKey
+	if _, err := transport.New(ctx, noCred); err == nil {
+		t.Fatal("a client without a certificate got one")
+	}
+}

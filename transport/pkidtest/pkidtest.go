@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/client"
 	"github.com/pkid/pkid/core/config"
@@ -46,6 +48,9 @@ const AuthKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d
 type Options struct {
 	// Expiry is profile "mtls"'s lifetime (e.g. "20s"; default "1h").
 	Expiry string
+	// RequireClientCerts makes the daemon require client certificates
+	// that chain to the dev root (its tls client_ca).
+	RequireClientCerts bool
 }
 
 // CA is a running daemon.
@@ -66,6 +71,29 @@ type CA struct {
 	Label, Profile string
 
 	relay *relay
+	d     *daemon.Daemon
+}
+
+// Issue signs a certificate for cn with profile "mtls" directly with the
+// daemon's issuing CA (no API call), for tests that need a client
+// certificate before they can talk to the daemon. The chain holds the
+// issuing CA after the leaf.
+func (c *CA) Issue(t TB, cn string) tls.Certificate {
+	t.Helper()
+	key, err := csr.DefaultKeyRequest().Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := csr.Generate(&csr.Request{CN: cn, KeyRequest: csr.DefaultKeyRequest()}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := c.d.Set().CAs[c.Label]
+	cert, err := iss.Sign(context.Background(), ca.SignRequest{CSR: req, Profile: c.Profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.DER, iss.Certificate().Raw}, PrivateKey: key, Leaf: cert.Cert}
 }
 
 // TB is the part of testing.TB that Start uses.
@@ -161,9 +189,13 @@ func Start(t TB, opts Options) *CA {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
+	clientCA := ""
+	if opts.RequireClientCerts {
+		clientCA = filepath.Join(dir, "ca", "root.pem") // written by the bootstrap, read after it
+	}
 	d, err := daemon.New(context.Background(), loaded, daemon.Options{
 		Listen: "127.0.0.1:0",
-		TLS:    daemon.TLS{Cert: certFile, Key: keyFile},
+		TLS:    daemon.TLS{Cert: certFile, Key: keyFile, ClientCA: clientCA},
 		Log:    hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
 		Bootstrap: func(ctx context.Context, base string) error {
 			return devmode.Bootstrap(ctx, loaded, public, io.Discard)
@@ -187,7 +219,7 @@ func Start(t TB, opts Options) *CA {
 	rl.target = d.Addr().String()
 	go rl.serve()
 	key, _ := hex.DecodeString(AuthKeyHex)
-	ca := &CA{URL: public, RootCAs: pool, TLSCertFile: certFile, AuthKey: key, Label: "issuing", Profile: "mtls", relay: rl,
+	ca := &CA{URL: public, RootCAs: pool, TLSCertFile: certFile, AuthKey: key, Label: "issuing", Profile: "mtls", relay: rl, d: d,
 		RootFile: filepath.Join(dir, "ca", "root.pem")}
 	rootPEM, err := os.ReadFile(ca.RootFile)
 	if err != nil {
