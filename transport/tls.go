@@ -20,7 +20,7 @@ func (t *Transport) ServerConfig(p Peers) *tls.Config {
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return t.cur.Load(), nil },
 		ClientAuth:     tls.RequireAndVerifyClientCert,
-		ClientCAs:      p.Roots,
+		ClientCAs:      p.roots(),
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return t.verifyPeer(cs, p)
 		},
@@ -34,7 +34,7 @@ func (t *Transport) ClientConfig(serverName string, p Peers) *tls.Config {
 	return &tls.Config{
 		MinVersion:           tls.VersionTLS12,
 		ServerName:           serverName,
-		RootCAs:              p.Roots,
+		RootCAs:              p.roots(),
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.cur.Load(), nil },
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return t.verifyPeer(cs, p)
@@ -99,4 +99,13 @@ func namesMatch(c *x509.Certificate, names []string) bool {
 
 func ocspRequest(leaf, issuer *x509.Certificate) ([]byte, error) {
 	return ocsp.CreateRequest(leaf, issuer, nil)
+}
+
+// roots is Roots, or an empty pool: a nil pool would mean the system's
+// public CAs to crypto/tls, which must not vouch for internal peers.
+func (p Peers) roots() *x509.CertPool {
+	if p.Roots == nil {
+		return x509.NewCertPool()
+	}
+	return p.Roots
 }

@@ -82,8 +82,9 @@ type Config struct {
 }
 
 // Peers says which peers a service accepts: certificates that chain to
-// Roots (its per-service CA pool) and, when Names is not empty, name one
-// of Names as common name or SAN.
+// Roots (its per-service CA pool; nil trusts nothing, never the system's
+// CAs) and, when Names is not empty, name one of Names as common name or
+// SAN.
 type Peers struct {
 	Roots *x509.CertPool
 	Names []string
@@ -273,6 +274,17 @@ func (t *Transport) renew(ctx context.Context) error {
 // obtain gets a certificate (renew: through the renew endpoint with the
 // current one) and puts it in use.
 func (t *Transport) obtain(ctx context.Context, renew bool) error {
+	if t.caCert == nil {
+		// Resumed while the CA was unreachable, without a chain: files and
+		// handshakes need the CA certificate, so fetch it now.
+		info, err := t.issuer.Info(ctx, t.cfg.CA.Label, t.cfg.CA.Profile)
+		if err != nil {
+			return fmt.Errorf("transport: the CA's certificate: %w", err)
+		}
+		if t.caCert, err = parseCert([]byte(info.Certificate)); err != nil {
+			return fmt.Errorf("transport: the CA's certificate: %w", err)
+		}
+	}
 	key, err := t.cfg.Identity.Key.Generate()
 	if err != nil {
 		return fmt.Errorf("transport: generating the key: %w", err)
@@ -301,7 +313,7 @@ func (t *Transport) obtain(ctx context.Context, renew bool) error {
 		return errors.New("transport: the issued certificate is not for the generated key")
 	}
 	chain := [][]byte{leaf.Raw}
-	if t.caCert != nil && !isSelfSigned(t.caCert) {
+	if !isSelfSigned(t.caCert) {
 		chain = append(chain, t.caCert.Raw)
 	}
 	tc := &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}

@@ -384,3 +384,38 @@ func TestAgentReloadSignal(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+// A restart keeps good files (nothing written); a configuration whose
+// names changed gets a new certificate instead of renewals of the old one.
+func TestAgentResumeAndNameChange(t *testing.T) {
+	t.Parallel()
+	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "1h"})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.hcl")
+	start := func(body string) agent.CertStatus {
+		t.Helper()
+		cfg, err := agent.Load(write(t, path, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := agent.New(context.Background(), cfg, agent.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Status()[0]
+	}
+	body := agentConfig(ca, 0.5, "", certConfig(dir, "res", ""))
+	first := start(body)
+	if first.Writes != 1 {
+		t.Fatalf("first start: %+v", first)
+	}
+	again := start(body)
+	if again.Writes != 0 || again.Serial != first.Serial {
+		t.Fatalf("restart rewrote good files: %+v", again)
+	}
+	changed := start(strings.Replace(body, `hosts     = ["res.internal", "127.0.0.1"]`, `hosts     = ["res.internal", "127.0.0.2"]`, 1))
+	leaf := checkFiles(t, dir, "res", ca.Roots)
+	if changed.Writes != 1 || changed.Serial == first.Serial || len(leaf.IPAddresses) != 1 || leaf.IPAddresses[0].String() != "127.0.0.2" {
+		t.Fatalf("after a name change: %+v, SANs %v", changed, leaf.IPAddresses)
+	}
+}

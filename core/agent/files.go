@@ -6,9 +6,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -215,5 +217,33 @@ func (m *managed) readExisting() *tls.Certificate {
 	if c.Leaf == nil || !strings.EqualFold(c.Leaf.Subject.CommonName, m.spec.CN) && m.spec.CN != "" {
 		return nil
 	}
+	// renew keeps a certificate's names: one whose names the configuration
+	// no longer lists is replaced, not renewed.
+	if len(m.spec.Hosts) > 0 && !sameHosts(c.Leaf, m.spec.Hosts) {
+		return nil
+	}
 	return &c
+}
+
+// sameHosts reports whether leaf's SANs are exactly hosts.
+func sameHosts(leaf *x509.Certificate, hosts []string) bool {
+	var have []string
+	have = append(have, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		have = append(have, ip.String())
+	}
+	have = append(have, leaf.EmailAddresses...)
+	for _, u := range leaf.URIs {
+		have = append(have, u.String())
+	}
+	want := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			h = ip.String()
+		}
+		want = append(want, h)
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	return slices.Equal(slices.Compact(have), slices.Compact(want))
 }
