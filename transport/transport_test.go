@@ -116,6 +116,12 @@ func TestRenewalsWithoutFailedRequests(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// One more new connection, with b's latest certificate.
+	requests++
+	if err := get(fresh, p.url); err != nil {
+		failures++
+		t.Errorf("last request: %v", err)
+	}
 	ha, hb := p.a.Health(), p.b.Health()
 	if ha.Renewals < 3 || hb.Renewals < 3 {
 		t.Fatalf("renewals: a %d, b %d (a %+v, b %+v)", ha.Renewals, hb.Renewals, ha, hb)
@@ -128,8 +134,9 @@ func TestRenewalsWithoutFailedRequests(t *testing.T) {
 	}
 	p.mu.Lock()
 	seen := len(p.serials)
+	latest := p.serials[p.b.Certificate().Leaf.SerialNumber.String()]
 	p.mu.Unlock()
-	if seen < 4 {
+	if seen < 4 || !latest {
 		t.Fatalf("the server saw %d client certificates, want the first and 3 renewals", seen)
 	}
 	if ha.State != "ok" || hb.State != "ok" {
