@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +11,17 @@ import (
 // pkid agent's mistakes are one line on stderr with a non-zero exit.
 func TestAgentCommandErrors(t *testing.T) {
 	dir := t.TempDir()
+	// A port nothing listens on: one just released.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
 	cfg := filepath.Join(dir, "agent.hcl")
 	os.WriteFile(cfg, []byte(`agent {
   ca {
-    url      = "https://127.0.0.1:1"
+    url      = "https://`+closed+`"
     auth_key = "000102030405060708090a0b0c0d0e0f"
   }
 }
@@ -36,7 +44,7 @@ certificate "a" {
 		{[]string{"agent", "-config", cfg, "extra"}, 2, "unexpected arguments"},
 		{[]string{"agent", "-config", filepath.Join(dir, "none.hcl")}, 1, "none.hcl"},
 		{[]string{"agent", "-config", bad}, 1, "bad.hcl:"},
-		{[]string{"agent", "-config", cfg}, 1, "connection refused"},
+		{[]string{"agent", "-config", cfg}, 1, "remote https://" + closed + ": 7300"},
 		{[]string{"agent", "import-certmgr"}, 2, "needs one or more spec files"},
 		{[]string{"agent", "import-certmgr", filepath.Join(dir, "none.json")}, 1, "none.json"},
 	}
