@@ -2,9 +2,11 @@ package transport_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -103,6 +105,14 @@ func TestRenewalsWithoutFailedRequests(t *testing.T) {
 	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "8s"})
 	p := newPair(t, ca, nil)
 	fresh, kept := p.client(false), p.client(true)
+	// Every connection the kept-alive client opens is counted: renewals
+	// must not close the one it has.
+	var keptDials atomic.Int64
+	kt := kept.Transport.(*http.Transport)
+	kt.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		keptDials.Add(1)
+		return (&tls.Dialer{Config: kt.TLSClientConfig}).DialContext(ctx, network, addr)
+	}
 	firstA, firstB := p.a.Certificate().Leaf, p.b.Certificate().Leaf
 	deadline := time.Now().Add(40 * time.Second)
 	var requests, failures int
@@ -138,6 +148,9 @@ func TestRenewalsWithoutFailedRequests(t *testing.T) {
 	p.mu.Unlock()
 	if seen < 4 || !latest {
 		t.Fatalf("the server saw %d client certificates, want the first and 3 renewals", seen)
+	}
+	if n := keptDials.Load(); n != 1 {
+		t.Fatalf("the kept-alive client opened %d connections: renewals closed its connection", n)
 	}
 	if ha.State != "ok" || hb.State != "ok" {
 		t.Fatalf("health: %+v %+v", ha, hb)

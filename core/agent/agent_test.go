@@ -216,6 +216,17 @@ func TestAgentRenewsFiles(t *testing.T) {
 			t.Fatalf("metrics lack %q:\n%s", want, m)
 		}
 	}
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{http.MethodPost, "/status", 405}, {http.MethodDelete, "/metrics", 405}, {http.MethodGet, "/nope", 404}} {
+		req, _ := http.NewRequest(c.method, c.path, strings.NewReader("{}"))
+		rec := &recorder{header: http.Header{}}
+		srv.ServeHTTP(rec, req)
+		if rec.status != c.status {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, rec.status, c.status)
+		}
+	}
 	if matches, _ := filepath.Glob(filepath.Join(dir, ".pkid-agent-*")); len(matches) != 0 {
 		t.Fatalf("temporary files left: %v", matches)
 	}
