@@ -115,12 +115,15 @@ type Transport struct {
 	caCert  *x509.Certificate // the issuing CA, sent after the leaf
 	issuer  *client.Client    // authsign / sign
 	force   chan chan error
+	// wake tells Run that the schedule moved earlier.
+	wake chan struct{}
 
 	cur atomic.Pointer[tls.Certificate]
 
 	mu        sync.Mutex
 	issuedAt  time.Time
 	next      time.Time
+	nextARI   time.Time // the next renewal-info check
 	last      time.Time
 	renewals  int
 	failures  int
@@ -159,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	if cfg.Identity.Key == nil {
 		cfg.Identity.Key = csr.DefaultKeyRequest()
 	}
-	t := &Transport{cfg: cfg, now: cfg.now, force: make(chan chan error)}
+	t := &Transport{cfg: cfg, now: cfg.now, force: make(chan chan error), wake: make(chan struct{}, 1)}
 	if t.now == nil {
 		t.now = time.Now
 	}
@@ -191,6 +194,7 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 		t.mu.Lock()
 		t.issuedAt = t.now()
 		t.next = t.scheduleLocked(cfg.Initial.Leaf)
+		t.nextARI = t.issuedAt.Add(minARIPoll)
 		t.mu.Unlock()
 		return t, nil
 	}
@@ -210,9 +214,12 @@ func (t *Transport) Run(ctx context.Context) error {
 	defer t.running.Store(false)
 	for {
 		t.mu.Lock()
-		wait := t.next.Sub(t.now())
+		wake, ari := t.next, false
+		if !t.nextARI.IsZero() && t.nextARI.Before(wake) {
+			wake, ari = t.nextARI, true
+		}
 		t.mu.Unlock()
-		timer := time.NewTimer(max(wait, 0))
+		timer := time.NewTimer(max(wake.Sub(t.now()), 0))
 		var reply chan error
 		select {
 		case <-ctx.Done():
@@ -220,7 +227,14 @@ func (t *Transport) Run(ctx context.Context) error {
 			return ctx.Err()
 		case reply = <-t.force:
 			timer.Stop()
+		case <-t.wake:
+			timer.Stop()
+			continue
 		case <-timer.C:
+			if ari {
+				_, _ = t.CheckRenewalInfo(ctx) // a failure is retried later; renewal keeps its schedule
+				continue
+			}
 		}
 		err := t.renew(ctx)
 		if reply != nil {
@@ -333,6 +347,7 @@ func (t *Transport) obtain(ctx context.Context, renew bool) error {
 		t.issuedAt = leaf.NotBefore
 	}
 	t.next = t.scheduleLocked(leaf)
+	t.nextARI = now.Add(min(max(leaf.NotAfter.Sub(now)/4, minARIPoll), maxARIPoll))
 	if renew || t.renewals > 0 || !t.last.IsZero() {
 		t.renewals++
 	}

@@ -171,6 +171,15 @@ func TestRevokedPeerRefused(t *testing.T) {
 	if err := get(fresh, p.url); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
+	// renewal-info for a good certificate: a window inside its lifetime,
+	// later than b's own schedule (half of it), which therefore stays.
+	ctx := context.Background()
+	planned := p.b.Health().NextRenewal
+	leaf := p.b.Certificate().Leaf
+	w, err := p.b.CheckRenewalInfo(ctx)
+	if err != nil || !w.Start.After(planned) || !w.End.Before(leaf.NotAfter) || !p.b.Health().NextRenewal.Equal(planned) {
+		t.Fatalf("renewal-info of a good certificate: %+v %v (planned %v, now %v)", w, err, planned, p.b.Health().NextRenewal)
+	}
 	if err := ca.Revoke(context.Background(), p.b.Certificate().Leaf); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +205,20 @@ func TestRevokedPeerRefused(t *testing.T) {
 			t.Fatal("revoked client accepted again")
 		}
 	}
-	err := p.b.RenewNow(context.Background())
+	// renewal-info now says "renew now": Run tries at once, and pkid
+	// refuses a revoked certificate.
+	if w, err := p.b.CheckRenewalInfo(ctx); err != nil || !w.End.Before(time.Now()) {
+		t.Fatalf("renewal-info of a revoked certificate: %+v %v", w, err)
+	}
+	for start := time.Now(); p.b.Health().Failures == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no renewal attempt after renewal-info said renew now: %+v", p.b.Health())
+		}
+	}
+	if h := p.b.Health(); !strings.Contains(h.LastError, "revoked") {
+		t.Fatalf("the attempt: %+v", h)
+	}
+	err = p.b.RenewNow(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("renewal of a revoked certificate: %v", err)
 	}
