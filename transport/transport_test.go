@@ -245,28 +245,30 @@ func TestRevokedPeerRefused(t *testing.T) {
 // degraded, and once the CA is back the renewals succeed.
 func TestCAOutage(t *testing.T) {
 	t.Parallel()
-	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "12s"})
+	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "20s"})
 	p := newPair(t, ca, nil)
 	fresh := p.client(false)
 	if err := get(fresh, p.url); err != nil {
 		t.Fatal(err)
 	}
 	before := p.a.Health().Renewals
+	// Down from the start until both sides failed to renew (at half of
+	// the 20-second lifetime) and retried with backoff.
 	ca.Down()
 	downAt := time.Now()
-	var degraded bool
-	for time.Since(downAt) < 8*time.Second {
+	for p.a.Health().Failures < 3 || p.b.Health().Failures < 3 {
+		if time.Since(downAt) > 17*time.Second {
+			t.Fatalf("renewal did not fail and retry during the outage: %+v %+v", p.a.Health(), p.b.Health())
+		}
 		if err := get(fresh, p.url); err != nil {
 			t.Fatalf("request during the outage (%v in): %v", time.Since(downAt), err)
 		}
-		if h := p.a.Health(); h.State == "degraded" && h.Failures > 0 {
-			degraded = true
-		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !degraded {
-		t.Fatalf("health never degraded during the outage: %+v", p.a.Health())
+	if h := p.a.Health(); h.State != "degraded" || h.LastError == "" {
+		t.Fatalf("health during the outage: %+v", h)
 	}
+	t.Logf("CA down %v; renewals failing, serving on", time.Since(downAt).Round(100*time.Millisecond))
 	if p.a.Health().Renewals != before {
 		t.Fatal("renewed while the CA was down")
 	}
