@@ -430,3 +430,45 @@ func TestAgentResumeAndNameChange(t *testing.T) {
 		t.Fatalf("after a name change: %+v, SANs %v", changed, leaf.IPAddresses)
 	}
 }
+
+// systemd_unit runs `systemctl reload UNIT` (a stand-in systemctl on
+// PATH records its arguments); a failing reload is counted and reported
+// while the new files stay.
+func TestAgentReloadSystemdAndFailure(t *testing.T) {
+	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "1h"})
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	write(t, filepath.Join(bin, "systemctl"), "#!/bin/sh\necho \"$@\" >> "+dir+"/systemctl.log\n")
+	os.Chmod(filepath.Join(bin, "systemctl"), 0o755)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	unit := "  reload {\n    systemd_unit = \"nginx.service\"\n  }\n"
+	failing := "  reload {\n    command = [\"/bin/sh\", \"-c\", \"echo cannot reload >&2; exit 3\"]\n  }\n"
+	cfg, err := agent.Load(write(t, filepath.Join(dir, "agent.hcl"), agentConfig(ca, 0.5, "", certConfig(dir, "unit", unit), certConfig(dir, "bad", failing))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(context.Background(), cfg, agent.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RenewNow(context.Background(), "bad"); err != nil {
+		t.Fatalf("a failing reload must not fail the renewal: %v", err)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "systemctl.log"))
+	if string(log) != "reload nginx.service\n" {
+		t.Fatalf("systemctl calls: %q", log)
+	}
+	var bad agent.CertStatus
+	for _, s := range a.Status() {
+		if s.Name == "bad" {
+			bad = s
+		}
+	}
+	if bad.Reloads != 2 || bad.ReloadFailures != 2 || !strings.Contains(bad.LastReloadErr, "exit status 3: cannot reload") || bad.Renewals != 1 {
+		t.Fatalf("failing reload: %+v", bad)
+	}
+	if leaf := checkFiles(t, dir, "bad", ca.Roots); leaf.SerialNumber.String() != bad.Serial {
+		t.Fatal("the renewed files were not kept after the failed reload")
+	}
+}
