@@ -16,6 +16,7 @@ targets=(
 	"./core/config FuzzLoad"
 	"./core/server FuzzDecodeRequest"
 	"./core/server FuzzUnwrap"
+	"./core/server FuzzParseCertID"
 	"./core/server/responder FuzzParseRequest"
 	"./core/server/responder FuzzHandler"
 	"./core/ca FuzzEncodeCRLEntry"

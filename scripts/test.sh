@@ -24,8 +24,8 @@ if ! command -v softhsm2-util >/dev/null || [ ! -e /usr/lib/softhsm/libsofthsm2.
 	apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null
 fi
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-	echo "== installing nginx (pkid agent serves it renewed files)"
-	apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
+	echo "== installing nginx (pkid agent tests serve it renewed files)"
+	apt-get update -qq && { apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null; }
 fi
 if [ ! -x bin/cfssl ] || [ ! -x bin/cfssljson ]; then
 	echo "== installing the CFSSL v1.6.5 oracle into bin/"

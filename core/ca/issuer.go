@@ -645,7 +645,13 @@ func (i *Issuer) validity(t *x509.Certificate, req SignRequest, p *profile.Profi
 	if backdate == 0 && !p.BackdateSet {
 		backdate = profile.DefaultBackdate
 	}
-	t.NotBefore = notBefore(i.cfg.Now(), backdate)
+	if p.Expiry > 0 && p.Expiry < time.Hour {
+		// A lifetime under an hour (short-lived mTLS certificates,
+		// docs/transport.md) would lose up to a minute to CFSSL's rounding.
+		t.NotBefore = i.cfg.Now().UTC().Truncate(time.Second).Add(-backdate)
+	} else {
+		t.NotBefore = notBefore(i.cfg.Now(), backdate)
+	}
 	if !p.NotBefore.IsZero() {
 		t.NotBefore = p.NotBefore
 	}

@@ -75,6 +75,7 @@ func run(args []string, e *env) int {
 			"ca ocsp-responder": factory(e, caResponderCmd),
 			"ocspserve":         factory(e, ocspserveCmd),
 			"serve":             factory(e, serveCmd),
+			"agent":             factory(e, agentCmd),
 			"crl":               factory(e, crlCmd),
 			"gencrl":            factory(e, gencrlCmd),
 			"revoke":            factory(e, revokeCmd),

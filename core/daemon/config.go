@@ -42,7 +42,8 @@ func (t TLS) config() (*tls.Config, error) {
 	if minVersion == 0 {
 		minVersion = tls.VersionTLS12
 	}
-	c := &tls.Config{MinVersion: minVersion, Certificates: []tls.Certificate{cert}}
+	// Client certificates are requested, not required: renew checks the one it gets itself.
+	c := &tls.Config{MinVersion: minVersion, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}
 	if t.ClientCA != "" {
 		pemBytes, err := os.ReadFile(t.ClientCA)
 		if err != nil {

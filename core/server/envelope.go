@@ -28,6 +28,8 @@ type reply struct {
 	// err, with status, marks a failure that still carries a result
 	// (health's 503 with its parts).
 	err *message
+	// header is added to the response's headers.
+	header http.Header
 }
 
 // writeEnvelope writes env as compact JSON plus "\n" with status.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type call struct {
 	// clientOK: a verified client certificate authorises this request
 	// (checkClientCert).
 	clientOK bool
+	// arg is the path element after the endpoint (renewal-info's certID).
+	arg string
 }
 
 // serve routes, runs and logs one request.
@@ -74,6 +77,9 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 		return st, cd, logText
 	}
 	name, ok := strings.CutPrefix(c.r.URL.Path, BasePath)
+	if n, arg, found := strings.Cut(name, "/"); found && n == "renewal-info" { // RFC 9773's path form
+		name, c.arg = n, arg
+	}
 	ep, known := s.handlers[name]
 	if !ok || !known {
 		return fail(requestError(http.StatusNotFound, "%s not found", c.r.URL.Path))
@@ -107,6 +113,7 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 	if status == 0 {
 		status = http.StatusOK
 	}
+	maps.Copy(w.Header(), rep.header)
 	env := envelope{Success: rep.err == nil, Result: rep.result, Messages: rep.messages}
 	if rep.err != nil {
 		env.Errors = []message{*rep.err}

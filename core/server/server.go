@@ -29,7 +29,7 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo"}
+	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo", "renew", "renewal-info"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
@@ -201,6 +201,7 @@ func New(opts Options) (*Server, error) {
 		"scan":     {http.MethodGet, s.scan},
 		"scaninfo": {http.MethodGet, s.scaninfo},
 	}
+	all["renew"], all["renewal-info"] = endpoint{http.MethodPost, s.renew}, endpoint{http.MethodGet, s.renewalInfo}
 	for _, name := range opts.Enabled {
 		name = strings.TrimSpace(name)
 		if _, ok := all[name]; !ok {
