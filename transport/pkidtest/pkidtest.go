@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/catalog"
@@ -173,6 +174,8 @@ func Start(t TB, opts Options) *CA {
 	s := strings.NewReplacer(
 		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
 		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
+		// In process: a test binary cannot be re-executed as a plugin.
+		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
 		"\npkid {\n", fmt.Sprintf("\npkid {\n  public_url = %q\n  auth_key \"k\" {\n    key = %q\n  }\n  auth_key \"revoke\" {\n    key = %q\n  }\n", public, AuthKeyHex, AuthKeyHex),
 		`  profile "server" {`, fmt.Sprintf("  profile \"mtls\" {\n    usages = [\"digital signature\", \"key encipherment\", \"server auth\", \"client auth\"]\n    expiry = %q\n    backdate = \"1s\"\n    auth_key = \"k\"\n  }\n  profile \"server\" {", opts.Expiry),
 	).Replace(string(body))
@@ -187,7 +190,7 @@ func Start(t TB, opts Options) *CA {
 	t.Cleanup(host.Close)
 	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
 	if diags.HasErrors() {
-		t.Fatal(diags)
+		t.Fatal(diags.Error() + fmt.Sprintf(" %v", []*hcl.Diagnostic(diags)))
 	}
 	clientCA := ""
 	if opts.RequireClientCerts {
