@@ -27,6 +27,7 @@ targets=(
 	"./plugins/keystore-file FuzzParsePrivateKeyPEM"
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
+	"./core/audit FuzzParseLine"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
