@@ -19,6 +19,10 @@ if ! command -v softhsm2-util >/dev/null || [ ! -e /usr/lib/softhsm/libsofthsm2.
 	echo "== installing SoftHSM2 (PKCS#11 tests)"
 	apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null
 fi
+if ! command -v promtool >/dev/null; then
+	echo "== installing promtool (the metrics exposition is checked with it)"
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 if [ ! -x bin/cfssl ] || [ ! -x bin/cfssljson ]; then
 	echo "== installing the CFSSL v1.6.5 oracle into bin/"
 	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5

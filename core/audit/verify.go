@@ -12,7 +12,7 @@ import (
 
 // Problem kinds Verify reports.
 const (
-	ProblemEdited     = "edited"      // a record's content does not match its own hash
+	ProblemEdited     = "edited"       // a record's content does not match its own hash
 	ProblemBroken     = "chain broken" // a record does not follow the one before it (that one was replaced)
 	ProblemDeleted    = "deleted"      // records are missing before this one
 	ProblemReordered  = "reordered"    // a record appears after a later one

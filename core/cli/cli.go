@@ -75,6 +75,8 @@ func run(args []string, e *env) int {
 			"ocspsign":          factory(e, ocspsignCmd),
 			"ocsprefresh":       factory(e, ocsprefreshCmd),
 			"ocspdump":          factory(e, ocspdumpCmd),
+			"audit":             func() (hcli.Command, error) { return &groupCmd{synopsis: "Check the audit log"}, nil },
+			"audit verify":      factory(e, auditVerifyCmd),
 		},
 	}
 	code, err := c.Run()

@@ -49,6 +49,8 @@ type PkidBlock struct {
 	// Limits bound what one request may cost or ask for (the limits
 	// block); zero fields mean the defaults (Limits.WithDefaults).
 	Limits Limits
+	// Ops: the metrics listener and the audit log (docs/operations.md).
+	Ops Ops
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }

@@ -66,6 +66,8 @@ type Options struct {
 	// ShutdownGrace bounds the wait for in-flight requests when Run's
 	// context ends (0: DefaultShutdownGrace).
 	ShutdownGrace time.Duration
+	// MetricsListen, when set, replaces the pkid block's metrics_listen.
+	MetricsListen string
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -98,6 +100,7 @@ type Daemon struct {
 	runner  *jobs.Runner
 	log     hclog.Logger
 	grace   time.Duration
+	ops     *ops // metrics listener and audit log
 }
 
 // New builds the daemon for a loaded configuration: it opens the listener
@@ -158,6 +161,9 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		return nil, errors.New("serve: the configuration declares no ca block")
 	}
 	d.set = set
+	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil {
+		return nil, err
+	}
 	authKeys := authKeys(pk)
 	if err := checkAuthKeyNames(set, authKeys); err != nil {
 		return nil, err
@@ -177,6 +183,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		OnRevoke: d.pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
 		HealthChecks: healthChecks(loaded, opts.Host, set),
 		Limits:       pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
+		Observer: d.ops,
 	})
 	var open *server.OpenEndpointError
 	if errors.As(err, &open) {
@@ -191,6 +198,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if d.runner, err = newRunner(loaded, d.pub, log.Named("jobs")); err != nil {
 		return nil, err
 	}
+	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
 	d.handler = d.pub.routes(srv.Handler())
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
@@ -241,6 +249,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// The jobs outlive ctx until the in-flight requests are done: a
 	// leader keeps its lock until the node has really stopped serving.
 	d.runner.Start(context.WithoutCancel(ctx))
+	d.ops.start()
 	defer d.runner.Stop()
 	return serve(ctx, d.hs, d.ln, d.grace, d.log)
 }
@@ -254,6 +263,7 @@ func (d *Daemon) Close() error {
 	if d.pub != nil {
 		d.pub.stop()
 	}
+	d.ops.close()
 	if d.ln != nil {
 		if err := d.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("daemon: %w", err)

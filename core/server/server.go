@@ -105,6 +105,8 @@ type Options struct {
 	// tokenEndpoints then need a verified client or a token
 	// (docs/differences-from-cfssl.md, "Authentication applies everywhere").
 	ClientCertRequired bool
+	// Observer, when set, sees every request (metrics, audit log).
+	Observer Observer
 }
 
 // Server serves the CFSSL-compatible API.

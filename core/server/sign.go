@@ -146,6 +146,7 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 	if err != nil {
 		return nil, err
 	}
+	c.obs.issued = cert.Cert
 	rep := &reply{result: map[string]string{"certificate": string(cert.PEM())}}
 	if bundle {
 		rep.messages = append(rep.messages, noBundler)
