@@ -29,7 +29,9 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 
   -key is the checkpoint public key (PEM). Keep a copy where the daemon
   cannot write and pass it here; without -key the key's .pub beside the
-  daemon's checkpoint key is used, with a warning.
+  daemon's checkpoint key is used, with a warning. -log without -key or
+  a configuration checks the chain only (a keystore's own audit_file has
+  no checkpoints): every record is then unverified tail.
 
   Exit status: 0 intact, 1 tampered or unreadable, 2 usage.
 `,
@@ -42,10 +44,11 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
 			}
-			if *logPath == "" || *keyPath == "" {
-				if len(cf.paths) == 0 && os.Getenv("PKID_CONFIG") == "" && *logPath != "" {
-					return usagef("-key is required with -log and no configuration")
-				}
+			chainOnly := *logPath != "" && *keyPath == "" && len(cf.paths) == 0
+			if chainOnly {
+				fmt.Fprintln(e.stderr, "pkid: warning: no -key: the chain is checked, checkpoint signatures are not")
+			}
+			if !chainOnly && (*logPath == "" || *keyPath == "") {
 				paths, err := cf.resolve()
 				if err != nil {
 					return err
@@ -61,8 +64,11 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 				if *logPath == "" {
 					*logPath = ops.AuditLog
 				}
-				if *keyPath == "" {
-					k := ops.AuditCheckpointKey
+				switch k := ops.AuditCheckpointKey; {
+				case *keyPath != "":
+				case k == "" && ops.AuditLog == "":
+					fmt.Fprintln(e.stderr, "pkid: warning: no -key and no audit_log configured: the chain is checked, checkpoint signatures are not")
+				default:
 					if k == "" {
 						k = ops.AuditLog + ".key"
 					}
@@ -70,9 +76,12 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 					fmt.Fprintf(e.stderr, "pkid: warning: using the public key beside the daemon's checkpoint key (%s); pass -key with a copy kept elsewhere\n", *keyPath)
 				}
 			}
-			key, err := audit.ReadPublicKey(*keyPath)
-			if err != nil {
-				return err
+			var key ed25519.PublicKey
+			if *keyPath != "" {
+				var err error
+				if key, err = audit.ReadPublicKey(*keyPath); err != nil {
+					return err
+				}
 			}
 			return verifyAuditLog(e, *logPath, key, *quiet)
 		},
