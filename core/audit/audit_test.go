@@ -341,4 +341,24 @@ func TestCheckpointKeyFile(t *testing.T) {
 	}
 }
 
-var _ = time.Now
+// A Log that keeps running notices an in-place edit of the same size
+// (its cached head would otherwise hide it) and refuses to extend.
+func TestAppendNoticesSameSizeEdit(t *testing.T) {
+	path, _ := writeLog(t, 2, 0)
+	l, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	if err := l.Append(ctx, KindIssuance, issued{Serial: "3"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a distinct mtime on coarse clocks
+	ls := lines(t, path)
+	ls[2] = strings.Replace(ls[2], `"serial":"3"`, `"serial":"8"`, 1)
+	rewrite(t, path, ls)
+	if err := l.Append(ctx, KindIssuance, issued{Serial: "4"}); err == nil || !strings.Contains(err.Error(), "unreadable") {
+		t.Fatalf("append after a same-size edit of the head: %v", err)
+	}
+}

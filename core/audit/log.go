@@ -43,6 +43,7 @@ type Log struct {
 	// Head of the chain as of size bytes: the last record's seq, hash
 	// and kind. Another process appending changes the size.
 	size     int64
+	mtime    time.Time
 	seq      uint64
 	hash     string
 	lastKind string
@@ -159,6 +160,11 @@ func (l *Log) append(_ context.Context, kind string, data func(*Record) (json.Ra
 	}
 	l.size += int64(n)
 	l.seq, l.hash, l.lastKind = r.Seq, r.Hash, kind
+	if fi, err := l.f.Stat(); err == nil && fi.Size() == l.size {
+		l.mtime = fi.ModTime() // an edit of the file changes it: read the head again
+	} else {
+		l.size = -1
+	}
 	return nil
 }
 
@@ -170,7 +176,7 @@ func (l *Log) syncHead() error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if fi.Size() == l.size {
+	if fi.Size() == l.size && fi.ModTime().Equal(l.mtime) {
 		return nil
 	}
 	size := fi.Size()
@@ -197,7 +203,7 @@ func (l *Log) syncHead() error {
 		size -= tail - int64(cut)
 		buf = buf[:cut]
 	}
-	l.size, l.seq, l.hash, l.lastKind = size, 0, genesis, ""
+	l.size, l.mtime, l.seq, l.hash, l.lastKind = size, fi.ModTime(), 0, genesis, ""
 	if len(buf) == 0 {
 		return nil
 	}

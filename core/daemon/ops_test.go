@@ -303,3 +303,80 @@ func TestMetricsAndAuditAfterIssueRevokeKill(t *testing.T) {
 		}
 	}
 }
+
+// The audit log fails closed: when a record cannot be written, the
+// certificate is not returned (503), and the failure is counted.
+func TestAuditFailsClosed(t *testing.T) {
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	d, _, _ := startDaemon(t, devConfig(t, "  audit_log = \""+auditLog+"\"\n"))
+	api := d.URL() + "/api/v1/cfssl/"
+	if code, env := post(t, api+"sign", signRequest(t, "ok.example.com")); code != http.StatusOK {
+		t.Fatalf("sign: %d %+v", code, env)
+	}
+	// Damage the last record: the writer refuses to extend the chain.
+	b, err := os.ReadFile(auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`"subject":"CN=ok.example.com"`), []byte(`"subject":"CN=ok.example.org"`), 1)
+	if err := os.WriteFile(auditLog, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, env := post(t, api+"sign", signRequest(t, "refused.example.com"))
+	if code != http.StatusServiceUnavailable || len(env.Errors) == 0 || !strings.Contains(env.Errors[0].Message, "audit log is unavailable") {
+		t.Fatalf("sign with a damaged audit log: %d %+v", code, env)
+	}
+	if bytes.Contains(mustRead(t, auditLog), []byte("refused.example.com")) {
+		t.Fatal("the refused issuance reached the audit log")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Mistaken settings fail at start with a clear error; the metrics
+// listener serves nothing but /metrics.
+func TestOpsSettings(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, attrs, listen, want string
+	}{
+		{"bad metrics_listen", "  metrics_listen = \"127.0.0.1:99999\"\n", "", "metrics listener"},
+		{"bad -metrics-listen", "", "nonsense", "metrics listener"},
+		{"audit_log is a directory", "  audit_log = \"" + dir + "\"\n", "", "audit"},
+		{"unreadable checkpoint key", "  audit_log = \"" + filepath.Join(dir, "a.log") + "\"\n  audit_checkpoint_key = \"" + dir + "\"\n", "", "checkpoint key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loaded := devConfig(t, tc.attrs)
+			_, err := daemon.New(context.Background(), loaded, daemon.Options{Listen: "127.0.0.1:0", MetricsListen: tc.listen,
+				Bootstrap: func(ctx context.Context, base string) error { return devmode.Bootstrap(ctx, loaded, base, io.Discard) }})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("New = %v, want a one-line error about %s", err, tc.want)
+			}
+		})
+	}
+	path := filepath.Join(dir, "p.hcl")
+	os.WriteFile(path, []byte("pkid {\n  audit_checkpoint_interval = \"10ms\"\n}\n"), 0o600)
+	if _, diags := config.Load(path); !diags.HasErrors() || !strings.Contains(diags.Error(), "at least 1s") {
+		t.Fatalf("a 10ms checkpoint interval: %v", diags)
+	}
+
+	d, _, _ := startDaemon(t, devConfig(t, "  metrics_listen = \"127.0.0.1:0\"\n"))
+	base := "http://" + d.MetricsAddr().String()
+	for path, want := range map[string]int{"/metrics": 200, "/": 404, "/api/v1/cfssl/info": 404, "/metrics/../debug": 404} {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s on the metrics listener: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
