@@ -26,7 +26,9 @@ func exercised(t *testing.T) *Metrics {
 	m.Audit("issuance", errors.New("disk full"))
 	now := time.Now()
 	if err := m.Register(NewCollector(Source{
-		Plugins:  func(context.Context) []PluginState { return []PluginState{{Kind: "keystore", Type: "file", Healthy: true}} },
+		Plugins: func(context.Context) []PluginState {
+			return []PluginState{{Kind: "keystore", Type: "file", Healthy: true}}
+		},
 		CRLs:     func() []CRLState { return []CRLState{{CA: "a", Kind: "full", ThisUpdate: now, NextUpdate: now}} },
 		Expiring: func(context.Context, time.Duration) (map[string]int, error) { return map[string]int{"a": 1}, nil },
 		Leader:   func() bool { return true },
