@@ -6,8 +6,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -360,5 +362,39 @@ func TestAppendNoticesSameSizeEdit(t *testing.T) {
 	rewrite(t, path, ls)
 	if err := l.Append(ctx, KindIssuance, issued{Serial: "4"}); err == nil || !strings.Contains(err.Error(), "unreadable") {
 		t.Fatalf("append after a same-size edit of the head: %v", err)
+	}
+}
+
+// garbageReader yields n bytes of newline-free garbage without holding
+// them.
+type garbageReader struct{ left int64 }
+
+func (g *garbageReader) Read(p []byte) (int, error) {
+	if g.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	for i := range p {
+		p[i] = 'g'
+	}
+	g.left -= int64(len(p))
+	return len(p), nil
+}
+
+// Verify's memory does not grow with the input: 256 MiB in one line
+// allocates about one buffer.
+func TestVerifyMemoryIsBounded(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rep, err := Verify(context.Background(), &garbageReader{left: 256 << 20}, VerifyOptions{})
+	runtime.ReadMemStats(&after)
+	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemMalformed {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*MaxLine {
+		t.Fatalf("verifying 256 MiB allocated %d bytes", alloc)
 	}
 }
