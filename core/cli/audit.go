@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"time"
 
 	"github.com/pkid/pkid/core/audit"
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/config"
 )
 
@@ -129,4 +132,69 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	}
 	fmt.Fprintf(e.stdout, "OK: %s\n", path)
 	return nil
+}
+
+// cliAudit is the audit log of a command that acts without the daemon:
+// the configuration's audit_log, appended to under the same file lock as
+// the daemon's. The zero value (no audit_log) records nothing.
+type cliAudit struct {
+	l       *audit.Log
+	command string
+}
+
+// openCLIAudit opens cfg's audit log for command. Errors: the log cannot
+// be opened (the command then does nothing, as the daemon would refuse).
+func openCLIAudit(cfg *config.Config, command string) (*cliAudit, error) {
+	a := &cliAudit{command: command}
+	if cfg == nil || cfg.Pkid.Ops.AuditLog == "" {
+		return a, nil
+	}
+	l, err := audit.Open(cfg.Pkid.Ops.AuditLog, audit.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.l = l
+	return a, nil
+}
+
+func (a *cliAudit) by() audit.Requester {
+	r := audit.Requester{Endpoint: "cli:" + a.command}
+	if u, err := user.Current(); err == nil {
+		r.User = u.Username
+	}
+	return r
+}
+
+// revoked records a revocation the command made.
+func (a *cliAudit) revoked(res *authority.Revoked) error {
+	if a.l == nil || res == nil {
+		return nil
+	}
+	at := res.RevokedAt
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	rec := audit.Revocation{Serial: res.Request.Serial, AKI: res.Request.AKI, Reason: res.Request.Reason, Already: res.Already, RevokedAt: at, Requester: a.by()}
+	if res.Issuer != nil {
+		rec.CA = res.Issuer.Label()
+	}
+	return a.record(audit.KindRevocation, rec)
+}
+
+// record appends one record; its error says the operation is done but
+// not audited.
+func (a *cliAudit) record(kind string, data any) error {
+	if a.l == nil {
+		return nil
+	}
+	if err := a.l.Append(context.Background(), kind, data); err != nil {
+		return fmt.Errorf("done, but not recorded in the audit log: %w", err)
+	}
+	return nil
+}
+
+func (a *cliAudit) Close() {
+	if a != nil && a.l != nil {
+		a.l.Close()
+	}
 }

@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,5 +189,62 @@ func TestAuditVerifyProgress(t *testing.T) {
 	}
 	if r := pkid(t, "audit", "verify", "-log", path, "-quiet"); strings.Contains(r.stderr, "records read") {
 		t.Fatalf("-quiet printed progress: %s", r.stderr)
+	}
+}
+
+// Commands that act without the daemon record what they did in the
+// configuration's audit_log: ca init (the key and the CA certificate)
+// and revoke (one, and -all), chained with a daemon's records.
+func TestCLIOperationsAreAudited(t *testing.T) {
+	cfg, dir := configuredCA(t)
+	logPath := filepath.Join(dir, "audit", "audit.log")
+	body := string(mustRead(t, cfg))
+	if strings.Contains(body, "\npkid {\n") {
+		body = strings.Replace(body, "\npkid {\n", "\npkid {\n  audit_log = \""+logPath+"\"\n", 1)
+	} else {
+		body += "\npkid {\n  audit_log = \"" + logPath + "\"\n}\n"
+	}
+	os.WriteFile(cfg, []byte(body), 0o600)
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "issuing", "-cn", "audited CA"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	if r := pkid(t, "ca", "init", "-config", cfg, "-ca", "legacy", "-algorithm", "rsa-2048", "-cn", "legacy"); r.code != 0 {
+		t.Fatalf("ca init: %+v", r)
+	}
+	leaf := writeFile(t, dir, "leaf.json", ecLeafJSON)
+	var serials []string
+	for range 3 {
+		m := decodeResult(t, pkid(t, "gencert", "-config", cfg, "-label", "issuing", "-profile", "server", leaf))
+		serials = append(serials, mustParsePEM(t, m["cert"]).SerialNumber.String())
+	}
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-serial", serials[0], "-reason", "keyCompromise"); r.code != 0 {
+		t.Fatalf("revoke: %+v", r)
+	}
+	if r := pkid(t, "revoke", "-config", cfg, "-label", "issuing", "-all", "-reason", "superseded"); r.code != 0 {
+		t.Fatalf("revoke -all: %+v", r)
+	}
+	r := pkid(t, "audit", "verify", "-log", logPath)
+	if r.code != 0 || !strings.Contains(r.stdout, "7 records") {
+		t.Fatalf("verify: %+v", r)
+	}
+	var got []string
+	for _, line := range auditLines(t, logPath) {
+		rec, ok, err := audit.ParseLine([]byte(strings.TrimSuffix(line, "\n")))
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		var d struct {
+			Operation, Serial, Endpoint, CA string
+		}
+		json.Unmarshal(rec.Data, &d)
+		got = append(got, rec.Kind+":"+d.Operation+":"+d.Endpoint)
+		if rec.Kind == audit.KindRevocation && (d.CA != "issuing" || !slices.Contains(serials, d.Serial)) {
+			t.Errorf("revocation record %s", rec.Data)
+		}
+	}
+	want := "key:generate:cli:ca init issuance::cli:ca init key:generate:cli:ca init issuance::cli:ca init " +
+		"revocation::cli:revoke revocation::cli:revoke -all revocation::cli:revoke -all"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("records %q\nwant     %q", strings.Join(got, " "), want)
 	}
 }

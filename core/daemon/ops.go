@@ -251,46 +251,8 @@ func (o *ops) record(ctx context.Context, kind string, data any) error {
 	return err
 }
 
-// issuance is the audit record of an issued certificate.
-type issuance struct {
-	CA        string    `json:"ca"`
-	Profile   string    `json:"profile"`
-	Serial    string    `json:"serial"`
-	Subject   string    `json:"subject"`
-	SANs      []string  `json:"sans,omitempty"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	SHA256    string    `json:"sha256"`
-	requester
-}
-
-// revocationRec is the audit record of a revocation.
-type revocationRec struct {
-	CA        string    `json:"ca,omitempty"`
-	Serial    string    `json:"serial"`
-	AKI       string    `json:"aki"`
-	Reason    int       `json:"reason"`
-	Already   bool      `json:"already,omitempty"`
-	RevokedAt time.Time `json:"revoked_at"`
-	requester
-}
-
-type requester struct {
-	Endpoint  string `json:"endpoint"`
-	Client    string `json:"client,omitempty"`
-	Remote    string `json:"remote"`
-	RequestID string `json:"request_id"`
-}
-
-type authFailure struct {
-	requester
-	Reason string `json:"reason"`
-	// Suppressed counts failures not recorded before this one (rate limit).
-	Suppressed int `json:"suppressed,omitempty"`
-}
-
-func requesterOf(ev *server.Event) requester {
-	return requester{Endpoint: ev.Endpoint, Client: ev.Client, Remote: ev.Remote, RequestID: ev.RequestID}
+func requesterOf(ev *server.Event) audit.Requester {
+	return audit.Requester{Endpoint: ev.Endpoint, Client: ev.Client, Remote: ev.Remote, RequestID: ev.RequestID}
 }
 
 // Commit implements server.Observer: issuances and revocations are
@@ -300,26 +262,15 @@ func (o *ops) Commit(ctx context.Context, ev *server.Event) error {
 		return nil
 	}
 	if c := ev.Issued; c != nil {
-		sum := sha256.Sum256(c.Raw)
-		sans := append([]string{}, c.DNSNames...)
-		for _, ip := range c.IPAddresses {
-			sans = append(sans, ip.String())
-		}
-		sans = append(sans, c.EmailAddresses...)
-		for _, u := range c.URIs {
-			sans = append(sans, u.String())
-		}
-		return o.record(ctx, audit.KindIssuance, issuance{CA: ev.Label, Profile: ev.Profile, Serial: c.SerialNumber.String(),
-			Subject: c.Subject.String(), SANs: sans, NotBefore: c.NotBefore, NotAfter: c.NotAfter,
-			SHA256: hex.EncodeToString(sum[:]), requester: requesterOf(ev)})
+		return o.record(ctx, audit.KindIssuance, audit.IssuanceOf(c, ev.Label, ev.Profile, requesterOf(ev)))
 	}
 	if r := ev.Revoked; r != nil {
 		at := r.RevokedAt
 		if at.IsZero() {
 			at = time.Now().UTC()
 		}
-		return o.record(ctx, audit.KindRevocation, revocationRec{CA: ev.Label, Serial: r.Request.Serial, AKI: r.Request.AKI,
-			Reason: r.Request.Reason, Already: r.Already, RevokedAt: at, requester: requesterOf(ev)})
+		return o.record(ctx, audit.KindRevocation, audit.Revocation{CA: ev.Label, Serial: r.Request.Serial, AKI: r.Request.AKI,
+			Reason: r.Request.Reason, Already: r.Already, RevokedAt: at, Requester: requesterOf(ev)})
 	}
 	return nil
 }
@@ -341,7 +292,7 @@ func (o *ops) Done(ctx context.Context, ev *server.Event) {
 	if len(reason) > 256 {
 		reason = reason[:256]
 	}
-	_ = o.record(ctx, audit.KindAuthFailure, authFailure{requester: requesterOf(ev), Reason: reason, Suppressed: suppressed})
+	_ = o.record(ctx, audit.KindAuthFailure, audit.AuthFailure{Requester: requesterOf(ev), Reason: reason, Suppressed: suppressed})
 }
 
 // authLimit bounds auth-failure records to maxAuthRecords a second: a
