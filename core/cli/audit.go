@@ -91,6 +91,10 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 	}
 }
 
+// auditProgressEvery is how many records verify reads between progress
+// lines (tests lower it).
+var auditProgressEvery int64 = 100000
+
 func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -104,7 +108,7 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("audit verify: %s is not a regular file", path)
 	}
-	opts := audit.VerifyOptions{Key: key, ProgressEvery: 100000}
+	opts := audit.VerifyOptions{Key: key, ProgressEvery: auditProgressEvery}
 	if !quiet {
 		opts.Progress = func(n int64) {
 			pos, _ := f.Seek(0, 1) // the reader is ahead by at most its buffer

@@ -148,6 +148,9 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		}
 	}
 	d.base = baseURL(d.ln, tlsFiles.Cert != "", pk.PublicURL, log)
+	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil { // before any CA is created
+		return nil, err
+	}
 	if opts.Bootstrap != nil {
 		if err := opts.Bootstrap(ctx, d.base); err != nil {
 			return nil, err
@@ -161,9 +164,6 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		return nil, errors.New("serve: the configuration declares no ca block")
 	}
 	d.set = set
-	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil {
-		return nil, err
-	}
 	authKeys := authKeys(pk)
 	if err := checkAuthKeyNames(set, authKeys); err != nil {
 		return nil, err

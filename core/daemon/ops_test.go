@@ -353,9 +353,20 @@ func TestOpsSettings(t *testing.T) {
 		{"unreadable checkpoint key", "  audit_log = \"" + filepath.Join(dir, "a.log") + "\"\n  audit_checkpoint_key = \"" + dir + "\"\n", "", "checkpoint key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			loaded := devConfig(t, tc.attrs)
-			_, err := daemon.New(context.Background(), loaded, daemon.Options{Listen: "127.0.0.1:0", MetricsListen: tc.listen,
-				Bootstrap: func(ctx context.Context, base string) error { return devmode.Bootstrap(ctx, loaded, base, io.Discard) }})
+			// The settings are checked before any CA is built: a pkid
+			// block alone is enough.
+			path := filepath.Join(t.TempDir(), "pkid.hcl")
+			os.WriteFile(path, []byte("pkid {\n"+tc.attrs+"}\n"), 0o600)
+			cfg, diags := config.Load(path)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			bootstrapped := false
+			_, err := daemon.New(context.Background(), &catalog.Loaded{Config: cfg}, daemon.Options{Listen: "127.0.0.1:0", MetricsListen: tc.listen,
+				Bootstrap: func(context.Context, string) error { bootstrapped = true; return nil }})
+			if bootstrapped {
+				t.Error("the CAs were bootstrapped before the settings were checked")
+			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("New = %v, want a one-line error about %s", err, tc.want)
 			}
