@@ -228,8 +228,9 @@ func (o *ops) close() {
 	}
 	if o.hs != nil {
 		_ = o.hs.Close()
-	} else if o.ln != nil {
-		_ = o.ln.Close()
+	}
+	if o.ln != nil {
+		_ = o.ln.Close() // not served yet when Run never ran
 	}
 	o.wg.Wait()
 	if o.coll != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -390,4 +391,29 @@ func TestOpsSettings(t *testing.T) {
 			t.Errorf("GET %s on the metrics listener: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
+}
+
+// A daemon that fails after opening its metrics listener releases it.
+func TestMetricsListenerReleasedOnFailure(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	path := filepath.Join(t.TempDir(), "pkid.hcl")
+	os.WriteFile(path, []byte("pkid {\n  metrics_listen = \""+addr+"\"\n}\n"), 0o600)
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	// No ca block: New fails after the metrics listener is open.
+	if _, err := daemon.New(context.Background(), &catalog.Loaded{Config: cfg}, daemon.Options{Listen: "127.0.0.1:0"}); err == nil {
+		t.Fatal("a configuration without a ca block built a daemon")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the metrics address is still held after New failed: %v", err)
+	}
+	ln.Close()
 }
