@@ -48,11 +48,25 @@ func crashWriter(path string) {
 // the log never verifies as tampered, and a new writer continues it.
 func TestKillMidWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	for round, after := range []time.Duration{30 * time.Millisecond, 55 * time.Millisecond, 80 * time.Millisecond} {
+	for round, after := range []time.Duration{0, 7 * time.Millisecond, 23 * time.Millisecond} {
+		var size int64
+		if fi, err := os.Stat(path); err == nil {
+			size = fi.Size()
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "PKID_AUDIT_CRASH_WRITER="+path)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// Kill it while it writes: once the log grew, after a little more.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+			if fi, err := os.Stat(path); err == nil && fi.Size() > size {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("round %d: the writer wrote nothing", round)
+			}
 		}
 		time.Sleep(after)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
