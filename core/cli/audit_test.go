@@ -251,3 +251,18 @@ func TestCLIOperationsAreAudited(t *testing.T) {
 		t.Fatalf("records %q\nwant     %q", strings.Join(got, " "), want)
 	}
 }
+
+// The report's wording, with several problems at once.
+func TestAuditVerifyGolden(t *testing.T) {
+	logPath, keyPath := auditFixture(t)
+	ls := auditLines(t, logPath)
+	ls[1] = strings.Replace(ls[1], `"serial":"2"`, `"serial":"X"`, 1) // edited
+	ls = append(ls[:2], ls[3:]...)                                    // seq 3 deleted
+	ls[4], ls[5] = ls[5], ls[4]                                       // the tail reordered
+	os.WriteFile(logPath, []byte(strings.Join(ls, "")), 0o600)
+	r := pkid(t, "audit", "verify", "-log", logPath, "-key", keyPath, "-quiet")
+	if r.code != 1 {
+		t.Fatalf("exit %d: %+v", r.code, r)
+	}
+	golden(t, "audit-verify-tampered", strings.ReplaceAll(r.stdout, logPath, "LOG"))
+}
