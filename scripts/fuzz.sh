@@ -38,6 +38,7 @@ targets=(
 	"./plugins/store-cfssl FuzzParseDBConfig"
 	"./plugins/store-cfssl FuzzMetadata"
 	"./plugins/store-cfssl FuzzMySQLConfig"
+	"./core/audit FuzzParseLine"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

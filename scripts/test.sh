@@ -27,10 +27,18 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
 	echo "== installing nginx (pkid agent tests serve it renewed files)"
 	apt-get update -qq && { apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null; }
 fi
-if [ ! -x bin/cfssl ] || [ ! -x bin/cfssljson ]; then
-	echo "== installing the CFSSL v1.6.5 oracle into bin/"
-	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5
+if ! command -v promtool >/dev/null; then
+	echo "== installing promtool (the metrics exposition is checked with it)"
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+cfssl_tools="cfssl cfssljson multirootca mkbundle cfssl-bundle cfssl-scan"
+for t in $cfssl_tools; do
+	if [ ! -x "bin/$t" ]; then
+		echo "== installing the CFSSL v1.6.5 oracles ($cfssl_tools) into bin/"
+		GOBIN="$PWD/bin" $GO install $(for t in $cfssl_tools; do printf 'github.com/cloudflare/cfssl/cmd/%s@v1.6.5 ' "$t"; done)
+		break
+	fi
+done
 export PKID_ORACLE_DIR="$PWD/bin"
 # The Sunlight CT log core/ct's tests submit to (cgo; a minute or more),
 # built here once so the build does not count against a test's timeout.

@@ -12,7 +12,6 @@ import (
 	"github.com/pkid/pkid/core/pluginhost"
 	keystorefile "github.com/pkid/pkid/plugins/keystore-file"
 	keystorepkcs11 "github.com/pkid/pkid/plugins/keystore-pkcs11"
-	keystoresplit "github.com/pkid/pkid/plugins/keystore-split"
 	scanchecks "github.com/pkid/pkid/plugins/scan-checks"
 	storecfssl "github.com/pkid/pkid/plugins/store-cfssl"
 	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
@@ -23,7 +22,7 @@ import (
 
 // builtins is every plugin compiled into the pkid binary, by kind and type.
 var builtins = map[string]map[string]func() sdk.Plugin{
-	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New, "split": keystoresplit.New},
+	sdk.KindKeyStore:  {"file": keystorefile.New, "pkcs11": keystorepkcs11.New, "split": newSplit},
 	sdk.KindCertStore: {"sqlite": storesqlite.New, "postgres": storepostgres.New, "cfssl": storecfssl.New},
 	sdk.KindScanCheck: {"tls": scanchecks.New},
 	sdk.KindTrust:     {"files": trustfiles.New},

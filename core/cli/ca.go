@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
@@ -82,6 +83,11 @@ Usage: pkid ca init -config FILE -ca NAME [-algorithm ALG] [-cn CN | CSRJSON] [-
 				}
 			}
 			ctx := context.Background()
+			a, err := openCLIAudit(s.Config, "ca init")
+			if err != nil {
+				return err
+			}
+			defer a.Close()
 			ks := s.KeyStores[block.KeyStore]
 			if _, err := ks.PublicKey(ctx, block.Key); errors.Is(err, sdk.ErrNotFound) {
 				k, err := ks.GenerateKey(ctx, sdk.GenerateKeyRequest{ID: block.Key, Algorithm: *alg})
@@ -89,6 +95,9 @@ Usage: pkid ca init -config FILE -ca NAME [-algorithm ALG] [-cn CN | CSRJSON] [-
 					return fmt.Errorf("ca %q: generating key %q in keystore %s: %w", *name, block.Key, block.KeyStore, err)
 				}
 				fmt.Fprintf(e.stderr, "Generated %s key %q inside keystore %s.\n", k.Algorithm, k.ID, block.KeyStore)
+				if err := a.record(audit.KindKey, audit.KeyOperation{Operation: "generate", KeyStore: block.KeyStore, Key: k.ID, Algorithm: k.Algorithm, Requester: a.by()}); err != nil {
+					return err
+				}
 			} else if err != nil {
 				return fmt.Errorf("ca %q: keystore %s: %w", *name, block.KeyStore, err)
 			} else {
@@ -114,6 +123,9 @@ Usage: pkid ca init -config FILE -ca NAME [-algorithm ALG] [-cn CN | CSRJSON] [-
 			printWarnings(e, cert.Warnings)
 			if err := writeFileAtomic(block.Certificate, cert.PEM(), 0o644); err != nil {
 				return fmt.Errorf("ca %q: writing the certificate: %w", *name, err)
+			}
+			if err := a.record(audit.KindIssuance, audit.IssuanceOf(cert.Cert, *name, "ca init", a.by())); err != nil {
+				return err
 			}
 			sum := sha256.Sum256(cert.DER)
 			fmt.Fprintf(e.stdout, "Created CA %q\n  subject:     %s\n  not after:   %s\n  sha256:      %s\n  certificate: %s\n",

@@ -87,6 +87,8 @@ func run(args []string, e *env) int {
 			"scan":              factory(e, scanCmd),
 			"mkbundle":          factory(e, mkbundleCmd),
 			"bundle":            factory(e, bundleCmd),
+			"audit":             func() (hcli.Command, error) { return &groupCmd{synopsis: "Check the audit log"}, nil },
+			"audit verify":      factory(e, auditVerifyCmd),
 		},
 	}
 	named(c.Commands)

@@ -175,12 +175,20 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 		return err
 	}
 	ctx := context.Background()
+	a, err := openCLIAudit(s.Config, "revoke")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	res, err := s.set.Revoke(ctx, authority.Revocation{Serial: serial, AKI: aki, Label: cf.label, Reason: reason, Store: s.onlyCertStore()}, pub)
 	switch {
 	case errors.Is(err, authority.ErrPublish):
 		fmt.Fprintf(e.stderr, "pkid: warning: %v\n", err)
 	case err != nil:
 		return s.revokeError(cf.label, err)
+	}
+	if err := a.revoked(res); err != nil {
+		return err
 	}
 	if res.Already {
 		fmt.Fprintf(e.stderr, "pkid: serial %s already revoked (reason %d, at %s)\n", res.Request.Serial, reason, res.RevokedAt.UTC().Format(time.RFC3339))
@@ -261,6 +269,11 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 	if err != nil {
 		return err
 	}
+	a, err := openCLIAudit(s.Config, "revoke -all")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	gf.Limit = revokeBatch
 	revoked, warnings := 0, 0
 	// The published CRLs are regenerated once at the end (also after a
@@ -296,7 +309,10 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 				return err
 			}
 			// The listed record saves Revoke reading it again.
-			_, err := s.set.Revoke(ctx, authority.Revocation{Serial: r.Serial, AKI: r.AKI, Reason: reason, Store: store, Record: r}, pub)
+			res, err := s.set.Revoke(ctx, authority.Revocation{Serial: r.Serial, AKI: r.AKI, Reason: reason, Store: store, Record: r}, pub)
+			if aerr := a.revoked(res); aerr != nil && err == nil {
+				err = fmt.Errorf("serial %s revoked, %w", r.Serial, aerr)
+			}
 			switch {
 			case errors.Is(err, authority.ErrPublish):
 				warnings++

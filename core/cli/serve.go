@@ -46,6 +46,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			fs.StringVar(&opts.TLS.Cert, "tls-cert", "", "serving certificate (PEM)")
 			fs.StringVar(&opts.TLS.Key, "tls-key", "", "serving key (PEM)")
 			fs.StringVar(&opts.TLS.ClientCA, "mutual-tls-ca", "", "require client certificates issued by this CA (PEM)")
+			fs.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on `ADDR` (default the pkid block's metrics_listen)")
 			minTLS := fs.String("min-tls-version", "1.2", "minimum TLS version: 1.0, 1.1, 1.2 or 1.3")
 			dbConfig := fs.String("db-config", "", "CFSSL certdb: refused, declare it in -config")
 			if err := parseFlagsNoArgs(fs, args); err != nil {

@@ -37,6 +37,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
 		{Name: "public_url"}, {Name: "crl_path"}, {Name: "ocsp_path"}, {Name: "ca_path"},
 		{Name: "enable_endpoints"}, {Name: "disable_endpoints"},
+		{Name: "metrics_listen"}, {Name: "audit_log"}, {Name: "audit_checkpoint_key"}, {Name: "audit_checkpoint_interval"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
@@ -159,6 +160,7 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 	diags = append(diags, decodeURL(content.Attributes["public_url"], ctx, &c.Pkid.PublicURL)...)
 	diags = append(diags, decodeAttr(content.Attributes["enable_endpoints"], ctx, &c.Pkid.EnableEndpoints)...)
 	diags = append(diags, decodeAttr(content.Attributes["disable_endpoints"], ctx, &c.Pkid.DisableEndpoints)...)
+	diags = append(diags, c.decodeOps(content, ctx)...)
 	for name, target := range map[string]*string{"crl_path": &c.Pkid.CRLPath, "ocsp_path": &c.Pkid.OCSPPath, "ca_path": &c.Pkid.CAPath} {
 		diags = append(diags, decodePath(content.Attributes[name], ctx, target)...)
 	}

@@ -54,6 +54,8 @@ type PkidBlock struct {
 	Limits Limits
 	// Scan, when set, enables the scan endpoints (scan.go).
 	Scan *ScanSettings
+	// Ops: the metrics listener and the audit log (docs/operations.md).
+	Ops Ops
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }

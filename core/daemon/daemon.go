@@ -66,6 +66,8 @@ type Options struct {
 	// ShutdownGrace bounds the wait for in-flight requests when Run's
 	// context ends (0: DefaultShutdownGrace).
 	ShutdownGrace time.Duration
+	// MetricsListen, when set, replaces the pkid block's metrics_listen.
+	MetricsListen string
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -100,6 +102,7 @@ type Daemon struct {
 	grace   time.Duration
 	// stopTrust ends the trust pool's watchers.
 	stopTrust context.CancelFunc
+	ops       *ops // metrics listener and audit log
 }
 
 // New builds the daemon for a loaded configuration: it opens the listener
@@ -147,6 +150,9 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		}
 	}
 	d.base = baseURL(d.ln, tlsFiles.Cert != "", pk.PublicURL, log)
+	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil { // before any CA is created
+		return nil, err
+	}
 	if opts.Bootstrap != nil {
 		if err := opts.Bootstrap(ctx, d.base); err != nil {
 			return nil, err
@@ -188,7 +194,8 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		HealthChecks: healthChecks(loaded, opts.Host, set),
 		Bundle:       bundleOpts, Dial: certinfoDial,
 		Limits: pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
-		Scan: scanOpts,
+		Scan:     scanOpts,
+		Observer: d.ops,
 	})
 	var open *server.OpenEndpointError
 	if errors.As(err, &open) {
@@ -203,6 +210,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if d.runner, err = newRunner(loaded, d.pub, log.Named("jobs")); err != nil {
 		return nil, err
 	}
+	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
 	d.handler = d.pub.routes(srv.Handler())
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
@@ -253,6 +261,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// The jobs outlive ctx until the in-flight requests are done: a
 	// leader keeps its lock until the node has really stopped serving.
 	d.runner.Start(context.WithoutCancel(ctx))
+	d.ops.start()
 	defer d.runner.Stop()
 	return serve(ctx, d.hs, d.ln, d.grace, d.log)
 }
@@ -269,6 +278,7 @@ func (d *Daemon) Close() error {
 	if d.pub != nil {
 		d.pub.stop()
 	}
+	d.ops.close()
 	if d.ln != nil {
 		if err := d.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("daemon: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/jobs"
+	"github.com/pkid/pkid/core/metrics"
 	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/core/server/responder"
 	"github.com/pkid/pkid/sdk"
@@ -61,7 +62,7 @@ func newPublisher(ctx context.Context, cfg *config.Config, set *authority.Set, l
 		cas:      revocation.CAHandler(set),
 		log:      log,
 	}
-	p.ocsp = responder.NewHandler(OCSPSource(set, true, true, log.Named("ocsp")), responder.Options{Log: log.Named("ocsp")})
+	p.ocsp = responder.NewHandler(ocspObserved{OCSPSource(set, true, true, log.Named("ocsp")), metrics.Default}, responder.Options{Log: log.Named("ocsp")})
 	dir := CRLDir(cfg)
 	log.Info("CRLs are published from a directory", "dir", dir)
 	svc, err := revocation.New(revocation.Options{CAs: set, Dir: dir, Log: log.Named("revocation"), Forget: p.ocsp.Forget})

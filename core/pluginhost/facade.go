@@ -169,6 +169,7 @@ func (s *certStore) Put(ctx context.Context, rec *sdk.CertRecord) error {
 // rpc.CapPutBatch: the stream saves round trips either way, and the
 // plugin's adapter puts one record at a time for a store without PutBatch.
 func (s *certStore) PutBatch(ctx context.Context, recs []*sdk.CertRecord) ([]error, error) {
+	defer observeBatch(s.name, len(recs), time.Now())
 	errs, err := call(ctx, s.p, s.part, func(c *rpc.Client) ([]error, error) {
 		return c.CertStore(s.name).(sdk.BatchPutter).PutBatch(ctx, recs)
 	})

@@ -398,15 +398,19 @@ func (p *Process) Kill() error {
 // call runs fn on the live connection of part's process, names the part in
 // its errors and nudges the supervisor on transport failures.
 func call[T any](ctx context.Context, p *Process, pt part, fn func(*rpc.Client) (T, error)) (T, error) {
+	start := time.Now()
 	conn, gen, err := p.connGen(ctx)
 	if err != nil {
 		var zero T
-		return zero, pt.wrap(ctx, err)
+		err = pt.wrap(ctx, err)
+		observeCall(p, pt, start, err)
+		return zero, err
 	}
 	v, err := fn(conn)
 	if err != nil {
 		err = pt.wrap(ctx, err)
 		p.noteErr(gen, err)
 	}
+	observeCall(p, pt, start, err)
 	return v, err
 }

@@ -200,6 +200,7 @@ func (s *Server) newcert(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.obs.issued = cert.Cert
 	certPEM := cert.PEM()
 	rep := &reply{result: map[string]any{
 		"certificate":         string(certPEM),

@@ -51,6 +51,7 @@ func (s *Server) revoke(c *call) (*reply, error) {
 		pub = authority.PublisherFunc(s.opts.OnRevoke)
 	}
 	res, err := s.opts.CAs.Revoke(c.r.Context(), r, pub)
+	c.obs.revoked = res // nil unless recorded
 	switch {
 	case err == nil:
 	case errors.Is(err, authority.ErrPublish): // recorded: the reply is a success

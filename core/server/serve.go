@@ -28,6 +28,7 @@ type call struct {
 	clientOK bool
 	// arg is the path element after the endpoint (renewal-info's certID).
 	arg string
+	obs observed // for Options.Observer
 }
 
 // serve routes, runs and logs one request.
@@ -37,6 +38,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", c.id)
 	announceAuth(w)
 	status, code, errText := s.run(w, c)
+	defer s.done(c, status, start)
 	// Request-supplied values are escaped and bounded: a newline in a
 	// profile must not start a forged line of the text log.
 	fields := []any{
@@ -57,6 +59,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // run answers c and returns what was sent, for the log line.
 func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText string) {
 	fail := func(err error) (int, int, string) {
+		c.obs.err = err
 		st, cd, msg, internal := classify(err)
 		logText := msg
 		if st == http.StatusServiceUnavailable {
@@ -106,6 +109,9 @@ func (s *Server) run(w http.ResponseWriter, c *call) (status, code int, errText 
 		return fail(err)
 	}
 	rep, err := ep.fn(c)
+	if err == nil {
+		err = s.commit(c)
+	}
 	if err != nil {
 		return fail(err)
 	}

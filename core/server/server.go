@@ -112,6 +112,8 @@ type Options struct {
 	// Scan, when set, enables scan and scaninfo (off otherwise:
 	// docs/scanner-runner.md).
 	Scan *ScanOptions
+	// Observer, when set, sees every request (metrics, audit log).
+	Observer Observer
 }
 
 // Server serves the CFSSL-compatible API.

@@ -147,6 +147,7 @@ func (s *Server) issue(c *call, sel *selected, sr ca.SignRequest, bundle bool) (
 	if err != nil {
 		return nil, err
 	}
+	c.obs.issued = cert.Cert
 	result := map[string]any{"certificate": string(cert.PEM())}
 	if len(cert.SCTs) > 0 {
 		// A profile with a ct block: the SCTs embedded in the certificate,

@@ -352,7 +352,7 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 		}
 		return err
 	}
-	if a, err := openJSONLines(p.auditPath(d, inst)); err == nil {
+	if a, err := p.openAuditor(p.auditPath(d, inst)); err == nil {
 		var names []string
 		for _, c := range specs {
 			names = append(names, c.Name)
@@ -371,11 +371,23 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 	return nil
 }
 
+// openAuditor opens the auditor of an audit file outside a running
+// instance (a ceremony).
+func (p *plugin) openAuditor(path string) (Auditor, error) {
+	if p.openAudit == nil {
+		return openJSONLines(path)
+	}
+	return p.openAudit(path)
+}
+
 func (p *plugin) auditPath(dir, inst string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.instances[inst]; s != nil {
 		return s.cfg.AuditFile
+	}
+	if p.auditName != "" {
+		return filepath.Join(dir, p.auditName)
 	}
 	return filepath.Join(dir, auditFile)
 }

@@ -53,6 +53,7 @@ type store struct {
 	audit       Auditor
 	// customAudit replaces the JSON-lines log when set (plugin.audit).
 	customAudit Auditor
+	openAudit   OpenAuditor // opens cfg.AuditFile; nil: JSON lines
 
 	inboxMod  time.Time // inbox mtime at the last scan
 	lastScan  time.Time
@@ -79,13 +80,13 @@ var errClosed = fmt.Errorf("keystore-split: keystore is closed: %w", sdk.ErrFail
 
 // open prepares the state directory, loads the keys and, if no other
 // process runs the directory, becomes its active process.
-func open(ctx context.Context, name string, cfg *config, audit Auditor) (*store, error) {
+func open(ctx context.Context, name string, cfg *config, audit Auditor, openAudit OpenAuditor) (*store, error) {
 	for _, d := range []string{cfg.StateDir, filepath.Join(cfg.StateDir, keysDir), filepath.Join(cfg.StateDir, inboxDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("keystore-split: creating %s: %w", d, err)
 		}
 	}
-	s := &store{name: name, cfg: cfg, seen: map[string]bool{}, results: map[string]string{}}
+	s := &store{name: name, cfg: cfg, seen: map[string]bool{}, results: map[string]string{}, openAudit: openAudit}
 	keys, err := s.loadKeys(ctx, true)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,11 @@ func (s *store) activate(audit Auditor) error {
 		return nil
 	}
 	if audit == nil {
-		if audit, err = openJSONLines(cfg.AuditFile); err != nil {
+		open := s.openAudit
+		if open == nil {
+			open = func(path string) (Auditor, error) { return openJSONLines(path) }
+		}
+		if audit, err = open(cfg.AuditFile); err != nil {
 			lf.Close()
 			return fmt.Errorf("keystore-split: %w", err)
 		}
