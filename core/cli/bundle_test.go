@@ -202,8 +202,8 @@ func TestBundleCommandBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{}, 2, "give -cert or -domain"},
-		{[]string{"-cert", f.leaf, "-ip", "nope"}, 2, `-ip "nope" is not an IP address`},
+		{[]string{}, 1, "give -cert or -domain"},
+		{[]string{"-cert", f.leaf, "-ip", "nope"}, 1, `-ip "nope" is not an IP address`},
 		{[]string{"-cert", filepath.Join(f.dir, "missing.pem")}, 1, "no such file"},
 		{[]string{"-cert", garbage}, 1, "(code 1003)"},
 		{[]string{"-cert", f.key}, 1, "(code 1002)"},

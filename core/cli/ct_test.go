@@ -147,7 +147,7 @@ ca "issuing" {
 		code int
 		want string
 	}{
-		{[]string{"ct", "submit"}, 2, "-cert is required"},
+		{[]string{"ct", "submit"}, 1, "-cert is required"},
 		{[]string{"ct", "submit", "-cert", writeFile(t, dir, "junk.pem", "junk")}, 1, "not a PEM certificate chain"},
 		{[]string{"ct", "submit", "-cert", writeFile(t, dir, "key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}, 1, `PEM block "PRIVATE KEY"`},
 		{[]string{"ct", "submit", "-cert", leaf, "-config", ctConfig(t, 1, good)}, 1, "the issuer must follow"},

@@ -200,7 +200,9 @@ func TestPolicy(t *testing.T) {
 	}{
 		{"2 of 4, one rejecting, one hanging", policy(2, 2, timeout, 0, A, B, R, H), nil},
 		{"3 of 3, one rejecting", policy(3, 2, timeout, 0, A, B, R), []string{"2 of 3 SCTs", reject.URL + ": HTTP 400", "chain rejected"}},
-		{"2 of 2, one hanging", policy(2, 1, 300*time.Millisecond, 0, A, H), []string{"1 of 2 SCTs", hang.URL + ": no answer within 300ms"}},
+		// The hanging log's wait is the policy timeout: long enough that the
+		// live Sunlight log answers within it even on a loaded machine.
+		{"2 of 2, one hanging", policy(2, 1, timeout, 0, A, H), []string{"1 of 2 SCTs", hang.URL + ": no answer within 2s"}},
 		{"2 operators, one available", policy(2, 2, timeout, 0, A, cfgLog(b.URL, b.KeyDER, "A")), []string{"2 of 2 SCTs from 1 of 2 operators"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
