@@ -21,7 +21,12 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 	split($1, p, "/"); c = p[4]; sub(/-[0-9]+$/, "", c); k = p[2] "/" p[3] "/" c
 	pk[k] += metric("ns/op"); npk[k]++
 }
-/^BenchmarkIssue-/              { iss += metric("ns/op"); niss++ }
+/^BenchmarkIssue-/              { iss += metric("ns/op"); isscpu += metric("cpu-ns/op"); niss++ }
+/^BenchmarkSignVsCFSSL32\// {
+	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
+	vs[k] += metric("requests/s"); vs50[k] += metric("p50-ms"); vs99[k] += metric("p99-ms"); nvs[k]++
+}
+/^BenchmarkServeSign32-/ { ss += metric("cpu-ns/op"); nss++ }
 /^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
 /^BenchmarkPut32\/direct-/      { gd += metric("ns/op"); ngd++ }
 /^BenchmarkPut32\/groupcommit-/ { gg += metric("ns/op"); ngg++ }
@@ -67,6 +72,17 @@ END {
 	}
 	if (niss && ncc)
 		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
+	if (niss)
+		printf "core/ca issuance CPU per certificate (BenchmarkIssue, P-256, default lint, no store): %.0f us\n", isscpu/niss/1000
+	if (nss)
+		printf "pkid POST /sign in one process (BenchmarkServeSign32: HTTP, lint, sign, SQLite record, clients included): %.0f us CPU per request\n", ss/nss/1000
+	if ("pkid" in nvs) {
+		pv = vs["pkid"]/nvs["pkid"]
+		for (k in nvs) if (k != "pkid")
+			printf "POST /sign, 32 clients, same run: pkid serve (default: plugins out of process, linted, recorded in SQLite) / %s = %.2fx requests/s (%.0f vs %.0f); p50 %.1f vs %.1f ms, p99 %.1f vs %.1f ms\n", k, pv/(vs[k]/nvs[k]), pv, vs[k]/nvs[k], vs50["pkid"]/nvs["pkid"], vs50[k]/nvs[k], vs99["pkid"]/nvs["pkid"], vs99[k]/nvs[k]
+		if ("pkid-inprocess" in nvs)
+			printf "price of isolation, end to end: pkid builtins in process / out of process = %.2fx requests/s (goal <= 1.15x)\n", (vs["pkid-inprocess"]/nvs["pkid-inprocess"])/pv
+	}
 	if (ngd && ngg)
 		printf "store-sqlite, 32 concurrent writers: group commit / one transaction per Put = %.1fx throughput (%.0f vs %.0f records/s)\n", (gd/ngd)/(gg/ngg), 1e9/(gg/ngg), 1e9/(gd/ngd)
 	for (sp in nput) if (sp in nbatch)
@@ -100,3 +116,34 @@ END {
 	if (("refresh" in npre) && ("bare" in npre))
 		printf "OCSP bulk pre-signing (RefreshOCSP through the store) / bare ocsp.CreateResponse, 8 workers each: %.2fx (%.0f vs %.0f responses/s)\n", (pre["refresh"]/npre["refresh"])/(pre["bare"]/npre["bare"]), pre["refresh"]/npre["refresh"], pre["bare"]/npre["bare"]
 }' "$out"
+
+# Issuance CPU before/after: BENCH_BASE (default: where this branch left
+# main, when that is not HEAD) against the working tree, interleaved in
+# this session, each with today's BenchmarkIssue (cpu-ns/op), then the top
+# of both CPU profiles.
+base_rev=${BENCH_BASE:-$(git merge-base HEAD main 2>/dev/null || true)}
+if [ -z "$base_rev" ] || [ "$(git rev-parse "$base_rev")" = "$(git rev-parse HEAD)" ]; then
+	echo "issuance before/after: skipped (set BENCH_BASE=<revision> to compare with an earlier revision)"
+	exit 0
+fi
+ab=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$ab"' EXIT
+git archive "$base_rev" | tar -x -C "$ab"
+cp core/ca/bench_test.go "$ab/core/ca/"
+(cd "$ab" && GOWORK="$ab/go.work" $GO test -c -o "$ab/before.test" ./core/ca)
+$GO test -c -o "$ab/after.test" ./core/ca
+for i in 1 2 3; do
+	for v in before after; do
+		(cd core/ca && "$ab/$v.test" -test.run '^$' -test.bench '^BenchmarkIssue$' -test.benchtime ${ISSUE_N:-500}x -test.cpuprofile "$ab/$v-$i.prof") |
+			awk -v v=$v '/^BenchmarkIssue/ { print v, $0 }'
+	done
+done | tee "$ab/runs"
+awk '
+function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
+{ cpu[$1] += metric("cpu-ns/op"); n[$1]++ }
+END { if (n["before"] && n["after"]) printf "core/ca issuance CPU per certificate, '"$(git rev-parse --short "$base_rev")"' -> working tree (interleaved, same session): %.0f -> %.0f us = %.2fx\n", cpu["before"]/n["before"]/1000, cpu["after"]/n["after"]/1000, (cpu["after"]/n["after"])/(cpu["before"]/n["before"]) }' "$ab/runs"
+for v in before after; do
+	echo "== $v: CPU profile top (cumulative, within Issuer.Sign: one-time setup left out)"
+	$GO tool pprof -top -cum -nodecount=300 -focus 'ca\.\(\*Issuer\)\.Sign$' "$ab/$v.test" "$ab"/$v-*.prof 2>/dev/null |
+		grep -E 'pkid/core/ca|crypto/x509\.|ecdsa\.(Verify|Sign)|zlint/v3\.|nistec\.\(\*P256Point\)\.BytesX|sqlite' | grep -v '(inline)' | head -14
+done
