@@ -58,28 +58,27 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 	}
 	// The edges of the table and of the giant-step windows, and of the
 	// searched range; each must fail exactly when it is at most 2^16.
-	edges := func(m int64) (mustFail, mustPass []int64) {
-		stride := 2*m + 1
-		for _, d := range []int64{1, 2, 3, 5, 200, m - 1, m, m + 1, stride - 1, stride, stride + 1, 2 * stride, 3*stride - m,
-			50000, limit - 1, limit, limit + 1, limit + 2, 100000, 1 << 20} {
-			if d <= limit {
-				mustFail = append(mustFail, d)
-			} else {
-				mustPass = append(mustPass, d)
-			}
+	// The edges of the table's blocks and of the searched range; each
+	// must fail exactly when it is at most 2^16.
+	var mustFail, mustPass []int64
+	for _, d := range []int64{1, 2, 3, 5, 200, 255, 256, 257, 511, 512, 513, 8191, 8192, 8193, 16385, 50000,
+		limit - 257, limit - 256, limit - 255, limit - 1, limit, limit + 1, limit + 2, limit + 256, 100000, 1 << 20} {
+		if d <= limit {
+			mustFail = append(mustFail, d)
+		} else {
+			mustPass = append(mustPass, d)
 		}
-		return mustFail, mustPass
 	}
-	curves := []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()}
+	// P-521 is TestSmallKeyP521 (zlint's own P-521 table costs seconds).
+	curves := []elliptic.Curve{elliptic.P256(), elliptic.P384()}
 	if testing.Short() {
 		curves = curves[:1]
 	}
-	for _, curve := range curves {
-		m := p256Search.m
-		if curve != elliptic.P256() {
-			m = p384Search.m
+	for ci, curve := range curves {
+		if ci > 0 {
+			// The other curves share the code: their edges only.
+			mustFail, mustPass = []int64{1, 256, 257, limit}, []int64{limit + 1}
 		}
-		mustFail, mustPass := edges(m)
 		for _, negate := range []bool{false, true} {
 			check := func(d *big.Int, want zl.LintStatus) {
 				t.Helper()
@@ -119,6 +118,22 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(k.D, zl.Pass)
+		}
+	}
+}
+
+// TestSmallKeyP521: the search on P-521 (66-byte scalars), at the edges.
+func TestSmallKeyP521(t *testing.T) {
+	c := elliptic.P521()
+	for _, tc := range []struct {
+		d    int64
+		want int64
+	}{{1, 1}, {3, 3}, {257, 257}, {limit, limit}, {limit + 1, 0}} {
+		for _, negate := range []bool{false, true} {
+			d, ok := smallScalar(keyWithScalar(c, big.NewInt(tc.d), negate))
+			if !ok || (tc.want == 0) != (d == nil) || (d != nil && d.Int64() != tc.want) {
+				t.Errorf("d=%d negated=%v: got %v, %v", tc.d, negate, d, ok)
+			}
 		}
 	}
 }
@@ -168,6 +183,7 @@ func BenchmarkSmallKey(b *testing.B) {
 	}
 	zlintLint := zl.GlobalRegistry().CertificateLints().ByName(smallKeyLint)
 	cfg := zl.NewEmptyConfig()
+	smallKeyResult(c) // the one-time table
 	b.Run("pkid", func(b *testing.B) {
 		for b.Loop() {
 			if r := smallKeyResult(c); r.Status != zl.Pass {
@@ -184,6 +200,33 @@ func BenchmarkSmallKey(b *testing.B) {
 	})
 }
 
+// TestSmallKeyTable: the table maps the X of d*G (computed independently,
+// by scalar multiplication) to d for the first scalars, every block edge
+// (block*b + 0, 1, 255) and random scalars up to 2^16.
+func TestSmallKeyTable(t *testing.T) {
+	p256Search.init()
+	if len(p256Search.logByX) != limit {
+		t.Fatalf("%d entries, want %d", len(p256Search.logByX), limit)
+	}
+	var ds []int64
+	for d := int64(1); d <= 600; d++ {
+		ds = append(ds, d)
+	}
+	for b := int64(1); b*256 <= limit; b++ {
+		ds = append(ds, b*256, b*256-1, min(b*256+1, limit))
+	}
+	for range 1000 {
+		r, _ := rand.Int(rand.Reader, big.NewInt(limit))
+		ds = append(ds, r.Int64()+1)
+	}
+	for _, d := range ds {
+		x, _ := p256Search.mul(d)
+		if got := p256Search.logByX[x.Uint64()]; int64(got) != d {
+			t.Fatalf("d=%d: table says %d", d, got)
+		}
+	}
+}
+
 // BenchmarkSmallKeyTable is the one-time table of one curve.
 func BenchmarkSmallKeyTable(b *testing.B) {
 	for _, name := range []string{"P-256", "P-384", "P-521"} {
@@ -191,11 +234,11 @@ func BenchmarkSmallKeyTable(b *testing.B) {
 			for b.Loop() {
 				switch name {
 				case "P-256":
-					(&curveSearch[*nistec.P256Point]{newPoint: nistec.NewP256Point, scalarLen: 32, m: p256Search.m}).init()
+					(&curveSearch[*nistec.P256Point]{newPoint: nistec.NewP256Point, scalarLen: 32, prime: p256Search.prime}).init()
 				case "P-384":
-					(&curveSearch[*nistec.P384Point]{newPoint: nistec.NewP384Point, scalarLen: 48, m: p384Search.m}).init()
+					(&curveSearch[*nistec.P384Point]{newPoint: nistec.NewP384Point, scalarLen: 48, prime: p384Search.prime}).init()
 				case "P-521":
-					(&curveSearch[*nistec.P521Point]{newPoint: nistec.NewP521Point, scalarLen: 66, m: p521Search.m}).init()
+					(&curveSearch[*nistec.P521Point]{newPoint: nistec.NewP521Point, scalarLen: 66, prime: p521Search.prime}).init()
 				}
 			}
 		})
