@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-$GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
+$GO test -p 1 -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
 	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
@@ -23,7 +23,7 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 }
 /^BenchmarkIssue-/              { iss += metric("ns/op"); isscpu += metric("cpu-ns/op"); niss++ }
 /^BenchmarkSignVsCFSSL32\// {
-	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k)
+	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k); sub(/#[0-9]+$/, "", k)
 	vs[k] += metric("requests/s"); vs50[k] += metric("p50-ms"); vs99[k] += metric("p99-ms"); nvs[k]++
 }
 /^BenchmarkServeSign32-/ { ss += metric("cpu-ns/op"); nss++ }

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,8 +38,9 @@ import (
 // of process, every certificate linted and durably recorded), the same
 // with both builtins isolation = "inprocess", cfssl serve without a
 // database, and cfssl serve -db-config on SQLite (CFSSL's certdb schema,
-// applied from its own goose migrations). scripts/bench.sh prints the
-// ratios of requests/s and the p50/p99 latencies.
+// applied from its own goose migrations), in PKID_BENCH_ROUNDS (3)
+// interleaved rounds. scripts/bench.sh prints the ratios of requests/s
+// and the p50/p99 latencies.
 func BenchmarkSignVsCFSSL32(b *testing.B) {
 	const clients = 32
 	dir := b.TempDir()
@@ -74,7 +76,14 @@ func BenchmarkSignVsCFSSL32(b *testing.B) {
 		Transport: &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients},
 	}
 	defer hc.CloseIdleConnections()
-	for _, tg := range targets {
+	// Rounds interleave the targets (-count would run each target's
+	// repetitions back to back, and the load of a shared machine drifts).
+	rounds := 3
+	if r, err := strconv.Atoi(os.Getenv("PKID_BENCH_ROUNDS")); err == nil && r > 0 {
+		rounds = r
+	}
+	for round := range rounds * len(targets) {
+		tg := targets[round%len(targets)]
 		url := tg.url + "/api/v1/cfssl/sign"
 		b.Run(tg.name, func(b *testing.B) {
 			lat := make([]time.Duration, b.N)
