@@ -90,6 +90,7 @@ func BenchmarkSignVsCFSSL32(b *testing.B) {
 			var (
 				next   atomic.Int64
 				failed atomic.Bool
+				locked atomic.Int64 // CFSSL's SQLite answers "database is locked" under load
 				wg     sync.WaitGroup
 			)
 			b.ResetTimer()
@@ -109,6 +110,13 @@ func BenchmarkSignVsCFSSL32(b *testing.B) {
 						data, _ := io.ReadAll(resp.Body)
 						resp.Body.Close()
 						lat[n-1] = time.Since(t0)
+						if strings.HasPrefix(tg.name, "cfssl") && bytes.Contains(data, []byte(`"database is locked"`)) {
+							// A refused request, counted, not a benchmark
+							// failure: it is how cfssl serve behaves here.
+							locked.Add(1)
+							lat[n-1] = -1
+							continue
+						}
 						if resp.StatusCode != http.StatusOK || !bytes.Contains(data, []byte(`"success":true`)) {
 							b.Errorf("%s sign: %d %.300s", tg.name, resp.StatusCode, data)
 							failed.Store(true)
@@ -120,10 +128,17 @@ func BenchmarkSignVsCFSSL32(b *testing.B) {
 			wg.Wait()
 			elapsed := time.Since(start)
 			b.StopTimer()
+			// Throughput and latency of the certificates issued; refusals
+			// are reported beside them.
+			lat = slices.DeleteFunc(lat, func(d time.Duration) bool { return d < 0 })
+			if len(lat) == 0 {
+				b.Fatalf("%s: every request was refused", tg.name)
+			}
 			slices.Sort(lat)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "requests/s")
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(locked.Load())/float64(b.N), "refused/op")
 		})
 	}
 }
