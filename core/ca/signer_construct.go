@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
@@ -73,7 +74,9 @@ func buildTBS(t, parent *x509.Certificate, pub crypto.PublicKey, sigAlg x509.Sig
 	tc.SignatureAlgorithm = x509.PureEd25519
 	pc.PublicKey = capturePub
 	capture := &tbsCapture{}
-	if _, err := x509.CreateCertificate(nil, &tc, &pc, pub, capture); !errors.Is(err, errCaptured) || capture.tbs == nil {
+	// rand only draws a serial when t has none (then the TBS carries a
+	// random serial, signed as it is).
+	if _, err := x509.CreateCertificate(rand.Reader, &tc, &pc, pub, capture); !errors.Is(err, errCaptured) || capture.tbs == nil {
 		if err == nil {
 			err = errors.New("no TBS captured")
 		}
