@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
+# BenchmarkSignVsCFSSL32 runs the real cfssl serve and creates CFSSL's certdb
+# from its migrations in the module cache; go install puts both in place.
+if [ ! -x bin/cfssl ] || [ ! -d "$($GO env GOMODCACHE)/github.com/cloudflare/cfssl@v1.6.5/certdb/sqlite/migrations" ]; then
+	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5
+fi
+export PKID_ORACLE_DIR=${PKID_ORACLE_DIR:-$PWD/bin}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 $GO test -p 1 -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
