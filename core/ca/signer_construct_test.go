@@ -157,3 +157,53 @@ func TestFaultySignerCaught(t *testing.T) {
 		t.Fatalf("the CA key signed %d times for one certificate, want once", good.calls)
 	}
 }
+
+// TestConstructAlgorithms issues end to end under an Ed25519 CA (one
+// construction) and an RSA CA whose profile asks for RSA-PSS (the
+// two-construction path), and checks each certificate's signature.
+func TestConstructAlgorithms(t *testing.T) {
+	for _, tc := range []struct {
+		algo string
+		size int
+		sig  x509.SignatureAlgorithm
+	}{{"ed25519", 0, 0}, {"rsa", 2048, x509.SHA256WithRSAPSS}} {
+		rootReq := &csr.Request{CN: "root " + tc.algo, KeyRequest: &csr.KeyRequest{Algo: tc.algo, Size: tc.size}}
+		key, err := rootReq.KeyRequest.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _, err := InitCA(context.Background(), InitCARequest{Request: rootReq, Signer: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		profiles, err := profile.ParseCFSSL([]byte(`{"signing":{"default":{"usages":["digital signature","server auth"],"expiry":"24h"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		profiles.Default.SignatureAlgorithm = tc.sig
+		iss, err := NewIssuer(IssuerConfig{Certificate: root.Cert, Signer: key, Profiles: profiles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leafReq := &csr.Request{CN: "www.example.com", Hosts: []string{"www.example.com"}}
+		leafKey, _ := leafReq.KeyRequest.Generate()
+		csrPEM, err := csr.Generate(leafReq, leafKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := iss.Sign(context.Background(), SignRequest{CSR: csrPEM})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.algo, err)
+		}
+		want := tc.sig
+		if want == 0 {
+			want = x509.PureEd25519
+		}
+		if c.Cert.SignatureAlgorithm != want {
+			t.Errorf("%s: signature algorithm %s, want %s", tc.algo, c.Cert.SignatureAlgorithm, want)
+		}
+		if err := c.Cert.CheckSignatureFrom(root.Cert); err != nil {
+			t.Errorf("%s: %v", tc.algo, err)
+		}
+	}
+}
