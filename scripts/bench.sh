@@ -11,7 +11,21 @@ if [ ! -x bin/cfssl ] || [ ! -d "$($GO env GOMODCACHE)/github.com/cloudflare/cfs
 fi
 export PKID_ORACLE_DIR=${PKID_ORACLE_DIR:-$PWD/bin}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+ab=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$ab"' EXIT
+# BENCH_BASE (default: where this branch left main, when that is not HEAD)
+# is measured beside the working tree: its pkid serve in
+# BenchmarkSignVsCFSSL32 and its core/ca issuance (with today's
+# BenchmarkIssue) at the end.
+base_rev=${BENCH_BASE:-$(git merge-base HEAD main 2>/dev/null || true)}
+if [ -n "$base_rev" ] && [ "$(git rev-parse "$base_rev")" != "$(git rev-parse HEAD)" ]; then
+	git archive "$base_rev" | tar -x -C "$ab"
+	cp core/ca/bench_test.go "$ab/core/ca/"
+	(cd "$ab" && $GO build -o "$ab/pkid-base" ./cmd/pkid && $GO test -c -o "$ab/before.test" ./core/ca)
+	export PKID_BENCH_BASE_PKID="$ab/pkid-base"
+else
+	base_rev=
+fi
 $GO test -p 1 -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
 	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
@@ -88,6 +102,8 @@ END {
 			printf "POST /sign, 32 clients, same run: pkid serve (default: plugins out of process, linted, recorded in SQLite) / %s = %.2fx certificates/s (%.0f vs %.0f); p50 %.1f vs %.1f ms, p99 %.1f vs %.1f ms%s\n", k, pv/(vs[k]/nvs[k]), pv, vs[k]/nvs[k], vs50["pkid"]/nvs["pkid"], vs50[k]/nvs[k], vs99["pkid"]/nvs["pkid"], vs99[k]/nvs[k], (vsref[k] > 0 ? sprintf("; %s refused %.1f%% of requests (database is locked)", k, 100*vsref[k]/nvs[k]) : "")
 		for (k in nvs)
 			printf "server CPU per issued certificate (daemon and its plugin processes), %s: %.0f us = %.2fx pkid\n", k, vscpu[k]/nvs[k], (vscpu[k]/nvs[k])/(vscpu["pkid"]/nvs["pkid"])
+		if ("pkid-base" in nvs)
+			printf "pkid serve before/after (BENCH_BASE, same run): %.2fx certificates/s, %.2fx server CPU per certificate\n", pv/(vs["pkid-base"]/nvs["pkid-base"]), (vscpu["pkid"]/nvs["pkid"])/(vscpu["pkid-base"]/nvs["pkid-base"])
 		if ("pkid-inprocess" in nvs)
 			printf "price of isolation, end to end: pkid builtins in process / out of process = %.2fx requests/s, out of process / in process = %.2fx server CPU per certificate (goal <= 1.15x)\n", (vs["pkid-inprocess"]/nvs["pkid-inprocess"])/pv, (vscpu["pkid"]/nvs["pkid"])/(vscpu["pkid-inprocess"]/nvs["pkid-inprocess"])
 	}
@@ -125,20 +141,12 @@ END {
 		printf "OCSP bulk pre-signing (RefreshOCSP through the store) / bare ocsp.CreateResponse, 8 workers each: %.2fx (%.0f vs %.0f responses/s)\n", (pre["refresh"]/npre["refresh"])/(pre["bare"]/npre["bare"]), pre["refresh"]/npre["refresh"], pre["bare"]/npre["bare"]
 }' "$out"
 
-# Issuance CPU before/after: BENCH_BASE (default: where this branch left
-# main, when that is not HEAD) against the working tree, interleaved in
-# this session, each with today's BenchmarkIssue (cpu-ns/op), then the top
-# of both CPU profiles.
-base_rev=${BENCH_BASE:-$(git merge-base HEAD main 2>/dev/null || true)}
-if [ -z "$base_rev" ] || [ "$(git rev-parse "$base_rev")" = "$(git rev-parse HEAD)" ]; then
+# Issuance CPU before/after, interleaved in this session, then the top of
+# both CPU profiles.
+if [ -z "$base_rev" ]; then
 	echo "issuance before/after: skipped (set BENCH_BASE=<revision> to compare with an earlier revision)"
 	exit 0
 fi
-ab=$(mktemp -d)
-trap 'rm -f "$out"; rm -rf "$ab"' EXIT
-git archive "$base_rev" | tar -x -C "$ab"
-cp core/ca/bench_test.go "$ab/core/ca/"
-(cd "$ab" && GOWORK="$ab/go.work" $GO test -c -o "$ab/before.test" ./core/ca)
 $GO test -c -o "$ab/after.test" ./core/ca
 for i in 1 2 3; do
 	for v in before after; do

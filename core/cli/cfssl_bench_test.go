@@ -79,6 +79,15 @@ func BenchmarkSignVsCFSSL32(b *testing.B) {
 		{"cfssl", cfURL, cfPID},
 		{"cfssl-sqlite", cfdbURL, cfdbPID},
 	}
+	// PKID_BENCH_BASE_PKID: a pkid binary of an earlier revision (bench.sh
+	// builds BENCH_BASE's), run with the default configuration beside
+	// today's, for before/after figures from the same run.
+	if bin := os.Getenv("PKID_BENCH_BASE_PKID"); bin != "" {
+		baseCfg := nodeConfig(b, sqliteStore(b, ""))
+		initIssuing(b, baseCfg)
+		d := startDaemonBin(b, bin, "warn", "serve", "-config", baseCfg, "-listen", "127.0.0.1:0")
+		targets = append(targets, target{"pkid-base", d.base, d.cmd.Process.Pid})
+	}
 	hc := &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: 2 * clients},
