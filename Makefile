@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pkid/pkid/core/cli.Version=$(VERSION)
 export PKID_STATE_DIR ?= $(CURDIR)/.state
 
-.PHONY: all build run demo test bench proto fmt vet lint clean example-plugin
+.PHONY: all build run demo test bench bench-scale proto fmt vet lint clean example-plugin
 
 all: build
 
@@ -31,6 +31,11 @@ test:
 
 bench:
 	./scripts/bench.sh
+
+# The certstore at 1M (and 10M where the disk allows) certificates; tens of
+# minutes per size (scripts/bench-scale.sh says what it skips and why).
+bench-scale:
+	./scripts/bench-scale.sh
 
 # Regenerates the committed protobuf code.
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	filippo.io/age v1.3.2
+	filippo.io/nistec v0.0.4
 	github.com/agext/levenshtein v1.2.3
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/google/certificate-transparency-go v1.3.2

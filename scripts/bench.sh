@@ -4,9 +4,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
+# BenchmarkSignVsCFSSL32 runs the real cfssl serve and creates CFSSL's certdb
+# from its migrations in the module cache; go install puts both in place.
+if [ ! -x bin/cfssl ] || [ ! -d "$($GO env GOMODCACHE)/github.com/cloudflare/cfssl@v1.6.5/certdb/sqlite/migrations" ]; then
+	GOBIN="$PWD/bin" $GO install github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5 github.com/cloudflare/cfssl/cmd/cfssljson@v1.6.5
+fi
+export PKID_ORACLE_DIR=${PKID_ORACLE_DIR:-$PWD/bin}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-$GO test -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
+ab=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$ab"' EXIT
+# BENCH_BASE (default: where this branch left main, when that is not HEAD)
+# is measured beside the working tree: its pkid serve in
+# BenchmarkSignVsCFSSL32 and its core/ca issuance (with today's
+# BenchmarkIssue) at the end.
+base_rev=${BENCH_BASE:-$(git merge-base HEAD main 2>/dev/null || true)}
+if [ -n "$base_rev" ] && [ "$(git rev-parse "$base_rev")" != "$(git rev-parse HEAD)" ]; then
+	git archive "$base_rev" | tar -x -C "$ab"
+	cp core/ca/bench_test.go "$ab/core/ca/"
+	(cd "$ab" && $GO build -o "$ab/pkid-base" ./cmd/pkid && $GO test -c -o "$ab/before.test" ./core/ca)
+	export PKID_BENCH_BASE_PKID="$ab/pkid-base"
+else
+	base_rev=
+fi
+$GO test -p 1 -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
 	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ ./core/scan/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
 echo
@@ -21,7 +41,12 @@ function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return
 	split($1, p, "/"); c = p[4]; sub(/-[0-9]+$/, "", c); k = p[2] "/" p[3] "/" c
 	pk[k] += metric("ns/op"); npk[k]++
 }
-/^BenchmarkIssue-/              { iss += metric("ns/op"); niss++ }
+/^BenchmarkIssue-/              { iss += metric("ns/op"); isscpu += metric("cpu-ns/op"); niss++ }
+/^BenchmarkSignVsCFSSL32\// {
+	split($1, p, "/"); k = p[2]; sub(/-[0-9]+$/, "", k); sub(/#[0-9]+$/, "", k)
+	vs[k] += metric("requests/s"); vs50[k] += metric("p50-ms"); vs99[k] += metric("p99-ms"); vsref[k] += metric("refused/op"); vscpu[k] += metric("server-cpu-us/op"); nvs[k]++
+}
+/^BenchmarkServeSign32-/ { ss += metric("cpu-ns/op"); nss++ }
 /^BenchmarkCreateCertificate-/  { cc += metric("ns/op"); ncc++ }
 /^BenchmarkPut32\/direct-/      { gd += metric("ns/op"); ngd++ }
 /^BenchmarkPut32\/groupcommit-/ { gg += metric("ns/op"); ngg++ }
@@ -71,6 +96,21 @@ END {
 	}
 	if (niss && ncc)
 		printf "core/ca issuance (P-256; CSR verify, policy, lint) vs bare x509.CreateCertificate: %.2fx time per certificate (%.0f vs %.0f certs/s)\n", (iss/niss)/(cc/ncc), 1e9/(iss/niss), 1e9/(cc/ncc)
+	if (niss)
+		printf "core/ca issuance CPU per certificate (BenchmarkIssue, P-256, default lint, no store): %.0f us\n", isscpu/niss/1000
+	if (nss)
+		printf "pkid POST /sign in one process (BenchmarkServeSign32: HTTP, lint, sign, SQLite record, clients included): %.0f us CPU per request\n", ss/nss/1000
+	if ("pkid" in nvs) {
+		pv = vs["pkid"]/nvs["pkid"]
+		for (k in nvs) if (k != "pkid")
+			printf "POST /sign, 32 clients, same run: pkid serve (default: plugins out of process, linted, recorded in SQLite) / %s = %.2fx certificates/s (%.0f vs %.0f); p50 %.1f vs %.1f ms, p99 %.1f vs %.1f ms%s\n", k, pv/(vs[k]/nvs[k]), pv, vs[k]/nvs[k], vs50["pkid"]/nvs["pkid"], vs50[k]/nvs[k], vs99["pkid"]/nvs["pkid"], vs99[k]/nvs[k], (vsref[k] > 0 ? sprintf("; %s refused %.1f%% of requests (database is locked)", k, 100*vsref[k]/nvs[k]) : "")
+		for (k in nvs)
+			printf "server CPU per issued certificate (daemon and its plugin processes), %s: %.0f us = %.2fx pkid\n", k, vscpu[k]/nvs[k], (vscpu[k]/nvs[k])/(vscpu["pkid"]/nvs["pkid"])
+		if ("pkid-base" in nvs)
+			printf "pkid serve before/after (BENCH_BASE, same run): %.2fx certificates/s, %.2fx server CPU per certificate\n", pv/(vs["pkid-base"]/nvs["pkid-base"]), (vscpu["pkid"]/nvs["pkid"])/(vscpu["pkid-base"]/nvs["pkid-base"])
+		if ("pkid-inprocess" in nvs)
+			printf "price of isolation, end to end: pkid builtins in process / out of process = %.2fx requests/s, out of process / in process = %.2fx server CPU per certificate (goal <= 1.15x)\n", (vs["pkid-inprocess"]/nvs["pkid-inprocess"])/pv, (vscpu["pkid"]/nvs["pkid"])/(vscpu["pkid-inprocess"]/nvs["pkid-inprocess"])
+	}
 	if (ngd && ngg)
 		printf "store-sqlite, 32 concurrent writers: group commit / one transaction per Put = %.1fx throughput (%.0f vs %.0f records/s)\n", (gd/ngd)/(gg/ngg), 1e9/(gg/ngg), 1e9/(gd/ngd)
 	for (sp in nput) if (sp in nbatch)
@@ -110,3 +150,26 @@ END {
 	if (("refresh" in npre) && ("bare" in npre))
 		printf "OCSP bulk pre-signing (RefreshOCSP through the store) / bare ocsp.CreateResponse, 8 workers each: %.2fx (%.0f vs %.0f responses/s)\n", (pre["refresh"]/npre["refresh"])/(pre["bare"]/npre["bare"]), pre["refresh"]/npre["refresh"], pre["bare"]/npre["bare"]
 }' "$out"
+
+# Issuance CPU before/after, interleaved in this session, then the top of
+# both CPU profiles.
+if [ -z "$base_rev" ]; then
+	echo "issuance before/after: skipped (set BENCH_BASE=<revision> to compare with an earlier revision)"
+	exit 0
+fi
+$GO test -c -o "$ab/after.test" ./core/ca
+for i in 1 2 3; do
+	for v in before after; do
+		(cd core/ca && "$ab/$v.test" -test.run '^$' -test.bench '^BenchmarkIssue$' -test.benchtime ${ISSUE_N:-500}x -test.cpuprofile "$ab/$v-$i.prof") |
+			awk -v v=$v '/^BenchmarkIssue/ { print v, $0 }'
+	done
+done | tee "$ab/runs"
+awk '
+function metric(name,   i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
+{ cpu[$1] += metric("cpu-ns/op"); n[$1]++ }
+END { if (n["before"] && n["after"]) printf "core/ca issuance CPU per certificate, '"$(git rev-parse --short "$base_rev")"' -> working tree (interleaved, same session): %.0f -> %.0f us = %.2fx\n", cpu["before"]/n["before"]/1000, cpu["after"]/n["after"]/1000, (cpu["after"]/n["after"])/(cpu["before"]/n["before"]) }' "$ab/runs"
+for v in before after; do
+	echo "== $v: CPU profile top (cumulative, within Issuer.Sign: one-time setup left out)"
+	$GO tool pprof -top -cum -nodecount=300 -focus 'ca\.\(\*Issuer\)\.Sign$' "$ab/$v.test" "$ab"/$v-*.prof 2>/dev/null |
+		grep -E 'pkid/core/ca|crypto/x509\.|ecdsa\.(Verify|Sign)|zlint/v3\.|nistec\.\(\*P256Point\)\.BytesX|sqlite' | grep -v '(inline)' | head -14
+done

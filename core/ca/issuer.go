@@ -266,20 +266,12 @@ func (i *Issuer) issue(ctx context.Context, t *x509.Certificate, pub crypto.Publ
 		}
 		warnings = append(warnings, ct.warnings...)
 	}
-	if l := i.linters[p.Name]; l != nil {
-		ws, size, err := preIssuanceLint(l, t, i.cfg.Certificate, pub, i.cfg.Signer.Public())
-		if err != nil {
-			return nil, err
-		}
-		if err := i.checkSize(size, "about "); err != nil {
-			return nil, err
-		}
-		warnings = append(warnings, ws...)
-	}
-	der, err := x509.CreateCertificate(i.cfg.Rand, t, i.cfg.Certificate, pub, signerFor(ctx, i.cfg.Signer))
+	c, err := i.construct(ctx, t, pub, i.linters[p.Name])
 	if err != nil {
-		return nil, fmt.Errorf("ca: signing: %w", err)
+		return nil, err
 	}
+	warnings = append(warnings, c.warnings...)
+	der := c.der
 	if err := i.checkSize(len(der), ""); err != nil {
 		return nil, err
 	}

@@ -68,22 +68,14 @@ func (i *Issuer) precertificate(ctx context.Context, t *x509.Certificate, pub cr
 	pre := *t
 	pre.ExtraExtensions = append(slices.Clip(t.ExtraExtensions), pkix.Extension{Id: OIDCTPoison, Critical: true, Value: asn1.NullBytes})
 	out := &ctIssuance{}
-	if l := i.linters[p.Name]; l != nil {
-		ws, size, err := preIssuanceLint(l, &pre, i.cfg.Certificate, pub, i.cfg.Signer.Public())
-		if err != nil {
-			return nil, fmt.Errorf("precertificate: %w", err)
-		}
-		if err := i.checkSize(size, "about "); err != nil {
-			return nil, err
-		}
-		for _, w := range ws {
-			out.warnings = append(out.warnings, "precertificate: "+w)
-		}
-	}
-	der, err := x509.CreateCertificate(i.cfg.Rand, &pre, i.cfg.Certificate, pub, signerFor(ctx, i.cfg.Signer))
+	c, err := i.construct(ctx, &pre, pub, i.linters[p.Name])
 	if err != nil {
-		return nil, fmt.Errorf("ca: signing the precertificate: %w", err)
+		return nil, fmt.Errorf("precertificate: %w", err)
 	}
+	for _, w := range c.warnings {
+		out.warnings = append(out.warnings, "precertificate: "+w)
+	}
+	der := c.der
 	chain := [][]byte{der, i.cfg.Certificate.Raw}
 	for _, c := range i.cfg.Chain {
 		chain = append(chain, c.Raw)

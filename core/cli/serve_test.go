@@ -101,7 +101,14 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 // startDaemonLog is startDaemon logging at level (d.logText reads it).
 func startDaemonLog(t testing.TB, level string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(pkidBinary(t), args...)
+	return startDaemonBin(t, pkidBinary(t), level, args...)
+}
+
+// startDaemonBin is startDaemonLog with another pkid binary (benchmarks
+// compare revisions).
+func startDaemonBin(t testing.TB, bin, level string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PKID_LOG_LEVEL="+level)
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	zx509 "github.com/zmap/zcrypto/x509"
-	zlint "github.com/zmap/zlint/v3"
 	zl "github.com/zmap/zlint/v3/lint"
 
 	"github.com/pkid/pkid/core/ca/profile"
@@ -21,6 +20,14 @@ type Linter struct {
 	registry zl.Registry
 	level    zl.LintStatus
 	disabled bool
+	// lints and config are the registry's, taken once: zlint's
+	// LintCertificateEx sorts every lint name (Registry.Names) on each
+	// call just to size a map.
+	lints  []*zl.CertificateLint
+	config zl.Configuration
+	// smallKey is smallKeyLint's registration when the selection holds
+	// it: Lint runs its search itself (smallkey.go), not zlint's.
+	smallKey *zl.CertificateLint
 }
 
 // registryCache holds one filtered registry per distinct lint selection:
@@ -63,7 +70,15 @@ func New(cfg profile.Lint) (*Linter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Linter{registry: reg, level: level, disabled: cfg.Disabled}, nil
+	l := &Linter{registry: reg, level: level, disabled: cfg.Disabled, config: reg.GetConfiguration()}
+	for _, cl := range reg.CertificateLints().Lints() {
+		if cl.Name == smallKeyLint {
+			l.smallKey = cl
+			continue
+		}
+		l.lints = append(l.lints, cl)
+	}
+	return l, nil
 }
 
 // SignatureLints are the zlint lints that verify the certificate's
@@ -148,22 +163,55 @@ func (l *Linter) Lint(certDER []byte) (*Report, error) {
 	if !c.SelfSigned && bytes.Equal(c.RawSubject, c.RawIssuer) && signedBySelfThrowaway(certDER) {
 		c.SelfSigned = true
 	}
-	rs := zlint.LintCertificateEx(c, l.registry)
-	for name, res := range rs.Results {
+	l.run(c, r)
+	return r, nil
+}
+
+// LintUnsigned lints certDER, a certificate whose signature is a
+// placeholder (core/ca lints the exact to-be-signed bytes before the CA
+// key signs them), as Lint does; selfSigned says whether the real
+// certificate will be self-signed, which zcrypto cannot tell without a
+// signature. Errors as Lint's.
+func (l *Linter) LintUnsigned(certDER []byte, selfSigned bool) (*Report, error) {
+	r := &Report{Level: l.level.String()}
+	if l.disabled {
+		return r, nil
+	}
+	c, err := zx509.ParseCertificate(certDER)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate for lint: %w", err)
+	}
+	c.SelfSigned = selfSigned
+	l.run(c, r)
+	return r, nil
+}
+
+// run executes the selected lints on c into r, as zlint's
+// LintCertificateEx does (same lints, same configuration, same framework
+// filters in CertificateLint.Execute).
+func (l *Linter) run(c *zx509.Certificate, r *Report) {
+	add := func(cl *zl.CertificateLint, res *zl.LintResult) {
 		if res == nil || res.Status < zl.Notice {
-			continue
+			return
 		}
 		r.Findings = append(r.Findings, Finding{
-			Name:    name,
-			Source:  string(res.LintMetadata.Source),
+			Name:    cl.Name,
+			Source:  string(cl.Source),
 			Status:  res.Status.String(),
 			Details: res.Details,
 		})
 	}
+	for _, cl := range l.lints {
+		add(cl, cl.Execute(c, l.config))
+	}
+	if l.smallKey != nil {
+		// Community source: no framework filter applies; effective for
+		// every certificate (zlint's EffectiveDate is zero).
+		add(l.smallKey, smallKeyResult(c))
+	}
 	sort.Slice(r.Findings, func(i, j int) bool {
 		return r.Findings[i].Name < r.Findings[j].Name
 	})
-	return r, nil
 }
 
 // parseLevel maps a profile level to a zlint status. It returns an error

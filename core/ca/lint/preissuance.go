@@ -66,6 +66,13 @@ func PreIssuance(template, parent *x509.Certificate, pub, issuerPub crypto.Publi
 	return der, nil
 }
 
+// IsSelfSigned reports whether the certificate CreateCertificate(template,
+// parent, pub, key of issuerPub) makes is self-signed: same subject as
+// issuer and signed by the subject key (LintUnsigned's selfSigned).
+func IsSelfSigned(template, parent *x509.Certificate, pub, issuerPub crypto.PublicKey) bool {
+	return selfSigned(template, parent, pub, issuerPub)
+}
+
 // selfSigned reports whether the real certificate will be self-signed:
 // same subject as issuer and signed by the subject key.
 func selfSigned(template, parent *x509.Certificate, pub, issuerPub crypto.PublicKey) bool {
