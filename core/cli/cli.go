@@ -80,6 +80,9 @@ func run(args []string, e *env) int {
 			"scan":              factory(e, scanCmd),
 			"mkbundle":          factory(e, mkbundleCmd),
 			"bundle":            factory(e, bundleCmd),
+			"multirootca":       factory(e, multirootcaCmd),
+			"config":            func() (hcli.Command, error) { return &groupCmd{synopsis: "Translate CFSSL configuration"}, nil },
+			"config import":     factory(e, configImportCmd),
 		},
 	}
 	code, err := c.Run()

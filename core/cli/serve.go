@@ -37,6 +37,9 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
   start; later starts reuse them.
 `,
 		run: func(args []string) error {
+			if isCFSSLServe(args) {
+				return runCFSSLServe(e, args) // servecompat.go
+			}
 			fs := newFlags("serve")
 			cf.register(fs)
 			dev := fs.Bool("dev", false, "development mode: no files needed")
