@@ -213,8 +213,16 @@ func (m *multiroot) fail(w http.ResponseWriter, status int, msg, detail string) 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"success": false, "result": nil,
-		"errors": []map[string]any{{"code": status, "message": msg}}, "messages": []any{}})
+	type apiError struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	json.NewEncoder(w).Encode(struct {
+		Success  bool       `json:"success"`
+		Result   any        `json:"result"`
+		Errors   []apiError `json:"errors"`
+		Messages []apiError `json:"messages"`
+	}{Errors: []apiError{{status, msg}}, Messages: []apiError{}})
 }
 
 func (m *multiroot) read(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
