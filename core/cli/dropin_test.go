@@ -2,6 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"reflect"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -35,6 +42,9 @@ func TestDropIn(t *testing.T) {
 			"freeport":   cmdFreeport,
 			"waitlisten": cmdWaitListen,
 			"jsonfield":  cmdJSONField,
+			"authreq":    cmdAuthReq,
+			"sidebyside": cmdSideBySide,
+			"expandenv":  cmdExpandEnv,
 		},
 	})
 }
@@ -81,4 +91,92 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: no string %q in %s", args[0], args[1], strings.TrimSpace(ts.ReadFile(args[0])))
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(v), 0o644))
+}
+
+// authreq KEYHEX INNERFILE OUT: writes CFSSL's authenticated request
+// wrapping INNERFILE's bytes, with its HMAC-SHA256 token under KEYHEX, to
+// OUT ("-" for KEYHEX: a token of zeros).
+func cmdAuthReq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: authreq KEYHEX INNERFILE OUT")
+	}
+	inner := []byte(ts.ReadFile(args[1]))
+	token := make([]byte, sha256.Size)
+	if args[0] != "-" {
+		key, err := hex.DecodeString(args[0])
+		ts.Check(err)
+		m := hmac.New(sha256.New, key)
+		m.Write(inner)
+		token = m.Sum(nil)
+	}
+	b, err := json.Marshal(map[string]string{"token": base64.StdEncoding.EncodeToString(token), "request": base64.StdEncoding.EncodeToString(inner)})
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), b, 0o644))
+}
+
+type reply struct {
+	status  int
+	success bool
+	msgs    []string
+	keys    []string // of result
+	body    string
+}
+
+func doRequest(ts *testscript.TestScript, method, url string, body []byte) reply {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	ts.Check(err)
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	ts.Check(err)
+	var env struct {
+		Success bool            `json:"success"`
+		Result  json.RawMessage `json:"result"`
+		Errors  []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		ts.Fatalf("%s %s: not an envelope: %v: %s", method, url, err, data)
+	}
+	r := reply{status: resp.StatusCode, success: env.Success, body: strings.TrimSpace(string(data))}
+	for _, e := range env.Errors {
+		r.msgs = append(r.msgs, e.Message)
+	}
+	var res map[string]any
+	if json.Unmarshal(env.Result, &res) == nil {
+		r.keys = sortedKeys(res)
+	}
+	return r
+}
+
+// sidebyside METHOD PATH BODYFILE|-: sends the same request to pkid
+// ($PKID_ADDR) and to the real multirootca ($CFSSL_ADDR) and fails unless
+// both answer with the same status, success, error messages and result
+// keys (the error code differs by design: pkid's is the HTTP status,
+// CFSSL's is 1). Prints "STATUS" and pkid's body.
+func cmdSideBySide(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: sidebyside METHOD PATH BODYFILE|-")
+	}
+	var body []byte
+	if args[2] != "-" {
+		body = []byte(ts.ReadFile(args[2]))
+	}
+	p := doRequest(ts, args[0], "http://"+ts.Getenv("PKID_ADDR")+args[1], body)
+	c := doRequest(ts, args[0], "http://"+ts.Getenv("CFSSL_ADDR")+args[1], body)
+	if p.status != c.status || p.success != c.success || !reflect.DeepEqual(p.msgs, c.msgs) || !reflect.DeepEqual(p.keys, c.keys) {
+		ts.Fatalf("replies differ:\npkid:  %d %s\ncfssl: %d %s", p.status, p.body, c.status, c.body)
+	}
+	fmt.Fprintf(ts.Stdout(), "%d\n%s\n", p.status, p.body)
+}
+
+// expandenv FILE...: replaces $VAR and ${VAR} in each FILE with the
+// script's environment.
+func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(os.Expand(ts.ReadFile(f), ts.Getenv)), 0o644))
+	}
 }
