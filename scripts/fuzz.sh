@@ -35,6 +35,8 @@ targets=(
 	"./core/ct FuzzParseLogList"
 	"./plugins/store-cfssl FuzzParseDBConfig"
 	"./plugins/store-cfssl FuzzMetadata"
+	"./core/cli FuzzParseRoots"
+	"./core/cli FuzzTranslateSigning"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
