@@ -26,12 +26,14 @@ import (
 // run it from an ephemeral directory, `pkid config import` prints it.
 type compatPlan struct {
 	KeyDir, PassphraseFile string // the file keystore holding the imported keys
-	Listen                 string
-	CAs                    []*compatCA
-	Disable                []string
-	ClientCN               string   // -mutual-tls-cn: the CN pattern every endpoint requires
-	Roots, Intermediates   []string // -ca-bundle, -int-bundle: the bundler's trust
-	DBConfig               string   // -db-config: CFSSL's certdb, shared by every CA
+	// KDFWorkFactor, when set, is the file keystore's scrypt work factor.
+	KDFWorkFactor        int
+	Listen               string
+	CAs                  []*compatCA
+	Disable              []string
+	ClientCN             string   // -mutual-tls-cn: the CN pattern every endpoint requires
+	Roots, Intermediates []string // -ca-bundle, -int-bundle: the bundler's trust
+	DBConfig             string   // -db-config: CFSSL's certdb, shared by every CA
 }
 
 // compatCA is one CA of a plan. Key is the private key file to import
@@ -256,6 +258,9 @@ func (p *compatPlan) render(baseDir string) ([]byte, []string, error) {
 	ks := root.AppendNewBlock("keystore", []string{"file", "cfssl"}).Body()
 	ks.SetAttributeValue("dir", cty.StringVal(p.KeyDir))
 	ks.SetAttributeValue("passphrase_file", cty.StringVal(p.PassphraseFile))
+	if p.KDFWorkFactor != 0 {
+		ks.SetAttributeValue("kdf_work_factor", cty.NumberIntVal(int64(p.KDFWorkFactor)))
+	}
 	dbs := map[string]string{} // db-config path -> certstore name
 	dbName := func(dbc string) string {
 		if dbc == "" {

@@ -11,12 +11,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
 	coredaemon "github.com/pkid/pkid/core/daemon"
+	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -102,6 +104,25 @@ func (r *compatRun) Close() {
 // started: a directory left behind by a killed process holds only keys
 // encrypted under a passphrase that no longer exists.
 func startPlan(e *env, plan *compatPlan, readKey func(string) ([]byte, error)) (_ *compatRun, err error) {
+	// Every key is read and checked before anything starts: a bad key
+	// file is a one-line error without a keystore process.
+	type keyToImport struct {
+		id  string
+		pem []byte
+	}
+	var keys []keyToImport
+	for _, c := range plan.CAs {
+		for _, k := range []struct{ id, path, what string }{{c.KeyID, c.Key, "CA key"}, {c.ResponderKeyID, c.ResponderKey, "responder key"}} {
+			if k.id == "" {
+				continue
+			}
+			pemKey, err := readKey(k.path)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", k.what, k.path, err)
+			}
+			keys = append(keys, keyToImport{k.id, pemKey})
+		}
+	}
 	dir, err := ephemeralDir("pkid-cfssl-")
 	if err != nil {
 		return nil, fmt.Errorf("ephemeral keystore: %w", err)
@@ -117,6 +138,9 @@ func startPlan(e *env, plan *compatPlan, readKey func(string) ([]byte, error)) (
 		return nil, err
 	}
 	plan.KeyDir, plan.PassphraseFile = filepath.Join(dir, "keys"), filepath.Join(dir, "passphrase")
+	// scrypt hardens guessable passphrases; this one is 256 random bits,
+	// so the cheapest work factor loses nothing and starts in milliseconds.
+	plan.KDFWorkFactor = 10
 	if err := os.Mkdir(plan.KeyDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -148,18 +172,9 @@ func startPlan(e *env, plan *compatPlan, readKey func(string) ([]byte, error)) (
 	if !ok {
 		return nil, errors.New("the file keystore cannot import keys")
 	}
-	for _, c := range plan.CAs {
-		for _, k := range []struct{ id, path, what string }{{c.KeyID, c.Key, "CA key"}, {c.ResponderKeyID, c.ResponderKey, "responder key"}} {
-			if k.id == "" {
-				continue
-			}
-			pemKey, err := readKey(k.path)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", k.what, k.path, err)
-			}
-			if _, err := imp.ImportKey(context.Background(), sdk.ImportKeyRequest{ID: k.id, PEM: pemKey}); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", k.what, k.path, err)
-			}
+	for _, k := range keys {
+		if _, err := imp.ImportKey(context.Background(), sdk.ImportKeyRequest{ID: k.id, PEM: k.pem}); err != nil {
+			return nil, fmt.Errorf("importing key %s: %w", k.id, err)
 		}
 	}
 	if err := os.Remove(plan.PassphraseFile); err != nil {
@@ -257,6 +272,9 @@ func runCFSSLServe(e *env, args []string) error {
 	var disable []string
 	for _, d := range strings.Split(get("disable"), ",") {
 		if d = strings.TrimSpace(d); d != "" {
+			if !slices.Contains(server.Endpoints, d) {
+				return usagef("-disable: unknown endpoint %q (known: %s)", d, strings.Join(server.Endpoints, " "))
+			}
 			disable = append(disable, d)
 		}
 	}
