@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/plugins/store-cfssl/cfssldbtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -29,11 +30,13 @@ import (
 func TestDropIn(t *testing.T) {
 	oracleDir := filepath.Dir(oracle(t, "cfssl"))
 	oracle(t, "multirootca")
+	certdb := cfssldbtest.NewSQLite(t) // an empty CFSSL certdb the scenarios copy
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "dropin"),
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ORACLE", oracleDir)
+			e.Setenv("CFSSL_CERTDB", certdb)
 			e.Setenv("PKID_CONFIG", "")
 			return nil
 		},
@@ -45,6 +48,9 @@ func TestDropIn(t *testing.T) {
 			"authreq":    cmdAuthReq,
 			"sidebyside": cmdSideBySide,
 			"expandenv":  cmdExpandEnv,
+			"certenv":    cmdCertenv,
+			"apiresult":  cmdAPIResult,
+			"apicall":    cmdAPICall,
 		},
 	})
 }
@@ -178,5 +184,36 @@ func cmdSideBySide(ts *testscript.TestScript, neg bool, args []string) {
 func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
 	for _, f := range args {
 		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(os.Expand(ts.ReadFile(f), ts.Getenv)), 0o644))
+	}
+}
+
+// apiresult METHOD URL OUT: calls a CFSSL API endpoint and writes its
+// string result, base64-decoded, to OUT (the DER of a CRL).
+func cmdAPIResult(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: apiresult METHOD URL OUT")
+	}
+	r := doRequest(ts, args[0], args[1], nil)
+	var env struct {
+		Result string `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &env); err != nil || !r.success {
+		ts.Fatalf("%s %s: %d %s", args[0], args[1], r.status, r.body)
+	}
+	der, err := base64.StdEncoding.DecodeString(env.Result)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), der, 0o644))
+}
+
+// apicall METHOD URL BODYFILE: calls an endpoint with BODYFILE's content
+// and prints the status and the reply.
+func cmdAPICall(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: apicall METHOD URL BODYFILE")
+	}
+	r := doRequest(ts, args[0], args[1], []byte(ts.ReadFile(args[2])))
+	fmt.Fprintf(ts.Stdout(), "%d\n%s\n", r.status, r.body)
+	if (r.status == http.StatusOK) == neg {
+		ts.Fatalf("status %d", r.status)
 	}
 }

@@ -15,8 +15,11 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
 	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
@@ -160,8 +163,7 @@ func startPlan(e *env, plan *compatPlan, readKey func(string) ([]byte, error)) (
 	if err := os.WriteFile(cfgPath, text, 0o600); err != nil {
 		return nil, err
 	}
-	cf := configFlag{paths: stringList{cfgPath}}
-	if r.s, err = cf.load(e, false); err != nil {
+	if r.s, err = loadGenerated(e, cfgPath); err != nil {
 		return nil, err
 	}
 	ks, ok := r.s.KeyStores["cfssl"]
@@ -344,4 +346,30 @@ func parsePort(s string) (string, error) {
 		return "", fmt.Errorf("%q is not a port number", s)
 	}
 	return s, nil
+}
+
+// loadGenerated is configFlag.load for a generated configuration: the
+// file keystore's warning about the low work factor startPlan chose on
+// purpose is not the operator's to act on, so it is dropped.
+func loadGenerated(e *env, path string) (*session, error) {
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		return nil, printDiags(e, cfg, diags)
+	}
+	host := newHost()
+	loaded, ldiags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
+	for _, d := range ldiags {
+		if d.Severity == hcl.DiagWarning && strings.Contains(d.Detail, "kdf_work_factor") {
+			continue
+		}
+		diags = append(diags, d)
+	}
+	if diags.HasErrors() {
+		host.Close()
+		return nil, printDiags(e, cfg, diags)
+	}
+	if len(diags) > 0 {
+		_ = printDiags(e, cfg, diags)
+	}
+	return &session{Loaded: loaded, host: host}, nil
 }
