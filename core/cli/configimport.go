@@ -122,7 +122,7 @@ type cfsslSigningConfig struct {
 // keyPrefix is put before the auth key names: CAs of a roots file each
 // have their own configuration, whose key names may collide.
 func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *hclwrite.Body, keysDone map[string]bool) ([]string, error) {
-	parsed, err := profile.ParseCFSSL(data)
+	parsed, err := profile.ParseCFSSL(withoutKeySources(data))
 	if err != nil {
 		return nil, err
 	}
@@ -531,4 +531,44 @@ func absFrom(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// withoutKeySources returns data with auth key values given as env:VAR or
+// file:PATH replaced by a placeholder key, so that a configuration is
+// checked without its secrets (the translation keeps the references).
+// Anything it cannot rewrite is returned as it is.
+func withoutKeySources(data []byte) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &top) != nil {
+		return data
+	}
+	changed := false
+	for k, v := range top {
+		if !strings.EqualFold(k, "auth_keys") {
+			continue
+		}
+		var keys map[string]map[string]any
+		if json.Unmarshal(v, &keys) != nil {
+			return data
+		}
+		for _, ak := range keys {
+			for field, val := range ak {
+				if s, ok := val.(string); ok && strings.EqualFold(field, "key") && (strings.HasPrefix(s, "env:") || strings.HasPrefix(s, "file:")) {
+					ak[field] = "00000000000000000000000000000000"
+					changed = true
+				}
+			}
+		}
+		if top[k], _ = json.Marshal(keys); top[k] == nil {
+			return data
+		}
+	}
+	if !changed {
+		return data
+	}
+	out, err := json.Marshal(top)
+	if err != nil {
+		return data
+	}
+	return out
 }

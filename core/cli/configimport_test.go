@@ -107,8 +107,11 @@ func TestRenderLoads(t *testing.T) {
 	plan := &compatPlan{KeyDir: filepath.Join(dir, "keys"), PassphraseFile: filepath.Join(dir, "pass"), Listen: "127.0.0.1:0",
 		Disable: []string{"scan"}, ClientCN: "^client$",
 		CAs: []*compatCA{{Label: "a", KeyID: "ca", Certificate: "ca.pem", SigningConfig: cfgJSON}, {Label: "b", KeyID: "cb", Certificate: "/abs/cb.pem"}}}
+	text, _, err := plan.render(dir) // without the secret: it stays a reference
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("PKID_TEST_KEY", "00112233445566778899aabbccddeeff")
-	text, _, err := plan.render(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
