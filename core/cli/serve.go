@@ -31,6 +31,10 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
   response is sent. SIGTERM or SIGINT stops accepting requests and lets
   in-flight ones finish.
 
+  CFSSL's command line also works: any of cfssl serve's own flags (-ca,
+  -ca-key, -address, -port, -db-config, ...) or -config naming a CFSSL JSON
+  file runs it as cfssl serve would (docs/cfssl-dropin.md).
+
   -dev needs no files: it creates DIR (default $PKID_STATE_DIR or
   ./pkid-dev) with a passphrase, a configuration (file keystore and SQLite
   store, both as plugin processes), and a root and an issuing CA on first
