@@ -39,9 +39,9 @@ func runAs(argv0 string, args []string, e *env) int {
 		return run(args, e)
 	}
 	if cmd != "" {
-		// CFSSL's single-purpose binaries take flags only; -version is
-		// theirs (cfssljson, mkbundle) as `version` is cfssl's.
-		if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") && name != "multirootca" {
+		// Of CFSSL's single-purpose binaries only cfssljson has -version
+		// (the others refuse it as an unknown flag, as pkid's commands do).
+		if name == "cfssljson" && len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
 			return cfsslVersion(e)
 		}
 		return run(append([]string{cmd}, args...), e)
