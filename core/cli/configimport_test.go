@@ -106,7 +106,8 @@ func TestRenderLoads(t *testing.T) {
 	 "auth_keys":{"k":{"type":"standard","key":"0123456789abcdef0123456789abcdef"},"e":{"type":"standard","key":"env:PKID_TEST_KEY"}}}`)
 	plan := &compatPlan{KeyDir: filepath.Join(dir, "keys"), PassphraseFile: filepath.Join(dir, "pass"), Listen: "127.0.0.1:0",
 		Disable: []string{"scan"}, ClientCN: "^client$",
-		CAs: []*compatCA{{Label: "a", KeyID: "ca", Certificate: "ca.pem", SigningConfig: cfgJSON}, {Label: "b", KeyID: "cb", Certificate: "/abs/cb.pem"}}}
+		DBConfig: "shared.json",
+		CAs:      []*compatCA{{Label: "a", KeyID: "ca", Certificate: "ca.pem", SigningConfig: cfgJSON}, {Label: "b", KeyID: "cb", Certificate: "/abs/cb.pem", DBConfig: "own.json"}}}
 	text, _, err := plan.render(dir) // without the secret: it stays a reference
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +124,10 @@ func TestRenderLoads(t *testing.T) {
 	}
 	if len(cfg.CAs) != 2 || cfg.CAs[0].Certificate != filepath.Join(dir, "ca.pem") || cfg.CAs[1].Certificate != "/abs/cb.pem" {
 		t.Fatalf("CAs %+v", cfg.CAs)
+	}
+	// Per-root db configs: one certstore each, shared when the file is.
+	if len(cfg.CertStores) != 2 || cfg.CAs[0].CertStore == "" || cfg.CAs[1].CertStore == "" || cfg.CAs[0].CertStore == cfg.CAs[1].CertStore {
+		t.Errorf("certstores %d, CAs use %q and %q", len(cfg.CertStores), cfg.CAs[0].CertStore, cfg.CAs[1].CertStore)
 	}
 	if _, ok := cfg.Pkid.AuthKeys["a.k"]; !ok {
 		t.Errorf("auth keys %v (want a.k, a.e: prefixed by label in a multi-CA plan)", cfg.Pkid.AuthKeys)

@@ -203,3 +203,16 @@ func TestCertaddEnablementAndAuth(t *testing.T) {
 	}
 	wantOK(t, e.post(t, "certadd", wrap(key)))
 }
+
+// A client_cert_policy entry for certadd is accepted and guards it: a
+// caller without a verified client certificate is refused.
+func TestCertaddClientCertPolicy(t *testing.T) {
+	e, elsewhere := certaddEnv(t, plainConfig, func(o *Options) {
+		o.ClientCertPolicy = map[string][]string{"certadd": {"^importer$"}}
+	})
+	c := issueElsewhere(t, elsewhere, "policy.example")
+	r := e.post(t, "certadd", certaddRequest(c))
+	if r.Success || r.Status/100 != 4 {
+		t.Fatalf("certadd without a client certificate: %d %s", r.Status, r.Raw)
+	}
+}
