@@ -51,6 +51,7 @@ func TestDropIn(t *testing.T) {
 			"certenv":    cmdCertenv,
 			"apiresult":  cmdAPIResult,
 			"apicall":    cmdAPICall,
+			"httpget":    cmdHTTPGet,
 		},
 	})
 }
@@ -215,5 +216,22 @@ func cmdAPICall(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d\n%s\n", r.status, r.body)
 	if (r.status == http.StatusOK) == neg {
 		ts.Fatalf("status %d", r.status)
+	}
+}
+
+// httpget URL: prints the body of a GET; fails unless the status is 200.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: httpget URL")
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(args[0])
+	ts.Check(err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%s", data)
+	if (resp.StatusCode == http.StatusOK) == neg {
+		ts.Fatalf("GET %s: %d", args[0], resp.StatusCode)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +51,7 @@ Usage: pkid multirootca -roots FILE [-l LABEL] [-a ADDR] [-tls-cert F -tls-key F
 			tlsCert := fs.String("tls-cert", "", "server certificate")
 			tlsKey := fs.String("tls-key", "", "server private key")
 			loglevel := fs.Int("loglevel", 1, "log level (0 debug … 5 fatal)")
+			metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `ADDR` (its own listener; default off)")
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
 			}
@@ -114,6 +117,18 @@ Usage: pkid multirootca -roots FILE [-l LABEL] [-a ADDR] [-tls-cert F -tls-key F
 				}
 				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 			}
+			if *metricsAddr != "" {
+				mln, err := net.Listen("tcp", *metricsAddr)
+				if err != nil {
+					ln.Close()
+					return fmt.Errorf("multirootca: metrics: %w", err)
+				}
+				mmux := http.NewServeMux()
+				mmux.HandleFunc("/metrics", h.metrics.serve)
+				ms := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+				defer ms.Close()
+				go ms.Serve(mln)
+			}
 			mux := http.NewServeMux()
 			mux.HandleFunc("/api/v1/cfssl/authsign", h.authsign)
 			mux.HandleFunc("/api/v1/cfssl/info", h.info)
@@ -155,6 +170,7 @@ func readBounded(path string, limit int64) ([]byte, error) {
 // its order and with its status codes, then hands the request to the
 // daemon's own handler.
 type multiroot struct {
+	metrics      multirootMetrics
 	defaultLabel string
 	labels       map[string]*multirootCA
 	inner        http.Handler
@@ -208,6 +224,12 @@ type SignRequest struct {
 // fail writes multirootca's error reply; pkid's code is the HTTP status
 // (CFSSL sends 1), docs/cfssl-dropin.md.
 func (m *multiroot) fail(w http.ResponseWriter, status int, msg, detail string) {
+	m.metrics.add(&m.metrics.badInputs, "sign")
+	m.writeError(w, status, msg, detail)
+}
+
+// writeError is fail without counting (info's refusals, as multirootca).
+func (m *multiroot) writeError(w http.ResponseWriter, status int, msg, detail string) {
 	if m.log != nil {
 		m.log.Warn("request refused", "status", status, "message", msg, "detail", detail)
 	}
@@ -271,6 +293,7 @@ func (m *multiroot) authsign(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, http.StatusBadRequest, "bad request", "request is for non-existent label "+label)
 		return
 	}
+	m.metrics.add(&m.metrics.requests, "sign", label) // as multirootca: once the signer is known
 	p := ca.profiles.Default
 	if sr.Profile != "" && len(ca.profiles.Profiles) > 0 {
 		if p = ca.profiles.Profiles[sr.Profile]; p == nil {
@@ -292,6 +315,7 @@ func (m *multiroot) authsign(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := m.forward(r, "/api/v1/cfssl/authsign", body)
 	if rec.Code != http.StatusOK {
+		m.metrics.add(&m.metrics.errored, "sign", label)
 		m.fail(w, http.StatusBadRequest, "bad request", "signature failed: "+rec.Body.String())
 		return
 	}
@@ -301,7 +325,7 @@ func (m *multiroot) authsign(w http.ResponseWriter, r *http.Request) {
 
 func (m *multiroot) info(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		m.fail(w, http.StatusMethodNotAllowed, fmt.Sprintf("Method is not allowed:%q", r.Method), "")
+		m.writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Method is not allowed:%q", r.Method), "")
 		return
 	}
 	body, ok := m.read(w, r)
@@ -313,14 +337,14 @@ func (m *multiroot) info(w http.ResponseWriter, r *http.Request) {
 		Profile string `json:"profile"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		m.fail(w, http.StatusBadRequest, err.Error(), "")
+		m.writeError(w, http.StatusBadRequest, err.Error(), "")
 		return
 	}
 	if req.Label == "" {
 		req.Label = m.defaultLabel
 	}
 	if m.labels[req.Label] == nil {
-		m.fail(w, http.StatusBadRequest, "bad label", "")
+		m.writeError(w, http.StatusBadRequest, "bad label", "")
 		return
 	}
 	fwd, _ := json.Marshal(req)
@@ -365,4 +389,42 @@ func permitted(nets []netip.Prefix, remote string) bool {
 		}
 	}
 	return false
+}
+
+// multirootMetrics are multirootca's counters, by the same names and
+// labels: requests_total{operation,signer} (authenticated requests that
+// reached a signer), requests_errored_total{operation,signer} (of those,
+// the ones that failed) and bad_inputs_total{operation} (refusals).
+type multirootMetrics struct {
+	mu                           sync.Mutex
+	requests, errored, badInputs map[string]uint64
+}
+
+func (m *multirootMetrics) add(c *map[string]uint64, labels ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if *c == nil {
+		*c = map[string]uint64{}
+	}
+	(*c)[strings.Join(labels, "\x00")]++
+}
+
+func (m *multirootMetrics) serve(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	write := func(name, help string, c map[string]uint64, labelNames ...string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		for _, k := range sortedKeys(c) {
+			vals := strings.Split(k, "\x00")
+			var parts []string
+			for i, n := range labelNames {
+				parts = append(parts, fmt.Sprintf("%s=%q", n, vals[i]))
+			}
+			fmt.Fprintf(w, "%s{%s} %d\n", name, strings.Join(parts, ","), c[k])
+		}
+	}
+	write("bad_inputs_total", "How many times the input was malformed or not allowed.", m.badInputs, "operation")
+	write("requests_errored_total", "How many requests for each operation type resulted in an error.", m.errored, "operation", "signer")
+	write("requests_total", "How many requests for each operation type and signer were succesfully processed.", m.requests, "operation", "signer")
 }
