@@ -27,7 +27,9 @@ import (
 type compatPlan struct {
 	KeyDir, PassphraseFile string // the file keystore holding the imported keys
 	// KDFWorkFactor, when set, is the file keystore's scrypt work factor.
-	KDFWorkFactor        int
+	KDFWorkFactor int
+	// StateDir, when set, is the pkid block's state_dir (published CRLs).
+	StateDir             string
 	Listen               string
 	CAs                  []*compatCA
 	Disable              []string
@@ -241,6 +243,9 @@ func (p *compatPlan) render(baseDir string) ([]byte, []string, error) {
 		return filepath.Join(baseDir, path)
 	}
 	pk := root.AppendNewBlock("pkid", nil).Body()
+	if p.StateDir != "" {
+		pk.SetAttributeValue("state_dir", cty.StringVal(p.StateDir))
+	}
 	if p.Listen != "" {
 		pk.SetAttributeValue("listen", cty.StringVal(p.Listen))
 	}

@@ -33,14 +33,15 @@ func multirootcaCmd(e *env) *command {
 	return &command{
 		synopsis: "Serve several CAs from a multirootca roots file (authsign and info only)",
 		help: `
-Usage: pkid multirootca -roots FILE [-l LABEL] [-a ADDR] [-tls-cert F -tls-key F] [-loglevel N]
+Usage: pkid multirootca -roots FILE [-l LABEL] [-a ADDR] [-tls-cert F -tls-key F] [-metrics ADDR] [-loglevel N]
 
   Runs CFSSL's multirootca: each [label] of the roots file (private =
   file://KEY, certificate, config, nets, dbconfig) is a CA; the keys are
   imported into an ephemeral file keystore (in /dev/shm when available,
   removed on exit). Serves POST /api/v1/cfssl/authsign and
   /api/v1/cfssl/info with multirootca's status codes; -l is the label of
-  requests that name none. pkid config import FILE prints the equivalent
+  requests that name none. -metrics serves multirootca's Prometheus
+  counters on a listener of its own. pkid config import FILE prints the equivalent
   native configuration.
 `,
 		run: func(args []string) error {

@@ -144,6 +144,8 @@ func startPlan(e *env, plan *compatPlan, readKey func(string) ([]byte, error)) (
 	// scrypt hardens guessable passphrases; this one is 256 random bits,
 	// so the cheapest work factor loses nothing and starts in milliseconds.
 	plan.KDFWorkFactor = 10
+	// Published CRLs live (and go) with the keys, not in a shared $TMPDIR.
+	plan.StateDir = dir
 	if err := os.Mkdir(plan.KeyDir, 0o700); err != nil {
 		return nil, err
 	}
