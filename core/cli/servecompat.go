@@ -31,28 +31,30 @@ var cfsslServeFlags = []string{"ca", "ca-key", "address", "port", "responder", "
 	"mutual-tls-cn", "ca-bundle", "int-bundle", "loglevel", "db-config"}
 
 // isCFSSLServe reports whether serve's args are a `cfssl serve` command
-// line: a CFSSL-only flag, or -config naming a CFSSL JSON file.
+// line: -config naming a CFSSL JSON file, or a CFSSL-only flag without a
+// pkid HCL -config (with one, pkid serve's own errors say what to do).
 func isCFSSLServe(args []string) bool {
-	for i, a := range args {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	cfsslFlag, hclConfig := false, false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-			return false // flags end at the first argument
+			break // flags end at the first argument
 		}
-		for _, f := range cfsslServeFlags {
-			if name == f {
-				return true
-			}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasVal && name != "dev" && i+1 < len(args) {
+			i++ // every other serve flag takes a value
+			val = args[i]
 		}
-		if name == "config" {
-			if !hasVal && i+1 < len(args) {
-				val = args[i+1]
-			}
-			if isCFSSLConfigFile(val) {
-				return true
-			}
+		switch {
+		case name == "config" && isCFSSLConfigFile(val):
+			return true
+		case name == "config":
+			hclConfig = true
+		case slices.Contains(cfsslServeFlags, name):
+			cfsslFlag = true
 		}
 	}
-	return false
+	return cfsslFlag && !hclConfig
 }
 
 // hclogLevel maps CFSSL's -loglevel (0 debug … 5 fatal) to hclog.

@@ -109,7 +109,10 @@ func TestIsCFSSLServe(t *testing.T) {
 		{[]string{"-config=" + js}, true},
 		{[]string{"--ca-key=k", "-ca", "c"}, true},
 		{[]string{"-port", "1"}, true},
-		{[]string{"-config", hcl, "stray", "-ca", "x"}, false}, // flags end at the first argument
+		{[]string{"-config", hcl, "stray", "-ca", "x"}, false},     // flags end at the first argument
+		{[]string{"-config", hcl, "-db-config", "db.json"}, false}, // pkid serve explains
+		{[]string{"-listen", "x", "-ca", "c", "-ca-key", "k"}, true},
+		{[]string{"-dev", "-port", "1"}, true},
 	} {
 		if got := isCFSSLServe(tc.args); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.args, got, tc.want)
