@@ -58,3 +58,20 @@ vet:
 
 clean:
 	rm -rf bin .state
+
+# Installs pkid into $(PREFIX)/bin (default /usr/local) and, with
+# CFSSL_LINKS=1 (the default), symlinks under CFSSL's binary names: started
+# by those names pkid behaves as CFSSL (docs/cfssl-dropin.md). An existing
+# file of that name that is not already such a link is left alone.
+PREFIX     ?= /usr/local
+CFSSL_LINKS ?= 1
+CFSSL_NAMES := cfssl cfssljson multirootca mkbundle cfssl-bundle cfssl-certinfo cfssl-newkey cfssl-scan
+.PHONY: install
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pkid
+	@if [ "$(CFSSL_LINKS)" = 1 ]; then for n in $(CFSSL_NAMES); do \
+		t=$(DESTDIR)$(PREFIX)/bin/$$n; \
+		if [ -e "$$t" ] && [ "$$(readlink "$$t")" != pkid ]; then echo "install: $$t exists, not replaced" >&2; continue; fi; \
+		ln -sfn pkid "$$t" && echo "$$t -> pkid"; \
+	done; fi

@@ -39,6 +39,8 @@ targets=(
 	"./plugins/store-cfssl FuzzMetadata"
 	"./plugins/store-cfssl FuzzMySQLConfig"
 	"./core/audit FuzzParseLine"
+	"./core/cli FuzzParseRoots"
+	"./core/cli FuzzTranslateSigning"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -1,4 +1,6 @@
-// Command pkid is the PKI toolkit and CA daemon.
+// Command pkid is the PKI toolkit and CA daemon. Started under the name of
+// a CFSSL binary (a symlink named cfssl, cfssljson, multirootca, ...) it
+// behaves as that binary.
 package main
 
 import (
@@ -7,4 +9,4 @@ import (
 	"github.com/pkid/pkid/core/cli"
 )
 
-func main() { os.Exit(cli.Run(os.Args[1:])) }
+func main() { os.Exit(cli.RunAs(os.Args[0], os.Args[1:])) }

@@ -89,6 +89,9 @@ func run(args []string, e *env) int {
 			"bundle":            factory(e, bundleCmd),
 			"audit":             func() (hcli.Command, error) { return &groupCmd{synopsis: "Check the audit log"}, nil },
 			"audit verify":      factory(e, auditVerifyCmd),
+			"multirootca":       factory(e, multirootcaCmd),
+			"config":            func() (hcli.Command, error) { return &groupCmd{synopsis: "Translate CFSSL configuration"}, nil },
+			"config import":     factory(e, configImportCmd),
 		},
 	}
 	named(c.Commands)

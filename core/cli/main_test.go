@@ -19,9 +19,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv(rpc.Handshake.MagicCookieKey) == rpc.Handshake.MagicCookieValue {
 		os.Exit(Run(os.Args[1:]))
 	}
-	testscript.Main(runFunc(func() int { return pgtest.Run(m) }), map[string]func(){
+	cmds := map[string]func(){
 		"pkid": func() { os.Exit(Run(os.Args[1:])) },
-	})
+	}
+	for _, name := range DropInNames() { // CFSSL's binary names (dropin_test.go)
+		cmds[name] = func() { os.Exit(RunAs(os.Args[0], os.Args[1:])) }
+	}
+	testscript.Main(runFunc(func() int { return pgtest.Run(m) }), cmds)
 }
 
 type runFunc func() int

@@ -31,12 +31,19 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
   response is sent. SIGTERM or SIGINT stops accepting requests and lets
   in-flight ones finish.
 
+  CFSSL's command line also works: any of cfssl serve's own flags (-ca,
+  -ca-key, -address, -port, -db-config, ...) or -config naming a CFSSL JSON
+  file runs it as cfssl serve would (docs/cfssl-dropin.md).
+
   -dev needs no files: it creates DIR (default $PKID_STATE_DIR or
   ./pkid-dev) with a passphrase, a configuration (file keystore and SQLite
   store, both as plugin processes), and a root and an issuing CA on first
   start; later starts reuse them.
 `,
 		run: func(args []string) error {
+			if isCFSSLServe(args) {
+				return runCFSSLServe(e, args) // servecompat.go
+			}
 			fs := newFlags("serve")
 			cf.register(fs)
 			dev := fs.Bool("dev", false, "development mode: no files needed")

@@ -29,13 +29,13 @@ const BasePath = "/api/v1/cfssl/"
 
 // Endpoint names accepted in Options.Disabled and ClientCertPolicy.
 var Endpoints = []string{"sign", "authsign", "info", "newkey", "newcert", "init_ca", "certinfo", "revoke", "health",
-	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo", "renew", "renewal-info"}
+	"crl", "gencrl", "ocspsign", "bundle", "scan", "scaninfo", "renew", "renewal-info", "certadd"}
 
 // OptInEndpoints are off unless named in Options.Enabled
 // (docs/differences-from-cfssl.md, "Opt-in endpoints"). ocspsign signs
 // whatever status it is asked for, so it is opt-in too, and only with
 // authentication (same page, "ocspsign is off by default").
-var OptInEndpoints = []string{"gencrl", "ocspsign"}
+var OptInEndpoints = []string{"gencrl", "ocspsign", "certadd"}
 
 // NeedsAuthEndpoints may only be enabled once some authentication is
 // configured: New refuses them otherwise with an *OpenEndpointError.
@@ -202,6 +202,7 @@ func New(opts Options) (*Server, error) {
 		"bundle":   {http.MethodPost, s.bundleRequest},
 		"scan":     {http.MethodGet, s.scan},
 		"scaninfo": {http.MethodGet, s.scaninfo},
+		"certadd":  {http.MethodPost, s.certadd},
 	}
 	all["renew"], all["renewal-info"] = endpoint{http.MethodPost, s.renew}, endpoint{http.MethodGet, s.renewalInfo}
 	for _, name := range opts.Enabled {
@@ -253,6 +254,9 @@ func (s *Server) disableUnusable(all map[string]endpoint) {
 	}
 	if s.opts.Store == nil {
 		off("revoke", "no certificate store configured")
+	}
+	if len(s.opts.CAs.CAs) == 0 {
+		off("certadd", "no CA configured")
 	}
 	if s.opts.Bundle == nil || s.opts.Bundle.Pool == nil {
 		off("bundle", "no trust block configured")
