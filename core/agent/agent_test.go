@@ -345,7 +345,7 @@ func TestAgentReloadSignal(t *testing.T) {
 	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "1h"})
 	dir := t.TempDir()
 	got := filepath.Join(dir, "got")
-	sh := exec.Command("/bin/sh", "-c", fmt.Sprintf("trap 'echo hup >> %s' HUP; echo $$ > %s/pid; while :; do sleep 0.05; done", got, dir))
+	sh := exec.Command("/bin/sh", "-c", fmt.Sprintf("trap 'echo hup >> %s' HUP; echo $$ > %s/pid.tmp && mv %s/pid.tmp %s/pid; while :; do sleep 0.05; done", got, dir, dir, dir))
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,9 +365,12 @@ func TestAgentReloadSignal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pid file appears whole (renamed into place): polling could
+	// otherwise see it created but still empty. Bounded waits are long
+	// enough for a loaded machine.
 	waitLines := func(want int) {
 		t.Helper()
-		for range 100 {
+		for range 300 {
 			b, _ := os.ReadFile(got)
 			if strings.Count(string(b), "hup\n") == want {
 				return

@@ -40,12 +40,12 @@ certificate "a" {
 		code int
 		want string
 	}{
-		{[]string{"agent"}, 2, "-config is required"},
-		{[]string{"agent", "-config", cfg, "extra"}, 2, "unexpected arguments"},
+		{[]string{"agent"}, 1, "-config is required"},
+		{[]string{"agent", "-config", cfg, "extra"}, 1, "unexpected arguments"},
 		{[]string{"agent", "-config", filepath.Join(dir, "none.hcl")}, 1, "none.hcl"},
 		{[]string{"agent", "-config", bad}, 1, "bad.hcl:"},
-		{[]string{"agent", "-config", cfg}, 1, "remote https://" + closed + ": 7300"},
-		{[]string{"agent", "import-certmgr"}, 2, "needs one or more spec files"},
+		{[]string{"agent", "-config", cfg}, 1, "remote https://" + closed + ": POST /api/v1/cfssl/info failed"},
+		{[]string{"agent", "import-certmgr"}, 1, "needs one or more spec files"},
 		{[]string{"agent", "import-certmgr", filepath.Join(dir, "none.json")}, 1, "none.json"},
 	}
 	for _, tc := range cases {

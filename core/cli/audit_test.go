@@ -119,7 +119,7 @@ func TestAuditVerifyFromConfig(t *testing.T) {
 	}
 	// A configuration without audit_log.
 	os.WriteFile(cfg, []byte("pkid {\n}\n"), 0o600)
-	if r := pkid(t, "audit", "verify", "-config", cfg); r.code != 2 || !strings.Contains(r.stderr, "no audit_log") {
+	if r := pkid(t, "audit", "verify", "-config", cfg); r.code != 1 || !strings.Contains(r.stderr, "no audit_log") {
 		t.Fatalf("no audit_log: %+v", r)
 	}
 }
@@ -149,8 +149,8 @@ func TestAuditVerifyHostile(t *testing.T) {
 		{"a directory", []string{"-log", dir, "-key", keyPath}, 1, "not a regular file"},
 		{"bad key", []string{"-log", logPath, "-key", badKey}, 1, `PEM type "CERTIFICATE"`},
 		{"missing key", []string{"-log", logPath, "-key", filepath.Join(dir, "nokey")}, 1, "no such file"},
-		{"stray argument", []string{"-log", logPath, "extra"}, 2, "unexpected arguments"},
-		{"no config", []string{}, 2, "no configuration"},
+		{"stray argument", []string{"-log", logPath, "extra"}, 1, "unexpected arguments"},
+		{"no config", []string{}, 1, "no configuration"},
 		{"chain only", []string{"-log", logPath}, 0, "checkpoint signatures are not"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
