@@ -4,15 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/pkid/pkid/core/config"
 	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/devmode"
 )
@@ -104,54 +99,8 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 			defer d.Close()
 			ctx, stop := signalContext() // before the banner: a client may signal once it reads it
 			defer stop()
-			fmt.Fprintf(e.stdout, "pkid %s listening on %s\n", Version, d.URL())
-			for _, l := range devmode.Fingerprints(d.Set()) {
-				fmt.Fprintf(e.stdout, "  CA %s\n", l)
-			}
-			fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", d.Set().Default, d.URL())
-			if *dev {
-				fmt.Fprintf(e.stdout, "  curl -s -d '{\"label\":\"\"}' %s/api/v1/cfssl/info\n", d.URL())
-			}
+			printBanner(e, d, *dev, s.Config)
 			return daemonError(e, s.Config, d.Run(ctx))
 		},
 	}
-}
-
-// signalContext ends at SIGTERM or SIGINT (its cause names the signal)
-// or when stop is called.
-func signalContext() (ctx context.Context, stop func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		select {
-		case got := <-sig:
-			cancel(fmt.Errorf("signal %s", got))
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(sig); cancel(nil) }
-}
-
-// daemonError prints a daemon's configuration diagnostics with their
-// source snippets; other errors are returned as they are.
-func daemonError(e *env, cfg *config.Config, err error) error {
-	var de *coredaemon.DiagnosticsError
-	if errors.As(err, &de) {
-		return printDiags(e, cfg, de.Diags)
-	}
-	return err
-}
-
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-func logLevel(def string) hclog.Level {
-	if l := hclog.LevelFromString(os.Getenv("PKID_LOG_LEVEL")); l != hclog.NoLevel {
-		return l
-	}
-	return hclog.LevelFromString(def)
 }
