@@ -21,7 +21,6 @@ import (
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	coredaemon "github.com/pkid/pkid/core/daemon"
-	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -278,8 +277,8 @@ func runCFSSLServe(e *env, args []string) error {
 	var disable []string
 	for _, d := range strings.Split(get("disable"), ",") {
 		if d = strings.TrimSpace(d); d != "" {
-			if !slices.Contains(server.Endpoints, d) {
-				return usagef("-disable: unknown endpoint %q (known: %s)", d, strings.Join(server.Endpoints, " "))
+			if !slices.Contains(coredaemon.Endpoints(), d) {
+				return usagef("-disable: unknown endpoint %q (known: %s)", d, strings.Join(coredaemon.Endpoints(), " "))
 			}
 			disable = append(disable, d)
 		}

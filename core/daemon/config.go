@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -16,6 +17,11 @@ import (
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/core/server"
 )
+
+// Endpoints names every API endpoint the daemon can serve, for flags that
+// select some (cfssl serve's -disable): the CLI reaches the handlers only
+// through the daemon.
+func Endpoints() []string { return slices.Clone(server.Endpoints) }
 
 // ParseTLSVersion reads "1.0" to "1.3". Errors: any other string.
 func ParseTLSVersion(s string) (uint16, error) {
