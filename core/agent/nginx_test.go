@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/core/agent"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/transport/pkidtest"
 )
 
@@ -30,10 +31,7 @@ func need(t *testing.T, names ...string) string {
 			return n
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (scripts/test.sh installs it)", names[0])
-	}
-	t.Skipf("%s not installed", names[0])
+	testtool.Missing(t, names[0]+" (scripts/test.sh installs it)", exec.ErrNotFound)
 	return ""
 }
 
