@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxSpecBytes bounds a certmgr spec file.
@@ -53,11 +54,11 @@ type certmgrFile struct {
 
 var blockName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// ImportCertmgr converts certmgr spec files (JSON) into an agent
+// ImportCertmgr converts certmgr spec files (JSON, or YAML by extension) into an agent
 // configuration. The first spec's authority becomes the agent's ca block;
 // a later spec naming another remote, label-less differences aside, is an
 // error (one agent talks to one CA). Errors name the file: unreadable,
-// over 1 MiB, not JSON, YAML (convert it to JSON first), no request, no
+// over 1 MiB, not JSON (or YAML for .yml/.yaml), no request, no
 // certificate and key, an action the agent cannot express.
 func ImportCertmgr(paths []string) ([]byte, error) {
 	if len(paths) == 0 {
@@ -130,10 +131,6 @@ func ImportCertmgr(paths []string) ([]byte, error) {
 }
 
 func readSpec(p string) (*certmgrSpec, error) {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".yml", ".yaml":
-		return nil, fmt.Errorf("agent: %s: YAML specs are not read; convert it to JSON (same keys)", p)
-	}
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -144,6 +141,17 @@ func readSpec(p string) (*certmgrSpec, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if ext := strings.ToLower(filepath.Ext(p)); ext == ".yml" || ext == ".yaml" {
+		// certmgr reads YAML specs with the JSON keys (ghodss/yaml): go
+		// through JSON so one set of struct tags serves both.
+		var v any
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("agent: %s: not a certmgr YAML spec: %w", p, err)
+		}
+		if b, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("agent: %s: not a certmgr YAML spec: %w", p, err)
+		}
 	}
 	var s certmgrSpec
 	if err := json.Unmarshal(b, &s); err != nil {

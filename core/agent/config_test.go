@@ -124,9 +124,27 @@ func TestImportCertmgr(t *testing.T) {
 		t.Fatalf("imported: %+v", cfg.Certificates)
 	}
 
+	// The same spec in YAML (certmgr reads both, with the JSON keys).
+	apiYAML := spec("api.yaml", `service: /usr/local/bin/api-reload --graceful
+action: restart
+svcmgr: command
+request:
+  CN: api.example.net
+  hosts: [api.example.net]
+  key: {algo: rsa, size: 2048}
+private_key: {path: /etc/tls/api.key}
+certificate: {path: /etc/tls/api.pem}
+authority: {remote: "ca.example.net:8888", auth_key: 0123456789abcdef0123456789abcdef, label: www_ca, profile: client}
+`)
+	outYAML, err := agent.ImportCertmgr([]string{web, apiYAML})
+	if err != nil || string(outYAML) != string(out) {
+		t.Fatalf("YAML spec: %v\n%s\nwant\n%s", err, outYAML, out)
+	}
+
 	bad := []struct{ name, body, want string }{
 		{"x.json", `{`, "not a certmgr JSON spec"},
-		{"x.yaml", `request: {}`, "YAML"},
+		{"x.yaml", "request: [", "not a certmgr YAML spec"},
+		{"nocn.yaml", "request: {}\nauthority: {remote: a}\n", "no request"},
 		{"nocn.json", `{"request": {}, "authority": {"remote": "a"}}`, "no request"},
 		{"nofiles.json", `{"request": {"CN": "a"}, "authority": {"remote": "a", "file": {"path": "/ca.pem"}}}`, "certificate.path and private_key.path"},
 		{"noremote.json", `{"request": {"CN": "a"}, "certificate": {"path": "/a"}, "private_key": {"path": "/k"}}`, "no authority.remote"},
