@@ -56,6 +56,9 @@ func NormalizeHost(s string) (string, error) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		if a, aerr := netip.ParseAddr(s); aerr == nil {
+			if !validZone(a.Zone()) {
+				return "", fmt.Errorf("%w: %q: zone %q is not an interface name", ErrBadTarget, s, a.Zone())
+			}
 			host, port = a.String(), DefaultPort
 		} else if strings.Contains(s, ":") && !strings.HasSuffix(s, ":") {
 			return "", fmt.Errorf("%w: %q is not host[:port]", ErrBadTarget, s)
@@ -66,10 +69,26 @@ func NormalizeHost(s string) (string, error) {
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return "", fmt.Errorf("%w: %q: port %q is not 1-65535", ErrBadTarget, s, port)
 	}
-	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+	if a, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
 		return "", fmt.Errorf("%w: %q is not a host name or address", ErrBadTarget, host)
+	} else if err == nil && !validZone(a.Zone()) {
+		return "", fmt.Errorf("%w: %q: zone %q is not an interface name", ErrBadTarget, s, a.Zone())
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// validZone: an IPv6 zone is an interface name (netip accepts any bytes
+// after '%', and "::%]" would not survive host:port joining).
+func validZone(z string) bool {
+	if len(z) > 64 {
+		return false
+	}
+	for _, r := range z {
+		if !(r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')) {
+			return false
+		}
+	}
+	return true
 }
 
 // validHostname: letters, digits, '-', '_' and dots, labels of 1-63 bytes,
