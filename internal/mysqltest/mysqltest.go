@@ -35,6 +35,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/testtool"
+
 	"github.com/go-sql-driver/mysql"
 )
 
@@ -251,77 +253,24 @@ func (s *Server) createUser() error {
 		fmt.Sprintf("GRANT ALL PRIVILEGES ON *.* TO '%s'@'127.0.0.1'", User))
 }
 
+var shared = &testtool.SharedServer[*Server]{Pkg: "mysqltest", Start: Start, NotInstalled: ErrNotInstalled}
+
 // New starts a private server for t, closed at t.Cleanup. It skips t (or
-// fails it under CI=true) when MariaDB is not installed.
-func New(t testing.TB) *Server {
-	t.Helper()
-	s, err := Start()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("mysqltest: %v", err)
-		}
-	})
-	return s
-}
-
-// skipOrFail fails t under CI=true (a CI run must not silently skip) and
-// skips it otherwise when MariaDB is missing; other errors fail.
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
-		t.Skipf("%v (set CI=true to fail instead)", err)
-	}
-	t.Fatal(err)
-}
-
-var shared struct {
-	once    sync.Once
-	s       *Server
-	err     error
-	inMain  bool
-	started atomic.Bool
-}
+// fails it under CI=true) when the server is not installed.
+func New(t testing.TB) *Server { t.Helper(); return shared.New(t) }
 
 // Main runs the tests of a package that uses Shared and then stops the
 // shared server. Call it from TestMain; it does not return.
 func Main(m *testing.M) { os.Exit(Run(m)) }
 
-// Run is Main for a TestMain that wraps the run (another helper's Run):
-// it returns the exit code instead of exiting.
-func Run(m interface{ Run() int }) int {
-	shared.inMain = true
-	code := m.Run()
-	if shared.started.Load() && shared.s != nil {
-		if err := shared.s.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	return code
-}
+// Run is Main for a TestMain that wraps the run (testscript.Main): it
+// returns the exit code instead of exiting.
+func Run(m interface{ Run() int }) int { return shared.Run(m) }
 
 // Shared returns the test binary's server, starting it on first use. The
 // package's TestMain must call Main (or Run), which stops it. It skips t
-// (or fails it under CI=true) when MariaDB is not installed.
-func Shared(t testing.TB) *Server {
-	t.Helper()
-	if !shared.inMain {
-		t.Fatal("mysqltest: Shared needs the package's TestMain to call mysqltest.Main(m) or mysqltest.Run")
-	}
-	shared.once.Do(func() {
-		shared.s, shared.err = Start()
-		shared.started.Store(shared.err == nil)
-	})
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
-	}
-	return shared.s
-}
+// (or fails it under CI=true) when the server is not installed.
+func Shared(t testing.TB) *Server { t.Helper(); return shared.Get(t) }
 
 // Port is the server's TCP port on 127.0.0.1.
 func (s *Server) Port() int { return s.port }

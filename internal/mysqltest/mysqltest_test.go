@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -71,7 +73,10 @@ func TestCloseRemovesEverything(t *testing.T) {
 	}
 	s, err := Start()
 	if err != nil {
-		skipOrFail(t, err)
+		if errors.Is(err, ErrNotInstalled) {
+			testtool.Missing(t, "mysqltest server", err)
+		}
+		t.Fatal(err)
 	}
 	dsn := s.NewDatabase(t)
 	query(t, dsn)
@@ -109,7 +114,7 @@ func TestNotInstalled(t *testing.T) {
 		t.Setenv("CI", ci)
 		ft := &fakeT{}
 		done := make(chan struct{})
-		go func() { defer close(done); skipOrFail(ft, ErrNotInstalled) }()
+		go func() { defer close(done); New(ft) }()
 		<-done
 		if ci == "true" && (!ft.failed || ft.skipped) || ci == "" && (!ft.skipped || ft.failed) {
 			t.Errorf("CI=%q: failed %v skipped %v", ci, ft.failed, ft.skipped)
@@ -117,16 +122,17 @@ func TestNotInstalled(t *testing.T) {
 	}
 }
 
-// fakeT records how skipOrFail ends a test; both end the goroutine as the
+// fakeT records how New ends a test; both end the goroutine as the
 // testing package does.
 type fakeT struct {
 	testing.TB
 	failed, skipped bool
 }
 
-func (f *fakeT) Helper()              {}
-func (f *fakeT) Fatal(...any)         { f.failed = true; runtime.Goexit() }
-func (f *fakeT) Skipf(string, ...any) { f.skipped = true; runtime.Goexit() }
+func (f *fakeT) Helper()               {}
+func (f *fakeT) Fatal(...any)          { f.failed = true; runtime.Goexit() }
+func (f *fakeT) Fatalf(string, ...any) { f.failed = true; runtime.Goexit() }
+func (f *fakeT) Skipf(string, ...any)  { f.skipped = true; runtime.Goexit() }
 
 func TestSanitize(t *testing.T) {
 	if got := sanitize("TestX/Sub_Test-1"); got != "testx_sub_test_1" {

@@ -35,6 +35,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/testtool"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -121,77 +123,24 @@ func Start() (*Cluster, error) {
 	return c, nil
 }
 
-// New starts a private cluster for t, closed at t.Cleanup. It skips t (or
-// fails it under CI=true) when PostgreSQL is not installed.
-func New(t testing.TB) *Cluster {
-	t.Helper()
-	c, err := Start()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("pgtest: %v", err)
-		}
-	})
-	return c
-}
+var shared = &testtool.SharedServer[*Cluster]{Pkg: "pgtest", Start: Start, NotInstalled: ErrNotInstalled}
 
-// skipOrFail fails t under CI=true (a CI run must not silently skip) and
-// skips it otherwise when PostgreSQL is missing; other errors fail.
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
-		t.Skipf("%v (set CI=true to fail instead)", err)
-	}
-	t.Fatal(err)
-}
-
-var shared struct {
-	once    sync.Once
-	c       *Cluster
-	err     error
-	inMain  bool
-	started atomic.Bool
-}
+// New starts a private server for t, closed at t.Cleanup. It skips t (or
+// fails it under CI=true) when the server is not installed.
+func New(t testing.TB) *Cluster { t.Helper(); return shared.New(t) }
 
 // Main runs the tests of a package that uses Shared and then stops the
-// shared cluster. Call it from TestMain; it does not return.
+// shared server. Call it from TestMain; it does not return.
 func Main(m *testing.M) { os.Exit(Run(m)) }
 
 // Run is Main for a TestMain that wraps the run (testscript.Main): it
 // returns the exit code instead of exiting.
-func Run(m interface{ Run() int }) int {
-	shared.inMain = true
-	code := m.Run()
-	if shared.started.Load() && shared.c != nil {
-		if err := shared.c.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	return code
-}
+func Run(m interface{ Run() int }) int { return shared.Run(m) }
 
-// Shared returns the test binary's cluster, starting it on first use. The
-// package's TestMain must call Main, which stops it. It skips t (or fails
-// it under CI=true) when PostgreSQL is not installed.
-func Shared(t testing.TB) *Cluster {
-	t.Helper()
-	if !shared.inMain {
-		t.Fatal("pgtest: Shared needs the package's TestMain to call pgtest.Main(m)")
-	}
-	shared.once.Do(func() {
-		shared.c, shared.err = Start()
-		shared.started.Store(shared.err == nil)
-	})
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
-	}
-	return shared.c
-}
+// Shared returns the test binary's server, starting it on first use. The
+// package's TestMain must call Main (or Run), which stops it. It skips t
+// (or fails it under CI=true) when the server is not installed.
+func Shared(t testing.TB) *Cluster { t.Helper(); return shared.Get(t) }
 
 // Port is the server's TCP port on 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
