@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -228,4 +229,36 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// FuzzCheckALPNCert: the subjectAltName and acmeIdentifier extensions
+// come from the server being validated. Checking them never panics, and
+// only the exact expected encoding is accepted.
+func FuzzCheckALPNCert(f *testing.F) {
+	sum := sha256.Sum256([]byte(testKeyAu))
+	goodID, _ := asn1.Marshal(sum[:])
+	goodSAN, _ := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("ok.test")}})
+	f.Add(goodSAN, goodID, true)
+	f.Add([]byte{0x30, 0x00}, goodID, true)
+	f.Add(goodSAN, sum[:], false)
+	f.Fuzz(func(t *testing.T, san, id []byte, critical bool) {
+		cert := &x509.Certificate{Extensions: []pkix.Extension{
+			{Id: oidSAN, Value: san},
+			{Id: OIDACMEIdentifier, Critical: critical, Value: id},
+		}}
+		req := httpReq("ok.test")
+		why := checkALPNCert(cert, req)
+		if why == "" && (!critical || !bytes.Equal(id, goodID) || !bytes.Equal(san, goodSAN) && !equalFoldSAN(san)) {
+			t.Fatalf("accepted san %x id %x critical %v", san, id, critical)
+		}
+	})
+}
+
+// equalFoldSAN reports whether san is one dNSName equal to ok.test in
+// another letter case (accepted: DNS names are case-insensitive).
+func equalFoldSAN(san []byte) bool {
+	var names []asn1.RawValue
+	rest, err := asn1.Unmarshal(san, &names)
+	return err == nil && len(rest) == 0 && len(names) == 1 && names[0].Tag == 2 &&
+		names[0].Class == asn1.ClassContextSpecific && strings.EqualFold(string(names[0].Bytes), "ok.test")
 }
