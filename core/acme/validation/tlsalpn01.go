@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -62,7 +63,9 @@ func (l *Local) tlsALPN01(ctx context.Context, req Request) ([]string, *Problem)
 		InsecureSkipVerify: true, //nolint:gosec // see above
 	})
 	if err := conn.HandshakeContext(ctx); err != nil {
-		if ctx.Err() != nil {
+		// The connection's deadline is the context's: either may fire first.
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return d.addresses(), problem(ProblemConnection, "TLS handshake with %s: timed out", target)
 		}
 		return d.addresses(), problem(ProblemTLS, "TLS handshake with %s: %v", target, err)
