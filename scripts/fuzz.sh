@@ -41,6 +41,9 @@ targets=(
 	"./core/audit FuzzParseLine"
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
+	"./core/acme/validation FuzzParseCAAValue"
+	"./core/acme/validation FuzzCheckALPNCert"
+	"./core/acme/validation FuzzHandler"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
