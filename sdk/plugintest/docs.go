@@ -403,6 +403,8 @@ func docsLimits(t *testing.T, s sdk.DocStore) {
 		{"data not JSON", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`{"a":`) })},
 		{"two JSON values", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`{} {}`) })},
 		{"data over 1 MiB", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`"` + long(sdk.MaxDocDataLen-1) + `"`) })},
+		{"expiry before 1970", with(func(d *sdk.Doc) { d.ExpiresAt = time.Unix(-1, 0) })},
+		{"expiry after 9999", with(func(d *sdk.Doc) { d.ExpiresAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
 		{"17 index entries", with(func(d *sdk.Doc) { d.Index = append(slices.Clone(sixteen), "one-more") })},
 		{"long index entry", with(func(d *sdk.Doc) { d.Index = []string{long(sdk.MaxDocIndexLen + 1)} })},
 		{"empty index entry", with(func(d *sdk.Doc) { d.Index = []string{"a", ""} })},
@@ -459,7 +461,8 @@ func docsLimits(t *testing.T, s sdk.DocStore) {
 	}
 
 	// At the limits.
-	edge := &sdk.Doc{Kind: long(sdk.MaxDocKindLen-3) + "-Z9", ID: long(sdk.MaxDocIDLen-2) + "é", Data: bigData, Index: sixteen}
+	edge := &sdk.Doc{Kind: long(sdk.MaxDocKindLen-3) + "-Z9", ID: long(sdk.MaxDocIDLen-2) + "é", Data: bigData, Index: sixteen,
+		ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)}
 	docsPut(t, ctx, s, edge, 1)
 	docsCompare(t, docsGet(t, ctx, s, edge.Kind, edge.ID), edge, 1)
 	if ids := docsFindIDs(t, ctx, s, edge.Kind, sixteen[15], 1); !slices.Equal(ids, []string{edge.ID}) {
