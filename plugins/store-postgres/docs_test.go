@@ -3,11 +3,8 @@ package storepostgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,95 +40,23 @@ func TestDocStoreConformance(t *testing.T) {
 	})
 }
 
-// Two nodes (two plugin instances with their own pools) on one database:
-// CAS increments racing across them lose none, and of concurrent deleters
-// of one document on both nodes exactly one wins.
+// Two nodes on one database, in process (two pools) and as two plugin
+// servers: CAS increments racing across them lose none, and of concurrent
+// deleters of one document on both exactly one wins.
 func TestDocStoreTwoNodes(t *testing.T) {
 	t.Parallel()
-	dsn := newDSN(t)
-	nodes := []sdk.DocStore{serveDocs(t, dsn), serveDocs(t, dsn)}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-
-	const workers, each = 4, 15 // per node
-	if _, err := nodes[0].PutDoc(ctx, &sdk.Doc{Kind: "counter", ID: "c", Data: json.RawMessage(`{"n":0}`)}); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, 2*workers)
-	for n, node := range nodes {
-		for w := range workers {
-			wg.Go(func() {
-				for range each {
-					for {
-						d, err := node.GetDoc(ctx, "counter", "c")
-						if err != nil {
-							errc <- err
-							return
-						}
-						var v struct{ N int }
-						if err := json.Unmarshal(d.Data, &v); err != nil {
-							errc <- err
-							return
-						}
-						d.Data = json.RawMessage(fmt.Sprintf(`{"n":%d}`, v.N+1))
-						if _, err = node.PutDoc(ctx, d); err == nil {
-							break
-						}
-						if !errors.Is(err, sdk.ErrFailedPrecondition) {
-							errc <- fmt.Errorf("node %d worker %d: %w", n, w, err)
-							return
-						}
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
-	for n, node := range nodes {
-		d, err := node.GetDoc(ctx, "counter", "c")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf(`{"n":%d}`, 2*workers*each); string(d.Data) != want || d.Version != 2*workers*each+1 {
-			t.Fatalf("node %d sees %s at version %d, want %s at %d", n, d.Data, d.Version, want, 2*workers*each+1)
-		}
-	}
-
-	const rounds, deleters = 10, 4 // per node
-	for r := range rounds {
-		id := fmt.Sprintf("nonce-%d", r)
-		if _, err := nodes[r%2].PutDoc(ctx, &sdk.Doc{Kind: "nonce", ID: id, Data: json.RawMessage(`{}`)}); err != nil {
-			t.Fatal(err)
-		}
-		errs := make([]error, 2*deleters)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range errs {
-			wg.Go(func() {
-				<-start
-				errs[i] = nodes[i%2].DeleteDoc(ctx, "nonce", id, int64(i/2%2))
-			})
-		}
-		close(start)
-		wg.Wait()
-		won := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, sdk.ErrNotFound):
-				t.Fatalf("round %d deleter %d: %v", r, i, err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("round %d: %d deletes succeeded across two nodes, want exactly 1", r, won)
-		}
-	}
+	t.Run("InProcess", func(t *testing.T) {
+		plugintest.TestDocStoreShared(t, func(t *testing.T) (sdk.DocStore, sdk.DocStore) {
+			dsn := newDSN(t)
+			return openDSN(t, dsn), openDSN(t, dsn)
+		})
+	})
+	t.Run("GRPC", func(t *testing.T) {
+		plugintest.TestDocStoreShared(t, func(t *testing.T) (sdk.DocStore, sdk.DocStore) {
+			dsn := newDSN(t)
+			return serveDocs(t, dsn), serveDocs(t, dsn)
+		})
+	})
 }
 
 // rawDocRows counts the rows of docs and docs_index, expired ones included.

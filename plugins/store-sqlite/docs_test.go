@@ -138,3 +138,12 @@ func TestFindDocsUsesIndex(t *testing.T) {
 		t.Fatalf("query plan %q, want %q (no scan, no sort)", plan, want)
 	}
 }
+
+// Two stores on one file (two processes on one host): SQLite's write lock
+// serialises their compare-and-swap writes and deletes.
+func TestDocStoreTwoHandles(t *testing.T) {
+	plugintest.TestDocStoreShared(t, func(t *testing.T) (sdk.DocStore, sdk.DocStore) {
+		path := filepath.Join(t.TempDir(), "certs.db")
+		return openTest(t, path), openTest(t, path)
+	})
+}

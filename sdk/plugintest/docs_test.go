@@ -74,3 +74,19 @@ func TestDocStoreViews(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDocStoreSharedKitInMemory(t *testing.T) {
+	t.Run("InProcess", func(t *testing.T) {
+		TestDocStoreShared(t, func(*testing.T) (sdk.DocStore, sdk.DocStore) {
+			m := NewMemDocStore()
+			return m, m
+		})
+	})
+	t.Run("GRPC", func(t *testing.T) {
+		TestDocStoreShared(t, func(t *testing.T) (sdk.DocStore, sdk.DocStore) {
+			m := NewMemDocStore()
+			inst := func() sdk.Instance { return &docsCertStore{MemDocStore: m} }
+			return serveDocs(t, inst, []string{rpc.CapDocs}).(sdk.DocStore), serveDocs(t, inst, []string{rpc.CapDocs}).(sdk.DocStore)
+		})
+	})
+}
