@@ -72,8 +72,12 @@ type Doc struct {
 //
 // All methods: ErrInvalidArgument for a kind, id, index, data, version or
 // limit outside the limits above (negative versions and limits included);
-// ErrUnavailable when the backend is unreachable (retryable); through the
-// host, ErrUnimplemented when the instance is not a DocStore.
+// ErrUnavailable when the backend is unreachable (retryable; for a write,
+// its outcome is then unknown: read to find out); through the host,
+// ErrUnimplemented when a restarted plugin no longer keeps documents.
+//
+// The host's view of a certstore is a DocStore exactly when the instance
+// is; DocStoreOf turns the type assertion into an error.
 type DocStore interface {
 	PutDoc(ctx context.Context, doc *Doc) (int64, error)
 	GetDoc(ctx context.Context, kind, id string) (*Doc, error)
