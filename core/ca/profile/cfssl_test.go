@@ -138,6 +138,11 @@ func TestParseCFSSLEveryKey(t *testing.T) {
 	if p.NameWhitelist == nil || p.NameWhitelist.String() != `^.*\.example\.com$` {
 		t.Errorf("name_whitelist = %v", p.NameWhitelist)
 	}
+	// ct_log_servers: CFSSL's rule, every log (N of N), keyless.
+	if c := p.CT; c == nil || !reflect.DeepEqual(c.LogServers, want.CTLogServers) || c.RequiredSCTs != 2 || c.RequiredOperators != 1 || len(c.Logs) != 0 {
+		t.Errorf("ct policy %+v, want every one of %v", p.CT, want.CTLogServers)
+	}
+	want.CT = p.CT
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("profile:\n got %+v\nwant %+v", p, want)
 	}
