@@ -168,6 +168,7 @@ func (l *loader) ctLogServers(where string, logs []string) *config.CTPolicy {
 		}
 		seen[k] = true
 	}
+	l.warn(where, "ct_log_servers", "every log must return an SCT, as in CFSSL; without the logs' keys their SCTs are embedded unverified (a pkid ct block can verify them and set a policy)")
 	return &config.CTPolicy{LogServers: logs, RequiredSCTs: len(logs), RequiredOperators: 1,
 		Timeout: config.DefaultCTTimeout, Retries: config.DefaultCTRetries}
 }
