@@ -283,3 +283,29 @@ func resignWith(t testing.TB, c *x509.Certificate, name string, ext pkix.Extensi
 	}
 	return out
 }
+
+// FuzzEmbeddedSCTs: the SCT list extension of an untrusted certificate
+// (the bundle endpoint's input) parses or fails cleanly, within MaxSCTs.
+func FuzzEmbeddedSCTs(f *testing.F) {
+	f.Add(mustASN1(f, []byte{0, 0}))
+	f.Add(mustASN1(f, []byte{0, 5, 1, 2}))
+	f.Add([]byte{4, 0x81})
+	sct := append([]byte{0}, make([]byte, 32+8)...)
+	sct = append(sct, 0, 0, 4, 3, 0, 1, 0)
+	f.Add(mustASN1(f, append([]byte{0, byte(len(sct) + 2), 0, byte(len(sct))}, sct...)))
+	f.Fuzz(func(t *testing.T, value []byte) {
+		c := &x509.Certificate{Extensions: []pkix.Extension{{Id: ca.OIDCTSCTList, Value: value}}}
+		scts, err := ct.EmbeddedSCTs(c)
+		if err != nil {
+			return
+		}
+		if len(scts) > ct.MaxSCTs {
+			t.Fatalf("%d SCTs", len(scts))
+		}
+		for _, s := range scts {
+			if s == nil {
+				t.Fatal("nil SCT")
+			}
+		}
+	})
+}
