@@ -176,6 +176,9 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 	}
 	if a := attrs["log_servers"]; a != nil {
 		diags = append(diags, decodeAttr(a, ctx, &p.LogServers)...)
+		if n := len(p.Logs) + len(p.LogServers); n > MaxCTLogs {
+			errf(a.Expr.Range(), "Too many logs", "A ct block may name at most %d logs; with log_servers it names %d.", MaxCTLogs, n)
+		}
 		for _, s := range p.LogServers {
 			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				errf(a.Expr.Range(), "Invalid URL", "log_servers: %q is not an absolute http(s) URL.", s)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pkid/pkid/core/bundle"
 	"github.com/pkid/pkid/core/ca"
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/internal/ctlogtest"
 	"github.com/pkid/pkid/sdk"
@@ -308,4 +309,66 @@ func FuzzEmbeddedSCTs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeylessLogs: CFSSL's ct_log_servers (log_servers) are submitted to
+// without keys: under N of N both Sunlight logs' SCTs are embedded, with
+// their real log IDs, and verify with the keys the test knows; under a
+// native 1-of-2 policy a rejecting keyless log is tolerated; under N of N
+// it fails issuance.
+func TestKeylessLogs(t *testing.T) {
+	a, b, _ := sunlights(t)
+	reject := ctlogtest.NewFakeLog(ctlogtest.Reject)
+	defer reject.Close()
+	keyed := resolve(t, policy(2, 2, time.Second, 0, cfgLog(a.URL, a.KeyDER, "A"), cfgLog(b.URL, b.KeyDER, "B")))
+	for _, tc := range []struct {
+		name    string
+		servers []string
+		n       int
+		want    []string // logs whose SCTs are embedded; nil: issuance fails
+	}{
+		{"N of N", []string{a.URL, b.URL + "/"}, 2, []string{a.URL, b.URL}},
+		{"1 of 2, one rejecting", []string{reject.URL, a.URL}, 1, []string{a.URL}},
+		{"N of N, one rejecting", []string{a.URL, reject.URL}, 2, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &config.CTPolicy{LogServers: tc.servers, RequiredSCTs: tc.n, RequiredOperators: 1, Timeout: 10 * time.Second}
+			cert, err := issuer(t, p, ct.NewSource(ct.Options{}), nil).Sign(context.Background(), ca.SignRequest{CSR: leafCSR(t), Profile: "server"})
+			if tc.want == nil {
+				if err == nil || ca.CodeOf(err) != ca.CodeCTSubmission || !strings.Contains(err.Error(), reject.URL+": HTTP 400") {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range cert.SCTs {
+				got = append(got, s.LogURL)
+				var want [32]byte
+				for _, l := range keyed {
+					if l.URL == s.LogURL {
+						want = l.ID
+					}
+				}
+				if string(s.LogID) != string(want[:]) {
+					t.Errorf("%s: log ID %x, want %x", s.LogURL, s.LogID, want)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("SCTs from %v, want %v", got, tc.want)
+			}
+			vs, err := ct.VerifyEmbedded(cert.Cert, pki.inter, keyed)
+			if err != nil || len(vs) != len(tc.want) {
+				t.Fatalf("VerifyEmbedded: %v, %d", err, len(vs))
+			}
+			for _, v := range vs {
+				if v.Err != nil {
+					t.Errorf("embedded SCT: %v", v.Err)
+				}
+			}
+		})
+	}
 }
