@@ -25,9 +25,15 @@ type LogListVerifier struct {
 	mu         sync.Mutex // held while the first list is read
 	logs       []*Log
 	at         time.Time
-	err        error // the last read's failure
+	err        error     // the last read's failure
+	failedAt   time.Time // when it failed: reads are retried after LogListRetry
 	refreshing bool
 }
+
+// LogListRetry is how long a failed read of a log list stands before the
+// next request reads it again, so that a list that cannot be had does not
+// make every bundle request fetch it.
+const LogListRetry = time.Minute
 
 var _ bundle.SCTVerifier = (*LogListVerifier)(nil)
 
@@ -50,18 +56,29 @@ func (v *LogListVerifier) Load(ctx context.Context) error {
 
 func (v *LogListVerifier) store(logs []*Log, err error) {
 	v.err = err
-	if err == nil {
-		v.logs, v.at = logs, time.Now()
+	if err != nil {
+		v.failedAt = time.Now()
+		return
 	}
+	v.logs, v.at = logs, time.Now()
+}
+
+// retrying reports whether a failed read is recent enough to stand.
+func (v *LogListVerifier) retrying() bool {
+	return v.err != nil && time.Since(v.failedAt) < LogListRetry
 }
 
 // current returns the list, reading it when there is none yet (callers
 // wait) or when it is older than LogListTTL (one caller reads it while
-// the others use the old one; a failed read keeps the old one).
+// the others use the old one; a failed read keeps the old one). A failed
+// read stands for LogListRetry.
 func (v *LogListVerifier) current(ctx context.Context) ([]*Log, error) {
 	v.mu.Lock()
 	if v.logs == nil {
 		defer v.mu.Unlock()
+		if v.retrying() {
+			return nil, v.err
+		}
 		logs, err := LoadLogListForVerification(ctx, v.client, v.src, v.key)
 		v.store(logs, err)
 		if err != nil {
@@ -70,7 +87,7 @@ func (v *LogListVerifier) current(ctx context.Context) ([]*Log, error) {
 		return v.logs, nil
 	}
 	logs := v.logs
-	stale := time.Since(v.at) >= LogListTTL && !v.refreshing
+	stale := time.Since(v.at) >= LogListTTL && !v.refreshing && !v.retrying()
 	if stale {
 		v.refreshing = true
 	}

@@ -11,10 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,6 +221,44 @@ func TestBundlerVerifiesSCTs(t *testing.T) {
 		v := ct.NewLogListVerifier(filepath.Join(t.TempDir(), "missing.json"), nil, nil)
 		out, _ := bundleWith(t, v, cert.Cert)
 		if len(out.SCTs) != 2 || !strings.HasPrefix(out.SCTs[0].Result, "not verified: the CT log list could not be read") {
+			t.Errorf("scts %+v", out.SCTs)
+		}
+	})
+
+	// A list URL that fails is not fetched again by every request; once
+	// it can be read (Load, as at start), SCTs verify.
+	t.Run("list URL", func(t *testing.T) {
+		list, err := os.ReadFile(sunlightList(t, listEntry{log: a, state: "usable"}, listEntry{log: b, state: "usable"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fetches atomic.Int32
+		var up atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fetches.Add(1)
+			if !up.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write(list)
+		}))
+		defer srv.Close()
+		v := ct.NewLogListVerifier(srv.URL+"/log_list.json", nil, srv.Client())
+		for range 3 {
+			out, _ := bundleWith(t, v, cert.Cert)
+			if len(out.SCTs) != 2 || !strings.Contains(out.SCTs[0].Result, "503") {
+				t.Fatalf("scts %+v", out.SCTs)
+			}
+		}
+		if n := fetches.Load(); n != 1 {
+			t.Errorf("%d fetches for three requests while the list is down", n)
+		}
+		up.Store(true)
+		if err := v.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := bundleWith(t, v, cert.Cert)
+		if len(out.SCTs) != 2 || out.SCTs[0].Result != bundle.SCTVerified || out.SCTs[1].Result != bundle.SCTVerified {
 			t.Errorf("scts %+v", out.SCTs)
 		}
 	})
