@@ -35,6 +35,7 @@ targets=(
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
 	"./core/ct FuzzParseLogList"
+	"./core/ct FuzzEmbeddedSCTs"
 	"./plugins/store-cfssl FuzzParseDBConfig"
 	"./plugins/store-cfssl FuzzMetadata"
 	"./plugins/store-cfssl FuzzMySQLConfig"

@@ -104,13 +104,18 @@ type Bundler struct {
 	// AIA and used in a chain are written (CFSSL's -int-dir).
 	Stash  string
 	Limits Limits
+	// SCTs, when set, verifies the SCTs embedded in the leaf against the
+	// chosen chain's issuer (Bundle.SCTs, status messages); nil: they are
+	// not looked at, as in CFSSL.
+	SCTs SCTVerifier
 }
 
 // Bundle builds and chooses a chain for req. Errors are *Error with
 // CFSSL's codes: CodeBadRequest (no leaf), CodeKeyUnsupported,
 // CodeKeyMismatch, CodeSelfSigned, CodeVerifyFailed / CodeCertInvalid+r /
 // CodeUnknownAuthority (no valid chain, name mismatch); ctx's error when
-// it ends.
+// it ends. SCTs that do not verify are reported in the bundle, not as
+// errors.
 func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 	if len(req.Chain) == 0 || req.Chain[0] == nil {
 		return nil, newError(CodeBadRequest, "Invalid certificate request")
@@ -170,6 +175,9 @@ func (b *Bundler) Bundle(ctx context.Context, req Request) (*Bundle, error) {
 	}
 	out.Chain = chain
 	out.status(b.pool(), input)
+	if err := out.verifySCTs(ctx, b.SCTs, chain); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

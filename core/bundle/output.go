@@ -32,6 +32,10 @@ type Bundle struct {
 	Root   *x509.Certificate
 	Key    crypto.PrivateKey
 	Status Status
+	// SCTs are the leaf's embedded SCTs as the Bundler's SCTVerifier
+	// found them; nil (no "scts" field, CFSSL's output) without a
+	// verifier or without embedded SCTs. A pkid addition.
+	SCTs []SCTResult
 
 	keyPEM []byte
 	flavor Flavor
@@ -164,7 +168,7 @@ func (b *Bundle) MarshalJSON() ([]byte, error) {
 		_ = pem.Encode(&chainPEM, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	st := b.Status
-	return json.Marshal(map[string]any{
+	out := map[string]any{
 		"bundle":       string(bytes.TrimSpace(chainPEM.Bytes())),
 		"crl_support":  leaf.CRLDistributionPoints != nil,
 		"crt":          pemString(leaf.Raw),
@@ -181,7 +185,11 @@ func (b *Bundle) MarshalJSON() ([]byte, error) {
 		"signature":    signatureString(leaf.SignatureAlgorithm),
 		"status":       &st,
 		"subject":      nameString(leaf.Subject),
-	})
+	}
+	if b.SCTs != nil {
+		out["scts"] = b.SCTs
+	}
+	return json.Marshal(out)
 }
 
 func pemString(der []byte) string {

@@ -12,6 +12,8 @@ import (
 	"github.com/pkid/pkid/core/aia"
 	"github.com/pkid/pkid/core/bundle"
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/core/egress"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/core/trustpool"
@@ -41,6 +43,11 @@ Usage: pkid bundle -cert FILE [-key FILE] [-domain NAME] [-ip ADDR] [options]
   -int-bundle   PEM intermediates offered for path building
   -int-dir      directory where intermediates fetched over AIA are stashed
   -metadata     CFSSL platform metadata (ubiquity weights and root stores)
+  -ct-log-list  v3 JSON CT log list (file or http(s) URL): the SCTs embedded
+                in the certificate are verified against its logs and
+                reported in "scts" and status messages (a pkid addition)
+  -ct-log-list-key  PEM public key the log list's signature (LIST.sig)
+                must verify with
 
   The trust files are read by the builtin trust plugin "files" (in its own
   process, as the daemon's trust blocks). Missing intermediates are fetched
@@ -48,7 +55,7 @@ Usage: pkid bundle -cert FILE [-key FILE] [-domain NAME] [-ip ADDR] [options]
 `,
 		run: func(args []string) error {
 			fs := newFlags("bundle")
-			var domain, ip, flavor, caBundle, intBundle, intDir, metadata string
+			var domain, ip, flavor, caBundle, intBundle, intDir, metadata, ctList, ctListKey string
 			fs.StringVar(&domain, "domain", "", "server name to check, or to fetch the chain from")
 			fs.StringVar(&ip, "ip", "", "IP address to check, or to dial with -domain")
 			fs.StringVar(&flavor, "flavor", "ubiquitous", "ubiquitous, optimal or force")
@@ -56,12 +63,17 @@ Usage: pkid bundle -cert FILE [-key FILE] [-domain NAME] [-ip ADDR] [options]
 			fs.StringVar(&intBundle, "int-bundle", "", "PEM file of intermediates")
 			fs.StringVar(&intDir, "int-dir", "", "stash directory for intermediates fetched over AIA")
 			fs.StringVar(&metadata, "metadata", "", "CFSSL platform metadata file")
+			fs.StringVar(&ctList, "ct-log-list", "", "v3 JSON CT log list (file or URL) to verify embedded SCTs with")
+			fs.StringVar(&ctListKey, "ct-log-list-key", "", "PEM public key of the log list's signer")
 			cf.register(fs)
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
 			}
 			if cf.cert == "" && domain == "" {
 				return usagef("give -cert or -domain")
+			}
+			if ctListKey != "" && ctList == "" {
+				return usagef("-ct-log-list-key goes with -ct-log-list")
 			}
 			req := bundle.Request{Flavor: bundle.ParseFlavor(flavor)}
 			if ip != "" {
@@ -116,6 +128,11 @@ Usage: pkid bundle -cert FILE [-key FILE] [-domain NAME] [-ip ADDR] [options]
 			}
 			defer closeTrust()
 			b := &bundle.Bundler{Pool: pool, Fetcher: &aia.Fetcher{Policy: policy}, Stash: intDir}
+			if ctList != "" {
+				if b.SCTs, err = cliSCTVerifier(ctx, e, ctList, ctListKey); err != nil {
+					return err
+				}
+			}
 			out, err := b.Bundle(ctx, req)
 			if err != nil {
 				return bundleFailure("bundle", err)
@@ -128,6 +145,27 @@ Usage: pkid bundle -cert FILE [-key FILE] [-domain NAME] [-ip ADDR] [options]
 			return err
 		},
 	}
+}
+
+// cliSCTVerifier reads -ct-log-list (and checks its signature with
+// -ct-log-list-key) before bundling, so that a list that cannot be used
+// is the command's error rather than a note in its output.
+func cliSCTVerifier(ctx context.Context, e *env, list, keyFile string) (*ct.LogListVerifier, error) {
+	var keyDER []byte
+	if keyFile != "" {
+		kb, err := readInput(e, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		if keyDER, err = config.ParseCTKey(string(kb), false); err != nil {
+			return nil, fmt.Errorf("-ct-log-list-key %s: %w", keyFile, err)
+		}
+	}
+	v := ct.NewLogListVerifier(list, keyDER, nil)
+	if err := v.Load(ctx); err != nil {
+		return nil, fmt.Errorf("-ct-log-list %s: %w", list, err)
+	}
+	return v, nil
 }
 
 // bundleFailure is a one-line error carrying the bundler's CFSSL code.

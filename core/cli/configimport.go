@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/zclconf/go-cty/cty"
@@ -118,8 +119,8 @@ type cfsslSigningConfig struct {
 // translateSigning validates a CFSSL signing configuration as CFSSL would
 // (profile.ParseCFSSL) and appends its profiles to the ca block and its
 // auth keys to the pkid block. Settings pkid cannot express this way
-// (forwarding to remotes, CT logs, certificate policies) are errors, not
-// silently dropped. It returns ParseCFSSL's warnings.
+// (forwarding to remotes, certificate policies) are errors, not silently
+// dropped; ct_log_servers become a ct block with CFSSL's every-log rule. It returns ParseCFSSL's warnings.
 //
 // keyPrefix is put before the auth key names: CAs of a roots file each
 // have their own configuration, whose key names may collide.
@@ -153,8 +154,6 @@ func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *
 		switch {
 		case p.Remote != "" || (p.AuthRemote != nil && p.AuthRemote.Remote != ""):
 			return fmt.Errorf("%s forwards to a remote CA: not translated (declare the remote in pkid HCL by hand)", where)
-		case len(p.CTLogServers) > 0:
-			return fmt.Errorf("%s: ct_log_servers: not translated (use a ct block, docs/ct.md)", where)
 		case len(p.Policies) > 0:
 			return fmt.Errorf("%s: policies: not translated (use certificate_policy blocks)", where)
 		}
@@ -204,6 +203,9 @@ func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *
 				cb.SetAttributeValue("max_path_len_zero", cty.True)
 			}
 		}
+		if len(p.CTLogServers) > 0 {
+			translateCTLogServers(b, p.CTLogServers)
+		}
 		return nil
 	}
 	if err := emit("default", raw.Signing.Default); err != nil {
@@ -218,6 +220,28 @@ func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *
 		}
 	}
 	return parsed.Warnings, nil
+}
+
+// translateCTLogServers writes CFSSL's ct_log_servers as a ct block with
+// CFSSL's rule: every log must return an SCT (N of N). The logs' keys
+// are not in CFSSL's configuration, so they stay log_servers, whose SCTs
+// pkid embeds unverified, as CFSSL does; the comment says how to do
+// better.
+func translateCTLogServers(b *hclwrite.Body, logs []string) {
+	b.AppendNewline()
+	b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(
+		"# CFSSL's ct_log_servers: every log must return an SCT (N of N), as in\n" +
+			"# CFSSL. Their keys are unknown, so their SCTs are embedded unverified;\n" +
+			"# declare each as log \"URL\" { key = ..., operator = ... } instead to\n" +
+			"# verify them, and relax required_scts to a policy (docs/ct.md).\n")}})
+	cb := b.AppendNewBlock("ct", nil).Body()
+	cb.SetAttributeValue("required_scts", cty.NumberIntVal(int64(len(logs))))
+	cb.SetAttributeValue("required_operators", cty.NumberIntVal(1))
+	l := make([]cty.Value, len(logs))
+	for i, u := range logs {
+		l[i] = cty.StringVal(u)
+	}
+	cb.SetAttributeValue("log_servers", cty.ListVal(l))
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}

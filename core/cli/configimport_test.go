@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -164,7 +165,7 @@ func TestRenderLoads(t *testing.T) {
 func TestTranslateSigningRefuses(t *testing.T) {
 	for _, tc := range []struct{ json, want string }{
 		{`{"signing":{"default":{"remote":"r","expiry":"1h"}},"remotes":{"r":"127.0.0.1:1"}}`, "forwards to a remote"},
-		{`{"signing":{"default":{"expiry":"1h","usages":["signing"],"ct_log_servers":["http://log"]}}}`, "ct_log_servers"},
+		{`{"signing":{"default":{"expiry":"1h","usages":["signing"],"ct_log_servers":["ftp://log"]}}}`, "ct_log_servers"},
 		{`{"signing":{"default":{"expiry":"1h","usages":["signing"]},"profiles":{"default":{"expiry":"1h","usages":["signing"]}}}}`, `named "default"`},
 		{`{"signing":{"default":{"expiry":"1h","auth_key":"k"}},"auth_keys":{"k":{"type":"standard","key":"zz"}}}`, "hex"},
 		{`{"nosigning":{}}`, "signing"},
@@ -219,3 +220,44 @@ func hclwriteParse(src []byte) (*hclwrite.File, string) {
 }
 
 var hclPos = hcl.Pos{Line: 1, Column: 1}
+
+// TestRenderCTLogServers: a profile's ct_log_servers become a ct block
+// with CFSSL's every-log rule (required_scts = the number of logs) and a
+// comment saying their SCTs are not verified; the configuration loads
+// (with the warning) and decodes to the same policy ParseCFSSL gives.
+func TestRenderCTLogServers(t *testing.T) {
+	dir := t.TempDir()
+	cfgJSON := []byte(`{"signing":{"default":{"expiry":"8760h","usages":["digital signature","server auth"],
+		"ct_log_servers":["http://127.0.0.1:1/a","https://ct.example/b/"]}}}`)
+	plan := &compatPlan{KeyDir: filepath.Join(dir, "keys"), PassphraseFile: filepath.Join(dir, "pass"),
+		CAs: []*compatCA{{Label: "a", KeyID: "ca", Certificate: "ca.pem", SigningConfig: cfgJSON}}}
+	text, _, err := plan.render(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# CFSSL's ct_log_servers: every log must return an SCT (N of N)", "required_scts      = 2", "required_operators = 1",
+		`log_servers        = ["http://127.0.0.1:1/a", "https://ct.example/b/"]`} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("rendered configuration lacks %q:\n%s", want, text)
+		}
+	}
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, text, 0o600)
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		t.Fatalf("%s\n%s", diags, text)
+	}
+	profiles, diags := profile.DecodeHCL(cfg.CAs[0].Profiles)
+	if diags.HasErrors() || len(diags) != 1 || !strings.Contains(diags[0].Summary, "not verified") {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	fromJSON, err := profile.ParseCFSSL(cfgJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := profiles.Default.CT, fromJSON.Default.CT
+	if got == nil || want == nil || got.RequiredSCTs != want.RequiredSCTs || got.RequiredOperators != want.RequiredOperators ||
+		!slices.Equal(got.LogServers, want.LogServers) || got.RequiredSCTs != 2 {
+		t.Errorf("HCL policy %+v, JSON policy %+v", got, want)
+	}
+}

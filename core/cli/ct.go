@@ -82,7 +82,7 @@ Usage: pkid ct submit -cert FILE [-config pkid.hcl] [-label CA] [-profile NAME]
 				if r.Err != nil {
 					rj.Result = r.Err.Error()
 				} else {
-					out.SCTs = append(out.SCTs, sctJSON{Log: r.Log.URL, LogID: hex.EncodeToString(r.Log.ID[:]), Timestamp: time.UnixMilli(int64(r.SCT.Timestamp)).UTC(), SCT: r.Raw})
+					out.SCTs = append(out.SCTs, sctJSON{Log: r.Log.URL, LogID: hex.EncodeToString(r.SCT.LogID.KeyID[:]), Timestamp: time.UnixMilli(int64(r.SCT.Timestamp)).UTC(), SCT: r.Raw})
 				}
 				out.Results = append(out.Results, rj)
 			}

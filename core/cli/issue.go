@@ -18,6 +18,7 @@ import (
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -231,7 +232,8 @@ func localIssuer(e *env, cf *compatFlags, store sdk.CertStore) (*ca.Issuer, erro
 	for _, w := range profiles.Warnings {
 		fmt.Fprintf(e.stderr, "pkid: warning: %s\n", w)
 	}
-	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles, Store: store})
+	// A profile with ct_log_servers submits to them (docs/ct.md).
+	return ca.NewIssuer(ca.IssuerConfig{Label: cf.label, Certificate: cert, Signer: key, Profiles: profiles, Store: store, SCTs: ct.NewSource(ct.Options{})})
 }
 
 func parseCertificatePEM(data []byte) (*x509.Certificate, error) {

@@ -50,8 +50,8 @@ type CTPolicy struct {
 	Timeout time.Duration
 	Retries int
 	// LogServers is CFSSL's ct_log_servers: URLs without keys. They are
-	// kept for CFSSL imports; SCTs from them could not be verified, so
-	// pkid does not submit to them (a warning says so).
+	// submitted to like Logs, and count under the policy, but their
+	// SCTs' signatures cannot be checked (a warning says so).
 	LogServers []string
 
 	DefRange, LogListRange hcl.Range
@@ -151,22 +151,12 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 		ds := decodeAttr(a, ctx, &s)
 		diags = append(diags, ds...)
 		p.LogListRange = a.Expr.Range()
-		switch u, err := url.Parse(s); {
-		case ds.HasErrors():
-		case s == "":
-			errf(a.Expr.Range(), "Invalid log_list", "log_list must name a file or an http(s) URL.")
-		case err == nil && (u.Scheme == "http" || u.Scheme == "https"):
-			if u.Host == "" {
-				errf(a.Expr.Range(), "Invalid log_list", "log_list = %q has no host.", s)
+		if !ds.HasErrors() {
+			resolved, err := logListSource(s, filepath.Dir(a.Expr.Range().Filename))
+			if err != nil {
+				errf(a.Expr.Range(), "Invalid log_list", "log_list: %v.", err)
 			}
-			p.LogList = s
-		case err == nil && u.Scheme != "" && len(u.Scheme) > 1:
-			errf(a.Expr.Range(), "Invalid log_list", "log_list = %q: only files and http(s) URLs are read.", s)
-		default:
-			if !filepath.IsAbs(s) {
-				s = filepath.Join(filepath.Dir(a.Expr.Range().Filename), s)
-			}
-			p.LogList = s
+			p.LogList = resolved
 		}
 	}
 	if a := attrs["log_list_key"]; a != nil {
@@ -186,13 +176,16 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 	}
 	if a := attrs["log_servers"]; a != nil {
 		diags = append(diags, decodeAttr(a, ctx, &p.LogServers)...)
+		if n := len(p.Logs) + len(p.LogServers); n > MaxCTLogs {
+			errf(a.Expr.Range(), "Too many logs", "A ct block may name at most %d logs; with log_servers it names %d.", MaxCTLogs, n)
+		}
 		for _, s := range p.LogServers {
 			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				errf(a.Expr.Range(), "Invalid URL", "log_servers: %q is not an absolute http(s) URL.", s)
 			}
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "log_servers are not submitted to",
-			Detail:  "log_servers (CFSSL's ct_log_servers) name logs without their keys, so their SCTs could not be verified; declare them as log \"URL\" { key = ... } blocks.",
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "log_servers' SCTs are not verified",
+			Detail:  "log_servers (CFSSL's ct_log_servers) name logs without their keys: their SCTs are embedded with their form checked but not their signatures, as CFSSL does; declare them as log \"URL\" { key = ... } blocks to verify them.",
 			Subject: a.NameRange.Ptr()})
 	}
 	if diags.HasErrors() {
@@ -204,6 +197,10 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 	}
 	if p.RequiredSCTs == 0 {
 		p.RequiredSCTs = DefaultCTRequiredSCTs
+		if len(p.Logs) == 0 && p.LogList == "" {
+			// Only CFSSL's keyless logs: CFSSL's rule, every one of them.
+			p.RequiredSCTs = len(p.LogServers)
+		}
 	}
 	if p.RequiredOperators == 0 {
 		p.RequiredOperators = min(2, p.RequiredSCTs)
@@ -213,19 +210,42 @@ func DecodeCT(b *hcl.Block, ctx *hcl.EvalContext) (*CTPolicy, hcl.Diagnostics) {
 	}
 	// Without a log list the declared logs are all there is: a policy
 	// they cannot meet is a configuration error, not a failed issuance.
-	if p.LogList == "" && len(p.Logs) > 0 {
+	if p.LogList == "" {
 		ops := map[string]bool{}
 		for _, l := range p.Logs {
 			ops[l.Operator] = true
 		}
-		switch {
-		case len(p.Logs) < p.RequiredSCTs:
-			errf(b.DefRange, "CT policy cannot be met", "required_scts is %d but the block declares %d logs.", p.RequiredSCTs, len(p.Logs))
+		for _, u := range p.LogServers {
+			ops[strings.TrimRight(u, "/")] = true // a keyless log is its own operator
+		}
+		switch n := len(p.Logs) + len(p.LogServers); {
+		case n < p.RequiredSCTs:
+			errf(b.DefRange, "CT policy cannot be met", "required_scts is %d but the block declares %d logs.", p.RequiredSCTs, n)
 		case len(ops) < p.RequiredOperators:
 			errf(b.DefRange, "CT policy cannot be met", "required_operators is %d but the logs have %d distinct operators.", p.RequiredOperators, len(ops))
 		}
 	}
 	return p, diags
+}
+
+// logListSource checks a log list's location: an http(s) URL with a
+// host, or a file (a relative path is resolved against dir).
+func logListSource(s, dir string) (string, error) {
+	switch u, err := url.Parse(s); {
+	case s == "":
+		return "", fmt.Errorf("name a file or an http(s) URL")
+	case err == nil && (u.Scheme == "http" || u.Scheme == "https"):
+		if u.Host == "" {
+			return "", fmt.Errorf("%q has no host", s)
+		}
+		return s, nil
+	case err == nil && u.Scheme != "" && len(u.Scheme) > 1:
+		return "", fmt.Errorf("%q: only files and http(s) URLs are read", s)
+	}
+	if !filepath.IsAbs(s) {
+		s = filepath.Join(dir, s)
+	}
+	return s, nil
 }
 
 func decodeCTLog(b *hcl.Block, ctx *hcl.EvalContext) (*CTLog, hcl.Diagnostics) {

@@ -129,6 +129,9 @@ log_list_key = "AAAA"`, "Invalid log_list_key", "ct.hcl:3,16"},
 		{"list scheme", `log_list = "ftp://x/list.json"`, "only files and http(s) URLs", "ct.hcl:2,12"},
 		{"unknown attribute", `required_sct = 1`, "Unsupported argument", "ct.hcl:2,1"},
 		{"log_servers URL", `log_servers = ["ct.example/log"]`, `"ct.example/log" is not an absolute http(s) URL`, "ct.hcl:2,15"},
+		{"unmeetable with log_servers", `required_scts = 3
+log_servers = ["https://a.example", "https://b.example"]`, "required_scts is 3 but the block declares 2 logs", "ct.hcl:1,1"},
+		{"too many log_servers", `log_servers = [` + strings.Repeat(`"https://a.example",`, MaxCTLogs) + `"https://b.example"]`, "at most 64 logs", "ct.hcl:2,15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := decodeCTSrc(t, "ct {\n"+tc.body+"\n}")

@@ -28,12 +28,19 @@ type BundleBlock struct {
 	AIATimeout time.Duration
 	// IntDir stashes fetched intermediates there (CFSSL's -int-dir).
 	IntDir string
+	// CTLogList is a v3 JSON CT log list (a file, relative to the
+	// declaring file, or an http(s) URL) the bundler verifies embedded
+	// SCTs against; CTLogListKey, when set, checks its signature
+	// (docs/ct.md).
+	CTLogList    string
+	CTLogListKey []byte
 	// DefRange is the block header's range; zero if there is no bundle block.
-	DefRange, AllowRange hcl.Range
+	DefRange, AllowRange, CTLogListRange hcl.Range
 }
 
 var bundleSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "allow"}, {Name: "aia"}, {Name: "aia_timeout"}, {Name: "int_dir"}},
+	Attributes: []hcl.AttributeSchema{{Name: "allow"}, {Name: "aia"}, {Name: "aia_timeout"}, {Name: "int_dir"},
+		{Name: "ct_log_list"}, {Name: "ct_log_list_key"}},
 }
 
 func (c *Config) decodeBundle(b *hcl.Block, ctx *hcl.EvalContext, dir string) hcl.Diagnostics {
@@ -65,6 +72,37 @@ func (c *Config) decodeBundle(b *hcl.Block, ctx *hcl.EvalContext, dir string) hc
 	diags = append(diags, decodeAttr(content.Attributes["int_dir"], ctx, &bb.IntDir)...)
 	if bb.IntDir != "" && !filepath.IsAbs(bb.IntDir) {
 		bb.IntDir = filepath.Join(dir, bb.IntDir)
+	}
+	if a := content.Attributes["ct_log_list"]; a != nil {
+		var src string
+		ds := decodeAttr(a, ctx, &src)
+		diags = append(diags, ds...)
+		bb.CTLogListRange = a.Expr.Range()
+		if !ds.HasErrors() {
+			resolved, err := logListSource(src, dir)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ct_log_list",
+					Detail: "ct_log_list: " + err.Error() + ".", Subject: a.Expr.Range().Ptr()})
+			}
+			bb.CTLogList = resolved
+		}
+	}
+	if a := content.Attributes["ct_log_list_key"]; a != nil {
+		var s string
+		ds := decodeAttr(a, ctx, &s)
+		diags = append(diags, ds...)
+		if !ds.HasErrors() {
+			der, err := ParseCTKey(s, false)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ct_log_list_key",
+					Detail: fmt.Sprintf("ct_log_list_key: %v.", err), Subject: a.Expr.Range().Ptr()})
+			}
+			bb.CTLogListKey = der
+		}
+		if content.Attributes["ct_log_list"] == nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "ct_log_list_key without ct_log_list",
+				Detail: "ct_log_list_key checks the signature of ct_log_list; set ct_log_list or remove it.", Subject: a.NameRange.Ptr()})
+		}
 	}
 	if a := content.Attributes["allow"]; a != nil && !diags.HasErrors() {
 		if _, err := egress.New(bb.Allow); err != nil {

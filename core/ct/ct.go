@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -25,16 +26,32 @@ import (
 type Log struct {
 	// URL is the submission prefix, without a trailing slash or /ct/v1.
 	URL string
-	// KeyDER is the log's SubjectPublicKeyInfo; Key is it parsed.
+	// KeyDER is the log's SubjectPublicKeyInfo; Key is it parsed. Both
+	// are nil for a keyless log (NewKeylessLog).
 	KeyDER []byte
 	Key    crypto.PublicKey
-	// ID is the RFC 6962 log ID, SHA-256 of KeyDER.
+	// ID is the RFC 6962 log ID, SHA-256 of KeyDER (zero when keyless).
 	ID       [32]byte
 	Operator string
 	// NotAfterStart and NotAfterLimit are the temporal shard, [start,
 	// limit) of the certificates' NotAfter; zero: open.
 	NotAfterStart, NotAfterLimit time.Time
+	// RetiredAt is when a log list retired the log (zero: it is not):
+	// its SCTs from before then still verify, later ones do not.
+	RetiredAt time.Time
 }
+
+// NewKeylessLog is a log known only by its URL, as CFSSL's
+// ct_log_servers name them. Its SCTs are checked for form (version,
+// timestamp) but their signatures cannot be: CFSSL embeds them unchecked
+// too. A keyless log is its own operator.
+func NewKeylessLog(url string) *Log {
+	url = strings.TrimRight(url, "/")
+	return &Log{URL: url, Operator: url}
+}
+
+// Keyless reports whether the log's key is unknown.
+func (l *Log) Keyless() bool { return l.Key == nil }
 
 // NewLog checks a log's key (ECDSA P-256 or RSA of at least 2048 bits).
 func NewLog(url string, keyDER []byte, operator string, start, limit time.Time) (*Log, error) {
@@ -61,7 +78,12 @@ func (l *Log) Covers(notAfter time.Time) bool {
 }
 
 // String is the log's URL and the start of its ID.
-func (l *Log) String() string { return l.URL + " (" + hex.EncodeToString(l.ID[:4]) + ")" }
+func (l *Log) String() string {
+	if l.Keyless() {
+		return l.URL + " (no key)"
+	}
+	return l.URL + " (" + hex.EncodeToString(l.ID[:4]) + ")"
+}
 
 // Policy is a resolved ct block: the logs (a log list included) and the
 // numbers issuance needs.
@@ -75,21 +97,30 @@ type Policy struct {
 }
 
 // Resolve turns a ct block into a Policy, reading its log list (file or
-// URL, with client; signature checked when the block names a key).
-// Errors name the block's file:line:col.
+// URL, with client; signature checked when the block names a key). Its
+// log_servers become keyless logs, unless a declared log has the same
+// URL. Errors name the block's file:line:col.
 func Resolve(ctx context.Context, c *config.CTPolicy, client *http.Client) (*Policy, error) {
 	p := &Policy{RequiredSCTs: c.RequiredSCTs, RequiredOperators: c.RequiredOperators, Timeout: c.Timeout, Retries: c.Retries}
 	if p.Timeout <= 0 {
 		p.Timeout = config.DefaultCTTimeout
 	}
 	seen := map[[32]byte]bool{}
+	urls := map[string]bool{}
 	for _, cl := range c.Logs {
 		l, err := NewLog(cl.URL, cl.KeyDER, cl.Operator, cl.NotAfterStart, cl.NotAfterLimit)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pos(cl.DefRange), err)
 		}
 		seen[l.ID] = true
+		urls[l.URL] = true
 		p.Logs = append(p.Logs, l)
+	}
+	for _, u := range c.LogServers {
+		if l := NewKeylessLog(u); !urls[l.URL] {
+			urls[l.URL] = true
+			p.Logs = append(p.Logs, l)
+		}
 	}
 	if c.LogList != "" {
 		logs, err := LoadLogList(ctx, client, c.LogList, c.LogListKey)

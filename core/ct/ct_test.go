@@ -199,7 +199,10 @@ func TestPolicy(t *testing.T) {
 		wantErr []string // substrings; none: success
 	}{
 		{"2 of 4, one rejecting, one hanging", policy(2, 2, timeout, 0, A, B, R, H), nil},
-		{"3 of 3, one rejecting", policy(3, 2, timeout, 0, A, B, R), []string{"2 of 3 SCTs", reject.URL + ": HTTP 400", "chain rejected"}},
+		{"3 of 3, one rejecting", policy(3, 2, timeout, 0, A, B, R), []string{" of 3 SCTs", reject.URL + ": HTTP 400", "chain rejected"}},
+		// N of N (CFSSL's every-log rule): the first failure ends it,
+		// without waiting for the hanging log.
+		{"3 of 3, one rejecting, one hanging", policy(3, 2, timeout, 0, A, R, H), []string{" of 3 SCTs", reject.URL + ": HTTP 400", "not awaited"}},
 		// The hanging log's wait is the policy timeout: long enough that the
 		// live Sunlight log answers within it even on a loaded machine.
 		{"2 of 2, one hanging", policy(2, 1, timeout, 0, A, H), []string{"1 of 2 SCTs", hang.URL + ": no answer within 2s"}},
@@ -225,6 +228,9 @@ func TestPolicy(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatal("issued despite an unmet policy")
+			}
+			if strings.Contains(tc.name, "hanging") && strings.Contains(tc.name, "rejecting") && took >= timeout {
+				t.Errorf("took %s: waited for the hanging log after the policy became impossible", took)
 			}
 			if ca.CodeOf(err) != ca.CodeCTSubmission || !errors.Is(err, ct.ErrPolicy) {
 				t.Errorf("code %d, errors.Is(ErrPolicy) %v", ca.CodeOf(err), errors.Is(err, ct.ErrPolicy))

@@ -32,6 +32,16 @@ func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // returns its usable and qualified logs (ParseLogList). With keyDER, the
 // signature is read from src + ".sig" and must verify.
 func LoadLogList(ctx context.Context, client *http.Client, src string, keyDER []byte) ([]*Log, error) {
+	return loadLogList(ctx, client, src, keyDER, false)
+}
+
+// LoadLogListForVerification is LoadLogList with
+// ParseLogListForVerification's selection.
+func LoadLogListForVerification(ctx context.Context, client *http.Client, src string, keyDER []byte) ([]*Log, error) {
+	return loadLogList(ctx, client, src, keyDER, true)
+}
+
+func loadLogList(ctx context.Context, client *http.Client, src string, keyDER []byte, verification bool) ([]*Log, error) {
 	ctx, cancel := context.WithTimeout(ctx, LogListTimeout)
 	defer cancel()
 	if client == nil {
@@ -47,7 +57,7 @@ func LoadLogList(ctx context.Context, client *http.Client, src string, keyDER []
 			return nil, fmt.Errorf("signature: %w", err)
 		}
 	}
-	return ParseLogList(data, sig, keyDER)
+	return parseLogList(data, sig, keyDER, verification)
 }
 
 // ParseLogList parses a v3 JSON log list and returns the logs a
@@ -58,6 +68,22 @@ func LoadLogList(ctx context.Context, client *http.Client, src string, keyDER []
 // signature, malformed JSON, a log whose key is not a CT log key or whose
 // log_id is not its key's hash, more than config.MaxCTLogs such logs.
 func ParseLogList(data, sig, keyDER []byte) ([]*Log, error) {
+	return parseLogList(data, sig, keyDER, false)
+}
+
+// MaxVerifyLogs bounds the logs a list gives for verification: Google's
+// list, retired logs included, has about 150.
+const MaxVerifyLogs = 1024
+
+// ParseLogListForVerification is ParseLogList for checking SCTs already
+// issued: read-only and retired logs count too (a retired log's SCTs
+// from before its retirement stay valid, Log.RetiredAt), pending and
+// rejected ones do not, and up to MaxVerifyLogs are read.
+func ParseLogListForVerification(data, sig, keyDER []byte) ([]*Log, error) {
+	return parseLogList(data, sig, keyDER, true)
+}
+
+func parseLogList(data, sig, keyDER []byte, verification bool) ([]*Log, error) {
 	if len(data) > MaxLogListBytes {
 		return nil, fmt.Errorf("log list of %d bytes; at most %d are read", len(data), MaxLogListBytes)
 	}
@@ -80,13 +106,30 @@ func ParseLogList(data, sig, keyDER []byte) ([]*Log, error) {
 		if state == nil {
 			return nil
 		}
+		var retired time.Time
 		switch state.LogStatus() {
 		case loglist3.UsableLogStatus, loglist3.QualifiedLogStatus:
+		case loglist3.ReadOnlyLogStatus:
+			if !verification {
+				return nil
+			}
+		case loglist3.RetiredLogStatus:
+			if !verification {
+				return nil
+			}
+			retired = state.Retired.Timestamp.UTC()
+			if retired.IsZero() {
+				return fmt.Errorf("log %q: retired without a timestamp", desc)
+			}
 		default:
 			return nil
 		}
-		if len(logs) == config.MaxCTLogs {
-			return fmt.Errorf("more than %d usable logs", config.MaxCTLogs)
+		limit := config.MaxCTLogs
+		if verification {
+			limit = MaxVerifyLogs
+		}
+		if len(logs) == limit {
+			return fmt.Errorf("more than %d usable logs", limit)
 		}
 		url = strings.TrimRight(url, "/")
 		if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
@@ -105,6 +148,7 @@ func ParseLogList(data, sig, keyDER []byte) ([]*Log, error) {
 		if lerr != nil {
 			return lerr
 		}
+		l.RetiredAt = retired
 		logs = append(logs, l)
 		return nil
 	}

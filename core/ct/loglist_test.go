@@ -177,9 +177,23 @@ func FuzzParseLogList(f *testing.F) {
 	f.Add([]byte(`{"operators": [{"name": "x", "logs": [null, {"state": {}}], "tiled_logs": [null]}, null]}`))
 	f.Add([]byte(`{"operators": [{"logs": [{"state": {"usable": {}}, "key": "AA==", "log_id": "AA=="}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The verification selection is a superset: read-only and
+		// retired logs too, within its own bound.
+		all, aerr := ct.ParseLogListForVerification(data, nil, nil)
+		if aerr == nil && len(all) > ct.MaxVerifyLogs {
+			t.Fatalf("%d logs for verification", len(all))
+		}
+		for _, l := range all {
+			if l.Key == nil || l.ID != sha256.Sum256(l.KeyDER) {
+				t.Fatalf("bad log for verification %+v", l)
+			}
+		}
 		logs, err := ct.ParseLogList(data, nil, nil)
 		if err != nil {
 			return
+		}
+		if aerr == nil && len(all) < len(logs) {
+			t.Fatalf("%d logs for verification, %d for submission", len(all), len(logs))
 		}
 		if len(logs) > config.MaxCTLogs {
 			t.Fatalf("%d logs", len(logs))

@@ -78,7 +78,9 @@ func ListFrom(results []*Result) (*ca.SCTList, error) {
 			continue
 		}
 		raws = append(raws, r.Raw)
-		out.SCTs = append(out.SCTs, ca.SCT{LogURL: r.Log.URL, LogID: r.Log.ID[:], Timestamp: timeOf(r.SCT.Timestamp), Raw: r.Raw})
+		// The SCT's own log ID: a keyless log's is known only from it.
+		id := r.SCT.LogID.KeyID
+		out.SCTs = append(out.SCTs, ca.SCT{LogURL: r.Log.URL, LogID: id[:], Timestamp: timeOf(r.SCT.Timestamp), Raw: r.Raw})
 	}
 	enc, err := EncodeSCTList(raws)
 	if err != nil {

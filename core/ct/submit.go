@@ -228,9 +228,13 @@ func (s *Submitter) Submit(ctx context.Context, p *Policy, req Request) ([]*Resu
 			if met(good, p) {
 				break
 			}
+		} else if len(good)+pending < p.RequiredSCTs {
+			// The logs still running cannot make up the numbers (an
+			// N-of-N policy after one failure): fail now.
+			break
 		}
 	}
-	// The policy is met: the rest are cancelled.
+	// The policy is met, or cannot be: the rest are cancelled.
 	s.drain(ch, pending)
 	sortResults(results)
 	if met(good, p) {
@@ -242,6 +246,9 @@ func (s *Submitter) Submit(ctx context.Context, p *Policy, req Request) ([]*Resu
 		if r.Err != nil {
 			fmt.Fprintf(&b, "; %s: %v", r.Log.URL, r.Err)
 		}
+	}
+	if pending > 0 {
+		fmt.Fprintf(&b, "; %d more not awaited", pending)
 	}
 	return results, fmt.Errorf("ct: %w: %s", ErrPolicy, b.String())
 }
@@ -398,11 +405,18 @@ func checkSCT(l *Log, chain []*ctx509.Certificate, sct *ct.SignedCertificateTime
 	if sct.SCTVersion != ct.V1 {
 		return fmt.Errorf("SCT version %d, want v1", sct.SCTVersion)
 	}
+	ts := ct.TimestampToTime(sct.Timestamp)
+	if ts.After(now.Add(time.Minute)) {
+		return fmt.Errorf("SCT timestamp %s is in the future", ts.UTC().Format(time.RFC3339))
+	}
+	if l.Keyless() {
+		return nil // CFSSL's ct_log_servers: no key to check against
+	}
 	if sct.LogID.KeyID != l.ID {
 		return errors.New("SCT log ID is not this log's")
 	}
-	if ts := ct.TimestampToTime(sct.Timestamp); ts.After(now.Add(time.Minute)) {
-		return fmt.Errorf("SCT timestamp %s is in the future", ts.UTC().Format(time.RFC3339))
+	if !l.RetiredAt.IsZero() && !ts.Before(l.RetiredAt) {
+		return fmt.Errorf("SCT timestamp %s is not before the log's retirement at %s", ts.UTC().Format(time.RFC3339), l.RetiredAt.UTC().Format(time.RFC3339))
 	}
 	if err := ctutil.VerifySCT(l.Key, chain, sct, embedded); err != nil {
 		return fmt.Errorf("SCT signature does not verify: %v", err)

@@ -105,14 +105,16 @@ func VerifyEmbedded(cert, issuer *x509.Certificate, logs []*Log) ([]Verification
 	}
 	byID := map[[32]byte]*Log{}
 	for _, l := range logs {
-		byID[l.ID] = l
+		if !l.Keyless() {
+			byID[l.ID] = l
+		}
 	}
 	out := make([]Verification, len(scts))
 	for i, sct := range scts {
 		v := Verification{LogID: sct.LogID.KeyID, Timestamp: ct.TimestampToTime(sct.Timestamp).UTC()}
 		v.Log = byID[v.LogID]
 		if v.Log == nil {
-			v.Err = errors.New("unknown log")
+			v.Err = errUnknownLog
 		} else {
 			v.Err = checkSCT(v.Log, []*ctx509.Certificate{leaf, iss}, sct, true, time.Now())
 		}

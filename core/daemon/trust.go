@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/pkid/pkid/core/aia"
 	"github.com/pkid/pkid/core/bundle"
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/ct"
 	"github.com/pkid/pkid/core/egress"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/core/trustpool"
@@ -57,6 +59,25 @@ func (d *Daemon) bundler(ctx context.Context, l *catalog.Loaded) (*server.Bundle
 		Limits: bundle.Limits{MaxDepth: l.Config.Pkid.Limits.WithDefaults().MaxPathLen}}
 	if bb.AIA {
 		bo.Fetcher = &aia.Fetcher{Policy: policy, Timeout: bb.AIATimeout}
+	}
+	if bb.CTLogList != "" {
+		// Read now so that a bad list shows at start: a file's failure
+		// stops the daemon; a URL that cannot be read yet is read again
+		// on use, and SCTs are reported unverified until then
+		// (docs/ct.md).
+		v := ct.NewLogListVerifier(bb.CTLogList, bb.CTLogListKey, nil)
+		if err := v.Load(ctx); err != nil {
+			if !strings.HasPrefix(bb.CTLogList, "http://") && !strings.HasPrefix(bb.CTLogList, "https://") {
+				cancel()
+				d.stopTrust = nil
+				r := bb.CTLogListRange
+				return nil, nil, fmt.Errorf("serve: %s:%d:%d: ct_log_list: %w", r.Filename, r.Start.Line, r.Start.Column, err)
+			}
+			d.log.Warn("bundle: ct_log_list cannot be read; embedded SCTs are reported unverified until it can", "ct_log_list", bb.CTLogList, "error", err.Error())
+		} else {
+			d.log.Info("bundler verifies embedded SCTs", "ct_log_list", bb.CTLogList)
+		}
+		bo.SCTs = v
 	}
 	return bo, dial, nil
 }

@@ -34,6 +34,9 @@ type BundleOptions struct {
 	DialTLS func(ctx context.Context, hostport, serverName string) ([]*x509.Certificate, error)
 	// Limits bound the bundler's work per request (zero: its defaults).
 	Limits bundle.Limits
+	// SCTs verifies the leaf's embedded SCTs (the bundle block's
+	// ct_log_list); nil: they are not looked at.
+	SCTs bundle.SCTVerifier
 }
 
 // CFSSL's dial failure code (category 6000: network).
@@ -149,7 +152,7 @@ func (s *Server) runBundler(ctx context.Context, req bundle.Request) (*bundle.Bu
 	ctx, cancel := context.WithTimeout(ctx, bundleDeadline)
 	defer cancel()
 	bo := s.opts.Bundle
-	b := &bundle.Bundler{Pool: bo.Pool(), Stash: bo.Stash, Limits: bo.Limits}
+	b := &bundle.Bundler{Pool: bo.Pool(), Stash: bo.Stash, Limits: bo.Limits, SCTs: bo.SCTs}
 	var df *deniedFetcher
 	if bo.Fetcher != nil {
 		df = &deniedFetcher{next: bo.Fetcher}

@@ -99,7 +99,8 @@ func TestParseCFSSLEveryKey(t *testing.T) {
 	}}},
 	"auth_keys": {"k1": {"type": "standard", "key": "00ff"}, "k0": {"type": "standard", "key": "ff00"}}
 	}`)
-	if len(cfg.Warnings) != 0 {
+	// The one warning: ct_log_servers' SCTs cannot be verified.
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "ct_log_servers: every log must return an SCT") {
 		t.Errorf("warnings: %q", cfg.Warnings)
 	}
 	p, err := cfg.Lookup("all")
@@ -138,6 +139,11 @@ func TestParseCFSSLEveryKey(t *testing.T) {
 	if p.NameWhitelist == nil || p.NameWhitelist.String() != `^.*\.example\.com$` {
 		t.Errorf("name_whitelist = %v", p.NameWhitelist)
 	}
+	// ct_log_servers: CFSSL's rule, every log (N of N), keyless.
+	if c := p.CT; c == nil || !reflect.DeepEqual(c.LogServers, want.CTLogServers) || c.RequiredSCTs != 2 || c.RequiredOperators != 1 || len(c.Logs) != 0 {
+		t.Errorf("ct policy %+v, want every one of %v", p.CT, want.CTLogServers)
+	}
+	want.CT = p.CT
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("profile:\n got %+v\nwant %+v", p, want)
 	}

@@ -2,9 +2,11 @@ package profile
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/duration"
 )
 
@@ -117,6 +119,7 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 	}
 	if logs, ok := l.strs(where, fs, "ct_log_servers"); ok && len(logs) > 0 {
 		p.CTLogServers = logs
+		p.CT = l.ctLogServers(where, logs)
 	}
 	if oids, ok := l.strs(where, fs, "allowed_extensions"); ok {
 		for _, s := range oids {
@@ -140,6 +143,34 @@ func (l *loader) profile(name, where string, raw json.RawMessage) *pending {
 		l.warn(where, "cert_store", "ignored: pkid records certificates in the CA's certstore")
 	}
 	return pd
+}
+
+// ctLogServers is CFSSL's CT rule for a JSON configuration: the
+// precertificate goes to every log, and issuance fails unless every one
+// returns an SCT (N of N). The logs' keys are unknown, so their SCTs are
+// embedded unverified, as CFSSL does (docs/ct.md).
+func (l *loader) ctLogServers(where string, logs []string) *config.CTPolicy {
+	if len(logs) > config.MaxCTLogs {
+		l.fail(where, "ct_log_servers", "%d logs; at most %d are submitted to", len(logs), config.MaxCTLogs)
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, s := range logs {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			l.fail(where, "ct_log_servers", "%q is not an absolute http(s) log URL", s)
+			return nil
+		}
+		k := strings.TrimRight(s, "/")
+		if seen[k] {
+			l.fail(where, "ct_log_servers", "%q is listed twice", s)
+			return nil
+		}
+		seen[k] = true
+	}
+	l.warn(where, "ct_log_servers", "every log must return an SCT, as in CFSSL; without the logs' keys their SCTs are embedded unverified (a pkid ct block can verify them and set a policy)")
+	return &config.CTPolicy{LogServers: logs, RequiredSCTs: len(logs), RequiredOperators: 1,
+		Timeout: config.DefaultCTTimeout, Retries: config.DefaultCTRetries}
 }
 
 // timestamp decodes an RFC 3339 time; "" is unset.

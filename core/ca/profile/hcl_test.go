@@ -189,7 +189,7 @@ func checkProfile(t *testing.T, name string, got, want *Profile, wantPattern str
 func TestDecodeHCLFull(t *testing.T) {
 	cfg, diags, out := loadHCL(t, "full.hcl")
 	// The one expected warning: log_servers name logs without keys.
-	if len(diags) == 1 && diags[0].Summary == "log_servers are not submitted to" {
+	if len(diags) == 1 && diags[0].Summary == "log_servers' SCTs are not verified" {
 		diags = nil
 	}
 	if len(diags) > 0 {
@@ -206,6 +206,11 @@ func TestDecodeHCLFull(t *testing.T) {
 		IssuerURLs:  issuer, OCSPURL: ocsp, CRLURL: crl,
 		Lint: Lint{Level: "error"},
 	}, "")
+	// log_servers alone: every log (CFSSL's rule), keyless.
+	if c := cfg.Profiles["server"].CT; c == nil || c.RequiredSCTs != 1 || len(c.LogServers) != 1 || len(c.Logs) != 0 {
+		t.Errorf("server: ct policy %+v", c)
+	}
+	cfg.Profiles["server"].CT = nil
 	checkProfile(t, "server", cfg.Profiles["server"], &Profile{
 		Name:               "server",
 		Usages:             []string{"digital signature", "key encipherment", "server auth", "1.3.6.1.4.1.311.20.2.2"},

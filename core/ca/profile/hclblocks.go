@@ -74,7 +74,7 @@ func (d *hclDecoder) blocks(p *Profile, blocks hcl.Blocks) {
 		ct, diags := config.DecodeCT(b, d.ctx)
 		d.diags = append(d.diags, diags...)
 		p.CTLogServers = nilIfEmpty(ct.LogServers)
-		if len(ct.Logs) > 0 || ct.LogList != "" {
+		if len(ct.Logs) > 0 || ct.LogList != "" || len(ct.LogServers) > 0 {
 			p.CT = ct
 		}
 	}

@@ -52,8 +52,9 @@ type Profile struct {
 
 	ClientProvidesSerialNumbers bool
 
-	// CTLogServers are the Certificate Transparency logs a precertificate
-	// is submitted to (CFSSL's ct_log_servers); any failure fails issuance.
+	// CTLogServers are CFSSL's ct_log_servers (or a ct block's
+	// log_servers), as configured; CT holds the policy they are submitted
+	// under.
 	CTLogServers []string
 	// CT is the profile's Certificate Transparency policy (its ct block);
 	// nil: certificates are issued without SCTs. docs/ct.md.
