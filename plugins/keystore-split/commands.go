@@ -3,6 +3,7 @@ package keystoresplit
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -34,7 +35,10 @@ func (*plugin) Commands() []sdk.Command {
   Generates the key inside the plugin, splits its data key M-of-N and seals
   each share to its custodian (passphrases are read from stdin, one line
   each, in the order of -custodians). Prints the public key and the record
-  of who holds which share, signed by the key. No share is printed.` + commonFlags},
+  of who holds which share, signed by the key. No share is printed.
+  -cert FILE -cn CN [-days 3650] [-pathlen N] also writes a self-signed CA
+  certificate of the key, made before it is split (a root's certificate,
+  for the ca block that serves it).` + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "delegate", Synopsis: "hand your share to the running keystore for a time and a number of signatures",
 			Help: `pkid keystore split delegate -key K -custodian NAME -for 2h -uses 10 [-purpose TEXT] [-identity FILE]
   Decrypts NAME's share locally (with the age identity FILE, the
@@ -87,9 +91,14 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 		cs := fs.String("custodians", "", "custodians")
 		alg := fs.String("algorithm", sdk.AlgECDSAP256, "algorithm")
 		wf := fs.Int("work-factor", 18, "scrypt work factor for passphrase custodians")
+		certFile := fs.String("cert", "", "write a self-signed CA certificate of the new key to FILE")
+		cn := fs.String("cn", "", "the self-signed certificate's common name")
+		days := fs.Int("days", 3650, "the self-signed certificate's validity in days")
+		pathLen := fs.Int("pathlen", -1, "the self-signed certificate's path length constraint (-1: none)")
 		run = func() error {
 			return p.ceremony(ceremonyRequest{Cmd: req, Dir: *dir, Instance: *inst, Key: *key, Algorithm: *alg,
-				Threshold: *m, Custodians: *cs, WorkFactor: *wf})
+				Threshold: *m, Custodians: *cs, WorkFactor: *wf,
+				Root: rootCertRequest{File: *certFile, CN: *cn, Days: *days, PathLen: *pathLen}})
 		}
 	case "delegate":
 		key := fs.String("key", "", "key id")
@@ -358,6 +367,7 @@ type ceremonyRequest struct {
 	Threshold     int
 	Custodians    string // NAME=age1...,NAME=passphrase
 	WorkFactor    int
+	Root          rootCertRequest
 }
 
 // ceremony generates a key inside this process and writes its split key
@@ -377,6 +387,9 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 	if wf < 10 || wf > 22 {
 		return usagef("-work-factor must be from 10 to 22")
 	}
+	if err := cr.Root.check(); err != nil {
+		return err
+	}
 	specs, err := custodiansWithPassphrases(cr.Custodians, m, req.Stdin)
 	if err != nil {
 		return err
@@ -389,6 +402,15 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 		return err
 	}
 	defer wipe(signer)
+	// The self-signed certificate is made while the key is whole, before
+	// it is split: afterwards it would take M custodians and a running
+	// keystore, and a root's certificate must exist before pkid serves it.
+	var certDER []byte
+	if cr.Root.File != "" {
+		if certDER, err = cr.Root.selfSign(signer); err != nil {
+			return err
+		}
+	}
 	kf, err := splitKey(splitRequest{ID: key, Algorithm: alg, Signer: signer, CreatedAt: time.Now(),
 		Generation: 1, Threshold: m, Custodians: specs, WorkFactor: wf})
 	for i := range specs {
@@ -403,13 +425,22 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 		}
 		return err
 	}
+	detail := fmt.Sprintf("%s, %d of %d", alg, m, len(specs))
+	if certDER != nil {
+		sum := sha256.Sum256(certDER)
+		if err := writeNew(cr.Root.File, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})); err != nil {
+			return fmt.Errorf("key %q is split, but its certificate was not written: %w", key, err)
+		}
+		detail += fmt.Sprintf(", self-signed certificate %s sha256 %x", cr.Root.File, sum)
+		fmt.Fprintf(req.Stderr, "Wrote the self-signed certificate %s (CN %q, SHA-256 %x).\n", cr.Root.File, cr.Root.CN, sum)
+	}
 	if a, err := p.openAuditor(p.auditPath(d, inst)); err == nil {
 		var names []string
 		for _, c := range specs {
 			names = append(names, c.Name)
 		}
 		a.Record(AuditEvent{Time: time.Now().UTC(), Event: EventCeremony, Keystore: inst, Key: key, Custodians: names,
-			Detail: fmt.Sprintf("%s, %d of %d", alg, m, len(specs))})
+			Detail: detail})
 		a.Close()
 	}
 	der, _ := x509.MarshalPKIXPublicKey(signer.Public())
