@@ -2,14 +2,26 @@ package keystoresplit
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdh"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
+	"github.com/pkid/pkid/internal/testtool"
+	"github.com/pkid/pkid/sdk"
 )
 
 // softRecipient is a token recipient whose key is in software.
@@ -132,4 +144,55 @@ func FuzzTokenRecipient(f *testing.F) {
 			t.Fatalf("accepted %q but cannot seal to it: %v", s, err)
 		}
 	})
+}
+
+// TestTokenFingerprintMatchesOpenSSL: the fingerprint in the record is
+// what a custodian computes with openssl from their token's public key.
+func TestTokenFingerprintMatchesOpenSSL(t *testing.T) {
+	openssl := testtool.Require(t, "openssl")
+	rec, _ := softRecipient(t, ecdh.P384(), "P-384")
+	pub, _ := rec.publicKey()
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	in := filepath.Join(t.TempDir(), "pub.pem")
+	os.WriteFile(in, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	out, err := exec.Command(openssl, "pkey", "-pubin", "-in", in, "-outform", "DER").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(out)
+	if got := rec.fingerprint(); got != hex.EncodeToString(sum[:]) {
+		t.Fatalf("fingerprint %s, openssl's DER hashes to %x", got, sum)
+	}
+}
+
+// TestConfigTokenCustodians: a block's custodians may be token recipients
+// (keys made by generate or import are sealed to them at once).
+func TestConfigTokenCustodians(t *testing.T) {
+	rec, key := softRecipient(t, ecdh.P256(), "P-256")
+	cs := newCustodians(t, "alice")
+	dir := filepath.Join(t.TempDir(), "s")
+	js, _ := json.Marshal(map[string]any{"state_dir": dir, "threshold": 2, "poll_interval": "50ms",
+		"custodians": map[string]string{"alice": cs["alice"].Recipient().String(), "carol": rec.String()}})
+	inst, err := New().Configure(context.Background(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "t", JSON: js})
+	if err != nil {
+		t.Fatalf("config with a token custodian: %v", err)
+	}
+	defer inst.Close()
+	s := inst.(*instance).store
+	genKey(t, s, "k")
+	kf, _ := readKeyFile(dir, "k")
+	if c, _ := kf.custodian("carol"); c == nil || c.Kind != kindPKCS11 || c.Token.Fingerprint != rec.fingerprint() {
+		t.Fatalf("carol in the record: %+v", c)
+	}
+	// carol's share opens with her (here: software) token key only.
+	if _, err := delegate(delegateRequest{StateDir: dir, Key: "k", Custodian: "carol", Purpose: "p", For: time.Hour, Uses: 1,
+		Identities: []age.Identity{cs["alice"]}}); err == nil || !strings.Contains(err.Error(), `custodian "carol"`) {
+		t.Fatalf("carol's share with alice's identity: %v", err)
+	}
+	if _, err := delegate(delegateRequest{StateDir: dir, Key: "k", Custodian: "carol", Purpose: "p", For: time.Hour, Uses: 1,
+		Identities: []age.Identity{&tokenIdentity{rec: rec, key: key}}}); err != nil {
+		t.Fatal(err)
+	}
+	cs.give(t, dir, "k", time.Hour, 1, "alice")
+	mustSign(t, s, "k")
 }
