@@ -202,6 +202,7 @@ ca "issuing" {
 	json.NewDecoder(resp.Body).Decode(&failed)
 	resp.Body.Close()
 	if took := time.Since(began); resp.StatusCode != http.StatusServiceUnavailable || failed.Success || len(failed.Errors) != 1 ||
+		failed.Errors[0].Code != http.StatusServiceUnavailable ||
 		!strings.Contains(failed.Errors[0].Message, `keystore "root" is locked`) || took > 3*time.Second {
 		t.Fatalf("sign while locked: HTTP %d in %s: %+v", resp.StatusCode, took, failed)
 	}
