@@ -56,12 +56,13 @@ func pkidBinary(t testing.TB) string {
 
 // TestDaemonSplitRoot is the operator's walk (docs/keystore-split.md,
 // "A root and its intermediate") through the real binary. The ceremony
-// splits the root key 2 of 3 and writes its self-signed certificate; the
-// intermediate's key is made in keystore-file by `pkid ca init -csr-only`.
+// splits the root key 2 of 3 (alice and bob hold age identities, carol a
+// SoftHSM2 token when there is one) and writes its self-signed
+// certificate; the intermediate's key is made in keystore-file by `pkid ca init -csr-only`.
 // `pkid serve` runs the root's ca block on keystore "split": while it is
 // locked, health says so and a sign request fails at once with a 503 JSON
-// error naming the keystore. Two custodians delegate through the CLI to the
-// daemon's keystore process, and the daemon signs the intermediate with the
+// error naming the keystore. bob and carol (from her token) delegate
+// through the CLI to the daemon's keystore process, and the daemon signs the intermediate with the
 // root's "intermediate" profile (`pkid sign -remote`). The daemon's memory
 // is then scanned for the root's private scalar: absent from the core,
 // present in the split plugin's process (the scan's control). Restarted
@@ -83,13 +84,32 @@ func TestDaemonSplitRoot(t *testing.T) {
 		idFile[n] = filepath.Join(state, n+".age")
 		os.WriteFile(idFile[n], []byte(id.String()+"\n"), 0o600)
 	}
-	pkid := func(stdin string, args ...string) (string, string, error) {
+	var hsmEnv []string // SOFTHSM2_CONF for every CLI run when carol has a token
+	pkidEnv := func(env []string, stdin string, args ...string) (string, string, error) {
 		cmd := exec.Command(bin, args...)
+		cmd.Env = append(append(os.Environ(), hsmEnv...), env...)
 		cmd.Stdin = strings.NewReader(stdin)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		return stdout.String(), stderr.String(), err
+	}
+	pkid := func(stdin string, args ...string) (string, string, error) { return pkidEnv(nil, stdin, args...) }
+
+	// carol keeps her share on a SoftHSM2 token when there is one (under
+	// CI=true there must be): token-recipient and delegate run in the
+	// binary's plugin process, which gets SOFTHSM2_CONF and the PIN
+	// through pkid's environment allowlist for builtin plugins.
+	carol := "carol=" + cs["carol"].Recipient().String()
+	carolArgs, carolEnv := []string{"-identity", idFile["carol"]}, []string(nil)
+	if module, conf, ok := softHSMConf(t); ok {
+		initToken(t, conf, "carol")
+		hsmEnv, carolEnv = []string{"SOFTHSM2_CONF=" + conf}, []string{pinEnv + "=" + hsmPIN}
+		out, errOut, err := pkidEnv(carolEnv, "", "keystore", "split", "token-recipient", "-pkcs11-module", module, "-token-label", "carol", "-generate")
+		if err != nil || !strings.HasPrefix(out, tokenRecipientPrefix) {
+			t.Fatalf("token-recipient: %v: %s%s", err, out, errOut)
+		}
+		carol, carolArgs = "carol="+strings.TrimSpace(out), []string{"-pkcs11-module", module}
 	}
 
 	// The ceremony, in a plugin process started by the CLI, with the
@@ -97,7 +117,7 @@ func TestDaemonSplitRoot(t *testing.T) {
 	rootPEM := filepath.Join(state, "root.pem")
 	out, errOut, err := pkid("", "keystore", "split", "ceremony", "-dir", splitDir, "-key", "root", "-m", "2",
 		"-cert", rootPEM, "-cn", "Split Root CA", "-pathlen", "1", "-custodians",
-		"alice="+cs["alice"].Recipient().String()+",bob="+cs["bob"].Recipient().String()+",carol="+cs["carol"].Recipient().String())
+		"alice="+cs["alice"].Recipient().String()+",bob="+cs["bob"].Recipient().String()+","+carol)
 	if err != nil {
 		t.Fatalf("ceremony: %v: %s%s", err, out, errOut)
 	}
@@ -110,14 +130,18 @@ func TestDaemonSplitRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c, _ := kf.custodian("carol"); carolEnv != nil && (c == nil || c.Kind != kindPKCS11) {
+		t.Fatalf("carol in the ceremony's record: %+v", c)
+	}
+	// alice's and bob's shares (carol's may be on her token).
 	shares := map[string][]byte{}
-	for _, n := range []string{"alice", "bob", "carol"} {
+	for _, n := range []string{"alice", "bob"} {
 		if shares[n], err = kf.openShare(n, cs[n]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The test rebuilds the key only to know what to scan memory for.
-	whole, err := kf.unlock(map[string][]byte{"alice": shares["alice"], "carol": shares["carol"]})
+	whole, err := kf.unlock(shares)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,12 +234,19 @@ ca "issuing" {
 	// Two custodians delegate to the daemon's keystore through the CLI.
 	// bob names the directory; carol the configuration, whose split
 	// keystore her CLI run configures passively (the daemon runs it).
-	for n, where := range map[string][]string{"bob": {"-dir", splitDir}, "carol": {"-config", baseCfg}} {
-		args := append([]string{"keystore", "split", "delegate"}, where...)
-		out, errOut, err := pkid("", append(args, "-key", "root", "-custodian", n,
-			"-identity", idFile[n], "-for", "10m", "-uses", "5", "-purpose", "sign the issuing CA")...)
+	for _, c := range []struct {
+		name  string
+		where []string
+		env   []string
+	}{
+		{"bob", []string{"-dir", splitDir, "-identity", idFile["bob"]}, nil},
+		{"carol", append([]string{"-config", baseCfg}, carolArgs...), carolEnv},
+	} {
+		args := append([]string{"keystore", "split", "delegate"}, c.where...)
+		out, errOut, err := pkidEnv(c.env, "", append(args, "-key", "root", "-custodian", c.name,
+			"-for", "10m", "-uses", "5", "-purpose", "sign the issuing CA")...)
 		if err != nil || !strings.Contains(out, "accepted") {
-			t.Fatalf("delegate %s: %v: %s%s", n, err, out, errOut)
+			t.Fatalf("delegate %s: %v: %s%s", c.name, err, out, errOut)
 		}
 		cliOut += out + errOut
 	}

@@ -7,17 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 )
-
-const hsmPIN = "custodian-pin"
 
 // softHSM is a throw-away SoftHSM2 token directory, one token per
 // custodian. SOFTHSM2_CONF is set for the test (t.Setenv: not parallel),
@@ -28,35 +24,16 @@ type softHSM struct {
 
 func newSoftHSM(t *testing.T) *softHSM {
 	t.Helper()
-	testtool.Require(t, "softhsm2-util") // fails under CI=true
-	var module string
-	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-		"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so", "/usr/lib64/pkcs11/libsofthsm2.so"} {
-		if _, err := os.Stat(p); err == nil {
-			module = p
-			break
-		}
+	module, conf, ok := softHSMConf(t)
+	if !ok {
+		t.Skip("SoftHSM2 is not installed (apt-get install softhsm2)")
 	}
-	if module == "" {
-		testtool.Missing(t, "libsofthsm2.so", os.ErrNotExist)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	os.Mkdir(tokens, 0o700)
-	conf := filepath.Join(dir, "softhsm2.conf")
-	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
 	t.Setenv("SOFTHSM2_CONF", conf)
 	return &softHSM{module: module, conf: conf}
 }
 
 // token initialises a token labelled label, with hsmPIN.
-func (h *softHSM) token(t *testing.T, label string) {
-	t.Helper()
-	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", hsmPIN, "--so-pin", "so-"+hsmPIN)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v: %s", err, out)
-	}
-}
+func (h *softHSM) token(t *testing.T, label string) { initToken(t, h.conf, label) }
 
 // recipient generates the custodian key on token label with the
 // token-recipient command and returns the recipient it prints.
