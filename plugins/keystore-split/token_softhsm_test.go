@@ -109,6 +109,20 @@ func TestTokenCustodian(t *testing.T) {
 		t.Fatalf("wrong PIN = %d, %v", code, err)
 	}
 	t.Setenv(pinEnv, "")
+	code, _, err = h.delegate(t, dir, "root", "carol", "", "-pin", "1234")
+	if code != 1 || err == nil || !strings.Contains(err.Error(), `custodian "carol": token "carol-token": the PIN was refused`) {
+		t.Fatalf("wrong -pin = %d, %v", code, err)
+	}
+	emptyPIN := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(emptyPIN, nil, 0o600)
+	if code, _, err = h.delegate(t, dir, "root", "carol", "", "-pin-file", emptyPIN); code != 2 || err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Fatalf("empty -pin-file = %d, %v", code, err)
+	}
+	// A second -generate does not add a second custodian key.
+	if code, _, err = run(t, New(), hsmPIN+"\n", "token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-generate"); code != 1 ||
+		err == nil || !strings.Contains(err.Error(), "already holds a key labelled") {
+		t.Fatalf("second -generate = %d, %v", code, err)
+	}
 	// Another token, whose key is not the one carol's share is sealed to:
 	// first a key under another id, then one under carol's very id.
 	pinFile := filepath.Join(t.TempDir(), "pin")
@@ -140,13 +154,14 @@ func TestTokenCustodian(t *testing.T) {
 		{"delegate", "-dir", dir, "-key", "root", "-custodian", "carol", "-for", "1h", "-purpose", "p", "-pkcs11-module", h.module},                       // no PIN
 		{"delegate", "-dir", dir, "-key", "root", "-custodian", "carol", "-for", "1h", "-purpose", "p", "-pkcs11-module", h.module, "-identity", pinFile}, // not an age custodian
 		{"delegate", "-dir", dir, "-key", "root", "-custodian", "alice", "-for", "1h", "-purpose", "p", "-pkcs11-module", h.module, "-pin-file", pinFile}, // not a token custodian
-		{"token-recipient", "-pkcs11-module", h.module}, // no token
+		{"token-recipient", "-pkcs11-module", h.module},                                                                                                    // no token
+		{"token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-key-label", ""},                                                   // no key label
 		{"token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-generate", "-curve", "P-521", "-pin-file", pinFile},               // curve
 		{"ceremony", "-dir", dir, "-key", "k2", "-m", "2", "-custodians", "a=" + cs["alice"].Recipient().String() + ",b=" + tokenRecipientPrefix + "AAAA"}, // bad recipient
 	} {
 		code, _, err := run(t, New(), "", args[0], args[1:]...)
 		if code != 2 || err == nil || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v = %d, %v", args[:8], code, err)
+			t.Errorf("%q = %d, %v", args, code, err)
 		}
 	}
 	// A token that is not there, and a module that is none: code 1, named.
