@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -50,9 +51,10 @@ func (*plugin) Commands() []sdk.Command {
   PIN: -pin-file FILE, $` + pinEnv + `, or a line on stdin (-pin PIN
   exists, but puts the PIN in the process list).` + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "token-recipient", Synopsis: "print the recipient of a custodian key on a PKCS#11 token (optionally generating it)",
-			Help: `pkid keystore split token-recipient -pkcs11-module PATH -token-label LABEL [-key-label pkid-custodian] [-generate [-curve P-256]]
+			Help: `pkid keystore split token-recipient -pkcs11-module PATH -token-label LABEL [-key-label pkid-custodian | -key-id HEX] [-generate [-curve P-256]]
   Prints the token recipient (pkcs11-token:...) of the EC key pair
-  labelled -key-label on the token, for -custodians NAME=pkcs11-token:...
+  labelled -key-label (or with CKA_ID -key-id) on the token, for
+  -custodians NAME=pkcs11-token:...
   With -generate it first makes that key pair on the token (sensitive,
   not extractable, for ECDH only), which needs the user PIN: -pin-file
   FILE, $` + pinEnv + ` or a line on stdin. Shares are sealed with ECDH
@@ -141,6 +143,7 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 	case "token-recipient":
 		tf := tokenFlags(fs)
 		keyLabel := fs.String("key-label", "pkid-custodian", "the key's CKA_LABEL on the token")
+		keyID := fs.String("key-id", "", "the key's CKA_ID in hex, instead of -key-label")
 		generate := fs.Bool("generate", false, "generate the key pair on the token")
 		curve := fs.String("curve", "P-256", "curve of a generated key: P-256 or P-384")
 		run = func() error {
@@ -153,7 +156,11 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 			if _, err := tokenCurve(*curve); err != nil {
 				return usagef("-curve: %v", err)
 			}
-			tr := tokenRequest{Module: *tf.module, Token: *tf.label, KeyLabel: *keyLabel, Generate: *generate, Curve: *curve}
+			id, err := hex.DecodeString(*keyID)
+			if err != nil || len(id) > 64 {
+				return usagef("-key-id must be at most 64 bytes in hex")
+			}
+			tr := tokenRequest{Module: *tf.module, Token: *tf.label, KeyLabel: *keyLabel, KeyID: id, Generate: *generate, Curve: *curve}
 			var stdin func() (string, error)
 			if *generate {
 				stdin = func() (string, error) { return readLine(bufio.NewReader(req.Stdin)) }

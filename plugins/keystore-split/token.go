@@ -348,6 +348,7 @@ type tokenRequest struct {
 	Token    string // the token's label
 	PIN      string // the user PIN; empty: no login
 	KeyLabel string // token-recipient: the key's CKA_LABEL
+	KeyID    []byte // token-recipient: the key's CKA_ID, instead of the label
 	Generate bool   // token-recipient: make the key pair
 	Curve    string // with Generate
 }

@@ -130,12 +130,14 @@ func isP11Code(err error, code uint) bool {
 	return errors.As(err, &e) && uint(e) == code
 }
 
-// findKey finds the EC key pair with CKA_ID id (or, with no id, CKA_LABEL
-// label) and returns its recipient and private key handle. Logged out, it
+// findKey finds the EC key pair with CKA_ID id (or, with no id, whose
+// public half has CKA_LABEL label: tokens such as ykcs11 label the halves
+// differently) and returns its recipient and private key handle, the
+// private half being the one with the public half's CKA_ID. Logged out, it
 // finds only the public key (the private half is a private object) and
 // returns handle 0. Errors wrap errNoTokenKey when there is none.
 func (t *tokenSession) findKey(id []byte, label string) (*tokenRecipient, pkcs11.ObjectHandle, error) {
-	match := func(class uint) []*pkcs11.Attribute {
+	match := func(class uint, id []byte) []*pkcs11.Attribute {
 		a := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, class), pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC)}
 		if len(id) > 0 {
 			return append(a, pkcs11.NewAttribute(pkcs11.CKA_ID, id))
@@ -146,22 +148,15 @@ func (t *tokenSession) findKey(id []byte, label string) (*tokenRecipient, pkcs11
 	if len(id) > 0 {
 		what = "id " + hex.EncodeToString(id)
 	}
-	privs := []pkcs11.ObjectHandle{0}
-	if t.loggedIn {
-		var err error
-		if privs, err = t.find(match(pkcs11.CKO_PRIVATE_KEY)); err != nil {
-			return nil, 0, err
-		}
-	}
-	pubs, err := t.find(match(pkcs11.CKO_PUBLIC_KEY))
+	pubs, err := t.find(match(pkcs11.CKO_PUBLIC_KEY, id))
 	if err != nil {
 		return nil, 0, err
 	}
 	switch {
-	case len(privs) == 0 || len(pubs) == 0:
+	case len(pubs) == 0:
 		return nil, 0, fmt.Errorf("token %q (serial %s) holds no EC key pair with %s: %w", t.label, t.serial, what, errNoTokenKey)
-	case len(privs) > 1 || len(pubs) > 1:
-		return nil, 0, fmt.Errorf("token %q holds several EC keys with %s: name one by its id", t.label, what)
+	case len(pubs) > 1:
+		return nil, 0, fmt.Errorf("token %q holds several EC keys with %s: name one with -key-id", t.label, what)
 	}
 	attrs, err := t.ctx.GetAttributeValue(t.sh, pubs[0], []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil),
@@ -169,7 +164,24 @@ func (t *tokenSession) findKey(id []byte, label string) (*tokenRecipient, pkcs11
 	if err != nil {
 		return nil, 0, fmt.Errorf("token %q: reading the public key: %w", t.label, err)
 	}
+	if len(attrs[2].Value) == 0 {
+		return nil, 0, fmt.Errorf("token %q: the key with %s has no CKA_ID, which pkid needs to find it again", t.label, what)
+	}
 	rec := &tokenRecipient{Token: t.label, Serial: t.serial, KeyID: hex.EncodeToString(attrs[2].Value), KeyLabel: string(attrs[3].Value)}
+	priv := pkcs11.ObjectHandle(0)
+	if t.loggedIn {
+		privs, err := t.find(match(pkcs11.CKO_PRIVATE_KEY, attrs[2].Value))
+		if err != nil {
+			return nil, 0, err
+		}
+		switch {
+		case len(privs) == 0:
+			return nil, 0, fmt.Errorf("token %q (serial %s) holds the public key with %s but no private key with its id %s: %w", t.label, t.serial, what, rec.KeyID, errNoTokenKey)
+		case len(privs) > 1:
+			return nil, 0, fmt.Errorf("token %q holds several private EC keys with id %s", t.label, rec.KeyID)
+		}
+		priv = privs[0]
+	}
 	var oid asn1.ObjectIdentifier
 	if _, err := asn1.Unmarshal(attrs[0].Value, &oid); err != nil {
 		return nil, 0, fmt.Errorf("token %q: the key's CKA_EC_PARAMS is not a named curve", t.label)
@@ -192,7 +204,7 @@ func (t *tokenSession) findKey(id []byte, label string) (*tokenRecipient, pkcs11
 	if _, err := rec.publicKey(); err != nil {
 		return nil, 0, fmt.Errorf("token %q: %w", t.label, err)
 	}
-	return rec, privs[0], nil
+	return rec, priv, nil
 }
 
 func (t *tokenSession) find(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
@@ -221,7 +233,7 @@ func (t *tokenSession) generate(label, curve string, id []byte) (*tokenRecipient
 		return nil, usagef("-curve must be P-256 or P-384")
 	}
 	params, _ := asn1.Marshal(oid)
-	if id == nil {
+	if len(id) == 0 {
 		id = make([]byte, 8)
 		if _, err := rand.Read(id); err != nil {
 			return nil, err
@@ -284,12 +296,12 @@ func tokenRecipientFor(req tokenRequest) (*tokenRecipient, error) {
 	}
 	defer t.Close()
 	if req.Generate {
-		if _, _, err := t.findKey(nil, req.KeyLabel); err == nil {
-			return nil, fmt.Errorf("token %q already holds a key labelled %q: leave out -generate to use it", t.label, req.KeyLabel)
+		if _, _, err := t.findKey(req.KeyID, req.KeyLabel); err == nil {
+			return nil, fmt.Errorf("token %q already holds the key (label %q, id %x): leave out -generate to use it", t.label, req.KeyLabel, req.KeyID)
 		}
-		return t.generate(req.KeyLabel, req.Curve, nil)
+		return t.generate(req.KeyLabel, req.Curve, req.KeyID)
 	}
-	rec, _, err := t.findKey(nil, req.KeyLabel)
+	rec, _, err := t.findKey(req.KeyID, req.KeyLabel)
 	if errors.Is(err, errNoTokenKey) {
 		err = fmt.Errorf("%w (make one with -generate)", err)
 	}

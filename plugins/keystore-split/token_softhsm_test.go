@@ -93,6 +93,11 @@ func TestTokenCustodian(t *testing.T) {
 	if !strings.Contains(out, `"fingerprint": "`+carol.fingerprint()+`"`) {
 		t.Fatalf("the printed record does not show carol's key fingerprint: %s", out)
 	}
+	// The key named by its id instead of its label.
+	if code, byID, err := run(t, New(), "", "token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-key-id", carol.KeyID); code != 0 ||
+		err != nil || !strings.HasPrefix(byID, carol.String()+"\n") {
+		t.Fatalf("token-recipient -key-id = %d, %v: %s", code, err, byID)
+	}
 
 	js, _ := json.Marshal(map[string]any{"state_dir": dir, "poll_interval": "50ms"})
 	inst, err := New().Configure(context.Background(), sdk.Config{Kind: sdk.KindKeyStore, Instance: "ca", JSON: js})
@@ -120,7 +125,7 @@ func TestTokenCustodian(t *testing.T) {
 	}
 	// A second -generate does not add a second custodian key.
 	if code, _, err = run(t, New(), hsmPIN+"\n", "token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-generate"); code != 1 ||
-		err == nil || !strings.Contains(err.Error(), "already holds a key labelled") {
+		err == nil || !strings.Contains(err.Error(), "already holds the key") {
 		t.Fatalf("second -generate = %d, %v", code, err)
 	}
 	// Another token, whose key is not the one carol's share is sealed to:
@@ -156,6 +161,7 @@ func TestTokenCustodian(t *testing.T) {
 		{"delegate", "-dir", dir, "-key", "root", "-custodian", "alice", "-for", "1h", "-purpose", "p", "-pkcs11-module", h.module, "-pin-file", pinFile}, // not a token custodian
 		{"token-recipient", "-pkcs11-module", h.module},                                                                                                    // no token
 		{"token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-key-label", ""},                                                   // no key label
+		{"token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-key-id", "zz"},                                                    // not hex
 		{"token-recipient", "-pkcs11-module", h.module, "-token-label", "carol-token", "-generate", "-curve", "P-521", "-pin-file", pinFile},               // curve
 		{"ceremony", "-dir", dir, "-key", "k2", "-m", "2", "-custodians", "a=" + cs["alice"].Recipient().String() + ",b=" + tokenRecipientPrefix + "AAAA"}, // bad recipient
 	} {
