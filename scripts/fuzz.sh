@@ -34,6 +34,7 @@ targets=(
 	"./plugins/trust-files FuzzParseCerts"
 	"./core/bundle FuzzParseChain"
 	"./plugins/keystore-split FuzzParseDelegation"
+	"./plugins/keystore-split FuzzTokenRecipient"
 	"./core/ct FuzzParseLogList"
 	"./core/ct FuzzEmbeddedSCTs"
 	"./plugins/store-cfssl FuzzParseDBConfig"

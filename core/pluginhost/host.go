@@ -78,7 +78,9 @@ type Options struct {
 // DefaultBuiltinEnv is what builtin plugins see of the host environment.
 var DefaultBuiltinEnv = []string{"GOGC", "GOMAXPROCS", "PATH", "TMPDIR", "TZ", "HOME", "SOFTHSM2_CONF",
 	// The trust plugin's system roots follow Go's (and CFSSL's) overrides.
-	"SSL_CERT_FILE", "SSL_CERT_DIR"}
+	"SSL_CERT_FILE", "SSL_CERT_DIR",
+	// A split keystore custodian's token PIN (pkid keystore split delegate).
+	"PKID_SPLIT_PIN"}
 
 // Host owns plugin processes and in-process plugin instances.
 type Host struct {

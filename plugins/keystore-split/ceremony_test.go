@@ -236,3 +236,61 @@ func TestNoPlaintextKeyOnDisk(t *testing.T) {
 		t.Fatalf("scanned only %d files", files)
 	}
 }
+
+// TestCeremonySelfSigned: -cert writes the new key's self-signed CA
+// certificate, refuses to overwrite one, and bad certificate flags are
+// usage errors before any key is made.
+func TestCeremonySelfSigned(t *testing.T) {
+	cs := newCustodians(t, "alice", "bob")
+	dir := filepath.Join(t.TempDir(), "s")
+	set := "alice=" + cs["alice"].Recipient().String() + ",bob=" + cs["bob"].Recipient().String()
+	certFile := filepath.Join(t.TempDir(), "root.pem")
+	for _, args := range [][]string{
+		{"-cert", certFile}, // no -cn
+		{"-cn", "Root"},     // no -cert
+		{"-cert", certFile, "-cn", "Root", "-days", "0"},
+		{"-cert", certFile, "-cn", "Root", "-pathlen", "33"},
+		{"-cert", certFile, "-cn", strings.Repeat("x", 65)},
+	} {
+		code, _, err := run(t, New(), "", "ceremony", append([]string{"-dir", dir, "-key", "root", "-m", "2", "-custodians", set}, args...)...)
+		if code != 2 || err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v = %d, %v", args, code, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, keysDir, "root"+keySuffix)); err == nil {
+		t.Fatal("a refused ceremony made a key")
+	}
+	code, out, err := run(t, New(), "", "ceremony", "-dir", dir, "-key", "root", "-m", "2", "-custodians", set,
+		"-cert", certFile, "-cn", "Split Root", "-days", "30", "-pathlen", "0")
+	if code != 0 || err != nil {
+		t.Fatalf("ceremony -cert = %d, %v: %s", code, err, out)
+	}
+	block, _ := pem.Decode([]byte(out))
+	pub, _ := x509.ParsePKIXPublicKey(block.Bytes)
+	data, _ := os.ReadFile(certFile)
+	cb, _ := pem.Decode(data)
+	if cb == nil {
+		t.Fatalf("no certificate in %s", certFile)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cert.IsCA || !cert.MaxPathLenZero || cert.Subject.CommonName != "Split Root" || cert.CheckSignatureFrom(cert) != nil ||
+		!pub.(*ecdsa.PublicKey).Equal(cert.PublicKey) || cert.NotAfter.Sub(cert.NotBefore) != 30*24*time.Hour ||
+		cert.KeyUsage&x509.KeyUsageCertSign == 0 || len(cert.SubjectKeyId) == 0 {
+		t.Fatalf("certificate: CA %v, pathlen0 %v, CN %q, validity %s, key usage %v", cert.IsCA, cert.MaxPathLenZero,
+			cert.Subject.CommonName, cert.NotAfter.Sub(cert.NotBefore), cert.KeyUsage)
+	}
+	if !strings.Contains(out, "Wrote the self-signed certificate") {
+		t.Fatalf("the ceremony does not say it wrote the certificate: %s", out)
+	}
+	// A second ceremony does not replace the certificate.
+	code, _, err = run(t, New(), "", "ceremony", "-dir", dir, "-key", "other", "-m", "2", "-custodians", set, "-cert", certFile, "-cn", "X")
+	if code != 1 || err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("ceremony over an existing certificate = %d, %v", code, err)
+	}
+	if after, _ := os.ReadFile(certFile); !bytes.Equal(after, data) {
+		t.Fatal("the certificate was replaced")
+	}
+}

@@ -3,7 +3,9 @@ package keystoresplit
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -30,22 +32,38 @@ const commonFlags = `
 func (*plugin) Commands() []sdk.Command {
 	return []sdk.Command{
 		{Kind: sdk.KindKeyStore, Name: "ceremony", Synopsis: "generate a key and split it among custodians",
-			Help: `pkid keystore split ceremony -key K -m M -custodians NAME=age1...,NAME=passphrase,... [-algorithm ALG]
+			Help: `pkid keystore split ceremony -key K -m M -custodians NAME=age1...,NAME=passphrase,NAME=pkcs11-token:...,... [-algorithm ALG]
   Generates the key inside the plugin, splits its data key M-of-N and seals
   each share to its custodian (passphrases are read from stdin, one line
   each, in the order of -custodians). Prints the public key and the record
-  of who holds which share, signed by the key. No share is printed.` + commonFlags},
+  of who holds which share, signed by the key. No share is printed.
+  -cert FILE -cn CN [-days 3650] [-pathlen N] also writes a self-signed CA
+  certificate of the key, made before it is split (a root's certificate,
+  for the ca block that serves it).` + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "delegate", Synopsis: "hand your share to the running keystore for a time and a number of signatures",
 			Help: `pkid keystore split delegate -key K -custodian NAME -for 2h -uses 10 [-purpose TEXT] [-identity FILE]
-  Decrypts NAME's share locally (with the age identity FILE, or the
-  passphrase read from stdin) and seals it to the ephemeral key of the
-  keystore process now running the state directory, which picks it up
-  from its inbox. Waits (-wait, default 10s) for it to be accepted.` + commonFlags},
+  Decrypts NAME's share locally (with the age identity FILE, the
+  passphrase read from stdin, or on NAME's PKCS#11 token) and seals it to
+  the ephemeral key of the keystore process now running the state
+  directory, which picks it up from its inbox. Waits (-wait, default 10s)
+  for it to be accepted.
+  A token custodian adds -pkcs11-module PATH [-token-label LABEL] and the
+  PIN: -pin-file FILE, $` + pinEnv + `, or a line on stdin (-pin PIN
+  exists, but puts the PIN in the process list).` + commonFlags},
+		{Kind: sdk.KindKeyStore, Name: "token-recipient", Synopsis: "print the recipient of a custodian key on a PKCS#11 token (optionally generating it)",
+			Help: `pkid keystore split token-recipient -pkcs11-module PATH -token-label LABEL [-key-label pkid-custodian | -key-id HEX] [-generate [-curve P-256]]
+  Prints the token recipient (pkcs11-token:...) of the EC key pair
+  labelled -key-label (or with CKA_ID -key-id) on the token, for
+  -custodians NAME=pkcs11-token:...
+  With -generate it first makes that key pair on the token (sensitive,
+  not extractable, for ECDH only), which needs the user PIN: -pin-file
+  FILE, $` + pinEnv + ` or a line on stdin. Shares are sealed with ECDH
+  (P-256 or P-384) to the public key; delegate unseals them on the token.`},
 		{Kind: sdk.KindKeyStore, Name: "list", Synopsis: "list live delegations and recently refused files", Help: "pkid keystore split list" + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "revoke", Synopsis: "end delegations at once",
 			Help: "pkid keystore split revoke (-delegation ID | -key K [-custodian NAME])" + commonFlags},
 		{Kind: sdk.KindKeyStore, Name: "rotate", Synopsis: "re-split a key to a new custodian set inside the running keystore",
-			Help: `pkid keystore split rotate -key K -m M -custodians NAME=age1...,NAME=passphrase,...
+			Help: `pkid keystore split rotate -key K -m M -custodians NAME=age1...,NAME=passphrase,NAME=pkcs11-token:...,...
   The running keystore re-splits the key while M delegations are live,
   without the key leaving it; the old delegations end and the new
   custodians delegate afresh. Passphrases are read from stdin as for
@@ -75,9 +93,14 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 		cs := fs.String("custodians", "", "custodians")
 		alg := fs.String("algorithm", sdk.AlgECDSAP256, "algorithm")
 		wf := fs.Int("work-factor", 18, "scrypt work factor for passphrase custodians")
+		certFile := fs.String("cert", "", "write a self-signed CA certificate of the new key to FILE")
+		cn := fs.String("cn", "", "the self-signed certificate's common name")
+		days := fs.Int("days", 3650, "the self-signed certificate's validity in days")
+		pathLen := fs.Int("pathlen", -1, "the self-signed certificate's path length constraint (-1: none)")
 		run = func() error {
 			return p.ceremony(ceremonyRequest{Cmd: req, Dir: *dir, Instance: *inst, Key: *key, Algorithm: *alg,
-				Threshold: *m, Custodians: *cs, WorkFactor: *wf})
+				Threshold: *m, Custodians: *cs, WorkFactor: *wf,
+				Root: rootCertRequest{File: *certFile, CN: *cn, Days: *days, PathLen: *pathLen}})
 		}
 	case "delegate":
 		key := fs.String("key", "", "key id")
@@ -87,6 +110,7 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 		purpose := fs.String("purpose", "none given", "why, recorded in the audit log")
 		idFile := fs.String("identity", "", "age identity file")
 		wait := fs.Duration("wait", 10*time.Second, "wait")
+		tf := tokenFlags(fs)
 		run = func() error {
 			d, err := p.stateDir(*dir, *inst, true)
 			if err != nil {
@@ -95,10 +119,14 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 			if *key == "" || *who == "" {
 				return usagef("delegate needs -key and -custodian")
 			}
-			ids, err := identities(*idFile, req.Stdin)
+			if err := checkDelegation(*key, *who, *purpose, *dur, *uses); err != nil {
+				return err
+			}
+			ids, done, err := custodianIdentities(d, *key, *who, *idFile, tf, req.Stdin)
 			if err != nil {
 				return err
 			}
+			defer done()
 			pub, err := readPublished(d)
 			if err != nil {
 				return err
@@ -111,6 +139,45 @@ func (p *plugin) RunCommand(ctx context.Context, req sdk.CommandRequest) (int, e
 			fmt.Fprintf(req.Stdout, "Delegation %s: custodian %s, key %s, %d uses until %s, sealed to the keystore process %d (started %s).\n",
 				id, *who, *key, *uses, time.Now().Add(*dur).UTC().Format(time.RFC3339), pub.PID, pub.Started.Format(time.RFC3339))
 			return waitResult(ctx, d, id, *wait, req.Stdout)
+		}
+	case "token-recipient":
+		tf := tokenFlags(fs)
+		keyLabel := fs.String("key-label", "pkid-custodian", "the key's CKA_LABEL on the token")
+		keyID := fs.String("key-id", "", "the key's CKA_ID in hex, instead of -key-label")
+		generate := fs.Bool("generate", false, "generate the key pair on the token")
+		curve := fs.String("curve", "P-256", "curve of a generated key: P-256 or P-384")
+		run = func() error {
+			if *tf.module == "" || *tf.label == "" {
+				return usagef("token-recipient needs -pkcs11-module PATH and -token-label LABEL")
+			}
+			if !validTokenText(*keyLabel, 128) || *keyLabel == "" {
+				return usagef("-key-label must be 1 to 128 printable characters")
+			}
+			if _, err := tokenCurve(*curve); err != nil {
+				return usagef("-curve: %v", err)
+			}
+			id, err := hex.DecodeString(*keyID)
+			if err != nil || len(id) > 64 {
+				return usagef("-key-id must be at most 64 bytes in hex")
+			}
+			tr := tokenRequest{Module: *tf.module, Token: *tf.label, KeyLabel: *keyLabel, KeyID: id, Generate: *generate, Curve: *curve}
+			var stdin func() (string, error)
+			if *generate {
+				stdin = func() (string, error) { return readLine(bufio.NewReader(req.Stdin)) }
+			}
+			pin, err := tokenPIN(*tf.pinFile, *tf.pin, os.Getenv, stdin)
+			if err != nil && (*generate || *tf.pinFile != "") {
+				return err
+			}
+			tr.PIN = pin
+			rec, err := tokenRecipientFor(tr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(req.Stdout, rec.String())
+			fmt.Fprintf(req.Stderr, "Token %q (serial %s), key %q (id %s), %s, SHA-256 fingerprint %s.\n",
+				rec.Token, rec.Serial, rec.KeyLabel, rec.KeyID, rec.Curve, rec.fingerprint())
+			return nil
 		}
 	case "list":
 		run = func() error {
@@ -307,6 +374,7 @@ type ceremonyRequest struct {
 	Threshold     int
 	Custodians    string // NAME=age1...,NAME=passphrase
 	WorkFactor    int
+	Root          rootCertRequest
 }
 
 // ceremony generates a key inside this process and writes its split key
@@ -326,6 +394,9 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 	if wf < 10 || wf > 22 {
 		return usagef("-work-factor must be from 10 to 22")
 	}
+	if err := cr.Root.check(); err != nil {
+		return err
+	}
 	specs, err := custodiansWithPassphrases(cr.Custodians, m, req.Stdin)
 	if err != nil {
 		return err
@@ -338,6 +409,15 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 		return err
 	}
 	defer wipe(signer)
+	// The self-signed certificate is made while the key is whole, before
+	// it is split: afterwards it would take M custodians and a running
+	// keystore, and a root's certificate must exist before pkid serves it.
+	var certDER []byte
+	if cr.Root.File != "" {
+		if certDER, err = cr.Root.selfSign(signer); err != nil {
+			return err
+		}
+	}
 	kf, err := splitKey(splitRequest{ID: key, Algorithm: alg, Signer: signer, CreatedAt: time.Now(),
 		Generation: 1, Threshold: m, Custodians: specs, WorkFactor: wf})
 	for i := range specs {
@@ -352,13 +432,22 @@ func (p *plugin) ceremony(cr ceremonyRequest) error {
 		}
 		return err
 	}
+	detail := fmt.Sprintf("%s, %d of %d", alg, m, len(specs))
+	if certDER != nil {
+		sum := sha256.Sum256(certDER)
+		if err := writeNew(cr.Root.File, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})); err != nil {
+			return fmt.Errorf("key %q is split, but its certificate was not written: %w", key, err)
+		}
+		detail += fmt.Sprintf(", self-signed certificate %s sha256 %x", cr.Root.File, sum)
+		fmt.Fprintf(req.Stderr, "Wrote the self-signed certificate %s (CN %q, SHA-256 %x).\n", cr.Root.File, cr.Root.CN, sum)
+	}
 	if a, err := p.openAuditor(p.auditPath(d, inst)); err == nil {
 		var names []string
 		for _, c := range specs {
 			names = append(names, c.Name)
 		}
 		a.Record(AuditEvent{Time: time.Now().UTC(), Event: EventCeremony, Keystore: inst, Key: key, Custodians: names,
-			Detail: fmt.Sprintf("%s, %d of %d", alg, m, len(specs))})
+			Detail: detail})
 		a.Close()
 	}
 	der, _ := x509.MarshalPKIXPublicKey(signer.Public())
@@ -404,19 +493,12 @@ type delegateRequest struct {
 // running keystore's ephemeral key, into the inbox. It returns the
 // delegation id.
 func delegate(req delegateRequest) (string, error) {
-	if !validID(req.Key) || !validName(req.Custodian) {
-		return "", usagef("invalid key or custodian name")
+	if err := checkDelegation(req.Key, req.Custodian, req.Purpose, req.For, req.Uses); err != nil {
+		return "", err
 	}
-	if req.For <= 0 || req.Uses < 1 || req.Uses > maxUses || !validPurpose(req.Purpose) {
-		return "", usagef("-for must be positive, -uses from 1 to %d, -purpose 1 to %d printable characters", maxUses, maxPurpose)
-	}
-	data, err := readLimited(filepath.Join(req.StateDir, keysDir, req.Key+keySuffix), maxFileSize)
+	kf, err := readKeyFile(req.StateDir, req.Key)
 	if err != nil {
-		return "", fmt.Errorf("key %q: %w", req.Key, err)
-	}
-	kf, _, err := parseKeyFile(data, req.Key)
-	if err != nil {
-		return "", fmt.Errorf("key %q: %w", req.Key, err)
+		return "", err
 	}
 	share, err := kf.openShare(req.Custodian, req.Identities...)
 	if err != nil {
@@ -526,4 +608,85 @@ func list(dir string, w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// checkDelegation checks delegate's arguments. Errors wrap
+// sdk.ErrInvalidArgument.
+func checkDelegation(key, custodian, purpose string, dur time.Duration, uses int) error {
+	if !validID(key) || !validName(custodian) {
+		return usagef("invalid key or custodian name")
+	}
+	if dur <= 0 || uses < 1 || uses > maxUses || !validPurpose(purpose) {
+		return usagef("-for must be positive, -uses from 1 to %d, -purpose 1 to %d printable characters", maxUses, maxPurpose)
+	}
+	return nil
+}
+
+// readKeyFile reads and verifies keys/<key>.split.json of dir.
+func readKeyFile(dir, key string) (*keyFile, error) {
+	data, err := readLimited(filepath.Join(dir, keysDir, key+keySuffix), maxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %w", key, err)
+	}
+	kf, _, err := parseKeyFile(data, key)
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %w", key, err)
+	}
+	return kf, nil
+}
+
+// tokenOpts are the flags naming a custodian's token.
+type tokenOpts struct {
+	module, label, pin, pinFile *string
+}
+
+func tokenFlags(fs *flag.FlagSet) tokenOpts {
+	return tokenOpts{
+		module:  fs.String("pkcs11-module", "", "the PKCS#11 library of the custodian's token"),
+		label:   fs.String("token-label", "", "the token's label"),
+		pin:     fs.String("pin", "", "the token's user PIN (prefer -pin-file or $"+pinEnv+")"),
+		pinFile: fs.String("pin-file", "", "a file holding the token's user PIN"),
+	}
+}
+
+// custodianIdentities returns what opens custodian's share of key: their
+// token (a pkcs11 custodian), else their age identity file or passphrase.
+// done releases the token.
+func custodianIdentities(dir, key, custodian, idFile string, tf tokenOpts, stdin io.Reader) (ids []age.Identity, done func(), err error) {
+	done = func() {}
+	kf, err := readKeyFile(dir, key)
+	if err != nil {
+		return nil, done, err
+	}
+	c, ok := kf.custodian(custodian)
+	if !ok || c.Kind != kindPKCS11 {
+		if *tf.module != "" {
+			return nil, done, usagef("custodian %q does not hold their share of key %q on a token: leave out -pkcs11-module", custodian, key)
+		}
+		ids, err := identities(idFile, stdin)
+		return ids, done, err
+	}
+	if idFile != "" {
+		return nil, done, usagef("custodian %q holds their share of key %q on a PKCS#11 token: give -pkcs11-module (and the PIN), not -identity", custodian, key)
+	}
+	if *tf.module == "" {
+		return nil, done, usagef("custodian %q holds their share of key %q on a PKCS#11 token: give -pkcs11-module PATH", custodian, key)
+	}
+	want, err := parseTokenRecipient(c.Recipient)
+	if err != nil {
+		return nil, done, fmt.Errorf("custodian %q: %w", custodian, err)
+	}
+	label := *tf.label
+	if label == "" {
+		label = want.Token
+	}
+	pin, err := tokenPIN(*tf.pinFile, *tf.pin, os.Getenv, func() (string, error) { return readLine(bufio.NewReader(stdin)) })
+	if err != nil {
+		return nil, done, err
+	}
+	id, closeTok, err := openTokenIdentity(tokenRequest{Module: *tf.module, Token: label, PIN: pin}, want, custodian)
+	if err != nil {
+		return nil, done, err
+	}
+	return []age.Identity{id}, closeTok, nil
 }

@@ -27,7 +27,7 @@ type rawConfig struct {
 type config struct {
 	StateDir      string
 	Threshold     int
-	Custodians    []custodianSpec // age recipients only; for GenerateKey and ImportKey
+	Custodians    []custodianSpec // age or token recipients; for GenerateKey and ImportKey
 	Poll          time.Duration
 	MaxDelegation time.Duration
 	AuditFile     string
@@ -37,7 +37,7 @@ func schema() *sdk.Schema {
 	return sdk.NewSchema().
 		String("state_dir", sdk.Required, "directory holding the split keys, the inbox of delegations and the published ephemeral key; created 0700").
 		Number("threshold", sdk.Optional, "M: how many custodians must delegate before a key made by `pkid keystore NAME generate` or `import` signs").
-		StringMap("custodians", sdk.Optional, "custodian name = age recipient (age1...), the N holders of shares of keys made by generate or import; ceremonies name their own").
+		StringMap("custodians", sdk.Optional, "custodian name = age recipient (age1...) or token recipient (pkcs11-token:..., from `pkid keystore split token-recipient`), the N holders of shares of keys made by generate or import; ceremonies name their own").
 		Duration("poll_interval", sdk.Optional, "how often the inbox is read and expiries enforced besides on every signature").Default(`"1s"`).
 		Duration("max_delegation", sdk.Optional, "the longest a delegation may last").Default(`"24h"`).
 		String("audit_file", sdk.Optional, "JSON-lines audit log of delegations and signatures; default state_dir/audit.jsonl")
@@ -81,8 +81,8 @@ func decodeConfig(cfg sdk.Config) (*config, sdk.Diagnostics) {
 		}
 	}) {
 		spec, err := newCustodianSpec(name, raw.Custodians[name])
-		if err == nil && spec.Kind != kindAge {
-			err = fmt.Errorf("custodian %q: keys made by generate or import need age recipients; a passphrase custodian joins through `pkid keystore split ceremony`", name)
+		if err == nil && spec.Kind == kindPassphrase {
+			err = fmt.Errorf("custodian %q: keys made by generate or import need age or token recipients; a passphrase custodian joins through `pkid keystore split ceremony`", name)
 		}
 		if err != nil {
 			diags = append(diags, sdk.Errorf([]string{"custodians"}, "invalid custodian", err.Error())...)

@@ -4,8 +4,9 @@
 //
 // Each key is encrypted (AES-256-GCM) under a random data key; the data key
 // is split with Shamir's scheme (github.com/hashicorp/vault/shamir) and
-// each share is age-encrypted to its custodian (an X25519 recipient or a
-// passphrase). The key file also holds a record of who holds which share,
+// each share is age-encrypted to its custodian (an X25519 recipient, a
+// passphrase, or an EC key on the custodian's own PKCS#11 token, unsealed
+// on the token by ECDH: token.go). The key file also holds a record of who holds which share,
 // signed by the key itself, with a commitment to every share, so a wrong or
 // tampered share is found and blamed on its custodian.
 //

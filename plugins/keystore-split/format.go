@@ -38,9 +38,13 @@ const (
 // custodianEntry is one custodian in a key's record: public facts only.
 type custodianEntry struct {
 	Name string `json:"name"`
-	Kind string `json:"kind"` // kindAge or kindPassphrase
-	// Recipient is the age recipient (kindAge); empty for a passphrase.
+	Kind string `json:"kind"` // kindAge, kindPassphrase or kindPKCS11
+	// Recipient is the age recipient (kindAge) or the token recipient
+	// (kindPKCS11); empty for a passphrase.
 	Recipient string `json:"recipient,omitempty"`
+	// Token spells out a kindPKCS11 custodian's token, key and key
+	// fingerprint for the people who read the record.
+	Token *tokenRef `json:"token,omitempty"`
 	// Commitment binds the share to the key, generation and custodian
 	// (shareCommitment): a share that does not match it is wrong or
 	// tampered, and the custodian is named.
@@ -126,7 +130,7 @@ func dataKeyCommitment(key string, generation int, dataKey []byte) []byte {
 	return h.Sum(nil)
 }
 
-// parseCustodians parses "alice=age1...,bob=passphrase" (the ceremony's
+// parseCustodians parses "alice=age1...,bob=passphrase,carol=pkcs11-token:..." (the ceremony's
 // -custodians flag and the rotate command's).
 func parseCustodians(s string) ([]custodianSpec, error) {
 	var out []custodianSpec
@@ -155,8 +159,14 @@ func newCustodianSpec(name, val string) (custodianSpec, error) {
 	if val == kindPassphrase {
 		return custodianSpec{Name: name, Kind: kindPassphrase}, nil
 	}
+	if isTokenRecipient(val) {
+		if _, err := parseTokenRecipient(val); err != nil {
+			return custodianSpec{}, fmt.Errorf("custodian %q: %w", name, err)
+		}
+		return custodianSpec{Name: name, Kind: kindPKCS11, Recipient: val}, nil
+	}
 	if _, err := age.ParseX25519Recipient(val); err != nil {
-		return custodianSpec{}, fmt.Errorf("custodian %q: %q is neither an age X25519 recipient (age1...) nor \"passphrase\"", name, val)
+		return custodianSpec{}, fmt.Errorf("custodian %q: %.40q is neither an age X25519 recipient (age1...), a %s recipient (`pkid keystore split token-recipient`) nor \"passphrase\"", name, val, tokenRecipientPrefix)
 	}
 	return custodianSpec{Name: name, Kind: kindAge, Recipient: val}, nil
 }
@@ -228,8 +238,16 @@ func splitKey(req splitRequest) (*keyFile, error) {
 		Threshold: req.Threshold, Attributes: req.Attributes,
 		DataKeyCommitment: dataKeyCommitment(req.ID, req.Generation, dataKey)}
 	for i, c := range req.Custodians {
-		rec.Custodians = append(rec.Custodians, custodianEntry{Name: c.Name, Kind: c.Kind, Recipient: c.Recipient,
-			Commitment: shareCommitment(req.ID, req.Generation, c.Name, shares[i])})
+		e := custodianEntry{Name: c.Name, Kind: c.Kind, Recipient: c.Recipient,
+			Commitment: shareCommitment(req.ID, req.Generation, c.Name, shares[i])}
+		if c.Kind == kindPKCS11 {
+			tr, err := parseTokenRecipient(c.Recipient)
+			if err != nil {
+				return nil, fmt.Errorf("custodian %q: %w", c.Name, err)
+			}
+			e.Token = tr.ref()
+		}
+		rec.Custodians = append(rec.Custodians, e)
 	}
 	digest, err := recordDigest(&rec)
 	if err != nil {
@@ -291,6 +309,12 @@ func sealShare(c custodianSpec, workFactor int, p *sharePlain) ([]byte, error) {
 			s.SetWorkFactor(workFactor)
 		}
 		r = s
+	case kindPKCS11:
+		t, err := parseTokenRecipient(c.Recipient)
+		if err != nil {
+			return nil, err
+		}
+		r = t
 	default:
 		return nil, fmt.Errorf("unknown custodian kind %q", c.Kind)
 	}
@@ -387,7 +411,11 @@ func (kf *keyFile) openShare(custodian string, ids ...age.Identity) ([]byte, err
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
-			return nil, fmt.Errorf("custodian %q: the identity or passphrase does not open their share of key %q", custodian, kf.Record.Key)
+			return nil, fmt.Errorf("custodian %q: the identity, passphrase or token does not open their share of key %q", custodian, kf.Record.Key)
+		}
+		var tf *errTokenFailed
+		if errors.As(err, &tf) {
+			return nil, fmt.Errorf("custodian %q: their token failed to open the share of key %q: %w", custodian, kf.Record.Key, tf.err)
 		}
 		return nil, fmt.Errorf("custodian %q: their sealed share of key %q is damaged or tampered: %v", custodian, kf.Record.Key, err)
 	}

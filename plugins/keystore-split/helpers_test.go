@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -222,3 +224,44 @@ func newOldRunDelegation(t testing.TB, cs custodians, dir string) ([]byte, error
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+const hsmPIN = "custodian-pin"
+
+// softHSMConf finds the SoftHSM2 module and writes a SoftHSM2 configuration
+// for a fresh token directory. ok is false when SoftHSM2 is not installed;
+// under CI=true the test fails instead.
+func softHSMConf(t testing.TB) (module, conf string, ok bool) {
+	t.Helper()
+	if _, ok := testtool.Find(t, "softhsm2-util"); !ok {
+		return "", "", false
+	}
+	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+		"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so", "/usr/lib64/pkcs11/libsofthsm2.so"} {
+		if _, err := os.Stat(p); err == nil {
+			module = p
+			break
+		}
+	}
+	if module == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("libsofthsm2.so is required under CI=true (apt-get install softhsm2)")
+		}
+		return "", "", false
+	}
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	os.Mkdir(tokens, 0o700)
+	conf = filepath.Join(dir, "softhsm2.conf")
+	os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
+	return module, conf, true
+}
+
+// initToken initialises a SoftHSM2 token labelled label, PIN hsmPIN.
+func initToken(t testing.TB, conf, label string) {
+	t.Helper()
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", hsmPIN, "--so-pin", "so-"+hsmPIN)
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util --init-token: %v: %s", err, out)
+	}
+}
