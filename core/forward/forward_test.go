@@ -1,0 +1,192 @@
+package forward
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkid/pkid/core/client"
+)
+
+// upstream is a fake remote CA: it records what it got and answers sign,
+// authsign (checking the HMAC under key) and info.
+type upstream struct {
+	key  []byte
+	got  map[string][]byte
+	srv  *httptest.Server
+	fail int // non-zero: every reply has this status and an error envelope
+}
+
+func newUpstream(t *testing.T, key []byte) *upstream {
+	u := &upstream{key: key, got: map[string][]byte{}}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ep := strings.TrimPrefix(r.URL.Path, basePath)
+		u.got[ep] = body
+		if u.fail != 0 {
+			writeError(w, u.fail, u.fail, "upstream says no")
+			return
+		}
+		switch ep {
+		case "authsign":
+			var wr struct{ Token, Request string }
+			json.Unmarshal(body, &wr)
+			inner, _ := base64.StdEncoding.DecodeString(wr.Request)
+			m := hmac.New(sha256.New, u.key)
+			m.Write(inner)
+			if tok, _ := base64.StdEncoding.DecodeString(wr.Token); !hmac.Equal(tok, m.Sum(nil)) {
+				writeError(w, http.StatusBadRequest, http.StatusBadRequest, "invalid token")
+				return
+			}
+			u.got["authsign-inner"] = inner
+			writeResult(w, map[string]string{"certificate": "AUTH CERT\n"})
+		case "sign":
+			writeResult(w, map[string]string{"certificate": "PLAIN CERT\n"})
+		case "info":
+			writeResult(w, map[string]any{"certificate": "CA", "usages": []string{"signing"}, "expiry": "1h"})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func remoteTo(t *testing.T, name, urls string, key []byte) *Remote {
+	c, err := client.New(urls, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Remote{Name: name, Client: c, AuthKey: key}
+}
+
+type reply struct {
+	status int
+	env    struct {
+		Success bool
+		Result  map[string]any
+		Errors  []message
+	}
+}
+
+func call(t *testing.T, h http.Handler, path, body string) reply {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+	var r reply
+	r.status = rec.Code
+	if err := json.Unmarshal(rec.Body.Bytes(), &r.env); err != nil {
+		t.Fatalf("%s: not an envelope: %q", path, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("%s: content type %q", path, ct)
+	}
+	return r
+}
+
+const csrBody = `{"certificate_request":"-----BEGIN CERTIFICATE REQUEST-----\nx\n-----END CERTIFICATE REQUEST-----\n"`
+
+func TestForward(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	up := newUpstream(t, key)
+	// A listener that accepts and never answers: the forward must give up
+	// within its timeout.
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	local := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		writeResult(w, map[string]string{"local": string(body)})
+	})
+	profiles := map[string]*Remote{
+		"default": remoteTo(t, "up", up.srv.URL, nil),
+		"auth":    remoteTo(t, "up", up.srv.URL, key),
+		"badkey":  remoteTo(t, "up", up.srv.URL, []byte("wrong")),
+		"dead":    remoteTo(t, "down", "http://127.0.0.1:1", nil),
+		"hole":    remoteTo(t, "hole", "http://"+hole.Addr().String(), nil),
+		// failover: the first server is down, the second answers
+		"failover": remoteTo(t, "pair", "http://127.0.0.1:1,"+up.srv.URL, nil),
+	}
+	withLocal := New(local, Options{Profiles: profiles, Local: true, Timeout: 300 * time.Millisecond, MaxBodyBytes: 4096})
+	noLocal := New(http.NotFoundHandler(), Options{Profiles: profiles, Timeout: 300 * time.Millisecond, MaxBodyBytes: 4096})
+
+	for _, tc := range []struct {
+		name, path, body string
+		h                http.Handler
+		status, code     int
+		result, message  string // a substring of result / of the error message
+	}{
+		{"plain remote", "sign", csrBody + `}`, noLocal, 200, 0, "PLAIN CERT", ""},
+		{"default by name", "sign", csrBody + `,"profile":"default"}`, noLocal, 200, 0, "PLAIN CERT", ""},
+		{"auth_remote", "sign", csrBody + `,"profile":"auth"}`, noLocal, 200, 0, "AUTH CERT", ""},
+		{"failover", "sign", csrBody + `,"profile":"failover"}`, noLocal, 200, 0, "PLAIN CERT", ""},
+		{"info", "info", `{"profile":"auth"}`, noLocal, 200, 0, "CA", ""},
+		{"wrong key: upstream 4xx passed on", "sign", csrBody + `,"profile":"badkey"}`, noLocal, 400, client.CodeBadStatus, "", `remote "up"`},
+		{"unreachable", "sign", csrBody + `,"profile":"dead"}`, noLocal, 502, client.CodeIO, "", `remote "down" (http://127.0.0.1:1)`},
+		{"unreachable info", "info", `{"profile":"dead"}`, noLocal, 502, client.CodeIO, "", `remote "down"`},
+		{"no answer", "sign", csrBody + `,"profile":"hole"}`, noLocal, 502, client.CodeIO, "", `no answer within 300ms`},
+		{"unknown profile, no local CA", "sign", csrBody + `,"profile":"nosuch"}`, noLocal, 400, 5400, "", `Unknown policy profile "nosuch"`},
+		{"unknown profile, local CA", "sign", csrBody + `,"profile":"nosuch"}`, withLocal, 200, 0, "nosuch", ""},
+		{"bad JSON, no local CA", "sign", `{"profile":`, noLocal, 400, 400, "", "Unable to parse sign request"},
+		{"bad JSON, local CA", "sign", `{"profile":`, withLocal, 200, 0, `local":"{\"profile`, ""},
+		{"wrong type", "sign", `{"profile":7}`, noLocal, 400, 400, "", "Unable to parse sign request"},
+		{"empty CSR", "sign", `{"profile":"auth"}`, noLocal, 400, 400, "", "missing parameter 'certificate_request'"},
+		{"token wrapper goes to the local API", "sign", `{"token":"x","request":"y"}`, withLocal, 200, 0, `local":"{\"token`, ""},
+		{"too large", "sign", `{"x":"` + strings.Repeat("a", 5000) + `"}`, noLocal, 413, 413, "", "larger than 4096"},
+		{"other endpoints untouched", "newkey", `{}`, withLocal, 200, 0, "{}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			r := call(t, tc.h, basePath+tc.path, tc.body)
+			if time.Since(start) > 3*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %+v", r.status, tc.status, r.env)
+			}
+			if tc.code != 0 {
+				if len(r.env.Errors) != 1 || r.env.Errors[0].Code != tc.code || !strings.Contains(r.env.Errors[0].Message, tc.message) {
+					t.Fatalf("errors %+v, want code %d with %q", r.env.Errors, tc.code, tc.message)
+				}
+				return
+			}
+			if b, _ := json.Marshal(r.env.Result); !r.env.Success || !strings.Contains(string(b), tc.result) {
+				t.Fatalf("result %s, want %q", b, tc.result)
+			}
+		})
+	}
+
+	// The inner request the remote got is the caller's: hostname became
+	// hosts (trimmed), the profile and label are kept.
+	call(t, noLocal, basePath+"sign", csrBody+`,"profile":"auth","label":"L","hostname":"a.example, b.example"}`)
+	var inner client.SignRequest
+	if err := json.Unmarshal(up.got["authsign-inner"], &inner); err != nil {
+		t.Fatal(err)
+	}
+	if inner.Profile != "auth" || inner.Label != "L" || strings.Join(inner.Hosts, "|") != "a.example|b.example" {
+		t.Errorf("forwarded %+v", inner)
+	}
+	if !bytes.Contains(up.got["authsign"], []byte(`"token"`)) {
+		t.Errorf("authsign wrapper %s", up.got["authsign"])
+	}
+}
