@@ -36,9 +36,9 @@ import (
 type compareMode int
 
 const (
-	sameExitCode     compareMode = iota // exit codes (CLI) or statuses (HTTP)
-	sameStdout                       // stdout byte for byte, and the exit code
-	sameJSONKeys                        // the JSON output's keys, and the exit code
+	sameExitCode compareMode = iota // exit codes (CLI) or statuses (HTTP)
+	sameStdout                      // stdout byte for byte, and the exit code
+	sameJSONKeys                    // the JSON output's keys, and the exit code
 	sameCert                        // sameJSONKeys, and the certificate fields (serials, times, keys normalised)
 	sameEnvelope                    // HTTP: status, success, error codes, result keys
 	sameResult                      // HTTP: sameEnvelope, and the result byte for byte
