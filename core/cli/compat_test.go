@@ -315,14 +315,35 @@ func TestCompatSuite(t *testing.T) {
 	}
 }
 
+// stopCompatDaemons ends the suite's daemons with SIGTERM (pkid then
+// removes its ephemeral keystore directory; SIGKILL after 10 s) and
+// removes the fixture directory.
 func stopCompatDaemons() {
 	compatDaemons.Lock()
 	defer compatDaemons.Unlock()
+	done := make(chan struct{})
 	for _, c := range compatDaemons.cmds {
-		c.Process.Kill()
-		c.Wait()
+		c.Process.Signal(syscall.SIGTERM)
+		go func() {
+			c.Wait()
+			done <- struct{}{}
+		}()
+	}
+	timeout := time.After(10 * time.Second)
+	for range compatDaemons.cmds {
+		select {
+		case <-done:
+		case <-timeout:
+			for _, c := range compatDaemons.cmds {
+				c.Process.Kill()
+			}
+			<-done
+		}
 	}
 	compatDaemons.cmds = nil
+	if compatFix != nil {
+		os.RemoveAll(compatFix.dir)
+	}
 }
 
 func (r compatRow) name() string {
