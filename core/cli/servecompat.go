@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -347,6 +348,11 @@ func runCFSSLServe(e *env, args []string) error {
 	opts := coredaemon.Options{Listen: plan.Listen, TLS: tlsOpts, Host: run.s.host, Log: log, AllowNoCA: cf.ca == ""}
 	if fwd != nil {
 		fwd.Local, fwd.Log = cf.ca != "", log.Named("forward")
+		if cn := get("mutual-tls-cn"); cn != "" {
+			if fwd.Authorize, err = clientCNCheck(cn); err != nil {
+				return usagef("-mutual-tls-cn: %v", err)
+			}
+		}
 		opts.Wrap = func(next http.Handler) http.Handler { return forward.New(next, *fwd) }
 	}
 	d, err := coredaemon.New(context.Background(), run.s.Loaded, opts)
@@ -505,4 +511,27 @@ func splitForwarding(data []byte) (local []byte, fwd *forward.Options, err error
 	}
 	local, err = json.Marshal(top)
 	return local, fo, err
+}
+
+// clientCNCheck is -mutual-tls-cn for forwarded requests: the verified
+// client certificate's CN must match the pattern, anchored as the API
+// server anchors it (docs/differences-from-cfssl.md, "A client
+// certificate policy covers every guarded endpoint").
+func clientCNCheck(pattern string) (func(*http.Request) error, error) {
+	if !strings.HasPrefix(pattern, "^") || !strings.HasSuffix(pattern, "$") {
+		pattern = "^(?:" + pattern + ")$"
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return func(r *http.Request) error {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+			return errors.New("client certificate required")
+		}
+		if cn := r.TLS.VerifiedChains[0][0].Subject.CommonName; !re.MatchString(cn) {
+			return fmt.Errorf("Invalid CN %q", cn)
+		}
+		return nil
+	}, nil
 }

@@ -56,6 +56,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Log gets one line per failed forward; nil discards.
 	Log hclog.Logger
+	// Authorize, when set, vets the caller of a forwarded request (e.g.
+	// the -mutual-tls-cn pattern); its error is a 403 with its text.
+	// Requests that are not forwarded are the next handler's to vet.
+	Authorize func(r *http.Request) error
 }
 
 // Handler forwards sign and info requests of forwarding profiles and
@@ -109,11 +113,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 		h.next.ServeHTTP(w, r)
 	}
+	if h.opts.Authorize != nil {
+		// Only a forwarded request is vetted here: the next handler has
+		// its own checks (and its own answer) for the rest.
+		if err := h.authorizeForwarded(r, endpoint, body); err != nil {
+			writeError(w, http.StatusForbidden, http.StatusForbidden, err.Error())
+			return
+		}
+	}
 	if endpoint == "sign" {
 		h.sign(w, r.Context(), body, passOn)
 	} else {
 		h.info(w, r.Context(), body, passOn)
 	}
+}
+
+// authorizeForwarded applies Options.Authorize to a request whose profile
+// forwards (a body that does not parse is not forwarded).
+func (h *Handler) authorizeForwarded(r *http.Request, endpoint string, body []byte) error {
+	var probe struct {
+		Profile string `json:"profile"`
+	}
+	if json.Unmarshal(body, &probe) != nil || h.remote(probe.Profile) == nil {
+		return nil
+	}
+	if err := h.opts.Authorize(r); err != nil {
+		return fmt.Errorf("%v for %s", err, endpoint)
+	}
+	return nil
 }
 
 // signBody is a sign request as forwarded: CFSSL's fields plus hostname,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -188,5 +189,24 @@ func TestForward(t *testing.T) {
 	}
 	if !bytes.Contains(up.got["authsign"], []byte(`"token"`)) {
 		t.Errorf("authsign wrapper %s", up.got["authsign"])
+	}
+}
+
+// Authorize vets only forwarded requests: a refused caller gets 403 and
+// the remote sees nothing; a local profile goes to the next handler.
+func TestForwardAuthorize(t *testing.T) {
+	up := newUpstream(t, nil)
+	local := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeResult(w, map[string]string{"local": "yes"}) })
+	h := New(local, Options{Profiles: map[string]*Remote{"fwd": remoteTo(t, "up", up.srv.URL, nil)}, Local: true,
+		Authorize: func(*http.Request) error { return errors.New(`Invalid CN "intruder"`) }})
+	r := call(t, h, basePath+"sign", csrBody+`,"profile":"fwd"}`)
+	if r.status != 403 || len(r.env.Errors) != 1 || r.env.Errors[0].Code != 403 || r.env.Errors[0].Message != `Invalid CN "intruder" for sign` {
+		t.Fatalf("refused caller: %+v", r)
+	}
+	if len(up.got) != 0 {
+		t.Errorf("the remote was called: %v", up.got)
+	}
+	if r := call(t, h, basePath+"sign", csrBody+`,"profile":"local"}`); r.status != 200 || r.env.Result["local"] != "yes" {
+		t.Errorf("local profile: %+v", r)
 	}
 }
