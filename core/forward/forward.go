@@ -62,8 +62,8 @@ type Options struct {
 	Authorize func(r *http.Request) error
 }
 
-// Handler forwards sign and info requests of forwarding profiles and
-// passes every other request to the next handler.
+// Handler forwards sign, info and newcert requests of forwarding profiles
+// and passes every other request to the next handler.
 type Handler struct {
 	next http.Handler
 	opts Options
@@ -93,7 +93,7 @@ func (h *Handler) remote(profile string) *Remote {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint, ok := strings.CutPrefix(r.URL.Path, basePath)
-	if !ok || r.Method != http.MethodPost || (endpoint != "sign" && endpoint != "info") {
+	if !ok || r.Method != http.MethodPost || (endpoint != "sign" && endpoint != "info" && endpoint != "newcert") {
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -121,9 +121,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if endpoint == "sign" {
+	switch endpoint {
+	case "sign":
 		h.sign(w, r.Context(), body, passOn)
-	} else {
+	case "newcert":
+		h.newcert(w, r, body, passOn)
+	default:
 		h.info(w, r.Context(), body, passOn)
 	}
 }

@@ -210,3 +210,67 @@ func TestForwardAuthorize(t *testing.T) {
 		t.Errorf("local profile: %+v", r)
 	}
 }
+
+// newcert of a forwarding profile: the key and CSR come from the local
+// newkey (whose refusals are passed on), only the CSR goes to the remote.
+func TestForwardNewcert(t *testing.T) {
+	up := newUpstream(t, nil)
+	const csrPEM = "-----BEGIN CERTIFICATE REQUEST-----\nAAEC\n-----END CERTIFICATE REQUEST-----\n"
+	var newkeyBody string
+	local := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path != basePath+"newkey":
+			writeResult(w, map[string]string{"local": r.URL.Path})
+		case strings.Contains(string(b), "huge"):
+			writeError(w, http.StatusTooManyRequests, 429, "too many key generations")
+		default:
+			newkeyBody = string(b)
+			writeResult(w, map[string]any{"private_key": "KEY", "certificate_request": csrPEM})
+		}
+	})
+	h := New(local, Options{Profiles: map[string]*Remote{"fwd": remoteTo(t, "up", up.srv.URL, nil)}})
+	r := call(t, h, basePath+"newcert", `{"profile": "fwd", "request": {"CN": "x", "hosts": ["x.example"]}}`)
+	if r.status != 200 || r.env.Result["certificate"] != "PLAIN CERT\n" || r.env.Result["private_key"] != "KEY" || r.env.Result["certificate_request"] != csrPEM {
+		t.Fatalf("newcert: %+v", r)
+	}
+	sums, _ := r.env.Result["sums"].(map[string]any)
+	if crs, _ := sums["certificate_request"].(map[string]any); crs["sha-256"] != "AE4B3280E56E2FAF83F414A6E3DABE9D5FBE18976544C05FED121ACCB85B53FC" {
+		t.Errorf("sums %v", sums)
+	}
+	if newkeyBody != `{"CN": "x", "hosts": ["x.example"]}` {
+		t.Errorf("newkey got %q", newkeyBody)
+	}
+	var sent client.SignRequest
+	json.Unmarshal(up.got["sign"], &sent)
+	if sent.Request != csrPEM || strings.Join(sent.Hosts, ",") != "x.example" || sent.Profile != "fwd" {
+		t.Errorf("remote got %s", up.got["sign"])
+	}
+	if bytes.Contains(up.got["sign"], []byte("KEY")) {
+		t.Error("the private key went to the remote")
+	}
+	// No hosts: a success with CFSSL's 5300 advisory.
+	r = call(t, h, basePath+"newcert", `{"profile": "fwd", "request": {"CN": "x"}}`)
+	if rec := httptest.NewRecorder(); r.status == 200 {
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, basePath+"newcert", strings.NewReader(`{"profile": "fwd", "request": {"CN": "x"}}`)))
+		if !strings.Contains(rec.Body.String(), `"messages":[{"code":5300,`) {
+			t.Errorf("no hosts: %s", rec.Body)
+		}
+	} else {
+		t.Errorf("no hosts: %+v", r)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+		msg    string
+	}{
+		{`{"profile": "fwd", "request": {"CN": "huge"}}`, 429, "too many key generations"},
+		{`{"profile": "fwd"}`, 400, "missing request section"},
+		{`{"profile": "nosuch", "request": {}}`, 400, "Unknown policy profile"},
+		{`{"profile": 1}`, 400, "Unable to parse newcert request"},
+	} {
+		if r := call(t, h, basePath+"newcert", tc.body); r.status != tc.status || len(r.env.Errors) != 1 || !strings.Contains(r.env.Errors[0].Message, tc.msg) {
+			t.Errorf("%s: %+v", tc.body, r)
+		}
+	}
+}
