@@ -320,6 +320,9 @@ func (p *compatPlan) render(baseDir string) ([]byte, []string, error) {
 			tb.SetAttributeValue(attr, cty.ListVal(l))
 		}
 	}
+	if len(p.CAs) == 0 {
+		dbName(p.DBConfig) // cfssl serve without -ca still records through certadd
+	}
 	var warnings []string
 	keysDone := map[string]bool{}
 	for _, c := range p.CAs {

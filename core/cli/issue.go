@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -57,7 +58,19 @@ func (c *compatFlags) register(fs *flag.FlagSet) {
 		"revoked-at", "interval", "responses", "path", "serial", "aki", "expiry", "list", "family", "scanner",
 		"timeout", "csv", "num-workers", "max-hosts", "intermediates", "authkey", "usage", "pgp-private", "pgp-name",
 		"port"} {
-		if fs.Lookup(name) == nil {
+		if fs.Lookup(name) != nil {
+			continue
+		}
+		// Typed as in CFSSL, so that `-list ARG` does not swallow ARG
+		// and `-port x` is refused as there.
+		switch name {
+		case "list":
+			fs.Bool(name, false, "accepted for CFSSL compatibility")
+		case "port", "num-workers", "max-hosts":
+			fs.Int(name, map[string]int{"port": 8888, "num-workers": 10, "max-hosts": 100}[name], "accepted for CFSSL compatibility")
+		case "interval", "timeout", "expiry":
+			fs.Duration(name, map[string]time.Duration{"interval": 96 * time.Hour, "timeout": 5 * time.Minute, "expiry": 168 * time.Hour}[name], "accepted for CFSSL compatibility")
+		default:
 			fs.String(name, "", "accepted for CFSSL compatibility")
 		}
 	}
@@ -409,6 +422,11 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 			if req.CA != nil {
 				return errors.New(fs.Arg(0) + ": ca section only permitted in initca")
 			}
+			if cf.crl != "" {
+				if u, err := url.Parse(cf.crl); err != nil || !u.IsAbs() || u.Host == "" {
+					return usagef("-crl %q: not an absolute URL", cf.crl)
+				}
+			}
 			if useRemote(&cf) {
 				return remoteGencert(e, fs, &cf, req)
 			}
@@ -421,7 +439,8 @@ Usage: pkid gencert -initca [-ca-key KEY] CSRJSON
 			if err != nil {
 				return err
 			}
-			cert, err := iss.Sign(context.Background(), ca.SignRequest{CSR: csrPEM, Profile: cf.profile})
+			// -crl is CFSSL's crl_override: the only CRL distribution point.
+			cert, err := iss.Sign(context.Background(), ca.SignRequest{CSR: csrPEM, Profile: cf.profile, CRLOverride: cf.crl})
 			if err != nil {
 				return err
 			}

@@ -25,7 +25,10 @@ func TestMain(m *testing.M) {
 	for _, name := range DropInNames() { // CFSSL's binary names (dropin_test.go)
 		cmds[name] = func() { os.Exit(RunAs(os.Args[0], os.Args[1:])) }
 	}
-	testscript.Main(runFunc(func() int { return pgtest.Run(m) }), cmds)
+	testscript.Main(runFunc(func() int {
+		defer stopCompatDaemons() // the compat suite's shared daemons
+		return pgtest.Run(m)
+	}), cmds)
 }
 
 type runFunc func() int

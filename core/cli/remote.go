@@ -142,7 +142,7 @@ func remoteGencert(e *env, fs *flag.FlagSet, cf *compatFlags, req *csr.Request) 
 	if err != nil {
 		return err
 	}
-	sreq := client.SignRequest{Request: string(csrPEM), Profile: cf.profile, Label: cf.label}
+	sreq := client.SignRequest{Request: string(csrPEM), Profile: cf.profile, Label: cf.label, CRLOverride: cf.crl}
 	if cf.hostname != "" {
 		sreq.Hosts = csr.SplitHostname(cf.hostname)
 	}

@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -19,8 +23,10 @@ import (
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/client"
 	"github.com/pkid/pkid/core/config"
 	coredaemon "github.com/pkid/pkid/core/daemon"
+	"github.com/pkid/pkid/core/forward"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -235,11 +241,11 @@ func runCFSSLServe(e *env, args []string) error {
 	if (cf.ca == "") != (cf.caKey == "") {
 		return usagef("-ca and -ca-key go together")
 	}
-	if cf.ca == "" {
-		return usagef("serve: -ca and -ca-key are required (pkid serves no CA-less API; use pkid serve -config for native configuration)")
-	}
 	if (get("responder") == "") != (get("responder-key") == "") {
 		return usagef("-responder and -responder-key go together")
+	}
+	if cf.ca == "" && get("responder") != "" {
+		return usagef("-responder needs -ca and -ca-key (the responder signs for that CA)")
 	}
 	if len(cf.config) > 1 {
 		return usagef("serve: one CFSSL -config only")
@@ -284,6 +290,7 @@ func runCFSSLServe(e *env, args []string) error {
 		}
 	}
 	c := &compatCA{Label: "default", KeyID: "ca", Key: cf.caKey}
+	var fwd *forward.Options
 	if len(cf.config) == 1 {
 		data, err := os.ReadFile(cf.config[0])
 		if err != nil {
@@ -292,11 +299,21 @@ func runCFSSLServe(e *env, args []string) error {
 		if !profile.IsCFSSLConfig(data) {
 			return usagef("-config %s: not a CFSSL JSON signing configuration (pkid HCL goes without the CFSSL flags)", cf.config[0])
 		}
-		c.SigningConfig = data
+		local, f, err := splitForwarding(data)
+		if err != nil {
+			return fmt.Errorf("-config %s: %w", cf.config[0], err)
+		}
+		c.SigningConfig, fwd = local, f
 	}
 	plan := &compatPlan{
-		Listen: net.JoinHostPort(addr, port), CAs: []*compatCA{c}, Disable: disable,
+		Listen: net.JoinHostPort(addr, port), Disable: disable,
 		ClientCN: get("mutual-tls-cn"), DBConfig: cf.dbConfig,
+	}
+	// Without -ca CFSSL serves what needs no CA (newkey, init_ca, bundle,
+	// certinfo, scaninfo, health) and its forwarding profiles; the
+	// issuing endpoints are 404.
+	if cf.ca != "" {
+		plan.CAs = []*compatCA{c}
 	}
 	if b := get("ca-bundle"); b != "" {
 		plan.Roots = []string{b}
@@ -311,8 +328,10 @@ func runCFSSLServe(e *env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(staging)
-	if c.Certificate, err = copyInput(e, staging, "ca.pem", cf.ca); err != nil {
-		return fmt.Errorf("-ca: %w", err)
+	if cf.ca != "" {
+		if c.Certificate, err = copyInput(e, staging, "ca.pem", cf.ca); err != nil {
+			return fmt.Errorf("-ca: %w", err)
+		}
 	}
 	if get("responder") != "" {
 		c.ResponderKeyID, c.ResponderKey = "responder", get("responder-key")
@@ -326,7 +345,17 @@ func runCFSSLServe(e *env, args []string) error {
 	}
 	defer run.Close()
 	log := hclog.New(&hclog.LoggerOptions{Name: "pkid", Output: e.stderr, Level: hclogLevel(cf.loglevel)})
-	d, err := coredaemon.New(context.Background(), run.s.Loaded, coredaemon.Options{Listen: plan.Listen, TLS: tlsOpts, Host: run.s.host, Log: log})
+	opts := coredaemon.Options{Listen: plan.Listen, TLS: tlsOpts, Host: run.s.host, Log: log, AllowNoCA: cf.ca == ""}
+	if fwd != nil {
+		fwd.Local, fwd.Log = cf.ca != "", log.Named("forward")
+		if cn := get("mutual-tls-cn"); cn != "" {
+			if fwd.Authorize, err = clientCNCheck(cn); err != nil {
+				return usagef("-mutual-tls-cn: %v", err)
+			}
+		}
+		opts.Wrap = func(next http.Handler) http.Handler { return forward.New(next, *fwd) }
+	}
+	d, err := coredaemon.New(context.Background(), run.s.Loaded, opts)
 	if err != nil {
 		return daemonError(e, run.s.Config, err)
 	}
@@ -375,4 +404,134 @@ func loadGenerated(e *env, path string) (*session, error) {
 		_ = printDiags(e, cfg, diags)
 	}
 	return &session{Loaded: loaded, host: host}, nil
+}
+
+// splitForwarding separates a CFSSL signing configuration into what the
+// local CA serves and what forwards: the returned JSON lacks the
+// forwarding profiles (a forwarding default becomes the built-in one
+// locally, never reached: the forwarder takes ""), the remotes and the
+// auth keys only forwarding profiles use (a left-over key would turn on
+// authentication for the local endpoints). fwd is nil when nothing
+// forwards.
+func splitForwarding(data []byte) (local []byte, fwd *forward.Options, err error) {
+	cfg, err := profile.ParseCFSSL(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	clients := map[string]*client.Client{}
+	remoteFor := func(p *profile.Profile) (*forward.Remote, error) {
+		name, keyName := p.Remote, ""
+		if ar := p.AuthRemote; ar != nil {
+			name, keyName = ar.Remote, ar.AuthKey
+		}
+		if name == "" {
+			return nil, nil
+		}
+		c, ok := clients[name]
+		if !ok {
+			if c, err = client.New(strings.Join(cfg.Remotes[name], ","), nil); err != nil {
+				return nil, fmt.Errorf("remote %q: %w", name, err)
+			}
+			clients[name] = c
+		}
+		r := &forward.Remote{Name: name, Client: c}
+		if keyName != "" {
+			r.AuthKey = cfg.AuthKeys[keyName].Key
+		}
+		return r, nil
+	}
+	fo := &forward.Options{Profiles: map[string]*forward.Remote{}}
+	localKeys := map[string]bool{}
+	all := map[string]*profile.Profile{"default": cfg.Default}
+	for n, p := range cfg.Profiles {
+		all[n] = p
+	}
+	for n, p := range all {
+		if p == nil {
+			continue
+		}
+		r, err := remoteFor(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r != nil {
+			fo.Profiles[n] = r
+			continue
+		}
+		localKeys[p.AuthKey], localKeys[p.PrevAuthKey] = true, true
+	}
+	if len(fo.Profiles) == 0 {
+		return data, nil, nil
+	}
+	// Drop the forwarding parts from the JSON (keys matched as CFSSL
+	// matches them: case-insensitively).
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &top); err != nil {
+		return nil, nil, err
+	}
+	for k, v := range top {
+		switch {
+		case strings.EqualFold(k, "remotes"):
+			delete(top, k)
+		case strings.EqualFold(k, "auth_keys"):
+			var keys map[string]json.RawMessage
+			if err := json.Unmarshal(v, &keys); err != nil {
+				return nil, nil, err
+			}
+			for name := range keys {
+				if !localKeys[name] {
+					delete(keys, name)
+				}
+			}
+			top[k], _ = json.Marshal(keys)
+		case strings.EqualFold(k, "signing"):
+			var signing map[string]json.RawMessage
+			if err := json.Unmarshal(v, &signing); err != nil {
+				return nil, nil, err
+			}
+			for sk, sv := range signing {
+				switch {
+				case strings.EqualFold(sk, "default") && fo.Profiles["default"] != nil:
+					delete(signing, sk)
+				case strings.EqualFold(sk, "profiles"):
+					var ps map[string]json.RawMessage
+					if err := json.Unmarshal(sv, &ps); err != nil {
+						return nil, nil, err
+					}
+					for name := range ps {
+						if fo.Profiles[name] != nil {
+							delete(ps, name)
+						}
+					}
+					signing[sk], _ = json.Marshal(ps)
+				}
+			}
+			top[k], _ = json.Marshal(signing)
+		}
+	}
+	local, err = json.Marshal(top)
+	return local, fo, err
+}
+
+// clientCNCheck is -mutual-tls-cn for forwarded requests: the verified
+// client certificate's CN must match the pattern, anchored as the API
+// server anchors it (docs/differences-from-cfssl.md, "A client
+// certificate policy covers every guarded endpoint").
+func clientCNCheck(pattern string) (func(*http.Request) error, error) {
+	if !strings.HasPrefix(pattern, "^") || !strings.HasSuffix(pattern, "$") {
+		pattern = "^(?:" + pattern + ")$"
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return func(r *http.Request) error {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+			return errors.New("client certificate required")
+		}
+		if cn := r.TLS.VerifiedChains[0][0].Subject.CommonName; !re.MatchString(cn) {
+			return fmt.Errorf("Invalid CN %q", cn)
+		}
+		return nil
+	}, nil
 }

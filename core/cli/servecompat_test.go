@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -153,5 +156,28 @@ func TestMultirootHostile(t *testing.T) {
 		if got := permitted(m.labels["p"].nets, tc.remote); got != tc.want {
 			t.Errorf("permitted(%s) = %v", tc.remote, got)
 		}
+	}
+}
+
+// -mutual-tls-cn applies to forwarded requests too, anchored.
+func TestClientCNCheck(t *testing.T) {
+	check, err := clientCNCheck("client.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(cn string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/cfssl/sign", nil)
+		if cn != "" {
+			r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{Subject: pkix.Name{CommonName: cn}}}}}
+		}
+		return r
+	}
+	for cn, ok := range map[string]bool{"client1": true, "client": true, "evil-client1": false, "": false} {
+		if err := check(req(cn)); (err == nil) != ok {
+			t.Errorf("CN %q: %v", cn, err)
+		}
+	}
+	if _, err := clientCNCheck("("); err == nil {
+		t.Error("a bad pattern is accepted")
 	}
 }

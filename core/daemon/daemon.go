@@ -68,6 +68,12 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// MetricsListen, when set, replaces the pkid block's metrics_listen.
 	MetricsListen string
+	// AllowNoCA lets a configuration without any ca block serve the
+	// endpoints that need no CA (cfssl serve without -ca).
+	AllowNoCA bool
+	// Wrap, when set, wraps the API handler (e.g. forwarding profiles to
+	// a remote CA, core/forward).
+	Wrap func(http.Handler) http.Handler
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -162,7 +168,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diags: diags}
 	}
-	if len(set.CAs) == 0 {
+	if len(set.CAs) == 0 && !opts.AllowNoCA {
 		return nil, errors.New("serve: the configuration declares no ca block")
 	}
 	d.set = set
@@ -211,7 +217,11 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		return nil, err
 	}
 	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
-	d.handler = d.pub.routes(srv.Handler())
+	api := srv.Handler()
+	if opts.Wrap != nil {
+		api = opts.Wrap(api)
+	}
+	d.handler = d.pub.routes(api)
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
 		if d.hs.TLSConfig, err = tlsFiles.config(); err != nil {
