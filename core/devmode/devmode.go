@@ -208,7 +208,11 @@ func Bootstrap(ctx context.Context, l *catalog.Loaded, publicURL string, out io.
 		if err != nil {
 			return err
 		}
-		cert, _, err := ca.InitCA(ctx, ca.InitCARequest{Request: &csr.Request{CN: "pkid dev root CA", Names: []csr.Name{{O: "pkid dev"}}}, Signer: signer})
+		// Ten years: the root must outlive the issuing CA it signs for the
+		// root profile's 1825d at once, or a minute ticking over between
+		// the two makes the intermediate outlast its root (refused).
+		cert, _, err := ca.InitCA(ctx, ca.InitCARequest{Request: &csr.Request{CN: "pkid dev root CA", Names: []csr.Name{{O: "pkid dev"}},
+			CA: &csr.CAConfig{Expiry: "87600h"}}, Signer: signer})
 		if err != nil {
 			return fmt.Errorf("dev mode: creating the root CA: %w", err)
 		}
