@@ -111,4 +111,3 @@ func (a *Admin) now() time.Time {
 }
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
-

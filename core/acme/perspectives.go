@@ -1,21 +1,38 @@
 package acme
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"net"
+
+	"github.com/miekg/dns"
 
 	"github.com/pkid/pkid/core/acme/validation"
 	"github.com/pkid/pkid/core/config"
 )
 
 // DefaultPerspectives builds a profile's validators from its acme
-// block's validation settings.
+// block's validation settings: this process as the primary perspective
+// (through the configured resolver and ports) and the remote validators.
 func DefaultPerspectives(pol *config.ACMEPolicy) (*Perspectives, error) {
-	return nil, errors.New("validation is not built yet")
+	v := pol.Validation
+	if v.Resolver == "" {
+		// The system's resolver, as the rest of the host uses it.
+		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil || len(cc.Servers) == 0 {
+			return nil, fmt.Errorf("no validation resolver configured and none in /etc/resolv.conf: set validation { resolver = \"IP:PORT\" }")
+		}
+		v.Resolver = net.JoinHostPort(cc.Servers[0], cc.Port)
+	}
+	p := &Perspectives{Quorum: v.Quorum, Primary: validation.NewLocal(validation.LocalOptions{
+		Name: "primary", Resolver: v.Resolver, HTTPPort: v.HTTPPort, TLSPort: v.TLSPort, Timeout: v.Timeout,
+	})}
+	if len(v.Perspectives) > 0 {
+		return nil, errors.New("remote perspectives are not supported by this build")
+	}
+	return p, nil
 }
 
-// corroborate asks the perspectives.
-var corroborate = func(ctx context.Context, primary validation.Validator, remotes []validation.Validator, quorum int, req validation.Request) validation.Decision {
-	v := primary.Validate(ctx, req)
-	return validation.Decision{OK: v.OK, Views: []validation.View{v}, Problem: v.Problem}
-}
+// corroborate asks the perspectives (a variable for tests of the state
+// machine).
+var corroborate = validation.Corroborate

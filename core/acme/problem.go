@@ -37,14 +37,14 @@ const (
 // problem is an RFC 7807 problem document with ACME's fields; it is also
 // the error type of the handlers.
 type problem struct {
-	Type        string       `json:"type"`
-	Detail      string       `json:"detail,omitempty"`
-	Status      int          `json:"status,omitempty"`
-	Identifier  *Identifier  `json:"identifier,omitempty"`
-	Subproblems []problem    `json:"subproblems,omitempty"`
-	Algorithms  []string     `json:"algorithms,omitempty"`
-	retryAfter  int   // seconds; rateLimited
-	cause       error // logged, not sent
+	Type        string      `json:"type"`
+	Detail      string      `json:"detail,omitempty"`
+	Status      int         `json:"status,omitempty"`
+	Identifier  *Identifier `json:"identifier,omitempty"`
+	Subproblems []problem   `json:"subproblems,omitempty"`
+	Algorithms  []string    `json:"algorithms,omitempty"`
+	retryAfter  int         // seconds; rateLimited
+	cause       error       // logged, not sent
 }
 
 func (p *problem) Error() string { return p.Type + ": " + p.Detail }

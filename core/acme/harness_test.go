@@ -1,0 +1,250 @@
+package acme_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/daemon"
+	"github.com/pkid/pkid/core/devmode"
+	"github.com/pkid/pkid/core/pluginhost"
+	"github.com/pkid/pkid/internal/dnstest"
+	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/plugintest"
+)
+
+// harness is a daemon serving ACME on loopback with a DNS server of the
+// test's own as the validators' resolver.
+type harness struct {
+	URL      string // https://127.0.0.1:PORT
+	DNS      *dnstest.Server
+	HTTPPort int // where validation looks for http-01
+	TLSPort  int // and tls-alpn-01
+	Pool     *x509.CertPool
+	Dir      string
+	RootFile string // the dev root CA
+	IssFile  string // the dev issuing CA
+	Docs     sdk.DocStore
+	D        *daemon.Daemon
+	stop     func()
+}
+
+// Directory returns the directory URL of a profile of the issuing CA.
+func (h *harness) Directory(profile string) string {
+	return h.URL + "/acme/issuing/" + profile + "/directory"
+}
+
+// Client is an HTTP client trusting the daemon.
+func (h *harness) Client() *http.Client {
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.Pool}}}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// acmeProfiles are the ACME profiles of the test daemon: "acme" (open),
+// "eab" (external account binding required) and "limited" (one order
+// per name and window).
+const acmeProfiles = `
+  profile "acme" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "720h"
+    policy {
+      allow_dns       = ["*.acme.test", "acme.test"]
+      allow_wildcards = true
+    }
+    acme {
+      caa_identities = ["pkid.test"]
+      validation {
+        resolver  = "DNS"
+        http_port = HTTPPORT
+        tls_port  = TLSPORT
+        timeout   = "5s"
+      }
+    }
+  }
+  profile "eab" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "720h"
+    acme {
+      eab_required = true
+      validation {
+        resolver  = "DNS"
+        http_port = HTTPPORT
+        tls_port  = TLSPORT
+        timeout   = "5s"
+      }
+    }
+  }
+  profile "limited" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "720h"
+    acme {
+      rate_limits {
+        orders_per_name = 1
+        window          = "1h"
+      }
+      validation {
+        resolver  = "DNS"
+        http_port = HTTPPORT
+        tls_port  = TLSPORT
+      }
+    }
+  }
+`
+
+// startHarness starts a dev daemon with the ACME profiles. docs, when
+// set, is the ACME state (several nodes share one); nil: a fresh
+// in-memory store.
+func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, docs sdk.DocStore) (*harness, error) {
+	h := &harness{DNS: dnsSrv, HTTPPort: httpPort, TLSPort: tlsPort, Dir: dir, Docs: docs}
+	if h.Docs == nil {
+		h.Docs = plugintest.NewMemDocStore()
+	}
+	certFile, keyFile, pool, err := serverCert(dir)
+	if err != nil {
+		return nil, err
+	}
+	h.Pool = pool
+	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	profiles := strings.NewReplacer("DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
+	s := strings.NewReplacer(
+		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
+		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
+		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
+		`  profile "server" {`, profiles+`  profile "server" {`,
+	).Replace(string(body))
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		return nil, err
+	}
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
+	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
+	if diags.HasErrors() {
+		host.Close()
+		return nil, diags
+	}
+	d, err := daemon.New(context.Background(), loaded, daemon.Options{
+		Listen:   "127.0.0.1:0",
+		TLS:      daemon.TLS{Cert: certFile, Key: keyFile},
+		Log:      hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
+		ACMEDocs: h.Docs,
+		Bootstrap: func(ctx context.Context, base string) error {
+			return devmode.Bootstrap(ctx, loaded, base, io.Discard)
+		},
+	})
+	if err != nil {
+		host.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	h.D = d
+	h.URL = "https://" + d.Addr().String()
+	h.RootFile = filepath.Join(dir, "ca", "root.pem")
+	h.IssFile = filepath.Join(dir, "ca", "issuing.pem")
+	h.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
+		d.Close()
+		host.Close()
+	}
+	return h, nil
+}
+
+// serverCert writes a self-signed serving certificate for 127.0.0.1.
+func serverCert(dir string) (certFile, keyFile string, pool *x509.CertPool, err error) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acme test daemon"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return "", "", nil, err
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(c)
+	return certFile, keyFile, pool, nil
+}
+
+// shared is the package's daemon (TestMain).
+var shared *harness
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "pkid-acme-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		dnsSrv, err := dnstest.Listen("127.0.0.1")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer dnsSrv.Close()
+		hp, err1 := freePort()
+		tp, err2 := freePort()
+		if err1 != nil || err2 != nil {
+			fmt.Fprintln(os.Stderr, err1, err2)
+			return 1
+		}
+		shared, err = startHarness(dir, dnsSrv, hp, tp, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "acme harness:", err)
+			return 1
+		}
+		defer shared.stop()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
