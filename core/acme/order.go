@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -198,14 +197,12 @@ func (rq *request) newOrder() error {
 			sub = append(sub, *p)
 		}
 	}
-	if len(sub) > 0 {
-		p := newProblem(http.StatusBadRequest, ProbRejectedIdentifier, "%s", sub[0].Detail)
-		if len(sub) > 1 {
-			p.Detail = fmt.Sprintf("%d identifiers are refused", len(sub))
-			p.Subproblems = sub
-		} else {
-			p.Identifier = sub[0].Identifier
-		}
+	if len(sub) == 1 {
+		return &sub[0]
+	}
+	if len(sub) > 1 {
+		p := newProblem(http.StatusBadRequest, ProbRejectedIdentifier, "%d identifiers are refused", len(sub))
+		p.Subproblems = sub
 		return p
 	}
 	for _, f := range []struct {
