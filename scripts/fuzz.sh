@@ -41,6 +41,7 @@ targets=(
 	"./core/audit FuzzParseLine"
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
+	"./core/acme FuzzParseEnvelope"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
