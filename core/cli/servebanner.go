@@ -24,6 +24,9 @@ func printBanner(e *env, d *coredaemon.Daemon, dev bool, cfg *config.Config) {
 		fmt.Fprintf(e.stdout, "  CA %s\n", l)
 	}
 	fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", d.Set().Default, d.URL())
+	if a := d.ACME(); a != nil {
+		fmt.Fprintf(e.stdout, "ACME (RFC 8555): %s/acme/directory, e.g. certbot certonly --standalone --server %s/acme/directory -d NAME\n", d.URL(), d.URL())
+	}
 	if !dev {
 		return
 	}

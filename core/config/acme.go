@@ -232,7 +232,10 @@ func DecodeACME(b *hcl.Block, ctx *hcl.EvalContext) (*ACMEPolicy, hcl.Diagnostic
 					dst  *string
 				}{{"ca", &per.CA}, {"cert", &per.Cert}, {"key", &per.Key}} {
 					if a := pc.Attributes[f.name]; a != nil {
-						diags = append(diags, decodePath(a, ctx, f.dst)...)
+						diags = append(diags, decodeAttr(a, ctx, f.dst)...)
+						if *f.dst != "" && !filepath.IsAbs(*f.dst) {
+							*f.dst = filepath.Join(filepath.Dir(a.Expr.Range().Filename), *f.dst)
+						}
 					}
 				}
 				if (per.Cert == "") != (per.Key == "") {

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,7 +16,7 @@ import (
 // newACME builds the ACME server when a profile has an enabled acme
 // block (nil otherwise). Its state lives in the DocStore given, else in
 // the certstore of the first CA serving ACME, which must keep documents.
-func newACME(set *authority.Set, docs sdk.DocStore, publicURL string, pub authority.Publisher, log hclog.Logger) (*acme.Server, error) {
+func newACME(ctx context.Context, set *authority.Set, docs sdk.DocStore, publicURL string, pub authority.Publisher, log hclog.Logger) (*acme.Server, error) {
 	var first string
 	for _, label := range set.Labels() {
 		for name, p := range set.CAs[label].Profiles().Profiles {
@@ -29,8 +31,14 @@ func newACME(set *authority.Set, docs sdk.DocStore, publicURL string, pub author
 	if docs == nil {
 		label, _, _ := strings.Cut(first, "/")
 		ds, ok := set.CAs[label].Store().(sdk.DocStore)
+		if ok {
+			// A plugin facade has the methods; the instance may not.
+			_, err := ds.GetDoc(ctx, acme.KindNonce, "probe")
+			ok = err == nil || errors.Is(err, sdk.ErrNotFound)
+		}
 		if !ok {
-			return nil, fmt.Errorf("serve: acme (CA %q): the CA's certstore does not keep documents (sdk.DocStore), which ACME's shared state needs", label)
+			log.Warn("ACME is not served: the CA's certstore does not keep documents (sdk.DocStore), which ACME's shared state needs", "ca", label, "profile", first)
+			return nil, nil
 		}
 		docs = ds
 	}

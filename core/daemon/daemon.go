@@ -216,7 +216,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		return nil, err
 	}
 	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
-	if d.acme, err = newACME(set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
+	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
 		return nil, err
 	}
 	d.handler = withACME(d.pub.routes(srv.Handler()), d.acme)
