@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -39,8 +40,9 @@ type Doc struct {
 	// ExpiresAt, when not zero, lets the store delete the document any
 	// time after it; GetDoc and FindDocs never return an expired document,
 	// and for PutDoc and DeleteDoc an expired document does not exist. The
-	// store keeps it to the millisecond. A time already past is allowed
-	// (the document is then gone at once).
+	// store keeps it to the millisecond. It must lie in the years 1970 to
+	// 9999; a time already past is allowed (the document is then gone at
+	// once).
 	ExpiresAt time.Time
 	// UpdatedAt is set by the store (to the millisecond or finer).
 	UpdatedAt time.Time
@@ -70,11 +72,27 @@ type Doc struct {
 //
 // All methods: ErrInvalidArgument for a kind, id, index, data, version or
 // limit outside the limits above (negative versions and limits included);
-// ErrUnavailable when the backend is unreachable (retryable); through the
-// host, ErrUnimplemented when the instance is not a DocStore.
+// ErrUnavailable when the backend is unreachable (retryable; for a write,
+// its outcome is then unknown: read to find out); through the host,
+// ErrUnimplemented when a restarted plugin no longer keeps documents.
+//
+// The host's view of a certstore is a DocStore exactly when the instance
+// is; DocStoreOf turns the type assertion into an error.
 type DocStore interface {
 	PutDoc(ctx context.Context, doc *Doc) (int64, error)
 	GetDoc(ctx context.Context, kind, id string) (*Doc, error)
 	DeleteDoc(ctx context.Context, kind, id string, version int64) error
 	FindDocs(ctx context.Context, kind, key string, limit int, fn func(*Doc) error) error
+}
+
+// DocStoreOf returns inst's DocStore, or an error wrapping ErrUnimplemented
+// when inst keeps no documents (a certstore without the capability, in
+// process or through the host). Core features that need documents call it
+// once, when they are configured.
+func DocStoreOf(inst Instance) (DocStore, error) {
+	ds, ok := inst.(DocStore)
+	if !ok {
+		return nil, fmt.Errorf("%T keeps no documents (sdk.DocStore): %w", inst, ErrUnimplemented)
+	}
+	return ds, nil
 }

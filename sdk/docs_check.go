@@ -4,7 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
+)
+
+// The range of a Doc's ExpiresAt: what every backend's time type and the
+// wire's timestamp hold.
+var (
+	minDocExpiry = time.Unix(0, 0)
+	maxDocExpiry = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // CheckDoc checks doc against the limits of Doc (PutDoc's arguments):
@@ -25,6 +33,9 @@ func CheckDoc(doc *Doc) error {
 	}
 	if !json.Valid(doc.Data) {
 		return fmt.Errorf("doc %s/%q: data is not JSON: %w", doc.Kind, doc.ID, ErrInvalidArgument)
+	}
+	if !doc.ExpiresAt.IsZero() && (doc.ExpiresAt.Before(minDocExpiry) || !doc.ExpiresAt.Before(maxDocExpiry)) {
+		return fmt.Errorf("doc %s/%q: expiry %v outside 1970 to 9999: %w", doc.Kind, doc.ID, doc.ExpiresAt, ErrInvalidArgument)
 	}
 	if len(doc.Index) > MaxDocIndexKeys {
 		return fmt.Errorf("doc %s/%q: %d index entries, more than %d: %w", doc.Kind, doc.ID, len(doc.Index), MaxDocIndexKeys, ErrInvalidArgument)

@@ -34,6 +34,43 @@ func TestDocStore(t *testing.T, newStore func(t *testing.T) sdk.DocStore) {
 	t.Run("ContextCanceled", func(t *testing.T) { docsCanceled(t, newStore(t)) })
 }
 
+// TestDocStoreShared checks sdk.DocStore on two instances that share one
+// backend (two nodes on one database): a document one writes the other
+// reads, compare-and-swap increments racing on both lose none, and of
+// deleters of one document racing on both exactly one succeeds. newPair
+// returns the two instances on a fresh, empty backend.
+func TestDocStoreShared(t *testing.T, newPair func(t *testing.T) (a, b sdk.DocStore)) {
+	t.Run("SeeEachOther", func(t *testing.T) {
+		a, b := newPair(t)
+		ctx := docsCtx(t)
+		doc := &sdk.Doc{Kind: "acme-account", ID: "x", Data: json.RawMessage(`{"v":1}`), Index: []string{"jwk:T"}}
+		docsPut(t, ctx, a, doc, 1)
+		docsCompare(t, docsGet(t, ctx, b, "acme-account", "x"), doc, 1)
+		_, err := b.PutDoc(ctx, doc)
+		docsWantErr(t, "create on the other node", err, sdk.ErrAlreadyExists)
+		up := &sdk.Doc{Kind: "acme-account", ID: "x", Version: 1, Data: json.RawMessage(`{"v":2}`), Index: []string{"jwk:T"}}
+		docsPut(t, ctx, b, up, 2)
+		if ids := docsFindIDs(t, ctx, a, "acme-account", "jwk:T", 0); !slices.Equal(ids, []string{"x"}) {
+			t.Fatalf("FindDocs on the first node: %q", ids)
+		}
+		_, err = a.PutDoc(ctx, &sdk.Doc{Kind: "acme-account", ID: "x", Version: 1, Data: json.RawMessage(`{"v":3}`)})
+		docsWantErr(t, "stale update on the first node", err, sdk.ErrFailedPrecondition)
+		if err := a.DeleteDoc(ctx, "acme-account", "x", 2); err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.GetDoc(ctx, "acme-account", "x")
+		docsWantErr(t, "GetDoc on the other node after a delete", err, sdk.ErrNotFound)
+	})
+	t.Run("RaceCAS", func(t *testing.T) {
+		a, b := newPair(t)
+		docsRaceCAS(t, []sdk.DocStore{a, b}, 4, 10)
+	})
+	t.Run("RaceDelete", func(t *testing.T) {
+		a, b := newPair(t)
+		docsRaceDelete(t, []sdk.DocStore{a, b}, 4)
+	})
+}
+
 func docsCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -224,19 +261,24 @@ func docsDelete(t *testing.T, s sdk.DocStore) {
 
 // Concurrent deleters of one document (consumers of one nonce): exactly
 // one succeeds, the others get ErrNotFound.
-func docsDeleteOnce(t *testing.T, s sdk.DocStore) {
+func docsDeleteOnce(t *testing.T, s sdk.DocStore) { docsRaceDelete(t, []sdk.DocStore{s}, 8) }
+
+// docsRaceDelete has deleters goroutines per store delete one document at
+// once, for several documents: exactly one delete of each succeeds.
+func docsRaceDelete(t *testing.T, stores []sdk.DocStore, deleters int) {
 	ctx := docsCtx(t)
-	const rounds, deleters = 10, 8
+	const rounds = 10
 	for r := range rounds {
 		id := fmt.Sprintf("nonce-%d", r)
-		docsPut(t, ctx, s, &sdk.Doc{Kind: "acme-nonce", ID: id, Data: json.RawMessage(`{}`)}, 1)
-		errs := make([]error, deleters)
+		docsPut(t, ctx, stores[r%len(stores)], &sdk.Doc{Kind: "acme-nonce", ID: id, Data: json.RawMessage(`{}`)}, 1)
+		errs := make([]error, deleters*len(stores))
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		for i := range deleters {
+		for i := range errs {
 			wg.Go(func() {
 				<-start
-				errs[i] = s.DeleteDoc(ctx, "acme-nonce", id, int64(i%2)) // half at version 1, half at any
+				// Half at version 1, half at any version.
+				errs[i] = stores[i%len(stores)].DeleteDoc(ctx, "acme-nonce", id, int64(i/len(stores)%2))
 			})
 		}
 		close(start)
@@ -251,7 +293,7 @@ func docsDeleteOnce(t *testing.T, s sdk.DocStore) {
 			}
 		}
 		if won != 1 {
-			t.Fatalf("round %d: %d of %d concurrent deletes succeeded, want exactly 1", r, won, deleters)
+			t.Fatalf("round %d: %d of %d concurrent deletes succeeded, want exactly 1", r, won, len(errs))
 		}
 	}
 }
@@ -403,6 +445,8 @@ func docsLimits(t *testing.T, s sdk.DocStore) {
 		{"data not JSON", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`{"a":`) })},
 		{"two JSON values", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`{} {}`) })},
 		{"data over 1 MiB", with(func(d *sdk.Doc) { d.Data = json.RawMessage(`"` + long(sdk.MaxDocDataLen-1) + `"`) })},
+		{"expiry before 1970", with(func(d *sdk.Doc) { d.ExpiresAt = time.Unix(-1, 0) })},
+		{"expiry after 9999", with(func(d *sdk.Doc) { d.ExpiresAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
 		{"17 index entries", with(func(d *sdk.Doc) { d.Index = append(slices.Clone(sixteen), "one-more") })},
 		{"long index entry", with(func(d *sdk.Doc) { d.Index = []string{long(sdk.MaxDocIndexLen + 1)} })},
 		{"empty index entry", with(func(d *sdk.Doc) { d.Index = []string{"a", ""} })},
@@ -459,7 +503,8 @@ func docsLimits(t *testing.T, s sdk.DocStore) {
 	}
 
 	// At the limits.
-	edge := &sdk.Doc{Kind: long(sdk.MaxDocKindLen-3) + "-Z9", ID: long(sdk.MaxDocIDLen-2) + "é", Data: bigData, Index: sixteen}
+	edge := &sdk.Doc{Kind: long(sdk.MaxDocKindLen-3) + "-Z9", ID: long(sdk.MaxDocIDLen-2) + "é", Data: bigData, Index: sixteen,
+		ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)}
 	docsPut(t, ctx, s, edge, 1)
 	docsCompare(t, docsGet(t, ctx, s, edge.Kind, edge.ID), edge, 1)
 	if ids := docsFindIDs(t, ctx, s, edge.Kind, sixteen[15], 1); !slices.Equal(ids, []string{edge.ID}) {
@@ -470,50 +515,63 @@ func docsLimits(t *testing.T, s sdk.DocStore) {
 // N goroutines each add 1 to a counter M times by compare-and-swap
 // (read, then write at the version read, retrying on a conflict): no
 // increment is lost, and the version counts every write.
-func docsConcurrentCAS(t *testing.T, s sdk.DocStore) {
+func docsConcurrentCAS(t *testing.T, s sdk.DocStore) { docsRaceCAS(t, []sdk.DocStore{s}, 6, 15) }
+
+// docsRaceCAS runs workers goroutines per store, each adding 1 to one
+// counter each times by compare-and-swap, and checks that every store sees
+// every increment.
+func docsRaceCAS(t *testing.T, stores []sdk.DocStore, workers, each int) {
 	ctx := docsCtx(t)
-	const workers, each = 6, 15
-	docsPut(t, ctx, s, &sdk.Doc{Kind: "counter", ID: "c", Data: json.RawMessage(`{"n":0}`)}, 1)
+	docsPut(t, ctx, stores[0], &sdk.Doc{Kind: "counter", ID: "c", Data: json.RawMessage(`{"n":0}`)}, 1)
 	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for range each {
-				for {
-					d, err := s.GetDoc(ctx, "counter", "c")
-					if err != nil {
-						errc <- err
-						return
-					}
-					runtime.Gosched() // let the others read the same version
-					var v struct{ N int }
-					if err := json.Unmarshal(d.Data, &v); err != nil {
-						errc <- err
-						return
-					}
-					d.Data = json.RawMessage(fmt.Sprintf(`{"n":%d}`, v.N+1))
-					if _, err = s.PutDoc(ctx, d); err == nil {
-						break
-					}
-					if !errors.Is(err, sdk.ErrFailedPrecondition) {
-						errc <- fmt.Errorf("worker %d: %w", w, err)
+	errc := make(chan error, workers*len(stores))
+	for n, s := range stores {
+		for w := range workers {
+			wg.Go(func() {
+				for range each {
+					if err := docsIncrement(ctx, s); err != nil {
+						errc <- fmt.Errorf("store %d worker %d: %w", n, w, err)
 						return
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	close(errc)
 	for err := range errc {
 		t.Fatal(err)
 	}
-	got := docsGet(t, ctx, s, "counter", "c")
-	if want := fmt.Sprintf(`{"n":%d}`, workers*each); string(got.Data) != want {
-		t.Fatalf("counter %s after %d increments, want %s", got.Data, workers*each, want)
+	total := workers * each * len(stores)
+	for n, s := range stores {
+		got := docsGet(t, ctx, s, "counter", "c")
+		if want := fmt.Sprintf(`{"n":%d}`, total); string(got.Data) != want {
+			t.Fatalf("store %d: counter %s after %d increments, want %s", n, got.Data, total, want)
+		}
+		if got.Version != int64(total)+1 {
+			t.Fatalf("store %d: version %d after %d updates, want %d", n, got.Version, total, total+1)
+		}
 	}
-	if got.Version != workers*each+1 {
-		t.Fatalf("version %d after %d updates, want %d", got.Version, workers*each, workers*each+1)
+}
+
+// docsIncrement adds 1 to the counter by compare-and-swap, retrying on
+// conflicts.
+func docsIncrement(ctx context.Context, s sdk.DocStore) error {
+	for {
+		d, err := s.GetDoc(ctx, "counter", "c")
+		if err != nil {
+			return err
+		}
+		runtime.Gosched() // let the others read the same version
+		var v struct{ N int }
+		if err := json.Unmarshal(d.Data, &v); err != nil {
+			return err
+		}
+		d.Data = json.RawMessage(fmt.Sprintf(`{"n":%d}`, v.N+1))
+		_, err = s.PutDoc(ctx, d)
+		if !errors.Is(err, sdk.ErrFailedPrecondition) {
+			return err
+		}
 	}
 }
 
