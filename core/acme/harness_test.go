@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
@@ -29,7 +30,6 @@ import (
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/internal/dnstest"
 	"github.com/pkid/pkid/sdk"
-	"github.com/pkid/pkid/sdk/plugintest"
 )
 
 // harness is a daemon serving ACME on loopback with a DNS server of the
@@ -68,11 +68,11 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// acmeProfiles are the ACME profiles of the test daemon: "acme" (open),
+// acmeProfiles are the ACME profiles of the test daemon: "web" (open),
 // "eab" (external account binding required) and "limited" (one order
 // per name and window).
 const acmeProfiles = `
-  profile "acme" {
+  profile "web" {
     usages = ["digital signature", "key encipherment", "server auth"]
     expiry = "720h"
     policy {
@@ -120,13 +120,9 @@ const acmeProfiles = `
 `
 
 // startHarness starts a dev daemon with the ACME profiles. docs, when
-// set, is the ACME state (several nodes share one); nil: a fresh
-// in-memory store.
+// set, holds the ACME state; nil: the CA's certstore (SQLite).
 func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, docs sdk.DocStore) (*harness, error) {
 	h := &harness{DNS: dnsSrv, HTTPPort: httpPort, TLSPort: tlsPort, Dir: dir, Docs: docs}
-	if h.Docs == nil {
-		h.Docs = plugintest.NewMemDocStore()
-	}
 	certFile, keyFile, pool, err := serverCert(dir)
 	if err != nil {
 		return nil, err
@@ -177,6 +173,13 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, doc
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	h.D = d
+	if h.Docs == nil {
+		// The ACME state in the CA's SQLite certstore, as in production.
+		if h.Docs, err = acme.DocStoreOf(d.Set().CAs["issuing"].Store()); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	h.URL = "https://" + d.Addr().String()
 	h.RootFile = filepath.Join(dir, "ca", "root.pem")
 	h.IssFile = filepath.Join(dir, "ca", "issuing.pem")

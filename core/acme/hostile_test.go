@@ -21,9 +21,9 @@ import (
 // error types.
 func TestHostileJWS(t *testing.T) {
 	h := shared
-	a := newRaw(t, h, "acme")
+	a := newRaw(t, h, "web")
 	a.mustRegister()
-	b := newRaw(t, h, "acme")
+	b := newRaw(t, h, "web")
 	b.mustRegister()
 	newOrder := a.url("newOrder")
 	order := map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "x.acme.test"}}}
@@ -206,7 +206,7 @@ func TestExternalAccountBinding(t *testing.T) {
 
 func TestOrderPolicy(t *testing.T) {
 	h := shared
-	c := newRaw(t, h, "acme")
+	c := newRaw(t, h, "web")
 	c.mustRegister()
 	t.Run("outside the profile allowlist", func(t *testing.T) {
 		_, r := c.newOrder("www.example.com")
@@ -242,7 +242,7 @@ func TestOrderPolicy(t *testing.T) {
 	})
 	t.Run("order of another account", func(t *testing.T) {
 		o, _ := c.newOrder("mine.acme.test")
-		d := newRaw(t, h, "acme")
+		d := newRaw(t, h, "web")
 		d.mustRegister()
 		r := d.post(strings.TrimSuffix(o.Finalize, "/finalize"), nil, jwsOpts{getEmpty: true})
 		if typ, _ := r.problem(t); typ != acme.ProbUnauthorized {
@@ -278,7 +278,7 @@ func TestFinalizeCSR(t *testing.T) {
 	legoPorts.Lock()
 	defer legoPorts.Unlock()
 	h := shared
-	c := newRaw(t, h, "acme")
+	c := newRaw(t, h, "web")
 	c.mustRegister()
 	o, r := c.newOrder("fin.acme.test")
 	if r.status != http.StatusCreated {
@@ -328,7 +328,7 @@ func TestFinalizeCSR(t *testing.T) {
 		t.Fatalf("second finalize: %d %s", r.status, typ)
 	}
 	// Another account cannot download it.
-	d := newRaw(t, h, "acme")
+	d := newRaw(t, h, "web")
 	d.mustRegister()
 	if r := d.post(done.Certificate, nil, jwsOpts{getEmpty: true}); r.status != 403 {
 		t.Fatalf("foreign download: %d", r.status)

@@ -125,7 +125,7 @@ func TestLegoHTTP01(t *testing.T) {
 	for _, n := range names {
 		h.DNS.SetA(n, "127.0.0.1")
 	}
-	c, _ := newLego(t, h, "acme", true)
+	c, _ := newLego(t, h, "web", true)
 	if err := c.Challenge.SetHTTP01Provider(http01.NewProviderServer("127.0.0.1", strconv.Itoa(h.HTTPPort))); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestLegoTLSALPN01(t *testing.T) {
 	h := shared
 	names := []string{"alpn.acme.test"}
 	h.DNS.SetA(names[0], "127.0.0.1")
-	c, _ := newLego(t, h, "acme", true)
+	c, _ := newLego(t, h, "web", true)
 	if err := c.Challenge.SetTLSALPN01Provider(tlsalpn01.NewProviderServer("127.0.0.1", strconv.Itoa(h.TLSPort))); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestLegoDNS01Wildcard(t *testing.T) {
 	h := shared
 	// lego's own propagation pre-check, asked of the test's DNS server.
 	dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{h.DNS.Addr}, Timeout: 2 * time.Second}))
-	c, _ := newLego(t, h, "acme", true)
+	c, _ := newLego(t, h, "web", true)
 	err := c.Challenge.SetDNS01Provider(txtProvider{h.DNS}, dns01.DisableAuthoritativeNssPropagationRequirement(),
 		dns01.PropagationWait(0, false))
 	if err != nil {

@@ -52,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 	ctx := context.Background()
 	names := []string{"life.acme.test"}
 	h.DNS.SetA(names[0], "127.0.0.1")
-	c, u := newLego(t, h, "acme", true)
+	c, u := newLego(t, h, "web", true)
 	if err := c.Challenge.SetHTTP01Provider(http01.NewProviderServer("127.0.0.1", strconv.Itoa(h.HTTPPort))); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err = c.Certificate.Obtain(ctx, certificate.ObtainRequest{Domains: names, Bundle: true, PrivateKey: certKey(), ReplacesCertID: certID(leaf)}); err != nil {
 		t.Fatalf("second replacing order: %v", err)
 	}
-	orders, err := (&pkidacme.Admin{Docs: h.Docs}).Orders(ctx, "issuing/acme")
+	orders, err := (&pkidacme.Admin{Docs: h.Docs}).Orders(ctx, "issuing/web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestRevokeByCertificateKey(t *testing.T) {
 	legoPorts.Lock()
 	defer legoPorts.Unlock()
 	h := shared
-	c := newRaw(t, h, "acme")
+	c := newRaw(t, h, "web")
 	c.mustRegister()
 	o, _ := c.newOrder("rev.acme.test")
 	c.solveHTTP01(o)
@@ -150,7 +150,7 @@ func TestRevokeByCertificateKey(t *testing.T) {
 	leaf := leafOf(t, chain)
 	payload := map[string]any{"certificate": base64.RawURLEncoding.EncodeToString(leaf.Raw), "reason": 1}
 
-	stranger := newRaw(t, h, "acme")
+	stranger := newRaw(t, h, "web")
 	if r := stranger.post(stranger.url("revokeCert"), payload, jwsOpts{jwk: true}); r.status != http.StatusForbidden {
 		t.Fatalf("stranger's key: %d %s", r.status, r.body)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pkid/pkid/core/groupcommit"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -214,4 +215,21 @@ func storeProblem(err error) *problem {
 		return pr
 	}
 	return internal(err)
+}
+
+// DocStoreOf returns the documents of a CA's certstore, looking through
+// the group-commit wrapper of in-process stores (which hides optional
+// interfaces). The error wraps sdk.ErrUnimplemented when the store keeps
+// no documents.
+func DocStoreOf(cs sdk.CertStore) (sdk.DocStore, error) {
+	for {
+		if ds, ok := cs.(sdk.DocStore); ok {
+			return ds, nil
+		}
+		g, ok := cs.(*groupcommit.Store)
+		if !ok {
+			return sdk.DocStoreOf(cs)
+		}
+		cs = g.CertStore
+	}
 }

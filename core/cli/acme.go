@@ -201,8 +201,8 @@ func acmeDocStore(s *session, label string) (sdk.DocStore, error) {
 		if c.CertStore == "" || !ok {
 			return nil, fmt.Errorf("CA %q has no certstore: ACME state lives in the CA's certstore", label)
 		}
-		ds, ok := cs.(sdk.DocStore)
-		if !ok {
+		ds, err := acme.DocStoreOf(cs)
+		if err != nil {
 			return nil, fmt.Errorf("certstore %q of CA %q does not keep documents, which ACME needs", c.CertStore, label)
 		}
 		return ds, nil

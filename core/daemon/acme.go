@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -30,13 +29,8 @@ func newACME(ctx context.Context, set *authority.Set, docs sdk.DocStore, publicU
 	}
 	if docs == nil {
 		label, _, _ := strings.Cut(first, "/")
-		ds, ok := set.CAs[label].Store().(sdk.DocStore)
-		if ok {
-			// A plugin facade has the methods; the instance may not.
-			_, err := ds.GetDoc(ctx, acme.KindNonce, "probe")
-			ok = err == nil || errors.Is(err, sdk.ErrNotFound)
-		}
-		if !ok {
+		ds, err := acme.DocStoreOf(set.CAs[label].Store())
+		if err != nil {
 			log.Warn("ACME is not served: the CA's certstore does not keep documents (sdk.DocStore), which ACME's shared state needs", "ca", label, "profile", first)
 			return nil, nil
 		}
