@@ -239,7 +239,7 @@ func (rq *request) newOrder() error {
 			types = []string{"http-01", "tls-alpn-01"}
 		}
 		for _, t := range types {
-			a.Challenges = append(a.Challenges, Challenge{Type: t, Token: newID() + newID()[:11], Status: StatusPending})
+			a.Challenges = append(a.Challenges, Challenge{Type: t, Token: newToken(), Status: StatusPending})
 		}
 		if _, err := rq.s.docs.put(ctx, KindAuthz, a.ID, 0, a, []string{"account:" + rq.acct.ID, "dir:" + rq.d.key}, o.Expires.Add(30*24*time.Hour)); err != nil {
 			return storeProblem(err)

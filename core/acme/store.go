@@ -202,6 +202,14 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// newToken is a challenge token: 32 random bytes, base64url (RFC 8555
+// section 8.1 asks for at least 128 bits of entropy).
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // storeProblem maps a store error to a problem.
 func storeProblem(err error) *problem {
 	var p *problem
