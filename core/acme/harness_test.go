@@ -119,12 +119,33 @@ const acmeProfiles = `
   }
 `
 
-// startHarness starts a dev daemon with the ACME profiles. docs, when
-// set, holds the ACME state; nil: the CA's certstore (SQLite).
-func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, docs sdk.DocStore) (*harness, error) {
-	h := &harness{DNS: dnsSrv, HTTPPort: httpPort, TLSPort: tlsPort, Dir: dir, Docs: docs}
-	certFile, keyFile, pool, err := serverCert(dir)
-	if err != nil {
+// harnessOpts tune startHarness.
+type harnessOpts struct {
+	// Docs holds the ACME state; nil: the CA's certstore.
+	Docs sdk.DocStore
+	// Certstore replaces the dev SQLite certstore block.
+	Certstore string
+	// PublicURL is the pkid block's public_url (nodes behind one name).
+	PublicURL string
+	// Reuse starts another node on dir's existing configuration and
+	// state (same CA keys and store).
+	Reuse bool
+}
+
+// startHarness starts a dev daemon with the ACME profiles in dir.
+func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, o harnessOpts) (*harness, error) {
+	h := &harness{DNS: dnsSrv, HTTPPort: httpPort, TLSPort: tlsPort, Dir: dir, Docs: o.Docs}
+	certFile, keyFile := filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls-key.pem")
+	var err error
+	var pool *x509.CertPool
+	if o.Reuse {
+		pem, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, err
+		}
+		pool = x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+	} else if certFile, keyFile, pool, err = serverCert(dir); err != nil {
 		return nil, err
 	}
 	h.Pool = pool
@@ -132,19 +153,29 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, doc
 	if err != nil {
 		return nil, err
 	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	profiles := strings.NewReplacer("DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
-	s := strings.NewReplacer(
-		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
-		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
-		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
-		`  profile "server" {`, profiles+`  profile "server" {`,
-	).Replace(string(body))
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		return nil, err
+	if !o.Reuse {
+		body, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		profiles := strings.NewReplacer("DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
+		pairs := []string{
+			`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
+			`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
+			`  profile "server" {`, profiles + `  profile "server" {`,
+		}
+		if o.Certstore != "" {
+			pairs = append(pairs, "certstore \"sqlite\" \"main\" {\n  path = \""+filepath.Join(dir, "pkid.db")+"\"\n}", o.Certstore)
+		} else {
+			pairs = append(pairs, `certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"")
+		}
+		if o.PublicURL != "" {
+			pairs = append(pairs, "\npkid {\n", fmt.Sprintf("\npkid {\n  public_url = %q\n", o.PublicURL))
+		}
+		s := strings.NewReplacer(pairs...).Replace(string(body))
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
@@ -162,6 +193,9 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, doc
 		Log:      hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
 		ACMEDocs: h.Docs,
 		Bootstrap: func(ctx context.Context, base string) error {
+			if o.PublicURL != "" {
+				base = o.PublicURL
+			}
 			return devmode.Bootstrap(ctx, loaded, base, io.Discard)
 		},
 	})
@@ -173,14 +207,10 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, doc
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	h.D = d
-	if h.Docs == nil {
-		// The ACME state in the CA's SQLite certstore, as in production.
-		if h.Docs, err = acme.DocStoreOf(d.Set().CAs["issuing"].Store()); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
 	h.URL = "https://" + d.Addr().String()
+	if o.PublicURL != "" {
+		h.URL = o.PublicURL
+	}
 	h.RootFile = filepath.Join(dir, "ca", "root.pem")
 	h.IssFile = filepath.Join(dir, "ca", "issuing.pem")
 	h.stop = func() {
@@ -191,6 +221,13 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, doc
 		}
 		d.Close()
 		host.Close()
+	}
+	if h.Docs == nil {
+		// The ACME state in the CA's certstore, as in production.
+		if h.Docs, err = acme.DocStoreOf(d.Set().CAs["issuing"].Store()); err != nil {
+			h.stop()
+			return nil, err
+		}
 	}
 	return h, nil
 }
@@ -249,7 +286,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err1, err2)
 			return 1
 		}
-		shared, err = startHarness(dir, dnsSrv, hp, tp, nil)
+		shared, err = startHarness(dir, dnsSrv, hp, tp, harnessOpts{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "acme harness:", err)
 			return 1
