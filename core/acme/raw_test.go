@@ -315,3 +315,5 @@ func csrFor(t testing.TB, cn string, names ...string) (string, crypto.Signer) {
 }
 
 var _ = fmt.Sprint
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,168 @@
+package acme_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkid/pkid/core/acme"
+	"github.com/pkid/pkid/core/acme/validation"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk/plugintest"
+)
+
+// gateValidator is a test double of a perspective: it counts calls and
+// answers once released.
+type gateValidator struct {
+	calls   atomic.Int64
+	release chan struct{}
+	view    validation.View
+}
+
+func (g *gateValidator) Validate(ctx context.Context, req validation.Request) validation.View {
+	g.calls.Add(1)
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+	}
+	return g.view
+}
+
+// switchTransport sends every request to the current node.
+type switchTransport struct {
+	mu   sync.Mutex
+	host string
+}
+
+func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	r2 := r.Clone(r.Context())
+	r2.URL = &url.URL{Scheme: "http", Host: s.host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	r2.Host = "acme.nodes.test"
+	s.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r2)
+}
+
+// TestOneValidationAcrossNodes: challenge requests racing on two nodes
+// (two servers on one document store) start one validation; a refused
+// validation makes the challenge, authorization and order invalid with
+// the perspective's problem.
+func TestOneValidationAcrossNodes(t *testing.T) {
+	docs := plugintest.NewMemDocStore()
+	gate := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	var nodes []*httptest.Server
+	for i := range 2 {
+		s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test", Node: string(rune('a' + i)),
+			Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) {
+				return &acme.Perspectives{Primary: gate}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		srv := httptest.NewServer(s)
+		defer srv.Close()
+		nodes = append(nodes, srv)
+	}
+	tr := &switchTransport{host: nodes[0].Listener.Addr().String()}
+	c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	c.key, c.alg = newRaw(t, shared, "web").key, "ES256"
+	resp, err := c.hc.Get("http://acme.nodes.test/acme/issuing/web/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reply{status: resp.StatusCode}
+	resp.Body.Close()
+	c.dir = map[string]any{"newNonce": "http://acme.nodes.test/acme/issuing/web/new-nonce", "newAccount": "http://acme.nodes.test/acme/issuing/web/new-account",
+		"newOrder": "http://acme.nodes.test/acme/issuing/web/new-order"}
+	if r.status != 200 {
+		t.Fatalf("directory: %d", r.status)
+	}
+	c.mustRegister()
+	o, r := c.newOrder("race.acme.test", "bad.acme.test")
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	type chall struct{ Type, URL, Status string }
+	challOf := func(authz string) string {
+		var a struct{ Challenges []chall }
+		c.post(authz, nil, jwsOpts{getEmpty: true}).decode(t, &a)
+		return a.Challenges[0].URL
+	}
+	u := challOf(o.Authorizations[0])
+	// Nonces first: the racing requests then only post.
+	var bodies [][]byte
+	for range 8 {
+		bodies = append(bodies, c.sign(u, map[string]any{}, jwsOpts{}))
+	}
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, u, bytesReader(body))
+			req.Header.Set("Content-Type", "application/jose+json")
+			cl := &http.Client{Transport: &switchTransport{host: nodes[i%2].Listener.Addr().String()}}
+			if resp, err := cl.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for wait := time.Now().Add(5 * time.Second); gate.calls.Load() == 0 && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond) // the winner starts it in the background
+	}
+	if n := gate.calls.Load(); n != 1 {
+		t.Fatalf("%d validations started, want 1", n)
+	}
+	close(gate.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ch chall
+		c.post(u, nil, jwsOpts{getEmpty: true}).decode(t, &ch)
+		if ch.Status == "valid" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("challenge is %s", ch.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := gate.calls.Load(); n != 1 {
+		t.Fatalf("%d validations, want 1", n)
+	}
+
+	// A refusal: the second identifier's validation fails with caa.
+	gate.view = validation.View{Perspective: "double", Problem: &validation.Problem{Type: "urn:ietf:params:acme:error:caa", Detail: "CAA forbids"}}
+	u2 := challOf(o.Authorizations[1])
+	if r := c.post(u2, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge: %d %s", r.status, r.body)
+	}
+	for {
+		var ch struct {
+			Status string
+			Error  struct{ Type string }
+		}
+		c.post(u2, nil, jwsOpts{getEmpty: true}).decode(t, &ch)
+		if ch.Status == "invalid" {
+			if ch.Error.Type != "urn:ietf:params:acme:error:caa" {
+				t.Fatalf("error %q", ch.Error.Type)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("challenge is %s", ch.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got orderReply
+	c.post(o.Finalize[:len(o.Finalize)-len("/finalize")], nil, jwsOpts{getEmpty: true}).decode(t, &got)
+	if got.Status != "invalid" {
+		t.Fatalf("order is %s, want invalid", got.Status)
+	}
+}
