@@ -80,7 +80,8 @@ const acmeProfiles = `
       allow_wildcards = true
     }
     acme {
-      caa_identities = ["pkid.test"]
+      caa_identities   = ["pkid.test"]
+      alternate_chains = ["ALTCHAIN"]
       validation {
         resolver  = "DNS"
         http_port = HTTPPORT
@@ -158,7 +159,7 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, o h
 		if err != nil {
 			return nil, err
 		}
-		profiles := strings.NewReplacer("DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
+		profiles := strings.NewReplacer("ALTCHAIN", filepath.Join(dir, "alt-chain.pem"), "DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
 		pairs := []string{
 			`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
 			`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
@@ -196,7 +197,13 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, o h
 			if o.PublicURL != "" {
 				base = o.PublicURL
 			}
-			return devmode.Bootstrap(ctx, loaded, base, io.Discard)
+			if err := devmode.Bootstrap(ctx, loaded, base, io.Discard); err != nil {
+				return err
+			}
+			if o.Reuse {
+				return nil
+			}
+			return crossSign(dir)
 		},
 	})
 	if err != nil {
@@ -230,6 +237,40 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, o h
 		}
 	}
 	return h, nil
+}
+
+// crossSign writes alt-chain.pem (the issuing CA cross-signed by another
+// root, then that root) and alt-root.pem: an alternate chain.
+func crossSign(dir string) error {
+	iss, err := os.ReadFile(filepath.Join(dir, "ca", "issuing.pem"))
+	if err != nil {
+		return err
+	}
+	b, _ := pem.Decode(iss)
+	issCert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return err
+	}
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "alt root"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return err
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+	cross := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: issCert.Subject, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(47 * time.Hour),
+		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, SubjectKeyId: issCert.SubjectKeyId}
+	crossDER, err := x509.CreateCertificate(rand.Reader, cross, root, issCert.PublicKey, rootKey)
+	if err != nil {
+		return err
+	}
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: crossDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})...)
+	if err := os.WriteFile(filepath.Join(dir, "alt-chain.pem"), chain, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "alt-root.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}), 0o600)
 }
 
 // serverCert writes a self-signed serving certificate for 127.0.0.1.

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -322,6 +324,19 @@ func TestFinalizeCSR(t *testing.T) {
 		t.Fatalf("certificate: %d %s", cr.status, cr.header)
 	}
 	verifyChain(t, h, cr.body, "fin.acme.test")
+	// The alternate chain (cross-signed by another root) is linked.
+	alt := done.Certificate + "/1"
+	if links := cr.header.Values("Link"); !slices.Contains(links, "<"+alt+`>;rel="alternate"`) {
+		t.Fatalf("no alternate link in %q", links)
+	}
+	ar := c.post(alt, nil, jwsOpts{getEmpty: true})
+	if ar.status != 200 {
+		t.Fatalf("alternate chain: %d %s", ar.status, ar.body)
+	}
+	verifyChainRoot(t, filepath.Join(h.Dir, "alt-root.pem"), ar.body, "fin.acme.test")
+	if r := c.post(done.Certificate+"/2", nil, jwsOpts{getEmpty: true}); r.status != 404 {
+		t.Fatalf("chain 2: %d", r.status)
+	}
 	// Finalizing again: the order is valid, not ready.
 	r = c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{})
 	if typ, _ := r.problem(t); typ != acme.ProbOrderNotReady {
@@ -332,5 +347,40 @@ func TestFinalizeCSR(t *testing.T) {
 	d.mustRegister()
 	if r := d.post(done.Certificate, nil, jwsOpts{getEmpty: true}); r.status != 403 {
 		t.Fatalf("foreign download: %d", r.status)
+	}
+}
+
+// TestDefaultDirectory: /acme/directory is the default CA's "acme"
+// profile; unknown directories and resources are 404 problems.
+func TestDefaultDirectory(t *testing.T) {
+	hc := shared.Client()
+	resp, err := hc.Get(shared.URL + "/acme/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dir map[string]any
+	json.NewDecoder(resp.Body).Decode(&dir)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || dir["newNonce"] != shared.URL+"/acme/issuing/acme/new-nonce" || dir["renewalInfo"] != shared.URL+"/acme/issuing/acme/renewal-info" {
+		t.Fatalf("directory: %d %v", resp.StatusCode, dir)
+	}
+	for _, p := range []string{"/acme/issuing/server/directory", "/acme/nope/acme/directory", "/acme/issuing/web/bogus", "/acme/x"} {
+		resp, err := hc.Get(shared.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := resp.Header.Get("Content-Type")
+		resp.Body.Close()
+		if resp.StatusCode != 404 && resp.StatusCode != 405 || ct != "application/problem+json" {
+			t.Fatalf("%s: %d %s", p, resp.StatusCode, ct)
+		}
+	}
+	resp, err = hc.Get(shared.URL + "/acme/issuing/web/renewal-info/!!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad certID: %d", resp.StatusCode)
 	}
 }

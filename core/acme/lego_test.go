@@ -75,6 +75,12 @@ var legoPorts sync.Mutex
 // root, the rest of the chain untrusted, for the names.
 func verifyChain(t *testing.T, h *harness, chainPEM []byte, names ...string) *x509.Certificate {
 	t.Helper()
+	return verifyChainRoot(t, h.RootFile, chainPEM, names...)
+}
+
+// verifyChainRoot is verifyChain against the root in rootFile.
+func verifyChainRoot(t *testing.T, rootFile string, chainPEM []byte, names ...string) *x509.Certificate {
+	t.Helper()
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		testtool.Missing(t, "openssl", err)
@@ -102,7 +108,7 @@ func verifyChain(t *testing.T, h *harness, chainPEM []byte, names ...string) *x5
 	leafFile, untrusted := filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "chain.pem")
 	os.WriteFile(leafFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), 0o600)
 	os.WriteFile(untrusted, rest, 0o600)
-	args := []string{"verify", "-CAfile", h.RootFile, "-untrusted", untrusted, "-purpose", "sslserver"}
+	args := []string{"verify", "-CAfile", rootFile, "-untrusted", untrusted, "-purpose", "sslserver"}
 	if len(names) > 0 && !strings.HasPrefix(names[0], "*") {
 		args = append(args, "-verify_hostname", names[0])
 	}
