@@ -42,6 +42,9 @@ targets=(
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
 	"./core/acme FuzzParseEnvelope"
+	"./core/acme/validation FuzzParseCAAValue"
+	"./core/acme/validation FuzzCheckALPNCert"
+	"./core/acme/validation FuzzHandler"
 )
 
 listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)

@@ -93,6 +93,7 @@ func run(args []string, e *env) int {
 			"multirootca":       factory(e, multirootcaCmd),
 			"config":            func() (hcli.Command, error) { return &groupCmd{synopsis: "Translate CFSSL configuration"}, nil },
 			"config import":     factory(e, configImportCmd),
+			"validator":         factory(e, validatorCmd),
 		},
 	}
 	named(c.Commands)

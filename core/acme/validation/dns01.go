@@ -1,16 +1,46 @@
 package validation
 
-import "context"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
 
-// dns01 is not implemented yet.
+	"github.com/miekg/dns"
+)
+
+// dns01 looks up TXT _acme-challenge.NAME (aliases followed) and accepts
+// when one record is base64url(SHA-256(key authorization)) (RFC 8555
+// section 8.4).
 func (l *Local) dns01(ctx context.Context, req Request) *Problem {
-	return problem(ProblemServerInternal, "dns-01 is not implemented yet")
+	name := "_acme-challenge." + req.Identifier.Value
+	sum := sha256.Sum256([]byte(req.KeyAuthorization))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	rrs, err := l.res.lookup(ctx, name, dns.TypeTXT)
+	if err != nil {
+		if ctx.Err() != nil {
+			return problem(ProblemDNS, "TXT %s: timed out", name)
+		}
+		if errors.Is(err, errNXDomain) {
+			return problem(ProblemUnauthorized, "no TXT record at %s (NXDOMAIN)", name)
+		}
+		return problem(ProblemDNS, "TXT %s: %v", name, err)
+	}
+	var seen []string
+	for _, rr := range rrs {
+		if txt, ok := rr.(*dns.TXT); ok {
+			v := strings.Join(txt.Txt, "")
+			if v == want {
+				return nil
+			}
+			if len(seen) < 5 {
+				seen = append(seen, excerpt([]byte(v)))
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return problem(ProblemUnauthorized, "no TXT record at %s", name)
+	}
+	return problem(ProblemIncorrectResponse, "TXT records at %s are %s, want %q", name, strings.Join(seen, ", "), want)
 }
-
-// tlsALPN01 is not implemented yet.
-func (l *Local) tlsALPN01(ctx context.Context, req Request) ([]string, *Problem) {
-	return nil, problem(ProblemServerInternal, "tls-alpn-01 is not implemented yet")
-}
-
-// checkCAA is not implemented yet.
-func (l *Local) checkCAA(ctx context.Context, req Request) *Problem { return nil }

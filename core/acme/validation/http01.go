@@ -147,7 +147,7 @@ func fetchProblem(ctx context.Context, target string, err error) *Problem {
 
 // excerpt quotes the start of what a server sent, for a problem detail.
 func excerpt(b []byte) string {
-	const max = 64
+	const max = 128
 	if len(b) > max {
 		return fmt.Sprintf("%q...", b[:max])
 	}

@@ -30,6 +30,9 @@ type resolver struct {
 
 // exchange sends one query; the context bounds it.
 func (r *resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	if r.addr == "" {
+		return nil, fmt.Errorf("query %s %s: %w: no resolver configured", dns.TypeToString[qtype], name, errServer)
+	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
