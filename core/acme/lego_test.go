@@ -192,3 +192,28 @@ func TestLegoDNS01Wildcard(t *testing.T) {
 	}
 	verifyChain(t, h, res.Certificate, names...)
 }
+
+// TestCAA: a CAA record naming another CA refuses issuance with the caa
+// problem; one naming this CA (caa_identities) allows it.
+func TestCAA(t *testing.T) {
+	legoPorts.Lock()
+	defer legoPorts.Unlock()
+	h := shared
+	c, _ := newLego(t, h, "web", true)
+	if err := c.Challenge.SetHTTP01Provider(http01.NewProviderServer("127.0.0.1", strconv.Itoa(h.HTTPPort))); err != nil {
+		t.Fatal(err)
+	}
+	h.DNS.SetA("caa.acme.test", "127.0.0.1")
+	h.DNS.SetCAA("caa.acme.test", dnstest.CAA{Tag: "issue", Value: "other-ca.example"})
+	_, err := c.Certificate.Obtain(context.Background(), certificate.ObtainRequest{Domains: []string{"caa.acme.test"}, PrivateKey: certKey()})
+	if err == nil || !strings.Contains(err.Error(), "urn:ietf:params:acme:error:caa") {
+		t.Fatalf("CAA forbidding pkid: %v", err)
+	}
+	h.DNS.SetA("caaok.acme.test", "127.0.0.1")
+	h.DNS.SetCAA("caaok.acme.test", dnstest.CAA{Tag: "issue", Value: "pkid.test"})
+	res, err := c.Certificate.Obtain(context.Background(), certificate.ObtainRequest{Domains: []string{"caaok.acme.test"}, Bundle: true, PrivateKey: certKey()})
+	if err != nil {
+		t.Fatalf("CAA naming pkid: %v", err)
+	}
+	verifyChain(t, h, res.Certificate, "caaok.acme.test")
+}

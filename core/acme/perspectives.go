@@ -1,9 +1,11 @@
 package acme
 
 import (
-	"errors"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/miekg/dns"
 
@@ -27,8 +29,26 @@ func DefaultPerspectives(pol *config.ACMEPolicy) (*Perspectives, error) {
 	p := &Perspectives{Quorum: v.Quorum, Primary: validation.NewLocal(validation.LocalOptions{
 		Name: "primary", Resolver: v.Resolver, HTTPPort: v.HTTPPort, TLSPort: v.TLSPort, Timeout: v.Timeout,
 	})}
-	if len(v.Perspectives) > 0 {
-		return nil, errors.New("remote perspectives are not supported by this build")
+	for _, per := range v.Perspectives {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if per.CA != "" {
+			pemData, err := os.ReadFile(per.CA)
+			if err != nil {
+				return nil, fmt.Errorf("perspective %q: %w", per.Name, err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pemData) {
+				return nil, fmt.Errorf("perspective %q: no certificate in %s", per.Name, per.CA)
+			}
+		}
+		if per.Cert != "" {
+			kp, err := tls.LoadX509KeyPair(per.Cert, per.Key)
+			if err != nil {
+				return nil, fmt.Errorf("perspective %q: client certificate: %w", per.Name, err)
+			}
+			cfg.Certificates = []tls.Certificate{kp}
+		}
+		p.Remotes = append(p.Remotes, validation.NewRemote(per.Name, per.URL, cfg))
 	}
 	return p, nil
 }
