@@ -170,6 +170,9 @@ func (rq *request) challenge(authzID, idx string) error {
 		rq.s.wg.Add(1)
 		go rq.s.validate(rq.d, a.ID, i, now, req)
 	}
+	if a.Challenges[i].Status == StatusProcessing {
+		rq.w.Header().Set("Retry-After", "1") // RFC 8555 section 8.2: when to poll
+	}
 	return rq.reply(http.StatusOK, rq.challengeObject(a, i))
 }
 

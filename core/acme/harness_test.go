@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/acme"
+	"github.com/pkid/pkid/core/acme/validation"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
@@ -103,6 +105,54 @@ const acmeProfiles = `
       }
     }
   }
+  profile "multi1" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "720h"
+    acme {
+      validation {
+        quorum    = 1
+        resolver  = "DNS"
+        http_port = HTTPPORT
+        timeout   = "5s"
+        perspective "v1" {
+          url  = "V1URL"
+          ca   = "VCA"
+          cert = "VCERT"
+          key  = "VKEY"
+        }
+        perspective "v2" {
+          url  = "V2URL"
+          ca   = "VCA"
+          cert = "VCERT"
+          key  = "VKEY"
+        }
+      }
+    }
+  }
+  profile "multi2" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "720h"
+    acme {
+      validation {
+        quorum    = 2
+        resolver  = "DNS"
+        http_port = HTTPPORT
+        timeout   = "5s"
+        perspective "v1" {
+          url  = "V1URL"
+          ca   = "VCA"
+          cert = "VCERT"
+          key  = "VKEY"
+        }
+        perspective "v2" {
+          url  = "V2URL"
+          ca   = "VCA"
+          cert = "VCERT"
+          key  = "VKEY"
+        }
+      }
+    }
+  }
   profile "limited" {
     usages = ["digital signature", "key encipherment", "server auth"]
     expiry = "720h"
@@ -128,6 +178,8 @@ type harnessOpts struct {
 	Certstore string
 	// PublicURL is the pkid block's public_url (nodes behind one name).
 	PublicURL string
+	// Validators replaces V1URL, V2URL, VCA, VCERT and VKEY.
+	Validators []string
 	// Reuse starts another node on dir's existing configuration and
 	// state (same CA keys and store).
 	Reuse bool
@@ -159,7 +211,7 @@ func startHarness(dir string, dnsSrv *dnstest.Server, httpPort, tlsPort int, o h
 		if err != nil {
 			return nil, err
 		}
-		profiles := strings.NewReplacer("ALTCHAIN", filepath.Join(dir, "alt-chain.pem"), "DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort)).Replace(acmeProfiles)
+		profiles := strings.NewReplacer(append(o.Validators, "ALTCHAIN", filepath.Join(dir, "alt-chain.pem"), "DNS", dnsSrv.Addr, "HTTPPORT", fmt.Sprint(httpPort), "TLSPORT", fmt.Sprint(tlsPort))...).Replace(acmeProfiles)
 		pairs := []string{
 			`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
 			`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
@@ -297,6 +349,81 @@ func serverCert(dir string) (certFile, keyFile string, pool *x509.CertPool, err 
 	return certFile, keyFile, pool, nil
 }
 
+// validators are two remote perspectives (pkid validator's handler over
+// mutual TLS), each with its own DNS server: v1 sees what the primary
+// sees, v2 is served other addresses when a test spoofs it.
+type validators struct {
+	dns     [2]*dnstest.Server
+	srv     [2]*httptest.Server
+	replace []string
+}
+
+func (v *validators) close() {
+	for i := range 2 {
+		v.srv[i].Close()
+		v.dns[i].Close()
+	}
+}
+
+// shared validators (TestMain).
+var sharedVals *validators
+
+func startValidators(dir string, httpPort int) (*validators, error) {
+	v := &validators{}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "validators CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	issue := func(serial int64, cn string, eku x509.ExtKeyUsage) (tls.Certificate, []byte, []byte, error) {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{eku}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, k.Public(), caKey)
+		if err != nil {
+			return tls.Certificate{}, nil, nil, err
+		}
+		kd, _ := x509.MarshalPKCS8PrivateKey(k)
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+		kp, err := tls.X509KeyPair(certPEM, keyPEM)
+		return kp, certPEM, keyPEM, err
+	}
+	serverKP, _, _, err := issue(2, "validator", x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return nil, err
+	}
+	_, clientPEM, clientKey, err := issue(3, "daemon", x509.ExtKeyUsageClientAuth)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{"validators-ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), "daemon.pem": clientPEM, "daemon-key.pem": clientKey}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	for i := range 2 {
+		if v.dns[i], err = dnstest.Listen("127.0.0.1"); err != nil {
+			return nil, err
+		}
+		local := validation.NewLocal(validation.LocalOptions{Name: fmt.Sprintf("v%d", i+1), Resolver: v.dns[i].Addr, HTTPPort: httpPort, Timeout: 5 * time.Second})
+		v.srv[i] = httptest.NewUnstartedServer(validation.NewHandler(local))
+		v.srv[i].TLS = &tls.Config{Certificates: []tls.Certificate{serverKP}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+		v.srv[i].StartTLS()
+	}
+	v.replace = []string{"V1URL", v.srv[0].URL, "V2URL", v.srv[1].URL, "VCA", filepath.Join(dir, "validators-ca.pem"),
+		"VCERT", filepath.Join(dir, "daemon.pem"), "VKEY", filepath.Join(dir, "daemon-key.pem")}
+	sharedVals = v
+	return v, nil
+}
+
 // shared is the package's daemon (TestMain).
 var shared *harness
 
@@ -327,7 +454,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err1, err2)
 			return 1
 		}
-		shared, err = startHarness(dir, dnsSrv, hp, tp, harnessOpts{})
+		vals, err := startValidators(dir, hp)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "validators:", err)
+			return 1
+		}
+		defer vals.close()
+		shared, err = startHarness(dir, dnsSrv, hp, tp, harnessOpts{Validators: vals.replace})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "acme harness:", err)
 			return 1

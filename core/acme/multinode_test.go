@@ -81,7 +81,7 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	public := "https://" + lb.ln.Addr().String()
 	dir := t.TempDir()
 	store := fmt.Sprintf("certstore \"postgres\" \"main\" {\n  isolation = \"inprocess\"\n  dsn = %q\n}", dsn)
-	a, err := startHarness(dir, shared.DNS, shared.HTTPPort, shared.TLSPort, harnessOpts{Certstore: store, PublicURL: public})
+	a, err := startHarness(dir, shared.DNS, shared.HTTPPort, shared.TLSPort, harnessOpts{Certstore: store, PublicURL: public, Validators: sharedVals.replace})
 	if err != nil {
 		t.Fatal(err)
 	}
