@@ -118,7 +118,7 @@ type Cert struct {
 // EABKey is an acme-eab document: an external account binding key.
 type EABKey struct {
 	ID        string    `json:"id"`
-	Key       []byte    `json:"key"` // HMAC-SHA256 key
+	Key       []byte    `json:"key,omitempty"` // HMAC-SHA256 key; never listed
 	Dir       string    `json:"dir,omitempty"`
 	Note      string    `json:"note,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
