@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,10 +24,18 @@ func printBanner(e *env, d *coredaemon.Daemon, dev bool, cfg *config.Config) {
 	for _, l := range devmode.Fingerprints(d.Set()) {
 		fmt.Fprintf(e.stdout, "  CA %s\n", l)
 	}
-	fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", d.Set().Default, d.URL())
 	if a := d.ACME(); a != nil {
-		fmt.Fprintf(e.stdout, "ACME (RFC 8555): %s/acme/directory, e.g. certbot certonly --standalone --server %s/acme/directory -d NAME\n", d.URL(), d.URL())
+		dirs := a.Directories()
+		slices.Sort(dirs)
+		for _, dir := range dirs {
+			path := "/acme/" + dir + "/directory"
+			if dir == d.Set().Default+"/acme" {
+				path = "/acme/directory"
+			}
+			fmt.Fprintf(e.stdout, "ACME (RFC 8555) directory: %s%s\n", d.URL(), path)
+		}
 	}
+	fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", d.Set().Default, d.URL())
 	if !dev {
 		return
 	}
