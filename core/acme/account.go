@@ -97,7 +97,42 @@ type accountJSON struct {
 }
 
 func (rq *request) accountObject(a *Account) accountJSON {
-	return accountJSON{Status: a.Status, Contact: a.Contact}
+	return accountJSON{Status: a.Status, Contact: a.Contact, Orders: rq.base + "account/" + a.ID + "/orders"}
+}
+
+// maxOrdersListed bounds the orders list of an account (RFC 8555 section
+// 7.1.2.1 allows paging; pkid lists the newest pending ones up to this).
+const maxOrdersListed = 1000
+
+// orders serves an account's orders URL: its orders that are not yet
+// valid or invalid.
+func (rq *request) orders(id string) error {
+	if id != rq.acct.ID {
+		return unauthorized("the request is signed for another account")
+	}
+	list := []string{}
+	var all []Order
+	err := rq.s.opts.Docs.FindDocs(rq.r.Context(), KindOrder, "account:"+id, maxOrdersListed, func(d *sdk.Doc) error {
+		var o Order
+		if err := json.Unmarshal(d.Data, &o); err != nil {
+			return err
+		}
+		all = append(all, o)
+		return nil
+	})
+	if err != nil {
+		return storeProblem(err)
+	}
+	for _, o := range all {
+		st, err := rq.orderStatus(rq.r.Context(), &o)
+		if err != nil {
+			return storeProblem(err)
+		}
+		if st == StatusPending || st == StatusReady || st == StatusProcessing {
+			list = append(list, rq.base+"order/"+o.ID)
+		}
+	}
+	return rq.reply(http.StatusOK, map[string][]string{"orders": list})
 }
 
 // checkContacts accepts mailto: URLs without hfields, at most 10.

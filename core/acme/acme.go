@@ -308,6 +308,8 @@ func (rq *request) post(res string, args []string) error {
 		return rq.authenticate(body, keyEither, rq.revokeCert)
 	case res == "new-order" && len(args) == 0:
 		return rq.authenticate(body, keyKid, rq.newOrder)
+	case res == "account" && len(args) == 2 && args[1] == "orders":
+		return rq.authenticate(body, keyKid, func() error { return rq.orders(args[0]) })
 	case res == "account":
 		return one(func(id string) error { return rq.authenticate(body, keyKid, func() error { return rq.account(id) }) })
 	case res == "order" && len(args) == 2 && args[1] == "finalize":

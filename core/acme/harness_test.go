@@ -158,8 +158,9 @@ const acmeProfiles = `
     expiry = "720h"
     acme {
       rate_limits {
-        orders_per_name = 1
-        window          = "1h"
+        orders_per_account = 4
+        orders_per_name    = 1
+        window             = "1h"
       }
       validation {
         resolver  = "DNS"

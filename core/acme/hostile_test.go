@@ -234,6 +234,21 @@ func TestOrderPolicy(t *testing.T) {
 			t.Fatalf("got %d %s", r.status, typ)
 		}
 	})
+	t.Run("orders list", func(t *testing.T) {
+		o, _ := c.newOrder("listed.acme.test")
+		var acct struct{ Orders string }
+		c.post(c.kid, nil, jwsOpts{getEmpty: true}).decode(t, &acct)
+		var list struct{ Orders []string }
+		c.post(acct.Orders, nil, jwsOpts{getEmpty: true}).decode(t, &list)
+		if !slices.Contains(list.Orders, strings.TrimSuffix(o.Finalize, "/finalize")) {
+			t.Fatalf("orders %v lack the new order", list.Orders)
+		}
+		d := newRaw(t, h, "web")
+		d.mustRegister()
+		if r := d.post(acct.Orders, nil, jwsOpts{getEmpty: true}); r.status != 403 {
+			t.Fatalf("another account's orders: %d", r.status)
+		}
+	})
 	t.Run("finalize before ready", func(t *testing.T) {
 		o, _ := c.newOrder("early.acme.test")
 		csr, _ := csrFor(t, "early.acme.test", "early.acme.test")
@@ -271,6 +286,15 @@ func TestRateLimit(t *testing.T) {
 	// Another name is not limited.
 	if _, r := c.newOrder("other.example.org"); r.status != http.StatusCreated {
 		t.Fatalf("other name: %d %s", r.status, r.body)
+	}
+	// The account's limit (4 new-order requests per window, refused ones
+	// included) is reached with the next two.
+	if _, r := c.newOrder("third.example.org"); r.status != http.StatusCreated {
+		t.Fatalf("third name: %d %s", r.status, r.body)
+	}
+	_, r = c.newOrder("fourth.example.org")
+	if typ, detail := r.problem(t); typ != acme.ProbRateLimited || !strings.Contains(detail, "this account") || r.header.Get("Retry-After") == "" {
+		t.Fatalf("account limit: %d %s %s", r.status, typ, detail)
 	}
 }
 
