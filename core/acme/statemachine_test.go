@@ -166,3 +166,77 @@ func TestOneValidationAcrossNodes(t *testing.T) {
 		t.Fatalf("order is %s, want invalid", got.Status)
 	}
 }
+
+// TestValidationTakeover: a validation whose owner has been silent for
+// too long is taken over by another node, and the late owner's result is
+// then discarded.
+func TestValidationTakeover(t *testing.T) {
+	docs := plugintest.NewMemDocStore()
+	stuck := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "stuck", Problem: &validation.Problem{Type: "urn:ietf:params:acme:error:connection", Detail: "late"}}}
+	fresh := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "fresh", OK: true}}
+	close(fresh.release)
+	var addrs []string
+	for i, v := range []*gateValidator{stuck, fresh} {
+		offset := time.Duration(i) * 3 * time.Minute // node b's clock is past the owner's silence limit
+		s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test", Node: string(rune('a' + i)),
+			Now: func() time.Time { return time.Now().Add(offset) },
+			Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) {
+				return &acme.Perspectives{Primary: v}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		defer srv.Close()
+		defer s.Close()
+		defer func() {
+			select {
+			case <-stuck.release:
+			default:
+				close(stuck.release)
+			}
+		}()
+		addrs = append(addrs, srv.Listener.Addr().String())
+	}
+	tr := &switchTransport{host: addrs[0]}
+	c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, alg: "ES256"}
+	c.key = newRaw(t, shared, "web").key
+	c.dir = map[string]any{"newNonce": "http://acme.nodes.test/acme/issuing/web/new-nonce", "newAccount": "http://acme.nodes.test/acme/issuing/web/new-account",
+		"newOrder": "http://acme.nodes.test/acme/issuing/web/new-order"}
+	c.mustRegister()
+	o, r := c.newOrder("takeover.acme.test")
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var a struct{ Challenges []struct{ URL, Status string } }
+	c.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &a)
+	u := a.Challenges[0].URL
+	if r := c.post(u, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge on a: %d %s", r.status, r.body)
+	}
+	for deadline := time.Now().Add(5 * time.Second); stuck.calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	tr.mu.Lock()
+	tr.host = addrs[1]
+	tr.mu.Unlock()
+	if r := c.post(u, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge on b: %d %s", r.status, r.body)
+	}
+	status := func() string {
+		var ch struct{ Status string }
+		c.post(u, nil, jwsOpts{getEmpty: true}).decode(t, &ch)
+		return ch.Status
+	}
+	for deadline := time.Now().Add(5 * time.Second); status() != "valid"; {
+		if time.Now().After(deadline) {
+			t.Fatal("node b's validation did not land")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stuck.release) // node a's refusal arrives late
+	time.Sleep(200 * time.Millisecond)
+	if st := status(); st != "valid" || stuck.calls.Load() != 1 || fresh.calls.Load() != 1 {
+		t.Fatalf("after the late result: %s, calls %d/%d", st, stuck.calls.Load(), fresh.calls.Load())
+	}
+}
