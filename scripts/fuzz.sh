@@ -42,6 +42,7 @@ targets=(
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
 	"./core/acme FuzzParseEnvelope"
+	"./core/acme FuzzCheckCSR"
 	"./core/acme/validation FuzzParseCAAValue"
 	"./core/acme/validation FuzzCheckALPNCert"
 	"./core/acme/validation FuzzHandler"

@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"slices"
 	"testing"
 
@@ -46,6 +48,33 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 		if env.jwk != nil {
 			_, _ = env.verify(env.jwk)
+		}
+	})
+}
+
+// FuzzCheckCSR feeds finalize CSRs: no panic, and an accepted CSR names
+// exactly the order's identifiers.
+func FuzzCheckCSR(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, names := range [][]string{{"a.example"}, {"a.example", "b.example"}, {"c.example"}} {
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: names[0]}, DNSNames: names}, key)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(der)
+	}
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	ids := []Identifier{{Type: "dns", Value: "a.example"}, {Type: "dns", Value: "b.example"}}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		cr, p := checkCSR(der, ids)
+		if p != nil {
+			if cr != nil || p.Type != ErrorNS+ProbBadCSR {
+				t.Fatalf("problem %+v with a CSR", p)
+			}
+			return
+		}
+		if len(cr.DNSNames) < 2 || cr.CheckSignature() != nil {
+			t.Fatalf("accepted %v", cr.DNSNames)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	legolog "github.com/go-acme/lego/v5/log"
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/acme/validation"
@@ -430,6 +432,8 @@ var shared *harness
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// lego logs every step to stdout, between benchmark results too.
+	legolog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
 		os.Exit(m.Run()) // fuzzing the parser needs no daemon
 	}

@@ -208,7 +208,9 @@ func TestValidationTakeover(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("order: %d %s", r.status, r.body)
 	}
-	var a struct{ Challenges []struct{ URL, Status string } }
+	var a struct {
+		Challenges []struct{ URL, Status string }
+	}
 	c.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &a)
 	u := a.Challenges[0].URL
 	if r := c.post(u, map[string]any{}, jwsOpts{}); r.status != 200 {
