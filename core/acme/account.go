@@ -1,6 +1,8 @@
 package acme
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -164,15 +166,7 @@ func (rq *request) newAccount() error {
 	if err != nil {
 		return newProblem(http.StatusBadRequest, ProbBadPublicKey, "thumbprint: %v", err)
 	}
-	var existing *Account
-	err = rq.s.opts.Docs.FindDocs(rq.r.Context(), KindAccount, "jwk:"+rq.d.key+":"+tp, 1, func(d *sdk.Doc) error {
-		a := new(Account)
-		if err := json.Unmarshal(d.Data, a); err != nil {
-			return err
-		}
-		existing = a
-		return nil
-	})
+	existing, err := rq.accountByKey(tp)
 	if err != nil {
 		return storeProblem(err)
 	}
@@ -186,7 +180,7 @@ func (rq *request) newAccount() error {
 	if err := checkContacts(req.Contact); err != nil {
 		return err
 	}
-	acct := &Account{ID: newID(), Dir: rq.d.key, Status: StatusValid, Contact: req.Contact, Thumbprint: tp, CreatedAt: rq.s.now().UTC()}
+	acct := &Account{ID: accountID(rq.d.key, tp), Dir: rq.d.key, Status: StatusValid, Contact: req.Contact, Thumbprint: tp, CreatedAt: rq.s.now().UTC()}
 	if acct.Key, err = rq.jwk.MarshalJSON(); err != nil {
 		return internal(err)
 	}
@@ -204,7 +198,7 @@ func (rq *request) newAccount() error {
 		// Bind the key to this account once: a second account with the
 		// same EAB key is refused, on any node.
 		_, err := update(rq.r.Context(), rq.s.docs, KindEAB, acct.EAB, nil, nil, func(k *EABKey) error {
-			if k.Revoked || k.Account != "" {
+			if k.Revoked || (k.Account != "" && k.Account != acct.ID) {
 				return unauthorized("the external account binding key %q is revoked or already bound", k.ID)
 			}
 			k.Account = acct.ID
@@ -215,10 +209,45 @@ func (rq *request) newAccount() error {
 		}
 	}
 	if _, err := rq.s.docs.put(rq.r.Context(), KindAccount, acct.ID, 0, acct, []string{"jwk:" + rq.d.key + ":" + tp, "dir:" + rq.d.key}, timeZero); err != nil {
-		return storeProblem(err)
+		if !errors.Is(err, sdk.ErrAlreadyExists) {
+			return storeProblem(err)
+		}
+		// A concurrent request with the same key won (the ID derives
+		// from the key), or the key was an account's before a rollover.
+		existing, err := rq.accountByKey(tp)
+		if err != nil {
+			return storeProblem(err)
+		}
+		if existing == nil {
+			return newProblem(http.StatusConflict, ProbMalformed, "this key was another account's key; use a new key")
+		}
+		rq.w.Header().Set("Location", rq.base+"account/"+existing.ID)
+		return rq.reply(http.StatusOK, rq.accountObject(existing))
 	}
 	rq.w.Header().Set("Location", rq.base+"account/"+acct.ID)
 	return rq.reply(http.StatusCreated, rq.accountObject(acct))
+}
+
+// accountID derives an account's ID from its first key, so two
+// concurrent newAccount requests with one key create one account (the
+// store's create is compare-and-swap).
+func accountID(dir, thumb string) string {
+	h := sha256.Sum256([]byte(dir + "\x00" + thumb))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+// accountByKey finds the directory's account whose key has thumbprint tp.
+func (rq *request) accountByKey(tp string) (*Account, error) {
+	var existing *Account
+	err := rq.s.opts.Docs.FindDocs(rq.r.Context(), KindAccount, "jwk:"+rq.d.key+":"+tp, 1, func(d *sdk.Doc) error {
+		a := new(Account)
+		if err := json.Unmarshal(d.Data, a); err != nil {
+			return err
+		}
+		existing = a
+		return nil
+	})
+	return existing, err
 }
 
 // checkEAB verifies an external account binding (RFC 8555 section 7.3.4):

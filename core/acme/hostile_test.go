@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -406,5 +407,45 @@ func TestDefaultDirectory(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad certID: %d", resp.StatusCode)
+	}
+}
+
+// TestConcurrentNewAccount: racing newAccount requests with one key make
+// one account.
+func TestConcurrentNewAccount(t *testing.T) {
+	c := newRaw(t, shared, "web")
+	var bodies [][]byte
+	for range 6 {
+		bodies = append(bodies, c.sign(c.url("newAccount"), map[string]any{"termsOfServiceAgreed": true}, jwsOpts{jwk: true}))
+	}
+	locs := make([]string, len(bodies))
+	codes := make([]int, len(bodies))
+	var wg sync.WaitGroup
+	for i, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, c.url("newAccount"), bytesReader(b))
+			req.Header.Set("Content-Type", "application/jose+json")
+			resp, err := c.hc.Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			locs[i], codes[i] = resp.Header.Get("Location"), resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i := range locs {
+		if codes[i] == http.StatusCreated {
+			created++
+		}
+		if locs[i] == "" || locs[i] != locs[0] {
+			t.Fatalf("answers %v %v", codes, locs)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d accounts created: %v", created, codes)
 	}
 }
