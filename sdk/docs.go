@@ -92,7 +92,7 @@ type DocStore interface {
 func DocStoreOf(inst Instance) (DocStore, error) {
 	ds, ok := inst.(DocStore)
 	if !ok {
-		return nil, fmt.Errorf("%T keeps no documents (sdk.DocStore): %w", inst, ErrUnimplemented)
+		return nil, fmt.Errorf("the certstore keeps no documents (its plugin has no sdk.DocStore): %w", ErrUnimplemented)
 	}
 	return ds, nil
 }

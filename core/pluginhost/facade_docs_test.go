@@ -36,3 +36,13 @@ func TestCertStoreView(t *testing.T) {
 		}
 	}
 }
+
+// After a restart that brought a build without documents, the connection
+// reports no capability, and the view's calls say ErrUnimplemented.
+func TestDocsLostOnRestart(t *testing.T) {
+	d := docs{s: &certStore{name: "main", part: part{sdk.KindCertStore, "main"}}}
+	fresh := rpc.NewClient(nil) // configured nothing: no capabilities; no call is made
+	if _, err := d.docStore(fresh); !errors.Is(err, sdk.ErrUnimplemented) {
+		t.Fatalf("docStore on a connection without the capability: %v, want ErrUnimplemented", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -25,18 +27,18 @@ var _ sdk.DocStore = (*Store)(nil)
 const (
 	// createDoc inserts version 1, or replaces an expired document.
 	createDoc = `WITH put AS (
-		INSERT INTO docs AS d (kind, id, version, data, idx, expires_at, updated_at)
-		VALUES ($1, $2, 1, $3, $5, $6, $7)
+		INSERT INTO docs AS d (kind, id, version, data, idx, expires_at, updated_at, wtoken)
+		VALUES ($1, $2, 1, $3, $5, $6, $7, $8)
 		ON CONFLICT (kind, id) DO UPDATE SET version = 1, data = EXCLUDED.data, idx = EXCLUDED.idx,
-			expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+			expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at, wtoken = EXCLUDED.wtoken
 		WHERE d.expires_at IS NOT NULL AND d.expires_at <= $4
 		RETURNING d.version
 	)` + docIndexCTEs + `SELECT version FROM put`
 
-	// updateDoc updates the live document at version $8.
+	// updateDoc updates the live document at version $9.
 	updateDoc = `WITH put AS (
-		UPDATE docs d SET version = d.version + 1, data = $3, idx = $5, expires_at = $6, updated_at = $7
-		WHERE d.kind = $1 AND d.id = $2 AND d.version = $8 AND (d.expires_at IS NULL OR d.expires_at > $4)
+		UPDATE docs d SET version = d.version + 1, data = $3, idx = $5, expires_at = $6, updated_at = $7, wtoken = $8
+		WHERE d.kind = $1 AND d.id = $2 AND d.version = $9 AND (d.expires_at IS NULL OR d.expires_at > $4)
 		RETURNING d.version
 	)` + docIndexCTEs + `SELECT version FROM put`
 
@@ -54,16 +56,19 @@ const (
 		AND (expires_at IS NULL OR expires_at > $3)`
 
 	// liveVersion explains a write that matched no row.
-	liveVersion = `SELECT version FROM docs WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)`
+	liveVersion = `SELECT version, wtoken FROM docs WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)`
 
 	docColumns = `d.kind, d.id, d.version, d.data, d.idx, d.expires_at, d.updated_at`
 )
 
 // PutDoc creates (Version 0) or updates (compare-and-swap on Version) a
-// document, committed before it returns. Errors: those of sdk.DocStore;
-// ErrUnavailable when the server is unreachable or the connection broke
-// mid-write: the write may then have committed (read the document to
-// know); context errors.
+// document, committed before it returns. A try that failed on a dead
+// pooled connection (the server restarted) is retried on another; a retry
+// that finds the write of an earlier try of the same call (its wtoken)
+// returns that write's version instead of a conflict. Errors: those of
+// sdk.DocStore; ErrUnavailable when the server is unreachable or the
+// connection broke mid-write (the write may then have committed: read the
+// document to know); context errors.
 func (s *Store) PutDoc(ctx context.Context, doc *sdk.Doc) (int64, error) {
 	if err := sdk.CheckDoc(doc); err != nil {
 		return 0, fmt.Errorf("store-postgres: put doc: %w", err)
@@ -74,37 +79,55 @@ func (s *Store) PutDoc(ctx context.Context, doc *sdk.Doc) (int64, error) {
 	idx := append([]string{}, doc.Index...) // never NULL: NOT (key = ANY (NULL)) matches nothing
 	slices.Sort(idx)
 	now := s.now()
-	args := []any{doc.Kind, doc.ID, []byte(doc.Data), now, idx, msOrNull(doc.ExpiresAt), now.Truncate(time.Millisecond)}
+	token := rand.Int64N(math.MaxInt64) + 1 // not 0, the default of rows written otherwise
+	args := []any{doc.Kind, doc.ID, []byte(doc.Data), now, idx, msOrNull(doc.ExpiresAt), now.Truncate(time.Millisecond), token}
 	q := createDoc
 	if doc.Version > 0 {
 		q, args = updateDoc, append(args, doc.Version)
 	}
 	var v int64
-	err := s.retrySafe(ctx, func() error { return s.pool.QueryRow(ctx, q, args...).Scan(&v) })
+	tries := 0
+	err := s.retry(ctx, func() error {
+		tries++
+		err := s.pool.QueryRow(ctx, q, args...).Scan(&v)
+		if err == nil && putDocCommitted != nil {
+			err = putDocCommitted(tries)
+		}
+		return err
+	})
 	if err == nil {
 		return v, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, wrap(ctx, "put doc", err)
 	}
-	if doc.Version == 0 {
+	cur, curToken, err := s.liveVersion(ctx, doc.Kind, doc.ID, now)
+	switch {
+	case err != nil:
+		return 0, wrap(ctx, "put doc", err)
+	case tries > 1 && cur == doc.Version+1 && curToken == token:
+		return cur, nil // an earlier try committed before its connection broke
+	case doc.Version == 0:
 		return 0, fmt.Errorf("store-postgres: put doc %s/%q: %w", doc.Kind, doc.ID, sdk.ErrAlreadyExists)
+	case cur == 0:
+		return 0, fmt.Errorf("store-postgres: put doc %s/%q: %w", doc.Kind, doc.ID, sdk.ErrNotFound)
 	}
-	return 0, s.mismatch(ctx, "put doc", doc.Kind, doc.ID, doc.Version, now)
+	return 0, fmt.Errorf("store-postgres: put doc %s/%q: stored version is %d, not %d: %w", doc.Kind, doc.ID, cur, doc.Version, sdk.ErrFailedPrecondition)
 }
 
-// mismatch explains why a write at version matched no live row: there is
-// none (ErrNotFound) or it is at another version (ErrFailedPrecondition).
-func (s *Store) mismatch(ctx context.Context, op, kind, id string, version int64, now time.Time) error {
-	var cur int64
-	err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, liveVersion, kind, id, now).Scan(&cur) })
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("store-postgres: %s %s/%q: %w", op, kind, id, sdk.ErrNotFound)
-	case err != nil:
-		return wrap(ctx, op, err)
+// putDocCommitted, when set (by tests), runs after each PutDoc try that
+// committed; an error from it stands for a connection that broke before
+// the answer arrived.
+var putDocCommitted func(try int) error
+
+// liveVersion returns the version and wtoken of the live document
+// kind/id; version 0 if there is none.
+func (s *Store) liveVersion(ctx context.Context, kind, id string, now time.Time) (version, token int64, err error) {
+	err = s.retry(ctx, func() error { return s.pool.QueryRow(ctx, liveVersion, kind, id, now).Scan(&version, &token) })
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, nil
 	}
-	return fmt.Errorf("store-postgres: %s %s/%q: stored version is %d, not %d: %w", op, kind, id, cur, version, sdk.ErrFailedPrecondition)
+	return version, token, err
 }
 
 // GetDoc returns the live document kind/id. Errors: those of
@@ -156,7 +179,14 @@ func (s *Store) DeleteDoc(ctx context.Context, kind, id string, version int64) e
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	return s.mismatch(ctx, "delete doc", kind, id, version, now)
+	cur, _, err := s.liveVersion(ctx, kind, id, now)
+	switch {
+	case err != nil:
+		return wrap(ctx, "delete doc", err)
+	case cur == 0:
+		return fmt.Errorf("store-postgres: delete doc %s/%q: %w", kind, id, sdk.ErrNotFound)
+	}
+	return fmt.Errorf("store-postgres: delete doc %s/%q: stored version is %d, not %d: %w", kind, id, cur, version, sdk.ErrFailedPrecondition)
 }
 
 // FindDocs streams the live documents of kind whose index holds key, in

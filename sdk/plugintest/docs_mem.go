@@ -28,6 +28,14 @@ func NewMemDocStore() *MemDocStore {
 	return &MemDocStore{docs: map[memDocKey]*sdk.Doc{}, now: time.Now}
 }
 
+// SetClock makes the store read the time from now (tests of expiry that
+// should not sleep). Set it before using the store.
+func (m *MemDocStore) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
+}
+
 // live returns the live document under k, dropping it if it expired.
 // Callers hold m.mu.
 func (m *MemDocStore) live(k memDocKey, now time.Time) *sdk.Doc {

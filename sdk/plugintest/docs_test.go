@@ -2,8 +2,10 @@ package plugintest
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/rpc"
@@ -89,4 +91,23 @@ func TestDocStoreSharedKitInMemory(t *testing.T) {
 			return serveDocs(t, inst, []string{rpc.CapDocs}).(sdk.DocStore), serveDocs(t, inst, []string{rpc.CapDocs}).(sdk.DocStore)
 		})
 	})
+}
+
+// The reference store's clock decides expiry and UpdatedAt.
+func TestMemDocStoreClock(t *testing.T) {
+	m := NewMemDocStore()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	m.SetClock(func() time.Time { return now })
+	ctx := t.Context()
+	if _, err := m.PutDoc(ctx, &sdk.Doc{Kind: "k", ID: "a", Data: json.RawMessage(`{}`), ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.GetDoc(ctx, "k", "a")
+	if err != nil || !d.UpdatedAt.Equal(now) {
+		t.Fatalf("GetDoc: %+v, %v; want UpdatedAt %v", d, err, now)
+	}
+	now = now.Add(time.Minute)
+	if _, err := m.GetDoc(ctx, "k", "a"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("GetDoc at the expiry: %v, want ErrNotFound", err)
+	}
 }

@@ -10,6 +10,9 @@ CREATE TABLE docs (
 	idx        TEXT[]      NOT NULL DEFAULT '{}',
 	expires_at TIMESTAMPTZ,
 	updated_at TIMESTAMPTZ NOT NULL,
+	-- wtoken identifies the PutDoc call that wrote the row, so that a call
+	-- retried after a broken connection recognises its own earlier write.
+	wtoken     BIGINT      NOT NULL DEFAULT 0,
 	PRIMARY KEY (kind, id)
 );
 
