@@ -89,13 +89,12 @@ type Server struct {
 
 // directory is one served CA/profile.
 type directory struct {
-	key     string // "CA/PROFILE"
-	iss     *ca.Issuer
-	prof    *profile.Profile
-	pol     *config.ACMEPolicy
-	persp   *Perspectives
-	chains  [][]*x509.Certificate // above the leaf: default first
-	persErr error
+	key    string // "CA/PROFILE"
+	iss    *ca.Issuer
+	prof   *profile.Profile
+	pol    *config.ACMEPolicy
+	persp  *Perspectives
+	chains [][]*x509.Certificate // above the leaf: default first
 }
 
 // New prepares the server for every profile with an enabled acme block.
@@ -103,6 +102,9 @@ type directory struct {
 func New(opts Options) (*Server, error) {
 	if opts.Docs == nil {
 		return nil, errors.New("acme: no document store: the CA's certstore must keep documents (sdk.DocStore)")
+	}
+	if opts.CAs == nil {
+		opts.CAs = &authority.Set{}
 	}
 	s := &Server{opts: opts, docs: docs{opts.Docs}, log: opts.Logger, now: opts.Now, dirs: map[string]*directory{}, node: opts.Node}
 	if s.log == nil {
@@ -124,25 +126,23 @@ func New(opts Options) (*Server, error) {
 	if mk == nil {
 		mk = DefaultPerspectives
 	}
-	if opts.CAs != nil {
-		for _, label := range opts.CAs.Labels() {
-			iss := opts.CAs.CAs[label]
-			cfg := iss.Profiles()
-			for name, p := range cfg.Profiles {
-				if p == nil || p.ACME == nil || !p.ACME.Enabled {
-					continue
-				}
-				d := &directory{key: label + "/" + name, iss: iss, prof: p, pol: p.ACME}
-				persp, err := mk(p.ACME)
-				if err != nil {
-					return nil, fmt.Errorf("acme: CA %q profile %q: %w", label, name, err)
-				}
-				d.persp = persp
-				if d.chains, err = chains(opts.CAs, label, iss, p.ACME.AlternateChains); err != nil {
-					return nil, fmt.Errorf("acme: CA %q profile %q: %w", label, name, err)
-				}
-				s.dirs[d.key] = d
+	for _, label := range opts.CAs.Labels() {
+		iss := opts.CAs.CAs[label]
+		cfg := iss.Profiles()
+		for name, p := range cfg.Profiles {
+			if p == nil || p.ACME == nil || !p.ACME.Enabled {
+				continue
 			}
+			d := &directory{key: label + "/" + name, iss: iss, prof: p, pol: p.ACME}
+			persp, err := mk(p.ACME)
+			if err != nil {
+				return nil, fmt.Errorf("acme: CA %q profile %q: %w", label, name, err)
+			}
+			d.persp = persp
+			if d.chains, err = chains(opts.CAs, label, iss, p.ACME.AlternateChains); err != nil {
+				return nil, fmt.Errorf("acme: CA %q profile %q: %w", label, name, err)
+			}
+			s.dirs[d.key] = d
 		}
 	}
 	s.retry = 2 * time.Minute
