@@ -167,8 +167,19 @@ func (rq *request) challenge(authzID, idx string) error {
 		req := validation.Request{Type: a.Challenges[i].Type, Identifier: validation.Identifier(a.Identifier),
 			Token: a.Challenges[i].Token, KeyAuthorization: a.Challenges[i].Token + "." + rq.acct.Thumbprint,
 			Wildcard: a.Wildcard, AccountURI: rq.base + "account/" + rq.acct.ID, CAAIdentities: rq.d.pol.CAAIdentities}
+		done := make(chan struct{})
 		rq.s.wg.Add(1)
-		go rq.s.validate(rq.d, a.ID, i, now, req)
+		go rq.s.validate(rq.d, a.ID, i, now, req, done)
+		// A quick validation is answered at once, so the client need not
+		// poll; a slow one stays processing.
+		select {
+		case <-done:
+			if fresh, err := rq.loadAuthz(ctx, a.ID); err == nil {
+				a = fresh
+			}
+		case <-time.After(syncValidationWait):
+		case <-ctx.Done():
+		}
 	}
 	if a.Challenges[i].Status == StatusProcessing {
 		rq.w.Header().Set("Retry-After", "1") // RFC 8555 section 8.2: when to poll
@@ -176,10 +187,15 @@ func (rq *request) challenge(authzID, idx string) error {
 	return rq.reply(http.StatusOK, rq.challengeObject(a, i))
 }
 
+// syncValidationWait is how long a challenge request waits for its
+// validation before answering processing.
+const syncValidationWait = time.Second
+
 // validate runs one challenge's validation and records the outcome, if
-// this node still owns the challenge.
-func (s *Server) validate(d *directory, authzID string, i int, started time.Time, req validation.Request) {
+// this node still owns the challenge; done is closed after that.
+func (s *Server) validate(d *directory, authzID string, i int, started time.Time, req validation.Request, done chan struct{}) {
 	defer s.wg.Done()
+	defer close(done)
 	defer func() { <-s.sem }()
 	timeout := d.pol.Validation.Timeout
 	ctx, cancel := context.WithTimeout(s.ctx, 3*timeout)
