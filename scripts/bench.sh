@@ -29,6 +29,7 @@ fi
 $GO test -p 1 -run '^$' -bench . -benchtime ${BENCHTIME:-2s} -count ${BENCHCOUNT:-3} \
 	./core/pluginhost/ ./core/ca/ ./core/groupcommit/ ./plugins/keystore-file/ ./plugins/store-sqlite/ \
 	./plugins/keystore-pkcs11/ ./plugins/store-postgres/ ./core/cli/ ./core/server/ ./core/bundle/ ./core/ct/ ./core/scan/ 2>&1 | grep -av '\[DEBUG\]' | tee "$out"
+$GO test -p 1 -run '^$' -bench BenchmarkACMEOrderVsSign -benchtime 20x -count ${BENCHCOUNT:-3} ./core/acme/ 2>&1 | grep -av 'level=' | tee -a "$out" # ACME orders (lego, http-01) beside /sign: sign/acme-ratio
 echo
 echo "== ratios (same run; means over -count runs)"
 awk '

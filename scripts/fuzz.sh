@@ -43,6 +43,8 @@ targets=(
 	"./core/audit FuzzParseLine"
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
+	"./core/acme FuzzParseEnvelope"
+	"./core/acme FuzzCheckCSR"
 	"./core/acme/validation FuzzParseCAAValue"
 	"./core/acme/validation FuzzCheckALPNCert"
 	"./core/acme/validation FuzzHandler"

@@ -31,6 +31,10 @@ if ! command -v promtool >/dev/null; then
 	echo "== installing promtool (the metrics exposition is checked with it)"
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+if ! command -v certbot >/dev/null; then
+	echo "== installing certbot (the ACME server is tested with it as a client)"
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends certbot >/dev/null
+fi
 cfssl_tools="cfssl cfssljson multirootca mkbundle cfssl-bundle cfssl-scan"
 for t in $cfssl_tools; do
 	if [ ! -x "bin/$t" ]; then

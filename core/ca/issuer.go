@@ -965,3 +965,11 @@ func findingStrings(fs []lint.Finding) []string {
 	}
 	return out
 }
+
+// CheckNames applies the profile's name whitelist and name policy to DNS
+// names and IP addresses before any CSR exists (the ACME server refuses an
+// order's identifiers with it). The error is an *Error (5300 or 5500)
+// naming the refused name; Sign applies the same rules again.
+func CheckNames(p *profile.Profile, dns []string, ips []net.IP) error {
+	return checkNames(&x509.Certificate{DNSNames: dns, IPAddresses: ips}, p)
+}

@@ -61,6 +61,7 @@ func run(args []string, e *env) int {
 			"plugin schema":     factory(e, pluginSchemaCmd),
 			"keystore":          factory(e, keystoreCmd),
 			"certstore":         factory(e, certstoreCmd),
+			"acme":              factory(e, acmeCmd),
 			"json":              factory(e, jsonCmd),
 			"genkey":            factory(e, genkeyCmd),
 			"gencsr":            factory(e, gencsrCmd),

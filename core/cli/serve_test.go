@@ -222,6 +222,13 @@ func TestServeDev(t *testing.T) {
 	if !strings.Contains(d.output(), "CA issuing") || !strings.Contains(d.output(), "CA root") {
 		t.Errorf("startup output lacks CA fingerprints:\n%s", d.output())
 	}
+	// ACME on the dev CA's acme profile, its state in the SQLite plugin.
+	if want := "ACME (RFC 8555) directory: " + d.base + "/acme/directory"; !strings.Contains(d.output(), want) {
+		t.Errorf("startup output lacks %q:\n%s", want, d.output())
+	}
+	if r, err := http.Head(d.base + "/acme/issuing/acme/new-nonce"); err != nil || r.StatusCode != 200 || r.Header.Get("Replay-Nonce") == "" {
+		t.Errorf("ACME newNonce: %v %v", err, r)
+	}
 
 	// info, sign through the default (issuing) CA.
 	resp, env, err := post(d.base, "info", map[string]string{"label": ""})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -22,6 +23,17 @@ func printBanner(e *env, d *coredaemon.Daemon, dev bool, cfg *config.Config) {
 	fmt.Fprintf(e.stdout, "pkid %s listening on %s\n", Version, d.URL())
 	for _, l := range devmode.Fingerprints(d.Set()) {
 		fmt.Fprintf(e.stdout, "  CA %s\n", l)
+	}
+	if a := d.ACME(); a != nil {
+		dirs := a.Directories()
+		slices.Sort(dirs)
+		for _, dir := range dirs {
+			path := "/acme/" + dir + "/directory"
+			if dir == d.Set().Default+"/acme" {
+				path = "/acme/directory"
+			}
+			fmt.Fprintf(e.stdout, "ACME (RFC 8555) directory: %s%s\n", d.URL(), path)
+		}
 	}
 	fmt.Fprintf(e.stdout, "Default CA: %s. Try:\n  pkid print-defaults csr > csr.json && pkid gencert -remote %s -profile server csr.json | pkid json -bare server\n", d.Set().Default, d.URL())
 	if !dev {

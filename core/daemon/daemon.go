@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/jobs"
@@ -74,6 +75,9 @@ type Options struct {
 	// Wrap, when set, wraps the API handler (e.g. forwarding profiles to
 	// a remote CA, core/forward).
 	Wrap func(http.Handler) http.Handler
+	// ACMEDocs, when set, holds the ACME state instead of the ACME CA's
+	// certstore (tests: an in-memory store).
+	ACMEDocs sdk.DocStore
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -109,6 +113,7 @@ type Daemon struct {
 	// stopTrust ends the trust pool's watchers.
 	stopTrust context.CancelFunc
 	ops       *ops // metrics listener and audit log
+	acme      *acme.Server
 }
 
 // New builds the daemon for a loaded configuration: it opens the listener
@@ -221,7 +226,10 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if opts.Wrap != nil {
 		api = opts.Wrap(api)
 	}
-	d.handler = d.pub.routes(api)
+	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
+		return nil, err
+	}
+	d.handler = withACME(d.pub.routes(api), d.acme)
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
 		if d.hs.TLSConfig, err = tlsFiles.config(); err != nil {
@@ -256,6 +264,9 @@ func (d *Daemon) URL() string { return d.base }
 // Addr is the listener's address.
 func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 
+// ACME is the daemon's ACME server, nil when no profile serves ACME.
+func (d *Daemon) ACME() *acme.Server { return d.acme }
+
 // Set is the daemon's CA set.
 func (d *Daemon) Set() *authority.Set { return d.set }
 
@@ -284,6 +295,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.runner != nil {
 		d.runner.Stop()
+	}
+	if d.acme != nil {
+		d.acme.Close()
 	}
 	if d.pub != nil {
 		d.pub.stop()

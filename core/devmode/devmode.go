@@ -111,6 +111,12 @@ ca "issuing" {
     usages = ["digital signature", "client auth"]
     expiry = "2160h"
   }
+  # Served over ACME (RFC 8555) at /acme/directory: docs/acme.md.
+  profile "acme" {
+    usages = ["digital signature", "key encipherment", "server auth"]
+    expiry = "2160h"
+    acme {}
+  }
 }
 
 ca "root" {

@@ -32,6 +32,7 @@ var profileSchema = &hcl.BodySchema{
 		{Type: "csr_whitelist"},
 		{Type: "lint"},
 		{Type: "ct"},
+		{Type: "acme"},
 	},
 }
 

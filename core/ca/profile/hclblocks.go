@@ -78,6 +78,11 @@ func (d *hclDecoder) blocks(p *Profile, blocks hcl.Blocks) {
 			p.CT = ct
 		}
 	}
+	if b := d.singleBlock(blocks, "acme"); b != nil {
+		a, diags := config.DecodeACME(b, d.ctx)
+		d.diags = append(d.diags, diags...)
+		p.ACME = a
+	}
 }
 
 // content decodes a block body against schema, keeping the diagnostics.

@@ -59,6 +59,9 @@ type Profile struct {
 	// CT is the profile's Certificate Transparency policy (its ct block);
 	// nil: certificates are issued without SCTs. docs/ct.md.
 	CT *config.CTPolicy
+	// ACME is the profile's acme block (docs/acme.md); nil: not served
+	// over ACME.
+	ACME *config.ACMEPolicy
 
 	// NameConstraints are written into CA certificates issued under this
 	// profile (and then enforced when signing beneath them).
