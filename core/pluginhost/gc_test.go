@@ -4,8 +4,11 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/pkid/pkid/sdk"
 )
 
 func TestTuneDaemonGC(t *testing.T) {
@@ -63,5 +66,23 @@ func TestTuneDaemonGC(t *testing.T) {
 				t.Errorf("GOMEMLIMIT=%q for plugins, want %d", got, DaemonMemoryLimit)
 			}
 		})
+	}
+}
+
+// TestBuiltinInheritsGC: a builtin plugin's command carries the daemon's
+// GOGC and GOMEMLIMIT (what TuneDaemonGC sets), an external plugin's only
+// what its block allows.
+func TestBuiltinInheritsGC(t *testing.T) {
+	t.Setenv("GOGC", "400")
+	t.Setenv("GOMEMLIMIT", "2147483648")
+	h := New(Options{Executable: "/bin/true"})
+	cmd, _, err := h.command(Spec{Kind: "keystore", Type: "file", New: func() sdk.Plugin { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GOGC=400", "GOMEMLIMIT=2147483648"} {
+		if !slices.Contains(cmd.Env, want) {
+			t.Errorf("builtin plugin environment %q lacks %s", cmd.Env, want)
+		}
 	}
 }
