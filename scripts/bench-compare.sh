@@ -76,7 +76,10 @@ $GO build -o "$work/bench-compare" ./scripts/bench-compare
 
 if [ -n "${COMPARE_PERF:-}" ]; then
 	for data in "$COMPARE_PERF"/*.data; do
-		echo "== perf top of $(basename "$data" .data) (self time, all processes of the tree)"
-		perf report -i "$data" --stdio --no-children --sort comm,sym 2>/dev/null | grep -E '^ +[0-9]' | head -${COMPARE_PERF_TOP:-25}
+		echo "== perf top of $(basename "$data" .data), all processes of the tree: self time"
+		perf report -i "$data" --stdio --no-children --sort sym 2>/dev/null | grep -E '^ +[0-9]' | head -"${COMPARE_PERF_TOP:-25}"
+		echo "== perf top of $(basename "$data" .data): cumulative (children included), the server's own code and its libraries"
+		perf report -i "$data" --stdio --children --sort sym 2>/dev/null | grep -E '^ +[0-9]' |
+			grep -E 'pkid/pkid|zlint|zcrypto|crypto/x509|ecdsa\.|sqlite|grpc|net/http|cfssl|gcBgMarkWorker|sysmon' | head -"${COMPARE_PERF_TOP:-25}"
 	done
 fi
