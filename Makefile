@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pkid/pkid/core/cli.Version=$(VERSION)
 export PKID_STATE_DIR ?= $(CURDIR)/.state
 
-.PHONY: all build run demo test bench bench-scale proto fmt vet lint clean example-plugin
+.PHONY: all build run demo test bench bench-compare bench-scale proto fmt vet lint clean example-plugin
 
 all: build
 
@@ -31,6 +31,12 @@ test:
 
 bench:
 	./scripts/bench.sh
+
+# Server CPU per request (daemon and plugin processes), targets alternated:
+# make bench-compare [COMPARE="tree main cfssl inprocess cfssl-sqlite"]
+# (scripts/bench-compare.sh lists the targets; the first is the reference).
+bench-compare:
+	./scripts/bench-compare.sh $(COMPARE)
 
 # The certstore at 1M (and 10M where the disk allows) certificates; tens of
 # minutes per size (scripts/bench-scale.sh says what it skips and why).

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	coredaemon "github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/devmode"
+	"github.com/pkid/pkid/core/pluginhost"
 )
 
 func serveCmd(e *env) *command {
@@ -36,6 +37,9 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
   start; later starts reuse them.
 `,
 		run: func(args []string) error {
+			// Before any plugin process starts: they inherit the daemon's
+			// GC settings (README.md, Performance).
+			pluginhost.TuneDaemonGC()
 			if isCFSSLServe(args) {
 				return runCFSSLServe(e, args) // servecompat.go
 			}

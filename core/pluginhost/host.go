@@ -76,7 +76,7 @@ type Options struct {
 }
 
 // DefaultBuiltinEnv is what builtin plugins see of the host environment.
-var DefaultBuiltinEnv = []string{"GOGC", "GOMAXPROCS", "PATH", "TMPDIR", "TZ", "HOME", "SOFTHSM2_CONF",
+var DefaultBuiltinEnv = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "PATH", "TMPDIR", "TZ", "HOME", "SOFTHSM2_CONF",
 	// The trust plugin's system roots follow Go's (and CFSSL's) overrides.
 	"SSL_CERT_FILE", "SSL_CERT_DIR",
 	// A split keystore custodian's token PIN (pkid keystore split delegate).
