@@ -141,6 +141,9 @@ func (rq *request) challenge(authzID, idx string) error {
 	}()
 	now := rq.s.now().UTC()
 	a, err = update(ctx, rq.s.docs, KindAuthz, a.ID, nil, authzExpiry, func(a *Authz) error {
+		// update reruns this after a lost compare-and-swap: only the
+		// attempt that is written may claim the validation.
+		started = false
 		c := &a.Challenges[i]
 		switch {
 		case rq.authzStatus(a) != StatusPending:

@@ -368,6 +368,10 @@ func (rq *request) finalize(id string) error {
 	}
 	cert, issueErr := rq.d.iss.Sign(ctx, ca.SignRequest{CSR: der, Profile: rq.d.prof.Name, Resolved: rq.d.prof,
 		NotBefore: o.NotBefore, NotAfter: o.NotAfter})
+	// Past this point the order must leave processing whatever the client
+	// does: a caller that hung up must not leave it stuck.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if issueErr != nil {
 		rq.s.log.Warn("acme: finalize refused", "order", o.ID, "error", issueErr)
 		o.Status = StatusInvalid
@@ -387,11 +391,17 @@ func (rq *request) finalize(id string) error {
 			c.Chains = append(c.Chains, b.String())
 		}
 		if _, err := rq.s.docs.put(ctx, KindCert, c.ID, 0, c, []string{"account:" + rq.acct.ID}, cert.Cert.NotAfter.Add(90*24*time.Hour)); err != nil {
-			return storeProblem(err)
-		}
-		o.Status, o.Cert = StatusValid, c.ID
-		if o.Replaces != "" {
-			rq.markReplaced(ctx, o.Replaces, o.ID)
+			// The certificate is in the certstore (revocable by serial)
+			// but cannot be downloaded: the order ends invalid, saying so.
+			rq.s.log.Error("acme: recording the issued certificate for download", "order", o.ID, "serial", c.Serial, "error", err)
+			issueErr = err
+			o.Status = StatusInvalid
+			o.Error = newProblem(http.StatusServiceUnavailable, ProbServerInternal, "the certificate was issued but could not be recorded for download; order it again")
+		} else {
+			o.Status, o.Cert = StatusValid, c.ID
+			if o.Replaces != "" {
+				rq.markReplaced(ctx, o.Replaces, o.ID)
+			}
 		}
 	}
 	if _, err := rq.s.docs.put(ctx, KindOrder, o.ID, ver, o, orderIndex(o), o.Expires.Add(30*24*time.Hour)); err != nil {

@@ -2,9 +2,11 @@ package acme_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/acme/validation"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
 )
 
@@ -240,5 +243,56 @@ func TestValidationTakeover(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if st := status(); st != "valid" || stuck.calls.Load() != 1 || fresh.calls.Load() != 1 {
 		t.Fatalf("after the late result: %s, calls %d/%d", st, stuck.calls.Load(), fresh.calls.Load())
+	}
+}
+
+// failingCertDocs refuses to record issued certificates for download.
+type failingCertDocs struct{ sdk.DocStore }
+
+func (f failingCertDocs) PutDoc(ctx context.Context, d *sdk.Doc) (int64, error) {
+	if d.Kind == acme.KindCert {
+		return 0, fmt.Errorf("disk full: %w", sdk.ErrUnavailable)
+	}
+	return f.DocStore.PutDoc(ctx, d)
+}
+
+// TestFinalizeUnrecordedCertificate: when the issued certificate cannot
+// be recorded for download, the order ends invalid with a problem that
+// says so; it is never left processing (a client would poll for ever).
+func TestFinalizeUnrecordedCertificate(t *testing.T) {
+	ok := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	close(ok.release)
+	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: failingCertDocs{plugintest.NewMemDocStore()}, BaseURL: "http://acme.nodes.test",
+		Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: ok}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: &switchTransport{host: srv.Listener.Addr().String()}, Timeout: 10 * time.Second}}
+	c.key, c.alg = newRaw(t, shared, "web").key, "ES256"
+	c.dir = map[string]any{"newNonce": "http://acme.nodes.test/acme/issuing/web/new-nonce", "newAccount": "http://acme.nodes.test/acme/issuing/web/new-account",
+		"newOrder": "http://acme.nodes.test/acme/issuing/web/new-order"}
+	c.mustRegister()
+	o, r := c.newOrder("unrecorded.acme.test")
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var a struct{ Challenges []struct{ URL string } }
+	c.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &a)
+	if r := c.post(a.Challenges[0].URL, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge: %d %s", r.status, r.body)
+	}
+	c.waitOrder(o, "ready")
+	csr, _ := csrFor(t, "", "unrecorded.acme.test")
+	r = c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{})
+	if typ, detail := r.problem(t); r.status != http.StatusServiceUnavailable || typ != acme.ProbServerInternal || !strings.Contains(detail, "could not be recorded") {
+		t.Fatalf("finalize: %d %s %s", r.status, typ, detail)
+	}
+	var got orderReply
+	c.post(strings.TrimSuffix(o.Finalize, "/finalize"), nil, jwsOpts{getEmpty: true}).decode(t, &got)
+	if got.Status != "invalid" {
+		t.Fatalf("order is %s, want invalid", got.Status)
 	}
 }

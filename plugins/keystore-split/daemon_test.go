@@ -55,7 +55,7 @@ func pkidBinary(t testing.TB) string {
 }
 
 // TestDaemonSplitRoot is the operator's walk (docs/keystore-split.md,
-// "A root and its intermediate") through the real binary. The ceremony
+// "A root and its intermediate: the operator's walk") through the real binary. The ceremony
 // splits the root key 2 of 3 (alice and bob hold age identities, carol a
 // SoftHSM2 token when there is one) and writes its self-signed
 // certificate; the intermediate's key is made in keystore-file by `pkid ca init -csr-only`.
