@@ -44,6 +44,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Type: "auth_key", LabelNames: []string{"name"}},
 		{Type: "limits"},
 		{Type: "scan"},
+		{Type: "ui"},
 	},
 }
 
@@ -174,6 +175,8 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			diags = append(diags, c.decodeLimits(blk, ctx)...)
 		case "scan":
 			diags = append(diags, c.decodeScan(blk, ctx)...)
+		case "ui":
+			diags = append(diags, c.decodeUI(blk, ctx)...)
 		}
 	}
 	return diags

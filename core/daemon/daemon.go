@@ -68,6 +68,8 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// MetricsListen, when set, replaces the pkid block's metrics_listen.
 	MetricsListen string
+	// Dev is dev mode: the dashboard is on, for loopback clients only.
+	Dev bool
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -150,6 +152,9 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		}
 	}
 	d.base = baseURL(d.ln, tlsFiles.Cert != "", pk.PublicURL, log)
+	if err := checkUI(pk, opts, tlsFiles.ClientCA != ""); err != nil {
+		return nil, err
+	}
 	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil { // before any CA is created
 		return nil, err
 	}
@@ -187,11 +192,12 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if err != nil {
 		return nil, err
 	}
+	checks := healthChecks(loaded, opts.Host, set)
 	srv, err := server.New(server.Options{
 		CAs: set, Store: store, Logger: log.Named("http"),
-		AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
+		AuthKeys: authKeys, ClientCertPolicy: apiPolicy(pk.ClientCertPolicy), MaxBodyBytes: pk.MaxBodyBytes,
 		OnRevoke: d.pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
-		HealthChecks: healthChecks(loaded, opts.Host, set),
+		HealthChecks: checks,
 		Bundle:       bundleOpts, Dial: certinfoDial,
 		Limits: pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
 		Scan:     scanOpts,
@@ -211,7 +217,11 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		return nil, err
 	}
 	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
-	d.handler = d.pub.routes(srv.Handler())
+	dash, err := newUI(loaded, opts, checks, d)
+	if err != nil {
+		return nil, err
+	}
+	d.handler = withUI(dash, d.pub.routes(srv.Handler()))
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
 		if d.hs.TLSConfig, err = tlsFiles.config(); err != nil {
