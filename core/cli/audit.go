@@ -12,6 +12,7 @@ import (
 	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
 )
 
 func auditVerifyCmd(e *env) *command {
@@ -21,7 +22,9 @@ func auditVerifyCmd(e *env) *command {
 		help: `
 Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 
-  Reads the audit log (the pkid block's audit_log, or -log) and checks
+  Reads the audit log (the pkid block's audit_log, or -log; or the chain
+  kept in the audit_certstore, where "line" is the record's position in
+  the chain) and checks
   that every record matches its hash and follows the one before it, and
   that every checkpoint is signed by the checkpoint key. It names each
   edited, deleted or reordered record by line and seq. Records after the
@@ -61,6 +64,9 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 					return printDiags(e, cfg, diags)
 				}
 				ops := cfg.Pkid.Ops
+				if ops.AuditCertStore != "" && *logPath == "" {
+					return verifyAuditStore(e, &cf, ops, *keyPath, *quiet)
+				}
 				if ops.AuditLog == "" && *logPath == "" {
 					return usagef("the configuration sets no audit_log in its pkid block; pass -log FILE")
 				}
@@ -119,6 +125,55 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
+	if err := printAuditReport(e, rep, path); err != nil {
+		return err
+	}
+	if rep.Records == 0 && len(rep.Problems) == 0 && fi.Size() > 0 {
+		return errors.New("audit verify: no records read")
+	}
+	fmt.Fprintf(e.stdout, "OK: %s\n", path)
+	return nil
+}
+
+// verifyAuditStore verifies the chain the configuration keeps in its
+// audit_certstore, with -key or the public half beside the checkpoint key.
+func verifyAuditStore(e *env, cf *configFlag, ops config.Ops, keyPath string, quiet bool) error {
+	if keyPath == "" {
+		keyPath = ops.AuditCheckpointKey + ".pub"
+		fmt.Fprintf(e.stderr, "pkid: warning: using the public key beside the daemon's checkpoint key (%s); pass -key with a copy kept elsewhere\n", keyPath)
+	}
+	key, err := audit.ReadPublicKey(keyPath)
+	if err != nil {
+		return err
+	}
+	s, err := cf.load(e, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ds, ok := s.CertStores[ops.AuditCertStore].(sdk.DocStore)
+	if !ok {
+		return fmt.Errorf("audit verify: certstore %q keeps no documents, so it holds no audit chain", ops.AuditCertStore)
+	}
+	opts := audit.VerifyOptions{Key: key, ProgressEvery: auditProgressEvery}
+	if !quiet {
+		opts.Progress = func(n int64) { fmt.Fprintf(e.stderr, "pkid: audit verify: %d records read\n", n) }
+	}
+	rep, err := audit.VerifyDocs(context.Background(), ds, audit.DefaultChain, opts)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	name := fmt.Sprintf("certstore %s, chain %s", ops.AuditCertStore, audit.DefaultChain)
+	if err := printAuditReport(e, rep, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "OK: %s\n", name)
+	return nil
+}
+
+// printAuditReport prints the problems and the summary; errSilent when
+// the chain was tampered with.
+func printAuditReport(e *env, rep *audit.Report, name string) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(e.stdout, "%s\n", p)
 	}
@@ -128,13 +183,9 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	fmt.Fprintf(e.stdout, "%d records, %d valid checkpoints; verified through seq %d; unverified tail: %d records after the last checkpoint\n",
 		rep.Records, rep.Checkpoints, rep.VerifiedThrough, rep.Tail)
 	if rep.Tampered() {
-		fmt.Fprintf(e.stdout, "TAMPERED: %s\n", path)
+		fmt.Fprintf(e.stdout, "TAMPERED: %s\n", name)
 		return errSilent
 	}
-	if rep.Records == 0 && len(rep.Problems) == 0 && fi.Size() > 0 {
-		return errors.New("audit verify: no records read")
-	}
-	fmt.Fprintf(e.stdout, "OK: %s\n", path)
 	return nil
 }
 

@@ -372,3 +372,26 @@ func TestPkidUI(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditCertStore(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, []byte("pkid {\n  audit_certstore = \"main\"\n  audit_checkpoint_key = \"/etc/pkid/audit.key\"\n}\n"), 0o600)
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if o := c.Pkid.Ops; o.AuditCertStore != "main" || o.AuditCertStoreRange.Start.Line != 2 {
+		t.Errorf("ops = %+v", o)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"pkid {\n  audit_certstore = \"main\"\n}\n", "pkid.hcl:2:21 (in pkid)"},
+		{"pkid {\n  audit_log = \"/x\"\n  audit_certstore = \"main\"\n}\n", "audit_log and audit_certstore are exclusive"},
+	} {
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		c, diags := Load(path)
+		if got := render(t, c, diags); !diags.HasErrors() || !strings.Contains(got, tc.want) {
+			t.Errorf("%q:\n%s\nwant %q", tc.body, got, tc.want)
+		}
+	}
+}

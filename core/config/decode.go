@@ -37,7 +37,7 @@ var pkidSchema = &hcl.BodySchema{
 		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
 		{Name: "public_url"}, {Name: "crl_path"}, {Name: "ocsp_path"}, {Name: "ca_path"},
 		{Name: "enable_endpoints"}, {Name: "disable_endpoints"},
-		{Name: "metrics_listen"}, {Name: "audit_log"}, {Name: "audit_checkpoint_key"}, {Name: "audit_checkpoint_interval"},
+		{Name: "metrics_listen"}, {Name: "audit_log"}, {Name: "audit_checkpoint_key"}, {Name: "audit_checkpoint_interval"}, {Name: "audit_certstore"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
