@@ -215,7 +215,7 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 				}
 			}
 			if cf.dbConfig != "" {
-				return ocsprefreshDB(e, fs, &cf, req)
+				return ocsprefreshDB(e, fs, &cf, req, progressOn(e, *prog))
 			}
 			s, err := loadCASession(e, &cf)
 			if err != nil {
@@ -257,7 +257,7 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 }
 
 // ocsprefreshDB re-signs the responses of CFSSL's certdb from files.
-func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequest) error {
+func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequest, showProgress bool) error {
 	if len(cf.config) > 0 {
 		return errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
 	}
@@ -277,7 +277,10 @@ func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequ
 	// CFSSL re-signs every response: a status changed behind pkid's back
 	// (cfssl revoke) must not keep a fresh "good" response.
 	req.Within = req.Validity + time.Hour
+	pr := newProgress(e.stderr, showProgress, "ocsprefresh db-config", "certificates checked", 0)
+	req.Progress = func(p ca.RefreshResult) { pr.set(int64(p.Checked)) }
 	res, err := iss.RefreshOCSP(context.Background(), req)
+	pr.done(fmt.Sprintf("%d signed", res.Signed))
 	line := fmt.Sprintf("db-config: checked %d, signed %d, fresh %d", res.Checked, res.Signed, res.Fresh)
 	if res.Skipped > 0 {
 		line += fmt.Sprintf(", skipped %d of other keys", res.Skipped)
