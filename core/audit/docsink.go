@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkid/pkid/sdk"
@@ -44,6 +45,10 @@ type DocLog struct {
 	ds    sdk.DocStore
 	chain string
 	opts  Options
+	// mu makes this process one appender: its goroutines take turns
+	// instead of racing each other for every seq; races remain only
+	// between nodes.
+	mu sync.Mutex
 }
 
 var _ Sink = (*DocLog)(nil)
@@ -116,6 +121,8 @@ func (l *DocLog) Close() error { return nil }
 // append claims the next seq with a create-only write, retrying when
 // another node claimed it first.
 func (l *DocLog) append(ctx context.Context, kind string, data func(*Record, *docHead) (json.RawMessage, error)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for range maxAppendAttempts {
 		head, version, err := l.head(ctx)
 		if err != nil {

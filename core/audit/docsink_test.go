@@ -146,7 +146,7 @@ func verifyDocs(t *testing.T, ds sdk.DocStore, key ed25519.PublicKey) *Report {
 func TestDocLogNodes(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	ds := newMemDocs()
-	const nodes, each = 4, 40
+	const nodes, each = 4, 40 // each node appends from two goroutines
 	var wg sync.WaitGroup
 	errs := make(chan error, nodes*each)
 	for n := range nodes {
@@ -154,20 +154,22 @@ func TestDocLogNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := l.Append(context.Background(), KindIssuance, issued{Serial: fmt.Sprintf("%d-%d", n, i), CA: "issuing"}); err != nil {
-					errs <- err
-				}
-				if i%10 == 9 {
-					if err := l.Checkpoint(context.Background()); err != nil {
+		for half := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := half; i < each; i += 2 {
+					if err := l.Append(context.Background(), KindIssuance, issued{Serial: fmt.Sprintf("%d-%d", n, i), CA: "issuing"}); err != nil {
 						errs <- err
 					}
+					if i%10 == 9 {
+						if err := l.Checkpoint(context.Background()); err != nil {
+							errs <- err
+						}
+					}
 				}
-			}
-		}()
+			}()
+		}
 	}
 	wg.Wait()
 	close(errs)
