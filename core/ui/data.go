@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/sdk"
 )
@@ -282,6 +283,7 @@ func (h *Handler) cert(ctx context.Context, q query) (any, error) {
 
 // overviewData is the front page.
 type overviewData struct {
+	CAPath string // where the daemon serves CA certificates
 	CAs    []caInfo
 	CRLs   []crlState
 	OCSP   []ocspSummary
@@ -308,7 +310,10 @@ type healthState struct {
 
 func (h *Handler) overview(ctx context.Context, _ query) (any, error) {
 	now := h.opts.Now()
-	d := &overviewData{CAs: h.cas}
+	d := &overviewData{CAs: h.cas, CAPath: config.DefaultCAPath}
+	if h.opts.Config != nil && h.opts.Config.Pkid.CAPath != "" {
+		d.CAPath = h.opts.Config.Pkid.CAPath
+	}
 	for _, label := range h.opts.CAs.Labels() {
 		for _, kind := range []string{"full", "delta"} {
 			name := label + ".crl.json"

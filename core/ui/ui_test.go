@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,18 @@ func TestDashboardDev(t *testing.T) {
 	for _, want := range []string{`keystore “file” “dev”`, "CRL freshness", "OCSP freshness", "ca." + d.Set().Default, `id="health"`} {
 		if !strings.Contains(over, want) {
 			t.Errorf("overview lacks %q", want)
+		}
+	}
+	// The overview's link to each CA certificate works.
+	for _, label := range d.Set().Labels() {
+		link := "/ca/" + label + ".crt"
+		if !strings.Contains(over, `href="`+link+`"`) {
+			t.Errorf("overview lacks a link to %s", link)
+			continue
+		}
+		code, _, der := fetch(t, c, http.MethodGet, base+link)
+		if cert, err := x509.ParseCertificate([]byte(der)); code != 200 || err != nil || !cert.Equal(d.Set().CAs[label].Certificate()) {
+			t.Errorf("GET %s: %d %v", link, code, err)
 		}
 	}
 	recent := page("/ui/recent")
