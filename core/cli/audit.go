@@ -11,6 +11,7 @@ import (
 
 	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/sdk"
 )
@@ -191,24 +192,40 @@ func printAuditReport(e *env, rep *audit.Report, name string) error {
 
 // cliAudit is the audit log of a command that acts without the daemon:
 // the configuration's audit_log, appended to under the same file lock as
-// the daemon's. The zero value (no audit_log) records nothing.
+// the daemon's, or the chain in its audit_certstore. The zero value (no
+// audit sink configured) records nothing.
 type cliAudit struct {
-	l       *audit.Log
+	l       audit.Sink
 	command string
 }
 
-// openCLIAudit opens cfg's audit log for command. Errors: the log cannot
-// be opened (the command then does nothing, as the daemon would refuse).
-func openCLIAudit(cfg *config.Config, command string) (*cliAudit, error) {
+// openCLIAudit opens the audit sink of l's configuration for command.
+// Errors: the log cannot be opened, or the audit_certstore keeps no
+// documents (the command then does nothing, as the daemon would refuse).
+func openCLIAudit(l *catalog.Loaded, command string) (*cliAudit, error) {
 	a := &cliAudit{command: command}
-	if cfg == nil || cfg.Pkid.Ops.AuditLog == "" {
+	if l == nil || l.Config == nil {
 		return a, nil
 	}
-	l, err := audit.Open(cfg.Pkid.Ops.AuditLog, audit.Options{})
-	if err != nil {
-		return nil, err
+	ops := l.Config.Pkid.Ops
+	switch {
+	case ops.AuditCertStore != "":
+		ds, ok := l.CertStores[ops.AuditCertStore].(sdk.DocStore)
+		if !ok {
+			return nil, fmt.Errorf("audit_certstore %q keeps no documents, so it cannot hold the audit chain", ops.AuditCertStore)
+		}
+		dl, err := audit.OpenDocs(ds, audit.DefaultChain, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.l = dl
+	case ops.AuditLog != "":
+		fl, err := audit.Open(ops.AuditLog, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.l = fl
 	}
-	a.l = l
 	return a, nil
 }
 

@@ -177,7 +177,7 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 		return err
 	}
 	ctx := context.Background()
-	a, err := openCLIAudit(s.Config, "revoke")
+	a, err := openCLIAudit(s.Loaded, "revoke")
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun, showProg
 	if err != nil {
 		return err
 	}
-	a, err := openCLIAudit(s.Config, "revoke -all")
+	a, err := openCLIAudit(s.Loaded, "revoke -all")
 	if err != nil {
 		return err
 	}
