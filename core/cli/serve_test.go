@@ -253,6 +253,12 @@ func TestServeDev(t *testing.T) {
 	if page := string(httpGet(t, d.base+"/ui/search?q="+leaf.SerialNumber.String())); !strings.Contains(page, "CN=svc.example.com") {
 		t.Errorf("the dashboard does not find the new certificate:\n%.500s", page)
 	}
+	overview := string(httpGet(t, d.base+"/ui/"))
+	for _, p := range []string{"plugin.keystore.file", "plugin.certstore.sqlite"} {
+		if !regexp.MustCompile(`<td class="mono">` + regexp.QuoteMeta(p) + `</td><td class="ok">ok</td>`).MatchString(overview) {
+			t.Errorf("the dashboard does not show %s healthy", p)
+		}
+	}
 
 	// info by label: the root.
 	_, env, err = post(d.base, "info", map[string]string{"label": "root"})
