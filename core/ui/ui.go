@@ -43,6 +43,9 @@ const (
 	// ocspSample is how many good certificates per CA the overview checks
 	// for a stored, fresh OCSP response.
 	ocspSample = 100
+	// DefaultMaxConcurrent is how many pages are built at once; more wait
+	// for a turn within the request's time bound.
+	DefaultMaxConcurrent = 4
 )
 
 // Security headers of every answer. No script may run at all; styles and
@@ -101,11 +104,16 @@ type Options struct {
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 	Log hclog.Logger
+	// MaxConcurrent bounds the pages built at once (0:
+	// DefaultMaxConcurrent): a few operators, or one reloading in a loop,
+	// cannot turn the dashboard into a store load.
+	MaxConcurrent int
 }
 
 // Handler serves the dashboard under Prefix.
 type Handler struct {
 	opts  Options
+	slots chan struct{}
 	pages map[string]*template.Template
 	cas   []caInfo // static part of the overview, built once
 }
@@ -121,7 +129,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.ExpiringWithin <= 0 {
 		opts.ExpiringWithin = config.DefaultUIExpiringWithin
 	}
-	h := &Handler{opts: opts, pages: map[string]*template.Template{}}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	h := &Handler{opts: opts, pages: map[string]*template.Template{}, slots: make(chan struct{}, opts.MaxConcurrent)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
@@ -187,6 +198,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-ctx.Done():
+		hdr.Set("Retry-After", "5")
+		h.fail(w, r, errorf(http.StatusServiceUnavailable, "the dashboard is busy with other requests; try again shortly"))
+		return
+	}
 	page, data, err := h.route(ctx, r)
 	if err != nil {
 		h.fail(w, r, err)
