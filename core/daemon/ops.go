@@ -27,6 +27,7 @@ import (
 	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/core/server/responder"
+	"github.com/pkid/pkid/core/ui"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -322,6 +323,25 @@ func (o *ops) Done(ctx context.Context, ev *server.Event) {
 		reason = reason[:256]
 	}
 	_ = o.record(ctx, audit.KindAuthFailure, audit.AuthFailure{Requester: requesterOf(ev), Reason: reason, Suppressed: suppressed})
+}
+
+// uiDone counts a dashboard request (operation "ui") and records a
+// refused one as an authentication failure, rate limited like the API's.
+func (o *ops) uiDone(ctx context.Context, ev ui.Event) {
+	o.m.ObserveRequest(metrics.Request{Endpoint: "ui", Status: ev.Status, Duration: ev.Duration, AuthFailure: ev.Denied != ""})
+	if o.audit == nil || ev.Denied == "" {
+		return
+	}
+	suppressed, ok := o.authLimit.allow(time.Now())
+	if !ok {
+		return
+	}
+	reason := ev.Denied
+	if len(reason) > 256 {
+		reason = reason[:256]
+	}
+	_ = o.record(ctx, audit.KindAuthFailure, audit.AuthFailure{Requester: audit.Requester{Endpoint: "ui", Client: ev.Client, Remote: ev.Remote},
+		Reason: reason, Suppressed: suppressed})
 }
 
 // authLimit bounds auth-failure records to maxAuthRecords a second: a

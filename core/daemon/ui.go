@@ -46,6 +46,7 @@ func newUI(loaded *catalog.Loaded, opts Options, checks map[string]func(context.
 		CAs: d.set, Config: loaded.Config, CRLDir: CRLDir(loaded.Config),
 		Health: checks, Access: access,
 		ExpiringWithin: pk.UI.ExpiringWithin, Log: d.log.Named("ui"),
+		OnDone: d.ops.uiDone,
 	})
 }
 

@@ -104,10 +104,45 @@ type Options struct {
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 	Log hclog.Logger
+	// OnDone, when set, is told of every answered request (metrics, and
+	// the audit log's authentication failures).
+	OnDone func(ctx context.Context, ev Event)
 	// MaxConcurrent bounds the pages built at once (0:
 	// DefaultMaxConcurrent): a few operators, or one reloading in a loop,
 	// cannot turn the dashboard into a store load.
 	MaxConcurrent int
+}
+
+// Event is one answered dashboard request.
+type Event struct {
+	Status   int
+	Duration time.Duration
+	// Denied is why the request was refused for who it came from (401,
+	// 403); empty otherwise.
+	Denied string
+	// Client is the verified client certificate's CN; Remote the peer
+	// address.
+	Client, Remote string
+}
+
+// statusWriter remembers the status an answer was sent with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // Handler serves the dashboard under Prefix.
@@ -168,6 +203,22 @@ func errorf(status int, format string, args ...any) error {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.OnDone == nil {
+		h.serve(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	denied := h.serve(sw, r)
+	ev := Event{Status: sw.status, Duration: time.Since(start), Denied: denied, Remote: r.RemoteAddr}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
+		ev.Client = r.TLS.PeerCertificates[0].Subject.CommonName
+	}
+	h.opts.OnDone(r.Context(), ev)
+}
+
+// serve answers r; denied is the reason when Access refused it.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (denied string) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", csp)
 	hdr.Set("X-Frame-Options", "DENY")
@@ -179,22 +230,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
 		h.fail(w, r, errorf(http.StatusMethodNotAllowed, "method %s is not allowed: the dashboard is read-only (GET and HEAD only)", r.Method))
-		return
+		return ""
 	}
 	if err := h.admit(r); err != nil {
 		h.fail(w, r, err)
-		return
+		return err.Error()
 	}
 	if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
 		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
-		return
+		return ""
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, Prefix+"static/"); ok && static[name] != "" {
 		b, _ := staticFS.ReadFile("static/" + name)
 		hdr.Set("Content-Type", static[name])
 		hdr.Set("Cache-Control", "private, max-age=3600") // no data in it
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
-		return
+		return ""
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
@@ -204,14 +255,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-ctx.Done():
 		hdr.Set("Retry-After", "5")
 		h.fail(w, r, errorf(http.StatusServiceUnavailable, "the dashboard is busy with other requests; try again shortly"))
-		return
+		return ""
 	}
 	page, data, err := h.route(ctx, r)
 	if err != nil {
 		h.fail(w, r, err)
-		return
+		return ""
 	}
 	h.render(w, r, http.StatusOK, page, data)
+	return ""
 }
 
 // admit applies Access. Errors: 401 without a verified client

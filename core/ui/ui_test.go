@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
+	"github.com/pkid/pkid/core/metrics"
 	"golang.org/x/net/html"
 )
 
@@ -262,7 +265,9 @@ func TestDashboardMTLS(t *testing.T) {
 	_, certPath, keyPath := p.leaf(t, "server", true)
 	alice, _, _ := p.leaf(t, "ops-alice", false)
 	mallory, _, _ := p.leaf(t, "mallory", false)
-	loaded := devConfig(t, fmt.Sprintf(`  client_cert_policy = { ui = ["^ops-.*$"], sign = ["^mallory$"] }
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	loaded := devConfig(t, fmt.Sprintf(`  audit_log = %q
+  client_cert_policy = { ui = ["^ops-.*$"], sign = ["^mallory$"] }
   tls {
     cert      = %q
     key       = %q
@@ -271,7 +276,7 @@ func TestDashboardMTLS(t *testing.T) {
   ui {
     enabled = true
   }
-`, certPath, keyPath, p.dir+"/ca.pem"))
+`, auditLog, certPath, keyPath, p.dir+"/ca.pem"))
 	d, err := newDaemon(t, loaded, daemon.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -287,6 +292,27 @@ func TestDashboardMTLS(t *testing.T) {
 	}
 	if code, _, body := fetch(t, p.client(mallory), http.MethodGet, base+"/ui/"); code != http.StatusForbidden || !strings.Contains(body, "&#34;mallory&#34; is not authorised for the dashboard") {
 		t.Errorf("mallory: %d %.300s", code, body)
+	}
+	// The refusal is an authentication failure: audited and counted.
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, auditLog)), "\n") {
+		rec, ok, err := audit.ParseLine([]byte(line))
+		if err != nil || !ok {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		var f audit.AuthFailure
+		if rec.Kind == audit.KindAuthFailure && json.Unmarshal(rec.Data, &f) == nil && f.Endpoint == "ui" && f.Client == "mallory" && strings.Contains(f.Reason, "not authorised for the dashboard") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no auth_failure record for mallory on ui in:\n%s", readFile(t, auditLog))
+	}
+	if n := counter(t, "pkid_auth_failures_total", "endpoint", "ui"); n < 1 {
+		t.Errorf("pkid_auth_failures_total{endpoint=ui} = %v", n)
+	}
+	if n := counter(t, "requests_total", "operation", "ui"); n < 2 {
+		t.Errorf("requests_total{operation=ui} = %v", n)
 	}
 	// Without a client certificate the handshake fails (the listener
 	// requires one), or the dashboard answers 401.
@@ -343,4 +369,37 @@ func TestDashboardConfigErrors(t *testing.T) {
 			t.Errorf("%q: %v, want %q with a source range", tc.body, err, tc.want)
 		}
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// counter sums the in-process registry's counter name over the series
+// whose label has value.
+func counter(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	fams, err := metrics.Default.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
