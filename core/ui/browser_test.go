@@ -16,6 +16,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/internal/testtool"
 )
@@ -81,10 +82,16 @@ func (b *browserEvents) take() []string {
 // Chromium: no console message, exception, CSP violation or failed load
 // on any; the CAs and the just-issued certificate are shown; the search
 // form finds it by serial, name and fingerprint. Screenshots of each page
-// are saved. (Chromium presenting a client certificate cannot be driven
-// headless without a system certificate database; the mTLS mode is tested
-// with Go clients in TestDashboardMTLS.)
+// are saved. (Headless Chromium does not present client certificates:
+// TestDashboardMTLS drives it through a local proxy that does, and tests
+// the mTLS refusals with Go clients.)
 func testChromium(t *testing.T, d *daemon.Daemon, cert *x509.Certificate) {
+	browse(t, d.URL(), d.Set(), cert, "dev-")
+}
+
+// browse is testChromium against base (the daemon, or a proxy in front of
+// it); screenshots are named with prefix.
+func browse(t *testing.T, base string, set *authority.Set, cert *x509.Certificate, prefix string) {
 	exe := chromiumPath(t)
 	shots := artifactDir(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -115,7 +122,6 @@ func testChromium(t *testing.T, d *daemon.Daemon, cert *x509.Certificate) {
 	if err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
-	base := d.URL()
 	serial := cert.SerialNumber.String()
 
 	visit := func(name, path string, wants ...string) {
@@ -127,7 +133,7 @@ func testChromium(t *testing.T, d *daemon.Daemon, cert *x509.Certificate) {
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		screenshot(t, ctx, shots, name)
+		screenshot(t, ctx, shots, prefix+name)
 		for _, w := range wants {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s does not show %q", path, w)
@@ -137,11 +143,11 @@ func testChromium(t *testing.T, d *daemon.Daemon, cert *x509.Certificate) {
 			t.Errorf("%s logged in the browser:\n%s", path, strings.Join(got, "\n"))
 		}
 	}
-	visit("overview", "/ui/", append(d.Set().Labels(), "CRL freshness", "OCSP freshness", "Plugin and key health")...)
+	visit("overview", "/ui/", append(set.Labels(), "CRL freshness", "OCSP freshness", "Plugin and key health")...)
 	visit("recent", "/ui/recent", serial, cert.Subject.CommonName)
 	visit("expiring", "/ui/expiring", "Expiring soon")
 	visit("revoked", "/ui/revoked", "Revocations")
-	visit("certificate", "/ui/cert?ca="+url.QueryEscape(d.Set().Default)+"&serial="+serial, serial, "BEGIN CERTIFICATE")
+	visit("certificate", "/ui/cert?ca="+url.QueryEscape(set.Default)+"&serial="+serial, serial, "BEGIN CERTIFICATE")
 
 	// The search form, typed into and submitted as a user would.
 	for _, q := range []struct{ name, text string }{{"search-serial", serial}, {"search-name", cert.Subject.CommonName[:9]}, {"search-fingerprint", sha(cert)}} {
@@ -159,7 +165,7 @@ func testChromium(t *testing.T, d *daemon.Daemon, cert *x509.Certificate) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		screenshot(t, ctx, shots, q.name)
+		screenshot(t, ctx, shots, prefix+q.name)
 		if len(nodes) == 0 {
 			t.Errorf("searching %q in the browser does not find %s:\n%s", q.text, serial, text)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -328,6 +329,16 @@ func TestDashboardMTLS(t *testing.T) {
 	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "client certificate is required") {
 		t.Errorf("no verified client: %d %s", rec.Code, rec.Body)
 	}
+	// The non-dev pages in Chromium, through a loopback proxy that
+	// presents alice's certificate (headless Chromium presents none).
+	t.Run("chromium", func(t *testing.T) {
+		target, _ := url.Parse(base)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.Transport = p.client(alice).Transport
+		srv := httptest.NewServer(proxy)
+		defer srv.Close()
+		browse(t, srv.URL, d.Set(), issued, "mtls-")
+	})
 	// alice may read the dashboard but the API's sign entry does not name her.
 	if code, _, _ := post(t, p.client(alice), base+"/api/v1/cfssl/sign", `{"certificate_request":"x"}`); code != http.StatusForbidden {
 		t.Errorf("ops-alice on sign: %d, want 403", code)
