@@ -217,6 +217,10 @@ func (h *Handler) search(ctx context.Context, q query) (any, error) {
 			add(rec)
 		}
 	}
+	if len(d.Rows) > 0 {
+		d.Kind = "serial"
+		return d, nil // an exact hit: no scan for names
+	}
 	needle := strings.ToLower(text)
 	var err error
 	d.Truncated, err = h.scan(ctx, "", sdk.ListFilter{}, func(rec *sdk.CertRecord) bool {
