@@ -35,14 +35,20 @@ func TestBoundedConcurrency(t *testing.T) {
 	}
 	get := func(ctx context.Context) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/ui/", nil).WithContext(ctx)
-		r.RemoteAddr = "127.0.0.1:5000"
+		r.RemoteAddr, r.Host = "127.0.0.1:5000", "localhost"
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
 	}
 	first := make(chan *httptest.ResponseRecorder)
 	go func() { first <- get(context.Background()) }()
-	<-entered // the first request holds the only slot
+	select { // the first request holds the only slot
+	case <-entered:
+	case w := <-first:
+		t.Fatalf("the first request did not reach its page: %d %s", w.Code, w.Body)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request did not start")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

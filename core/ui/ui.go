@@ -274,6 +274,12 @@ func (h *Handler) admit(r *http.Request) error {
 	if a.Loopback {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+			// A web page the operator visits could point a name of its
+			// own at 127.0.0.1 (DNS rebinding) and read the dashboard
+			// through the operator's browser: only loopback names pass.
+			if !loopbackHost(r.Host) {
+				return errorf(http.StatusForbidden, "host %q is not a loopback address or localhost: the dev dashboard answers only requests addressed to this machine by such a name", clip(r.Host))
+			}
 			return nil
 		}
 	}
@@ -296,6 +302,21 @@ func (h *Handler) admit(r *http.Request) error {
 		}
 	}
 	return errorf(http.StatusForbidden, "client certificate %q is not authorised for the dashboard: it matches no pattern of the ui entry of client_cert_policy", cn)
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost or a loopback IP literal, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // route validates the query and builds the page's data.

@@ -244,6 +244,17 @@ func testRefusals(t *testing.T, d *daemon.Daemon) {
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "loopback") {
 		t.Errorf("non-loopback dev client: %d %s", rec.Code, rec.Body)
 	}
+	// A loopback client addressing another name (DNS rebinding: a web
+	// page's name pointed at 127.0.0.1) is refused; loopback names pass.
+	for host, want := range map[string]int{"evil.example:8888": 403, "127.0.0.1.nip.io": 403, "localhost:8888": 200, "127.0.0.1:8888": 200, "[::1]:8888": 200, "LOCALHOST": 200} {
+		req := httptest.NewRequest(http.MethodGet, "/ui/static/style.css", nil)
+		req.RemoteAddr, req.Host = "127.0.0.1:40000", host
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Host %s: %d, want %d: %s", host, rec.Code, want, rec.Body)
+		}
+	}
 }
 
 // TestDashboardOffByDefault: without a ui block (and outside -dev) /ui/
