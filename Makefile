@@ -47,7 +47,7 @@ proto:
 	cd sdk && PATH=$(CURDIR)/bin:$$PATH protoc -I proto -I /usr/include \
 		--go_out=. --go_opt=module=github.com/pkid/pkid/sdk \
 		--go-grpc_out=. --go-grpc_opt=module=github.com/pkid/pkid/sdk \
-		pkid/plugin/v1/plugin.proto
+		pkid/plugin/v1/plugin.proto pkid/plugin/v1/docs.proto
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -44,6 +44,7 @@ func (srv *server) register(s *grpc.Server) {
 			pb.RegisterKeyStoreServer(s, &keyStoreServer{srv: srv})
 		case KindCertStore:
 			pb.RegisterCertStoreServer(s, &certStoreServer{srv: srv})
+			pb.RegisterDocStoreServer(s, &docStoreServer{srv: srv})
 		case KindTrust:
 			pb.RegisterTrustServer(s, &trustServer{srv: srv})
 		case KindScanCheck:
@@ -143,6 +144,9 @@ func capabilities(kind string, inst Instance) ([]string, error) {
 	}
 	if _, ok := inst.(Leaser); ok && kind == KindCertStore {
 		caps = append(caps, wire.CapLease)
+	}
+	if _, ok := inst.(DocStore); ok && kind == KindCertStore {
+		caps = append(caps, wire.CapDocs)
 	}
 	return caps, nil
 }

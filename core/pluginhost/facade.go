@@ -225,17 +225,14 @@ func (s leasingCertStore) Lease(ctx context.Context, req sdk.LeaseRequest) (sdk.
 }
 
 // certStore returns the facade of the configured certstore instance name,
-// implementing sdk.Leaser when the instance does.
+// implementing sdk.Leaser and sdk.DocStore when the instance does.
 func (p *Process) certStore(ctx context.Context, name string) (sdk.Instance, error) {
 	conn, err := p.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &certStore{p: p, name: name, part: part{sdk.KindCertStore, name}}
-	if slices.Contains(conn.Capabilities(sdk.KindCertStore, name), rpc.CapLease) {
-		return leasingCertStore{s}, nil
-	}
-	return s, nil
+	return certStoreView(s, conn.Capabilities(sdk.KindCertStore, name)), nil
 }
 
 var (

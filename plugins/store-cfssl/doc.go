@@ -16,4 +16,8 @@
 // pkid fields CFSSL has no column for (profile; subject and SANs when the
 // certificate cannot be parsed to recover them) travel in the `metadata`
 // JSON under the key "pkid"; docs/cfssl-certdb.md describes the mapping.
+//
+// The store keeps no documents (it is no sdk.DocStore): CFSSL's schema has
+// no place for them, so features that need shared documents (ACME) refuse
+// a cfssl certstore with sdk.ErrUnimplemented.
 package storecfssl

@@ -34,6 +34,11 @@ type Store struct {
 
 	leaseMu sync.Mutex
 	leases  map[*pgLease]bool // held; Close releases them
+
+	// stopSweep ends the expired-document sweeper; sweepDone is closed
+	// when it has.
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 var (
@@ -69,12 +74,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.startSweeper(docSweepInterval)
 	return s, nil
 }
 
 // Close closes the pool, waiting for connections in use to be released.
 // It never fails.
 func (s *Store) Close() error {
+	s.stopSweeper()
 	s.leaseMu.Lock()
 	held := s.leases
 	s.leases = nil

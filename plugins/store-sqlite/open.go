@@ -33,6 +33,10 @@ type Store struct {
 	// never blocked by the writer.
 	r   *sql.DB
 	now func() time.Time
+	// stopSweep ends the expired-document sweeper; sweepDone is closed
+	// when it has.
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 var (
@@ -83,11 +87,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// cap would let nested reads deadlock.
 	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	s.r = r
+	s.startSweeper(docSweepInterval)
 	return s, nil
 }
 
 // Close closes the read pool and the writer. Errors: the first close error.
 func (s *Store) Close() error {
+	s.stopSweeper()
 	return errors.Join(wrap("close", s.r.Close()), wrap("close", s.w.Close()))
 }
 

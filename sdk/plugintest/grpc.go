@@ -1,9 +1,11 @@
 // Package plugintest holds the conformance kits plugins pass: TestKeyStore,
-// TestCertStore, TestLeaser, TestTrust and TestScanCheck, each runnable in
+// TestCertStore, TestLeaser, TestDocStore (and TestDocStoreShared for
+// stores that nodes share), TestTrust and TestScanCheck, each runnable in
 // process and over gRPC (hand the kit the view ServeGRPC's client returns
 // for a configured instance: KeyStore, CertStore, Trust, ScanCheck),
-// TestPlugin (schema, ValidateConfig, Configure diagnostics), and helpers
-// to run a plugin over a real gRPC connection inside a test.
+// TestPlugin (schema, ValidateConfig, Configure diagnostics), helpers
+// to run a plugin over a real gRPC connection inside a test, and
+// NewMemDocStore, the reference sdk.DocStore core features test against.
 package plugintest
 
 import (

@@ -24,6 +24,7 @@ type Client struct {
 	cs   pb.CertStoreClient
 	tr   pb.TrustClient
 	sc   pb.ScanCheckClient
+	ds   pb.DocStoreClient
 
 	sign *wire.Mux[*pb.SignRequest, *pb.SignResult]
 	put  *wire.Mux[*pb.PutRequest, *pb.PutResult]
@@ -44,7 +45,7 @@ const (
 func NewClient(conn grpc.ClientConnInterface) *Client {
 	c := &Client{
 		base: pb.NewPluginClient(conn), ks: pb.NewKeyStoreClient(conn), cs: pb.NewCertStoreClient(conn),
-		tr: pb.NewTrustClient(conn), sc: pb.NewScanCheckClient(conn), caps: map[[2]string][]string{},
+		tr: pb.NewTrustClient(conn), sc: pb.NewScanCheckClient(conn), ds: pb.NewDocStoreClient(conn), caps: map[[2]string][]string{},
 	}
 	c.sign = &wire.Mux[*pb.SignRequest, *pb.SignResult]{Ops: wire.StreamOps[*pb.SignRequest, *pb.SignResult]{
 		Open: func(ctx context.Context) (func([]*pb.SignRequest) error, func() ([]*pb.SignResult, error), error) {
@@ -232,13 +233,13 @@ func (c *Client) KeyStore(instance string) sdk.KeyStore {
 }
 
 // CertStore returns the named certstore instance of this plugin process.
-// It implements sdk.Leaser when the instance does.
+// It implements sdk.Leaser and sdk.DocStore when the instance does.
 func (c *Client) CertStore(instance string) sdk.CertStore {
 	s := &certStoreClient{c: c, instance: instance}
 	if c.has(sdk.KindCertStore, instance, CapLease) {
-		return leasingCertStoreClient{s}
+		return c.withDocs(leasingCertStoreClient{s}, instance)
 	}
-	return s
+	return c.withDocs(s, instance)
 }
 
 // ---------------------------------------------------------------------------

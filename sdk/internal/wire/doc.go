@@ -49,4 +49,5 @@ const (
 	CapImportKey = "keystore.import"     // sdk.KeyImporter
 	CapPutBatch  = "certstore.put.batch" // sdk.BatchPutter
 	CapLease     = "certstore.lease"     // sdk.Leaser
+	CapDocs      = "certstore.docs"      // sdk.DocStore
 )
