@@ -28,6 +28,15 @@ const DefaultChain = "pkid"
 // race for the next seq to another node.
 const maxAppendAttempts = 64
 
+// Retries of a write the store calls unavailable (retryable: SQLite's
+// "database is locked" when another process writes the same file): at
+// most unavailableRetries, waiting unavailableWait, doubling, between
+// them (about 0.3 s in all) before the append fails.
+const (
+	unavailableRetries = 5
+	unavailableWait    = 10 * time.Millisecond
+)
+
 // DocLog is the certstore Sink: the chain kept as documents of a shared
 // certstore (sdk.DocStore), so that the daemons of several nodes append to
 // one chain. Each record is one document whose ID holds its seq; creating
@@ -123,8 +132,16 @@ func (l *DocLog) Close() error { return nil }
 func (l *DocLog) append(ctx context.Context, kind string, data func(*Record, *docHead) (json.RawMessage, error)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	retries := 0
 	for range maxAppendAttempts {
 		head, version, err := l.head(ctx)
+		if errors.Is(err, sdk.ErrUnavailable) && retries < unavailableRetries {
+			if sleepCtx(ctx, unavailableWait<<retries) != nil {
+				return err
+			}
+			retries++
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -143,6 +160,13 @@ func (l *DocLog) append(ctx context.Context, kind string, data func(*Record, *do
 		}
 		body, _ := json.Marshal(docLine{Line: string(line)})
 		_, err = l.ds.PutDoc(ctx, &sdk.Doc{Kind: DocKindRecord, ID: recordID(l.chain, r.Seq), Data: body, Index: l.index()})
+		if errors.Is(err, sdk.ErrUnavailable) && retries < unavailableRetries {
+			if werr := sleepCtx(ctx, unavailableWait<<retries); werr != nil {
+				return fmt.Errorf("audit: writing record %d of chain %s: %w", r.Seq, l.chain, err)
+			}
+			retries++
+			continue
+		}
 		if errors.Is(err, sdk.ErrAlreadyExists) {
 			// Another node took this seq; it moves the head, or the next
 			// read repairs it.
@@ -158,6 +182,17 @@ func (l *DocLog) append(ctx context.Context, kind string, data func(*Record, *do
 		return nil
 	}
 	return fmt.Errorf("audit: chain %s: no free seq after %d attempts (too many writers): %w", l.chain, maxAppendAttempts, sdk.ErrUnavailable)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // head reads the head document; a chain without one starts at genesis.

@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/pgtest"
+	storepostgres "github.com/pkid/pkid/plugins/store-postgres"
+	storesqlite "github.com/pkid/pkid/plugins/store-sqlite"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -140,16 +144,49 @@ func verifyDocs(t *testing.T, ds sdk.DocStore, key ed25519.PublicKey) *Report {
 	return rep
 }
 
-// TestDocLogNodes: several nodes (DocLog instances on one store) append
-// and checkpoint concurrently; the chain has every record once, in one
-// unbroken sequence, and verifies.
+// TestDocLogNodes: several nodes (DocLog instances, each with its own
+// handle on one store) append and checkpoint concurrently, each from two
+// goroutines; the chain has every record once, in one unbroken sequence,
+// and verifies. In memory, and on the real stores of several nodes.
 func TestDocLogNodes(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		ds := newMemDocs()
+		testNodes(t, []sdk.DocStore{ds, ds, ds, ds})
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "pkid.db")
+		var stores []sdk.DocStore
+		for range 2 {
+			st, err := storesqlite.Open(context.Background(), storesqlite.Options{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			stores = append(stores, st)
+		}
+		testNodes(t, stores)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.New(t).NewDatabase(t)
+		var stores []sdk.DocStore
+		for range 3 {
+			st, err := storepostgres.Open(context.Background(), storepostgres.Options{DSN: dsn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			stores = append(stores, st)
+		}
+		testNodes(t, stores)
+	})
+}
+
+func testNodes(t *testing.T, stores []sdk.DocStore) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	ds := newMemDocs()
-	const nodes, each = 4, 40 // each node appends from two goroutines
+	const each = 30
 	var wg sync.WaitGroup
-	errs := make(chan error, nodes*each)
-	for n := range nodes {
+	errs := make(chan error, 2*len(stores)*each)
+	for n, ds := range stores {
 		l, err := OpenDocs(ds, "", Options{CheckpointKey: priv})
 		if err != nil {
 			t.Fatal(err)
@@ -176,17 +213,18 @@ func TestDocLogNodes(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	ds := stores[0]
 	l, _ := OpenDocs(ds, "", Options{CheckpointKey: priv})
 	if err := l.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep := verifyDocs(t, ds, pub)
-	if rep.Tampered() || rep.Tail != 0 || rep.Checkpoints == 0 || rep.Records-rep.Checkpoints != nodes*each {
+	if rep.Tampered() || rep.Tail != 0 || rep.Checkpoints == 0 || rep.Records-rep.Checkpoints != int64(len(stores)*each) {
 		t.Fatalf("report %+v", rep)
 	}
 	// Every node's records are there once.
 	seen := map[string]bool{}
-	_ = ds.FindDocs(context.Background(), DocKindRecord, "chain:"+DefaultChain, 0, func(d *sdk.Doc) error {
+	err := ds.FindDocs(context.Background(), DocKindRecord, "chain:"+DefaultChain, 0, func(d *sdk.Doc) error {
 		var dl docLine
 		_ = json.Unmarshal(d.Data, &dl)
 		r, _, _ := ParseLine([]byte(dl.Line))
@@ -199,8 +237,11 @@ func TestDocLogNodes(t *testing.T) {
 		}
 		return nil
 	})
-	if len(seen) != nodes*each {
-		t.Errorf("%d distinct records, want %d", len(seen), nodes*each)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(stores)*each {
+		t.Errorf("%d distinct records, want %d", len(seen), len(stores)*each)
 	}
 }
 
