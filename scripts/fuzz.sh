@@ -14,6 +14,7 @@ EXECS=${FUZZ_EXECS:-10000}
 # fails the run (below), so none is forgotten.
 targets=(
 	"./core/config FuzzLoad"
+	"./core/ui FuzzParseQuery"
 	"./core/server FuzzDecodeRequest"
 	"./core/server FuzzUnwrap"
 	"./core/server FuzzParseCertID"

@@ -27,6 +27,10 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
 	echo "== installing nginx (pkid agent tests serve it renewed files)"
 	apt-get update -qq && { apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null; }
 fi
+if ! command -v chromium >/dev/null; then
+	echo "== installing Chromium (the dashboard is tested in a headless browser)"
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 if ! command -v promtool >/dev/null; then
 	echo "== installing promtool (the metrics exposition is checked with it)"
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null

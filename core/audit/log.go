@@ -104,18 +104,39 @@ var errNothingToCheckpoint = errors.New("nothing new")
 // RunCheckpoints checkpoints every interval until ctx ends, and once more
 // then; failures go to onErr (may be nil).
 func (l *Log) RunCheckpoints(ctx context.Context, every time.Duration, onErr func(error)) {
+	runCheckpoints(ctx, l.Checkpoint, every, onErr)
+}
+
+// CheckpointSink is a Sink that signs checkpoints: the file Log and the
+// certstore DocLog.
+type CheckpointSink interface {
+	Sink
+	// Checkpoint appends a signed checkpoint unless the last record is
+	// one. Errors: no checkpoint key, or Append's.
+	Checkpoint(ctx context.Context) error
+	// RunCheckpoints calls Checkpoint every interval until ctx ends, and
+	// once more then; failures go to onErr (may be nil).
+	RunCheckpoints(ctx context.Context, every time.Duration, onErr func(error))
+}
+
+var (
+	_ CheckpointSink = (*Log)(nil)
+	_ CheckpointSink = (*DocLog)(nil)
+)
+
+func runCheckpoints(ctx context.Context, checkpoint func(context.Context) error, every time.Duration, onErr func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			if err := l.Checkpoint(context.WithoutCancel(ctx)); err != nil && onErr != nil {
+			if err := checkpoint(context.WithoutCancel(ctx)); err != nil && onErr != nil {
 				onErr(err)
 			}
 			return
 		}
-		if err := l.Checkpoint(ctx); err != nil && onErr != nil {
+		if err := checkpoint(ctx); err != nil && onErr != nil {
 			onErr(err)
 		}
 	}

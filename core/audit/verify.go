@@ -50,6 +50,8 @@ type Report struct {
 	// last line alone does not make the log tampered.
 	Problems  []Problem
 	Truncated bool // more problems than MaxProblems; verification stopped
+
+	lastSeq uint64 // the highest seq read
 }
 
 // Tampered reports whether any problem other than a torn last line was
@@ -166,6 +168,7 @@ func (v *verifier) record(lineNo int64, line []byte) {
 	}
 	v.rep.Records++
 	v.rep.Tail++
+	v.rep.lastSeq = max(v.rep.lastSeq, r.Seq)
 	if !ok {
 		v.problem(Problem{Line: lineNo, Seq: r.Seq, Kind: ProblemEdited, Detail: "its content does not match its hash"})
 	}

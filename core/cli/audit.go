@@ -11,7 +11,9 @@ import (
 
 	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
 )
 
 func auditVerifyCmd(e *env) *command {
@@ -21,7 +23,9 @@ func auditVerifyCmd(e *env) *command {
 		help: `
 Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 
-  Reads the audit log (the pkid block's audit_log, or -log) and checks
+  Reads the audit log (the pkid block's audit_log, or -log; or the chain
+  kept in the audit_certstore, where "line" is the record's position in
+  the chain) and checks
   that every record matches its hash and follows the one before it, and
   that every checkpoint is signed by the checkpoint key. It names each
   edited, deleted or reordered record by line and seq. Records after the
@@ -61,6 +65,9 @@ Usage: pkid audit verify [-config FILE | -log FILE] [-key PUBKEY] [-quiet]
 					return printDiags(e, cfg, diags)
 				}
 				ops := cfg.Pkid.Ops
+				if ops.AuditCertStore != "" && *logPath == "" {
+					return verifyAuditStore(e, &cf, ops, *keyPath, *quiet)
+				}
 				if ops.AuditLog == "" && *logPath == "" {
 					return usagef("the configuration sets no audit_log in its pkid block; pass -log FILE")
 				}
@@ -119,6 +126,55 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
+	if err := printAuditReport(e, rep, path); err != nil {
+		return err
+	}
+	if rep.Records == 0 && len(rep.Problems) == 0 && fi.Size() > 0 {
+		return errors.New("audit verify: no records read")
+	}
+	fmt.Fprintf(e.stdout, "OK: %s\n", path)
+	return nil
+}
+
+// verifyAuditStore verifies the chain the configuration keeps in its
+// audit_certstore, with -key or the public half beside the checkpoint key.
+func verifyAuditStore(e *env, cf *configFlag, ops config.Ops, keyPath string, quiet bool) error {
+	if keyPath == "" {
+		keyPath = ops.AuditCheckpointKey + ".pub"
+		fmt.Fprintf(e.stderr, "pkid: warning: using the public key beside the daemon's checkpoint key (%s); pass -key with a copy kept elsewhere\n", keyPath)
+	}
+	key, err := audit.ReadPublicKey(keyPath)
+	if err != nil {
+		return err
+	}
+	s, err := cf.load(e, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ds, ok := s.CertStores[ops.AuditCertStore].(sdk.DocStore)
+	if !ok {
+		return fmt.Errorf("audit verify: certstore %q keeps no documents, so it holds no audit chain", ops.AuditCertStore)
+	}
+	opts := audit.VerifyOptions{Key: key, ProgressEvery: auditProgressEvery}
+	if !quiet {
+		opts.Progress = func(n int64) { fmt.Fprintf(e.stderr, "pkid: audit verify: %d records read\n", n) }
+	}
+	rep, err := audit.VerifyDocs(context.Background(), ds, audit.DefaultChain, opts)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	name := fmt.Sprintf("certstore %s, chain %s", ops.AuditCertStore, audit.DefaultChain)
+	if err := printAuditReport(e, rep, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "OK: %s\n", name)
+	return nil
+}
+
+// printAuditReport prints the problems and the summary; errSilent when
+// the chain was tampered with.
+func printAuditReport(e *env, rep *audit.Report, name string) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(e.stdout, "%s\n", p)
 	}
@@ -128,36 +184,48 @@ func verifyAuditLog(e *env, path string, key ed25519.PublicKey, quiet bool) erro
 	fmt.Fprintf(e.stdout, "%d records, %d valid checkpoints; verified through seq %d; unverified tail: %d records after the last checkpoint\n",
 		rep.Records, rep.Checkpoints, rep.VerifiedThrough, rep.Tail)
 	if rep.Tampered() {
-		fmt.Fprintf(e.stdout, "TAMPERED: %s\n", path)
+		fmt.Fprintf(e.stdout, "TAMPERED: %s\n", name)
 		return errSilent
 	}
-	if rep.Records == 0 && len(rep.Problems) == 0 && fi.Size() > 0 {
-		return errors.New("audit verify: no records read")
-	}
-	fmt.Fprintf(e.stdout, "OK: %s\n", path)
 	return nil
 }
 
 // cliAudit is the audit log of a command that acts without the daemon:
 // the configuration's audit_log, appended to under the same file lock as
-// the daemon's. The zero value (no audit_log) records nothing.
+// the daemon's, or the chain in its audit_certstore. The zero value (no
+// audit sink configured) records nothing.
 type cliAudit struct {
-	l       *audit.Log
+	l       audit.Sink
 	command string
 }
 
-// openCLIAudit opens cfg's audit log for command. Errors: the log cannot
-// be opened (the command then does nothing, as the daemon would refuse).
-func openCLIAudit(cfg *config.Config, command string) (*cliAudit, error) {
+// openCLIAudit opens the audit sink of l's configuration for command.
+// Errors: the log cannot be opened, or the audit_certstore keeps no
+// documents (the command then does nothing, as the daemon would refuse).
+func openCLIAudit(l *catalog.Loaded, command string) (*cliAudit, error) {
 	a := &cliAudit{command: command}
-	if cfg == nil || cfg.Pkid.Ops.AuditLog == "" {
+	if l == nil || l.Config == nil {
 		return a, nil
 	}
-	l, err := audit.Open(cfg.Pkid.Ops.AuditLog, audit.Options{})
-	if err != nil {
-		return nil, err
+	ops := l.Config.Pkid.Ops
+	switch {
+	case ops.AuditCertStore != "":
+		ds, ok := l.CertStores[ops.AuditCertStore].(sdk.DocStore)
+		if !ok {
+			return nil, fmt.Errorf("audit_certstore %q keeps no documents, so it cannot hold the audit chain", ops.AuditCertStore)
+		}
+		dl, err := audit.OpenDocs(ds, audit.DefaultChain, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.l = dl
+	case ops.AuditLog != "":
+		fl, err := audit.Open(ops.AuditLog, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.l = fl
 	}
-	a.l = l
 	return a, nil
 }
 

@@ -83,7 +83,7 @@ Usage: pkid ca init -config FILE -ca NAME [-algorithm ALG] [-cn CN | CSRJSON] [-
 				}
 			}
 			ctx := context.Background()
-			a, err := openCLIAudit(s.Config, "ca init")
+			a, err := openCLIAudit(s.Loaded, "ca init")
 			if err != nil {
 				return err
 			}

@@ -45,6 +45,7 @@ Commands:
 			serial := fs.String("serial", "", "serial number (decimal)")
 			aki := fs.String("aki", "", "authority key identifier (hex)")
 			from := fs.String("from", "", "CFSSL certdb for import-cfssl")
+			prog := progressFlag(fs)
 			if err := parseFlagsNoArgs(fs, rest); err != nil {
 				return err
 			}
@@ -84,7 +85,9 @@ Commands:
 					return fmt.Errorf("certstore %s: import: %w", name, err)
 				}
 				defer src.Close()
-				st, err := cfsslimport.Import(ctx, src, cs, e.stderr, cfsslimport.Options{IssuerLabel: s.caLabelByAKI(e)})
+				pr := newProgress(e.stderr, progressOn(e, *prog), "certstore import-cfssl", "certificates read", 0)
+				st, err := cfsslimport.Import(ctx, countingSource{src, pr}, cs, e.stderr, cfsslimport.Options{IssuerLabel: s.caLabelByAKI(e)})
+				pr.done(fmt.Sprintf("%d imported, %d skipped", st.Certificates, st.Skipped))
 				if err != nil {
 					return fmt.Errorf("certstore %s: %w", name, err)
 				}
@@ -134,6 +137,19 @@ Commands:
 			return usagef("-format must be table or json")
 		},
 	}
+}
+
+// countingSource counts the records an import reads, for its progress.
+type countingSource struct {
+	sdk.CertStore
+	p *progress
+}
+
+func (c countingSource) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRecord) error) error {
+	return c.CertStore.List(ctx, f, func(r *sdk.CertRecord) error {
+		c.p.add(1)
+		return fn(r)
+	})
 }
 
 // caLabelByAKI maps a subject key identifier to the label of the

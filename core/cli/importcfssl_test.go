@@ -145,9 +145,18 @@ func TestImportCFSSL(t *testing.T) {
 	db.Close()
 
 	for round := range 2 { // the second import changes nothing
-		r := pkid(t, "certstore", "main", "import-cfssl", "-from", "sqlite:"+src, "-config", cfg)
+		args := []string{"certstore", "main", "import-cfssl", "-from", "sqlite:" + src, "-config", cfg}
+		if round == 1 {
+			args = append(args, "-progress")
+		}
+		r := pkid(t, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "3 certificates (1 revoked), 1 OCSP responses; 0 rows skipped") {
 			t.Fatalf("round %d: %+v", round, r)
+		}
+		// Progress only with -progress (stderr is not a terminal here),
+		// ending with its summary.
+		if summary := strings.Contains(r.stderr, "pkid: certstore import-cfssl: done: 3 certificates read in "); summary != (round == 1) {
+			t.Errorf("round %d: progress summary %v: %q", round, summary, r.stderr)
 		}
 		r = pkid(t, "certstore", "main", "list", "-config", cfg, "-issuer", "cfssl", "-format", "json")
 		var recs []map[string]any

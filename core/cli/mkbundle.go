@@ -45,7 +45,8 @@ Usage: pkid mkbundle [-f OUT] [-nw N] [-strict] [-timeout D] PATH...
   why on stderr:
     - certificates outside their validity period (expired, not yet valid);
     - revoked ones: each CRL distribution point and OCSP responder is
-      asked (N concurrent workers, default 4; a progress bar on stderr);
+      asked (N concurrent workers, default 4; a progress bar on stderr on
+      a terminal or with -progress, redrawn at most twice a second);
     - self-inconsistent ones: a validity period ending before it starts, a
       self-signature that does not verify, a CA without keyCertSign;
     - duplicates (silently).
@@ -60,6 +61,7 @@ Usage: pkid mkbundle [-f OUT] [-nw N] [-strict] [-timeout D] PATH...
 			strict := fs.Bool("strict", false, "drop certificates whose revocation could not be checked")
 			timeout := fs.Duration("timeout", 10*time.Second, "time limit of each network request")
 			fs.Int("loglevel", 1, "accepted for CFSSL compatibility")
+			prog := progressFlag(fs)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -74,7 +76,7 @@ Usage: pkid mkbundle [-f OUT] [-nw N] [-strict] [-timeout D] PATH...
 			}
 			m := &mkbundler{
 				workers: *nw, strict: *strict, timeout: *timeout, now: time.Now(),
-				policy: egress.Unrestricted(), stderr: e.stderr, progress: isTerminal(e.stderr),
+				policy: egress.Unrestricted(), stderr: e.stderr, progress: progressOn(e, *prog), redraw: isTerminal(e.stderr),
 			}
 			return m.run(context.Background(), fs.Args(), *out)
 		},
@@ -100,7 +102,9 @@ type mkbundler struct {
 	now      time.Time
 	policy   *egress.Policy
 	stderr   io.Writer
-	progress bool
+	progress bool // show the bar while checking (a terminal, or -progress)
+	redraw   bool // stderr is a terminal: redraw the bar in place
+	lastBar  time.Time
 
 	outMu   sync.Mutex // serialises stderr lines and the bar
 	crls    sync.Map   // URL -> *crlEntry, one fetch per URL
@@ -264,7 +268,7 @@ func readCertificates(path string) ([]*x509.Certificate, error) {
 func (m *mkbundler) linef(format string, a ...any) {
 	m.outMu.Lock()
 	defer m.outMu.Unlock()
-	if m.progress {
+	if m.redraw {
 		fmt.Fprint(m.stderr, "\r\033[K")
 	}
 	fmt.Fprintf(m.stderr, format+"\n", a...)
@@ -280,10 +284,22 @@ func (m *mkbundler) report(c candidate, v verdict) {
 }
 
 // bar draws "checked 12/140 [====      ]": redrawn in place on a terminal,
-// once at the end elsewhere.
+// as lines with -progress elsewhere, at most two a second; once at the
+// end always.
 func (m *mkbundler) bar(done, total int, final bool) {
 	if !m.progress && !final {
 		return
+	}
+	if !final {
+		m.outMu.Lock()
+		due := time.Since(m.lastBar) >= progressInterval
+		if due {
+			m.lastBar = time.Now()
+		}
+		m.outMu.Unlock()
+		if !due {
+			return
+		}
 	}
 	const width = 30
 	fill := width
@@ -293,7 +309,7 @@ func (m *mkbundler) bar(done, total int, final bool) {
 	m.outMu.Lock()
 	defer m.outMu.Unlock()
 	line := fmt.Sprintf("checked %d/%d [%s%s]", done, total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill))
-	if m.progress {
+	if m.redraw {
 		fmt.Fprint(m.stderr, "\r\033[K"+line)
 		if final {
 			fmt.Fprintln(m.stderr)

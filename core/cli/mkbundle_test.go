@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -220,6 +221,16 @@ func TestMkbundle(t *testing.T) {
 		if !strings.Contains(r.stderr, line) {
 			t.Errorf("stderr lacks %q:\n%s", line, r.stderr)
 		}
+	}
+
+	// -progress: the bar as lines on a non-terminal (no redraw codes), at
+	// most two a second, and the final one.
+	start := time.Now()
+	r = pkid(t, "mkbundle", "-progress", "-f", out, in)
+	bars := regexp.MustCompile(`(?m)^checked \d+/10 \[[= ]{30}\]$`).FindAllString(r.stderr, -1)
+	if r.code != 0 || strings.Contains(r.stderr, "\r") || len(bars) < 2 || len(bars) > int(time.Since(start)/progressInterval)+2 ||
+		bars[len(bars)-1] != "checked 10/10 [==============================]" {
+		t.Errorf("-progress: %d bars: %+v", len(bars), r)
 	}
 
 	// -strict drops what could not be checked.

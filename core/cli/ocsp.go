@@ -187,7 +187,8 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
   CA (every CA with a certstore when -label is not given) whose stored
   response is missing or expires within -within (default: half of
   -interval). Prints nothing on stdout; one line per CA on stderr:
-  "LABEL: checked N, signed M, fresh K".
+  "LABEL: checked N, signed M, fresh K", and progress on a terminal or
+  with -progress (at most two lines a second).
 
   With -db-config it signs, as cfssl ocsprefresh does, a response for every
   unexpired certificate of the -ca key in CFSSL's certdb (of the -label
@@ -198,6 +199,7 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 			fs := newFlags("ocsprefresh")
 			interval := fs.String("interval", "96h", "response validity (nextUpdate - thisUpdate)")
 			within := fs.String("within", "", "re-sign responses expiring within this duration (default half -interval)")
+			prog := progressFlag(fs)
 			cf.register(fs)
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
@@ -213,7 +215,7 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 				}
 			}
 			if cf.dbConfig != "" {
-				return ocsprefreshDB(e, fs, &cf, req)
+				return ocsprefreshDB(e, fs, &cf, req, progressOn(e, *prog))
 			}
 			s, err := loadCASession(e, &cf)
 			if err != nil {
@@ -230,16 +232,11 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 				if err == nil {
 					r := req
 					r.Store = store
-					// Progress on long runs: a line every 10,000 certificates.
-					lastShown := 0
-					r.Progress = func(p ca.RefreshResult) {
-						if p.Checked-lastShown >= 10000 {
-							lastShown = p.Checked
-							fmt.Fprintf(e.stderr, "%s: checked %d, signed %d so far\n", l, p.Checked, p.Signed)
-						}
-					}
+					pr := newProgress(e.stderr, progressOn(e, *prog), "ocsprefresh "+l, "certificates checked", 0)
+					r.Progress = func(p ca.RefreshResult) { pr.set(int64(p.Checked)) }
 					var res ca.RefreshResult
 					res, err = iss.RefreshOCSP(context.Background(), r)
+					pr.done(fmt.Sprintf("%d signed", res.Signed))
 					line := fmt.Sprintf("%s: checked %d, signed %d, fresh %d", l, res.Checked, res.Signed, res.Fresh)
 					if res.Skipped > 0 {
 						line += fmt.Sprintf(", skipped %d of other keys", res.Skipped)
@@ -260,7 +257,7 @@ Usage: pkid ocsprefresh -config pkid.hcl [-label CA] [-interval 96h] [-within DU
 }
 
 // ocsprefreshDB re-signs the responses of CFSSL's certdb from files.
-func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequest) error {
+func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequest, showProgress bool) error {
 	if len(cf.config) > 0 {
 		return errors.New("-db-config and -config exclude each other: a pkid -config declares its certstore")
 	}
@@ -280,7 +277,10 @@ func ocsprefreshDB(e *env, fs *flag.FlagSet, cf *compatFlags, req ca.RefreshRequ
 	// CFSSL re-signs every response: a status changed behind pkid's back
 	// (cfssl revoke) must not keep a fresh "good" response.
 	req.Within = req.Validity + time.Hour
+	pr := newProgress(e.stderr, showProgress, "ocsprefresh db-config", "certificates checked", 0)
+	req.Progress = func(p ca.RefreshResult) { pr.set(int64(p.Checked)) }
 	res, err := iss.RefreshOCSP(context.Background(), req)
+	pr.done(fmt.Sprintf("%d signed", res.Signed))
 	line := fmt.Sprintf("db-config: checked %d, signed %d, fresh %d", res.Checked, res.Signed, res.Fresh)
 	if res.Skipped > 0 {
 		line += fmt.Sprintf(", skipped %d of other keys", res.Skipped)

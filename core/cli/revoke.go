@@ -73,7 +73,8 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 
   -all revokes every unexpired, not yet revoked certificate of one CA
   (-label) or CA key (-aki): it lists the store in batches of 1000 and
-  revokes each batch before listing again, reporting progress on stderr.
+  revokes each batch before listing again, reporting progress on stderr
+  (on a terminal, or with -progress: at most two lines a second).
   -dry-run only counts them.
 
   -remote posts to the server's /api/v1/cfssl/revoke instead
@@ -93,6 +94,7 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 			reasonFlag := fs.String("reason", "", "revocation reason: RFC 5280 name or number")
 			all := fs.Bool("all", false, "revoke every unexpired certificate of the CA (-label or -aki)")
 			dryRun := fs.Bool("dry-run", false, "with -all: only count")
+			prog := progressFlag(fs)
 			cf.register(fs)
 			if err := parseFlagsNoArgs(fs, args); err != nil {
 				return err
@@ -114,7 +116,7 @@ Usage: pkid revoke -config pkid.hcl -serial S (-aki HEX | -label CA) [-reason R]
 				if cf.remote != "" {
 					return errors.New("-all is not available with -remote")
 				}
-				return revokeAll(e, &cf, *aki, reason, *dryRun)
+				return revokeAll(e, &cf, *aki, reason, *dryRun, progressOn(e, *prog))
 			}
 			if *dryRun {
 				return errors.New("-dry-run goes with -all")
@@ -175,7 +177,7 @@ func revokeOne(e *env, cf *compatFlags, serial, aki string, reason int) error {
 		return err
 	}
 	ctx := context.Background()
-	a, err := openCLIAudit(s.Config, "revoke")
+	a, err := openCLIAudit(s.Loaded, "revoke")
 	if err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ const revokeBatch = 1000
 // stores cannot write inside List's callback, so it lists at most
 // revokeBatch good records, revokes them, and lists again (revoked ones no
 // longer match) until none is left; memory stays bounded.
-func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) error {
+func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun, showProgress bool) error {
 	s, err := loadCASession(e, cf)
 	if err != nil {
 		return err
@@ -257,19 +259,22 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 	}
 	gf := filter
 	gf.Status = sdk.StatusGood
-	if dryRun {
-		n := 0
+	n := 0
+	if dryRun || showProgress { // the total, for the progress lines
 		if err := store.List(ctx, gf, func(*sdk.CertRecord) error { n++; return nil }); err != nil {
 			return fmt.Errorf("listing certificates: %w", err)
 		}
+	}
+	if dryRun {
 		fmt.Fprintf(e.stderr, "would revoke %d certificates (%d already revoked)\n", n, already)
 		return nil
 	}
+	prog := newProgress(e.stderr, showProgress, "revoke -all", "certificates", int64(n))
 	pub, err := s.revocationPublisher()
 	if err != nil {
 		return err
 	}
-	a, err := openCLIAudit(s.Config, "revoke -all")
+	a, err := openCLIAudit(s.Loaded, "revoke -all")
 	if err != nil {
 		return err
 	}
@@ -323,14 +328,13 @@ func revokeAll(e *env, cf *compatFlags, aki string, reason int, dryRun bool) err
 				return fmt.Errorf("%v (after revoking %d)", err, revoked)
 			}
 			revoked++
-			if revoked%1000 == 0 {
-				fmt.Fprintf(e.stderr, "revoked %d certificates so far\n", revoked)
-			}
+			prog.add(1)
 		}
 	}
 	if warnings > 10 {
 		fmt.Fprintf(e.stderr, "pkid: warning: %d OCSP/CRL updates failed in all\n", warnings)
 	}
+	prog.done(fmt.Sprintf("%d already revoked, %d OCSP/CRL update warnings", already, warnings))
 	fmt.Fprintf(e.stderr, "revoked %d certificates (%d already revoked)\n", revoked, already)
 	return nil
 }

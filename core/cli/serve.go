@@ -86,6 +86,7 @@ Usage: pkid serve -config FILE [-listen ADDR] [-tls-cert F -tls-key F] [-mutual-
 					return err
 				}
 				cf.paths = stringList{path}
+				opts.Dev = true
 			}
 			s, err := cf.load(e, false)
 			if err != nil {

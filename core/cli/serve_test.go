@@ -252,6 +252,20 @@ func TestServeDev(t *testing.T) {
 	if leaf.Issuer.CommonName != "pkid dev issuing CA" {
 		t.Errorf("issuer %q", leaf.Issuer.CommonName)
 	}
+	// -dev serves the dashboard to loopback clients and says where; it
+	// shows the new certificate (plugin-process store).
+	if !strings.Contains(d.output(), "Dashboard (loopback clients only): "+d.base+"/ui/") {
+		t.Errorf("startup output lacks the dashboard URL:\n%s", d.output())
+	}
+	if page := string(httpGet(t, d.base+"/ui/search?q="+leaf.SerialNumber.String())); !strings.Contains(page, "CN=svc.example.com") {
+		t.Errorf("the dashboard does not find the new certificate:\n%.500s", page)
+	}
+	overview := string(httpGet(t, d.base+"/ui/"))
+	for _, p := range []string{"plugin.keystore.file", "plugin.certstore.sqlite"} {
+		if !regexp.MustCompile(`<td class="mono">` + regexp.QuoteMeta(p) + `</td><td class="ok">ok</td>`).MatchString(overview) {
+			t.Errorf("the dashboard does not show %s healthy", p)
+		}
+	}
 
 	// info by label: the root.
 	_, env, err = post(d.base, "info", map[string]string{"label": "root"})

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -337,6 +338,59 @@ func TestPkidLimits(t *testing.T) {
 			continue
 		}
 		if got := render(t, c, diags); !strings.Contains(got, tc.want) {
+			t.Errorf("%q:\n%s\nwant %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestPkidUI(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, []byte("pkid {\n  client_cert_policy = { ui = [\"^ops-.*$\"] }\n  ui {\n    enabled = true\n    expiring_within = \"14d\"\n  }\n}\n"), 0o600)
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if u := c.Pkid.UI; !u.Enabled || u.ExpiringWithin != 14*24*time.Hour || u.DefRange.Start.Line != 3 || len(c.Pkid.ClientCertPolicy[UIPolicy]) != 1 {
+		t.Errorf("ui = %+v", u)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"pkid {\n  ui {\n    enabled = \"yes please\"\n  }\n}\n", "pkid.hcl:3:15 (in pkid)"},
+		{"pkid {\n  ui {\n    expiring_within = \"soon\"\n  }\n}\n", "pkid.hcl:3:23 (in pkid)"},
+		{"pkid {\n  ui {\n    expiring_within = \"4000d\"\n  }\n}\n", "at most 3 years"},
+		{"pkid {\n  ui {\n    listen = \"0.0.0.0:80\"\n  }\n}\n", "pkid.hcl:3:5 (in pkid)"},
+		{"pkid {\n  ui {\n  }\n  ui {\n  }\n}\n", "Duplicate ui block"},
+	} {
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		c, diags := Load(path)
+		if !diags.HasErrors() {
+			t.Errorf("%q: no error", tc.body)
+			continue
+		}
+		if got := render(t, c, diags); !strings.Contains(got, tc.want) {
+			t.Errorf("%q:\n%s\nwant %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestAuditCertStore(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pkid.hcl")
+	os.WriteFile(path, []byte("pkid {\n  audit_certstore = \"main\"\n  audit_checkpoint_key = \"/etc/pkid/audit.key\"\n}\n"), 0o600)
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if o := c.Pkid.Ops; o.AuditCertStore != "main" || o.AuditCertStoreRange.Start.Line != 2 {
+		t.Errorf("ops = %+v", o)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"pkid {\n  audit_certstore = \"main\"\n}\n", "pkid.hcl:2:21 (in pkid)"},
+		{"pkid {\n  audit_log = \"/x\"\n  audit_certstore = \"main\"\n}\n", "audit_log and audit_certstore are exclusive"},
+	} {
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		c, diags := Load(path)
+		if got := render(t, c, diags); !diags.HasErrors() || !strings.Contains(got, tc.want) {
 			t.Errorf("%q:\n%s\nwant %q", tc.body, got, tc.want)
 		}
 	}

@@ -37,13 +37,14 @@ var pkidSchema = &hcl.BodySchema{
 		{Name: "client_cert_policy"}, {Name: "max_body_bytes"},
 		{Name: "public_url"}, {Name: "crl_path"}, {Name: "ocsp_path"}, {Name: "ca_path"},
 		{Name: "enable_endpoints"}, {Name: "disable_endpoints"},
-		{Name: "metrics_listen"}, {Name: "audit_log"}, {Name: "audit_checkpoint_key"}, {Name: "audit_checkpoint_interval"},
+		{Name: "metrics_listen"}, {Name: "audit_log"}, {Name: "audit_checkpoint_key"}, {Name: "audit_checkpoint_interval"}, {Name: "audit_certstore"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "tls"},
 		{Type: "auth_key", LabelNames: []string{"name"}},
 		{Type: "limits"},
 		{Type: "scan"},
+		{Type: "ui"},
 	},
 }
 
@@ -174,6 +175,8 @@ func (c *Config) decodePkid(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			diags = append(diags, c.decodeLimits(blk, ctx)...)
 		case "scan":
 			diags = append(diags, c.decodeScan(blk, ctx)...)
+		case "ui":
+			diags = append(diags, c.decodeUI(blk, ctx)...)
 		}
 	}
 	return diags

@@ -56,6 +56,8 @@ type PkidBlock struct {
 	Scan *ScanSettings
 	// Ops: the metrics listener and the audit log (docs/operations.md).
 	Ops Ops
+	// UI is the web dashboard's settings (the ui block).
+	UI UI
 	// DefRange is the block header's range; zero if there is no pkid block.
 	DefRange hcl.Range
 }

@@ -78,6 +78,8 @@ type Options struct {
 	// ACMEDocs, when set, holds the ACME state instead of the ACME CA's
 	// certstore (tests: an in-memory store).
 	ACMEDocs sdk.DocStore
+	// Dev is dev mode: the dashboard is on, for loopback clients only.
+	Dev bool
 }
 
 // TLS names the serving certificate and key files (PEM), and optionally a
@@ -161,6 +163,9 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		}
 	}
 	d.base = baseURL(d.ln, tlsFiles.Cert != "", pk.PublicURL, log)
+	if err := checkUI(pk, opts, tlsFiles.ClientCA != ""); err != nil {
+		return nil, err
+	}
 	if d.ops, err = newOps(loaded, opts.MetricsListen, log); err != nil { // before any CA is created
 		return nil, err
 	}
@@ -198,11 +203,12 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if err != nil {
 		return nil, err
 	}
+	checks := healthChecks(loaded, opts.Host, set)
 	srv, err := server.New(server.Options{
 		CAs: set, Store: store, Logger: log.Named("http"),
-		AuthKeys: authKeys, ClientCertPolicy: pk.ClientCertPolicy, MaxBodyBytes: pk.MaxBodyBytes,
+		AuthKeys: authKeys, ClientCertPolicy: apiPolicy(pk.ClientCertPolicy), MaxBodyBytes: pk.MaxBodyBytes,
 		OnRevoke: d.pub.revoked, Enabled: pk.EnableEndpoints, Disabled: pk.DisableEndpoints,
-		HealthChecks: healthChecks(loaded, opts.Host, set),
+		HealthChecks: checks,
 		Bundle:       bundleOpts, Dial: certinfoDial,
 		Limits: pk.Limits.WithDefaults(), ClientCertRequired: tlsFiles.ClientCA != "",
 		Scan:     scanOpts,
@@ -229,7 +235,11 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
 		return nil, err
 	}
-	d.handler = withACME(d.pub.routes(api), d.acme)
+	dash, err := newUI(loaded, opts, checks, d)
+	if err != nil {
+		return nil, err
+	}
+	d.handler = withUI(dash, withACME(d.pub.routes(api), d.acme))
 	d.hs = newHTTPServer(d.handler, log.Named("http"))
 	if tlsFiles.Cert != "" {
 		if d.hs.TLSConfig, err = tlsFiles.config(); err != nil {

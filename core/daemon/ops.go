@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/catalog"
@@ -26,6 +27,7 @@ import (
 	"github.com/pkid/pkid/core/revocation"
 	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/core/server/responder"
+	"github.com/pkid/pkid/core/ui"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -41,7 +43,7 @@ type ops struct {
 	wg  sync.WaitGroup
 	end context.CancelFunc
 
-	audit *audit.Log // nil: no audit log
+	audit audit.CheckpointSink // nil: no audit log
 	every time.Duration
 	authLimit
 }
@@ -68,7 +70,7 @@ func newOps(loaded *catalog.Loaded, metricsListen string, log hclog.Logger) (_ *
 		mux.Handle("/metrics", o.m.Handler())
 		o.hs = newHTTPServer(mux, o.log)
 	}
-	if pk.AuditLog != "" {
+	if pk.AuditLog != "" || pk.AuditCertStore != "" {
 		keyPath := pk.AuditCheckpointKey
 		if keyPath == "" {
 			keyPath = pk.AuditLog + ".key"
@@ -77,8 +79,8 @@ func newOps(loaded *catalog.Loaded, metricsListen string, log hclog.Logger) (_ *
 		if err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
-		if o.audit, err = audit.Open(pk.AuditLog, audit.Options{CheckpointKey: key}); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+		if o.audit, err = openSink(loaded, audit.Options{CheckpointKey: key}); err != nil {
+			return nil, err
 		}
 		if o.every <= 0 {
 			o.every = config.DefaultAuditCheckpointInterval
@@ -88,6 +90,33 @@ func newOps(loaded *catalog.Loaded, metricsListen string, log hclog.Logger) (_ *
 		}
 	}
 	return o, nil
+}
+
+// openSink opens the audit sink the pkid block names: the audit_log file,
+// or the chain in the audit_certstore (DefaultChain). Errors: the file
+// cannot be opened; *DiagnosticsError for a certstore that is not
+// declared or keeps no documents.
+func openSink(loaded *catalog.Loaded, opts audit.Options) (audit.CheckpointSink, error) {
+	pk := loaded.Config.Pkid.Ops
+	if pk.AuditCertStore == "" {
+		l, err := audit.Open(pk.AuditLog, opts)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		return l, nil
+	}
+	diag := func(summary, detail string) error {
+		return &DiagnosticsError{Diags: hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: pk.AuditCertStoreRange.Ptr()}}}
+	}
+	cs, ok := loaded.CertStores[pk.AuditCertStore]
+	if !ok {
+		return nil, diag("Unknown certstore", fmt.Sprintf("audit_certstore names %q, which no certstore block declares.", pk.AuditCertStore))
+	}
+	ds, ok := cs.(sdk.DocStore)
+	if !ok {
+		return nil, diag("Certstore keeps no documents", fmt.Sprintf("audit_certstore %q: its plugin does not keep documents (sdk.DocStore), so it cannot hold the audit chain; use a store that does (sqlite, postgres) or audit_log.", pk.AuditCertStore))
+	}
+	return audit.OpenDocs(ds, audit.DefaultChain, opts)
 }
 
 // MetricsAddr is the metrics listener's address, or nil without one.
@@ -294,6 +323,25 @@ func (o *ops) Done(ctx context.Context, ev *server.Event) {
 		reason = reason[:256]
 	}
 	_ = o.record(ctx, audit.KindAuthFailure, audit.AuthFailure{Requester: requesterOf(ev), Reason: reason, Suppressed: suppressed})
+}
+
+// uiDone counts a dashboard request (operation "ui") and records a
+// refused one as an authentication failure, rate limited like the API's.
+func (o *ops) uiDone(ctx context.Context, ev ui.Event) {
+	o.m.ObserveRequest(metrics.Request{Endpoint: "ui", Status: ev.Status, Duration: ev.Duration, AuthFailure: ev.Denied != ""})
+	if o.audit == nil || ev.Denied == "" {
+		return
+	}
+	suppressed, ok := o.authLimit.allow(time.Now())
+	if !ok {
+		return
+	}
+	reason := ev.Denied
+	if len(reason) > 256 {
+		reason = reason[:256]
+	}
+	_ = o.record(ctx, audit.KindAuthFailure, audit.AuthFailure{Requester: audit.Requester{Endpoint: "ui", Client: ev.Client, Remote: ev.Remote},
+		Reason: reason, Suppressed: suppressed})
 }
 
 // authLimit bounds auth-failure records to maxAuthRecords a second: a
