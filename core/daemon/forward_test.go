@@ -135,7 +135,9 @@ func TestForwardNativeOpen(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
 	defer other.Close()
 	req["profile"] = "fwd"
-	up.reply = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect) }
+	up.reply = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}
 	if code, env := post(t, api+"sign", req); code < 400 || len(env.Errors) == 0 {
 		t.Fatalf("redirecting remote: %d %+v", code, env)
 	}
