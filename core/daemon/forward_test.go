@@ -173,20 +173,21 @@ func TestForwardNativeGuarded(t *testing.T) {
 		name, endpoint string
 		body           any
 		status         int
+		msg            string
 	}{
-		{"plain sign", "sign", req, http.StatusUnauthorized},
-		{"plain newcert", "newcert", map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n.example"}}, http.StatusUnauthorized},
-		{"forged authsign", "authsign", authsignBody(t, wrong, req), http.StatusBadRequest},
-		{"forged sign wrapper", "sign", authsignBody(t, wrong, req), http.StatusBadRequest},
-		{"absent token", "authsign", map[string]string{"token": "", "request": base64.StdEncoding.EncodeToString([]byte(`{"profile":"fwdauth","certificate_request":"x"}`))}, http.StatusBadRequest},
-		{"forged newcert wrapper", "newcert", authsignBody(t, wrong, map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n"}}), http.StatusBadRequest},
+		{"plain sign", "sign", req, http.StatusBadRequest, "authentication required"},
+		{"plain newcert", "newcert", map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n.example"}}, http.StatusBadRequest, "authentication required"},
+		{"forged authsign", "authsign", authsignBody(t, wrong, req), http.StatusBadRequest, "invalid token"},
+		{"forged sign wrapper", "sign", authsignBody(t, wrong, req), http.StatusBadRequest, "invalid token"},
+		{"absent token", "authsign", map[string]string{"token": "", "request": base64.StdEncoding.EncodeToString([]byte(`{"profile":"fwdauth","certificate_request":"x"}`))}, http.StatusBadRequest, "invalid token"},
+		{"forged newcert wrapper", "newcert", authsignBody(t, wrong, map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n"}}), http.StatusBadRequest, "invalid token"},
 		// Authentication applies everywhere once configured: the open
 		// forwarding profile needs it too.
-		{"plain sign of fwd", "sign", map[string]string{"certificate_request": req["certificate_request"], "profile": "fwd"}, http.StatusUnauthorized},
+		{"plain sign of fwd", "sign", map[string]string{"certificate_request": req["certificate_request"], "profile": "fwd"}, http.StatusBadRequest, "authentication required"},
 	} {
 		code, env := post(t, api+tc.endpoint, tc.body)
-		if code != tc.status || len(env.Errors) == 0 {
-			t.Errorf("%s: %d %+v, want %d with an error", tc.name, code, env, tc.status)
+		if code != tc.status || len(env.Errors) == 0 || !strings.Contains(env.Errors[0].Message, tc.msg) {
+			t.Errorf("%s: %d %+v, want %d %q", tc.name, code, env, tc.status, tc.msg)
 		}
 	}
 	if n := up.hits.Load(); n != 0 {

@@ -185,7 +185,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "no authentication provider")
 		return
 	case len(rem.LocalKeys) > 0:
-		writeError(w, http.StatusUnauthorized, http.StatusUnauthorized, "authentication required: "+endpoint+" needs an authsign token for this profile")
+		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "authentication required")
 		return
 	}
 	switch endpoint {

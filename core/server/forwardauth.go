@@ -18,9 +18,9 @@ import (
 //
 // It returns the inner request: the body itself, or the request inside a
 // token wrapper. Errors render with ErrorStatus: 403 for the client
-// certificate policy, 401 "authentication required" for a plain request
-// that needs authentication, 400 for a token that does not verify (as on
-// the local endpoints), 503 when the nonce cache is full.
+// certificate policy; 400 "authentication required" for a plain request
+// that needs authentication and 400 for a token that does not verify (as
+// on the local endpoints and in CFSSL); 503 when the nonce cache is full.
 func (s *Server) AuthorizeForward(r *http.Request, endpoint string, body []byte, keys [][]byte, replayProtection bool) ([]byte, error) {
 	c := &call{r: r, endpoint: endpoint, body: body}
 	if err := s.checkClientCert(c); err != nil {
@@ -55,11 +55,9 @@ func (s *Server) AuthorizeForward(r *http.Request, endpoint string, body []byte,
 		return inner, nil
 	}
 	if (len(keys) > 0 || s.authOn) && !c.clientOK {
-		what := "an authsign token for this profile"
-		if len(keys) == 0 {
-			what = "an authorised client certificate or a token"
-		}
-		return nil, requestError(http.StatusUnauthorized, "authentication required: %s needs %s", endpoint, what)
+		// The local endpoints' answer, and CFSSL's for a sign of a
+		// profile with an auth_key (remote or not).
+		return nil, badRequest("authentication required")
 	}
 	return inner, nil
 }
