@@ -53,7 +53,8 @@ var forwardingAttrs = map[string]bool{"remote": true, "remote_auth_key": true, "
 // names are errors (with a did-you-mean), as are path length settings
 // without is_ca, and URLs, CIDRs and DNS names are checked. Every problem is a diagnostic whose Subject is the
 // offending attribute, list element, label or block; an unanchored
-// name_whitelist and local settings on a forwarding profile are warnings.
+// name_whitelist is a warning; local issuance settings on a forwarding
+// profile are errors.
 // The Config is nil when there are errors.
 func DecodeHCL(profiles []*config.Profile) (*Config, hcl.Diagnostics) {
 	cfg := &Config{
@@ -261,8 +262,8 @@ func (d *hclDecoder) urls(p *Profile, attrs hcl.Attributes) {
 	}
 }
 
-// forwarding warns about local settings on a profile that forwards to a
-// remote, which ignores them.
+// forwarding refuses local issuance settings on a profile that forwards
+// to a remote, which would ignore them.
 func (d *hclDecoder) forwarding(remote *hcl.Attribute, content *hcl.BodyContent) {
 	var local []string
 	for name := range content.Attributes {
@@ -278,7 +279,9 @@ func (d *hclDecoder) forwarding(remote *hcl.Attribute, content *hcl.BodyContent)
 	}
 	slices.Sort(local)
 	local = slices.Compact(local)
-	d.warnf(remote.NameRange, "Local settings ignored", "This profile forwards to a remote, which ignores its local settings (%s).", strings.Join(local, ", "))
+	// CFSSL warns and ignores them; in native HCL they are a mistake
+	// (the remote's own profile decides), so they are refused.
+	d.errorf(remote.NameRange, "Local settings on a forwarding profile", "This profile forwards to a remote, whose own profile decides what is issued: remove its local settings (%s).", strings.Join(local, ", "))
 }
 
 // remoteRef reads a profile's remote: a reference such as remote.upstream
