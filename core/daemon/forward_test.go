@@ -28,6 +28,8 @@ import (
 type fakeRemote struct {
 	srv  *httptest.Server
 	hits atomic.Int64
+	// last is the path and body of the last counted request.
+	last atomic.Value
 	// reply, when set, answers instead of the default success.
 	reply func(w http.ResponseWriter, r *http.Request)
 }
@@ -39,6 +41,8 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 			return
 		}
 		f.hits.Add(1)
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		f.last.Store([2]string{r.URL.Path, string(body)})
 		if f.reply != nil {
 			f.reply(w, r)
 			return
@@ -49,6 +53,8 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 	t.Cleanup(f.srv.Close)
 	return f
 }
+
+const fwdRemoteKeyHex = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 
 const fwdKeyHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
@@ -66,7 +72,9 @@ func forwardingConfig(t *testing.T, remote string, withKey bool) *catalog.Loaded
 	if err != nil {
 		t.Fatal(err)
 	}
-	profiles := "  profile \"fwd\" {\n    remote = remote.up\n  }\n"
+	t.Setenv("PKID_TEST_FWD_REMOTE_KEY", fwdRemoteKeyHex)
+	profiles := "  profile \"fwd\" {\n    remote = remote.up\n  }\n" +
+		"  profile \"fwdkey\" {\n    remote          = remote.up\n    remote_auth_key = \"env:PKID_TEST_FWD_REMOTE_KEY\"\n  }\n"
 	pkid := "\npkid {\n"
 	if withKey {
 		profiles += "  profile \"fwdauth\" {\n    remote   = remote.up\n    auth_key = \"k1\"\n  }\n"
@@ -122,6 +130,20 @@ func TestForwardNativeOpen(t *testing.T) {
 	if n := up.hits.Load(); n != 3 {
 		t.Fatalf("remote got %d requests, want 3", n)
 	}
+	// remote_auth_key: the daemon authenticates to the remote with the
+	// key from the environment (authsign, HMAC over the inner request).
+	req["profile"] = "fwdkey"
+	if code, env := post(t, api+"sign", req); code != 200 {
+		t.Fatalf("sign via remote_auth_key: %d %+v", code, env)
+	}
+	last := up.last.Load().([2]string)
+	var wr struct{ Token, Request string }
+	json.Unmarshal([]byte(last[1]), &wr)
+	inner, _ := base64.StdEncoding.DecodeString(wr.Request)
+	if last[0] != "/api/v1/cfssl/authsign" || !hmacValid(mustHex(t, fwdRemoteKeyHex), wr.Token, inner) {
+		t.Fatalf("remote got %s %s, want authsign under the remote key", last[0], last[1])
+	}
+	up.hits.Store(3)
 	// A local profile still signs locally.
 	req["profile"] = "server"
 	if code, env := post(t, api+"sign", req); code != 200 || strings.Contains(string(env.Result), "REMOTE CERT") {
@@ -212,4 +234,16 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// hmacValid checks a CFSSL token (v1) or pkid v2 token over inner: the
+// fake remote is not a pkid server, so the client sends v1.
+func hmacValid(key []byte, token string, inner []byte) bool {
+	tok, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(inner)
+	return hmac.Equal(tok, m.Sum(nil))
 }
