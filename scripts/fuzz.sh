@@ -44,6 +44,7 @@ targets=(
 	"./core/audit FuzzParseLine"
 	"./core/cli FuzzParseRoots"
 	"./core/cli FuzzTranslateSigning"
+	"./core/forward FuzzProbe"
 	"./core/acme FuzzParseEnvelope"
 	"./core/acme FuzzCheckCSR"
 	"./core/acme/validation FuzzParseCAAValue"

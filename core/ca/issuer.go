@@ -236,6 +236,11 @@ func (i *Issuer) Sign(ctx context.Context, req SignRequest) (*Certificate, error
 			return nil, errorf(CodeUnknownProfile, err, "unknown profile %q", req.Profile)
 		}
 	}
+	if p.Remote != "" || p.AuthRemote != nil {
+		// Its remote issues it: never this key, whatever path (renewal,
+		// offline issuance) reached here without core/forward in front.
+		return nil, errorf(CodeInvalidPolicy, nil, "profile %q forwards to a remote CA: it is not issued locally", req.Profile)
+	}
 	if err := checkSubjectKey(cr.PublicKey); err != nil {
 		return nil, err
 	}

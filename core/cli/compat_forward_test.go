@@ -1,6 +1,11 @@
 package cli
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +24,8 @@ func TestCompatForwarding(t *testing.T) {
 	const key1 = "0123456789ABCDEF0123456789ABCDEF"
 	upCfg := filepath.Join(dir, "up.json")
 	os.WriteFile(upCfg, []byte(`{"signing": {"default": {"expiry": "168h", "usages": ["signing", "server auth"]},
-  "profiles": {"authp": {"expiry": "24h", "usages": ["signing", "server auth"], "auth_key": "k1"}}},
+  "profiles": {"authp": {"expiry": "24h", "usages": ["signing", "server auth"], "auth_key": "k1"},
+    "guarded": {"expiry": "12h", "usages": ["signing", "client auth"]}}},
   "auth_keys": {"k1": {"type": "standard", "key": "`+key1+`"}}}`), 0o600)
 	// Both upstreams run one command line.
 	upArgs := []string{"serve", "-ca", f.vars["{ca.pem}"], "-ca-key", f.vars["{ca-key.pem}"], "-config", upCfg}
@@ -33,7 +39,8 @@ func TestCompatForwarding(t *testing.T) {
 		os.WriteFile(p, []byte(`{"signing": {"default": {"remote": "up"},
   "profiles": {"authp": {"auth_remote": {"remote": "up", "auth_key": "k1"}},
     "wrongkey": {"auth_remote": {"remote": "up", "auth_key": "k2"}},
-    "dead": {"remote": "down"}}},
+    "dead": {"remote": "down"},
+    "guarded": {"remote": "up", "auth_key": "k1"}}},
   "auth_keys": {"k1": {"type": "standard", "key": "`+key1+`"}, "k2": {"type": "standard", "key": "00000000000000000000000000000000"}},
   "remotes": {"up": "`+ups[1-side]+`", "down": "http://127.0.0.1:1"}}`), 0o600)
 		return p
@@ -48,6 +55,19 @@ func TestCompatForwarding(t *testing.T) {
 	// Remotes announce where they are: certificates come from the other
 	// implementation, so compareCerts must not take the pkid daemon's own
 	// URLs for differences.
+	// An authsign body for the guarded profile (its local key k1).
+	csrPEM, err := os.ReadFile(f.vars["{leaf.csr}"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, _ := json.Marshal(map[string]string{"certificate_request": string(csrPEM), "profile": "guarded"})
+	k1, _ := hex.DecodeString(key1)
+	mac := hmac.New(sha256.New, k1)
+	mac.Write(inner)
+	for name, tok := range map[string][]byte{"{guarded.authsign}": mac.Sum(nil), "{guarded.forged}": make([]byte, sha256.Size)} {
+		b, _ := json.Marshal(map[string]string{"token": base64.StdEncoding.EncodeToString(tok), "request": base64.StdEncoding.EncodeToString(inner)})
+		ff.side[0][name], ff.side[1][name] = string(b), string(b)
+	}
 	saved := compatPkidBase
 	compatPkidBase = ups[pkidSide]
 	defer func() { compatPkidBase = saved }()
@@ -58,6 +78,14 @@ func TestCompatForwarding(t *testing.T) {
 		{method: "POST", path: "sign", body: `{"certificate_request": {leaf.csr:json}, "profile": "dead"}`, mode: sameEnvelope, diff: "Forwarding errors name the remote"},
 		{method: "POST", path: "sign", body: `{"certificate_request": {leaf.csr:json}, "profile": "nosuch"}`, mode: sameEnvelope, diff: "Unknown profiles are errors"},
 		{method: "POST", path: "info", body: `{"profile": "authp"}`, mode: sameResult},
+		// A forwarding profile with its own auth_key: a plain sign is
+		// refused before forwarding, authsign with its token forwards.
+		{method: "POST", path: "sign", body: `{"certificate_request": {leaf.csr:json}, "profile": "guarded"}`, mode: sameEnvelope},
+		// Both forwarders forward it; pkid as the upstream then wants
+		// authentication for the plain sign it gets.
+		{method: "POST", path: "authsign", body: `{guarded.authsign}`, mode: sameCert, diff: "Authentication applies everywhere"},
+		{method: "POST", path: "authsign", body: `{guarded.forged}`, mode: sameEnvelope},
+		{method: "POST", path: "newcert", body: `{"request": {"CN": "n.example.com", "hosts": ["n.example.com"]}, "profile": "guarded"}`, mode: sameEnvelope, diff: "Forwarding profiles are guarded by pkid's own policy"},
 		{method: "POST", path: "info", body: `{"profile": "dead"}`, mode: sameEnvelope, diff: "Forwarding errors name the remote"},
 		{method: "POST", path: "authsign", body: `{}`, mode: sameEnvelope, diff: "Unknown paths get an envelope"},
 		{method: "POST", path: "newkey", body: `{"CN": "k.example.com"}`, mode: sameEnvelope},

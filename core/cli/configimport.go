@@ -37,6 +37,8 @@ type compatPlan struct {
 	ClientCN             string   // -mutual-tls-cn: the CN pattern every endpoint requires
 	Roots, Intermediates []string // -ca-bundle, -int-bundle: the bundler's trust
 	DBConfig             string   // -db-config: CFSSL's certdb, shared by every CA
+	// notes are plan steps render found (where to put a remote's key).
+	notes []string
 }
 
 // compatCA is one CA of a plan. Key is the private key file to import
@@ -124,7 +126,7 @@ type cfsslSigningConfig struct {
 //
 // keyPrefix is put before the auth key names: CAs of a roots file each
 // have their own configuration, whose key names may collide.
-func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *hclwrite.Body, keysDone map[string]bool) ([]string, error) {
+func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *hclwrite.Body, keysDone map[string]bool, fw *forwardTranslation) ([]string, error) {
 	parsed, err := profile.ParseCFSSL(withoutKeySources(data))
 	if err != nil {
 		return nil, err
@@ -133,8 +135,19 @@ func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *
 	if err := json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &raw); err != nil {
 		return nil, err
 	}
+	// A key only auth_remote uses authenticates this daemon to the remote:
+	// it becomes a remote_auth_key reference, not a local auth_key.
+	localKey, remoteKey := map[string]bool{}, map[string]bool{}
+	for _, p := range append([]*cfsslProfile{raw.Signing.Default}, mapValues(raw.Signing.Profiles)...) {
+		if p != nil {
+			localKey[p.AuthKey], localKey[p.PrevAuthKey] = true, true
+			if p.AuthRemote != nil {
+				remoteKey[p.AuthRemote.AuthKey] = true
+			}
+		}
+	}
 	for _, name := range sortedKeys(raw.AuthKeys) {
-		if keysDone[keyPrefix+name] {
+		if keysDone[keyPrefix+name] || (remoteKey[name] && !localKey[name]) {
 			continue
 		}
 		k := raw.AuthKeys[name]
@@ -151,10 +164,10 @@ func translateSigning(data []byte, baseDir, keyPrefix string, caBody, pkidBody *
 			return nil
 		}
 		where := fmt.Sprintf("profile %q", name)
-		switch {
-		case p.Remote != "" || (p.AuthRemote != nil && p.AuthRemote.Remote != ""):
-			return fmt.Errorf("%s forwards to a remote CA: not translated (declare the remote in pkid HCL by hand)", where)
-		case len(p.Policies) > 0:
+		if p.Remote != "" || (p.AuthRemote != nil && p.AuthRemote.Remote != "") {
+			return fw.profile(caBody, name, keyPrefix, p, &raw, baseDir)
+		}
+		if len(p.Policies) > 0 {
 			return fmt.Errorf("%s: policies: not translated (use certificate_policy blocks)", where)
 		}
 		b := caBody.AppendNewBlock("profile", []string{name}).Body()
@@ -290,6 +303,8 @@ func (p *compatPlan) render(baseDir string) ([]byte, []string, error) {
 	if p.KDFWorkFactor != 0 {
 		ks.SetAttributeValue("kdf_work_factor", cty.NumberIntVal(int64(p.KDFWorkFactor)))
 	}
+	fw := &forwardTranslation{root: root, done: map[string]bool{}}
+	defer func() { p.notes = fw.notes }()
 	dbs := map[string]string{} // db-config path -> certstore name
 	dbName := func(dbc string) string {
 		if dbc == "" {
@@ -347,7 +362,7 @@ func (p *compatPlan) render(baseDir string) ([]byte, []string, error) {
 		if len(p.CAs) > 1 {
 			prefix = c.Label + "."
 		}
-		ws, err := translateSigning(sc, baseDir, prefix, cb, pk, keysDone)
+		ws, err := translateSigning(sc, baseDir, prefix, cb, pk, keysDone, fw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ca %q: %w", c.Label, err)
 		}
@@ -501,7 +516,10 @@ Usage: pkid config import [-ca C -ca-key K] [-keystore-dir DIR] [-passphrase-fil
   plan: the pkid keystore commands that move each CA key into the file
   keystore (DIR, default ./keys, encrypted with the passphrase in F,
   default ./passphrase). Auth keys given as env:VAR or file:PATH stay
-  references; hex keys are copied (keep the output private).
+  references; hex keys are copied (keep the output private). Remotes and
+  forwarding profiles become remote blocks and remote = remote.NAME; an
+  auth_remote key becomes remote_auth_key = "env:..." (the plan says which
+  variable to set) and is never copied.
 `,
 		run: func(args []string) error {
 			fs := newFlags("config import")
@@ -550,6 +568,9 @@ Usage: pkid config import [-ca C -ca-key K] [-keystore-dir DIR] [-passphrase-fil
 			fmt.Fprintf(e.stdout, "#   umask 077; test -s %s || openssl rand -hex 32 > %s\n", *pass, *pass)
 			for _, c := range plan.CAs {
 				fmt.Fprintf(e.stdout, "#   pkid keystore cfssl import -id %s -key %s -config pkid.hcl\n", c.KeyID, c.Key)
+			}
+			for _, n := range plan.notes {
+				fmt.Fprintf(e.stdout, "#   %s\n", n)
 			}
 			fmt.Fprintln(e.stdout)
 			_, err = e.stdout.Write(out)

@@ -164,7 +164,7 @@ func TestRenderLoads(t *testing.T) {
 
 func TestTranslateSigningRefuses(t *testing.T) {
 	for _, tc := range []struct{ json, want string }{
-		{`{"signing":{"default":{"remote":"r","expiry":"1h"}},"remotes":{"r":"127.0.0.1:1"}}`, "forwards to a remote"},
+		{`{"signing":{"default":{"remote":"r","expiry":"1h"}},"remotes":{"r":"127.0.0.1:1/x"}}`, "remote"},
 		{`{"signing":{"default":{"expiry":"1h","usages":["signing"],"ct_log_servers":["ftp://log"]}}}`, "ct_log_servers"},
 		{`{"signing":{"default":{"expiry":"1h","usages":["signing"]},"profiles":{"default":{"expiry":"1h","usages":["signing"]}}}}`, `named "default"`},
 		{`{"signing":{"default":{"expiry":"1h","auth_key":"k"}},"auth_keys":{"k":{"type":"standard","key":"zz"}}}`, "hex"},
@@ -172,7 +172,7 @@ func TestTranslateSigningRefuses(t *testing.T) {
 		{`not json`, ""},
 	} {
 		f := hclwrite.NewEmptyFile()
-		_, err := translateSigning([]byte(tc.json), "/", "", f.Body(), f.Body(), map[string]bool{})
+		_, err := translateSigning([]byte(tc.json), "/", "", f.Body(), f.Body(), map[string]bool{}, &forwardTranslation{root: f.Body(), done: map[string]bool{}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want %q", tc.json, err, tc.want)
 		}
@@ -202,7 +202,7 @@ func FuzzTranslateSigning(f *testing.F) {
 		file := hclwrite.NewEmptyFile()
 		ca := file.Body().AppendNewBlock("ca", []string{"a"}).Body()
 		pk := file.Body().AppendNewBlock("pkid", nil).Body()
-		if _, err := translateSigning(data, "/", "", ca, pk, map[string]bool{}); err != nil {
+		if _, err := translateSigning(data, "/", "", ca, pk, map[string]bool{}, &forwardTranslation{root: file.Body(), done: map[string]bool{}}); err != nil {
 			return
 		}
 		if _, diags := hclwriteParse(file.Bytes()); diags != "" {

@@ -353,7 +353,7 @@ func runCFSSLServe(e *env, args []string) error {
 				return usagef("-mutual-tls-cn: %v", err)
 			}
 		}
-		opts.Wrap = func(next http.Handler) http.Handler { return forward.New(next, *fwd) }
+		opts.Forward = fwd
 	}
 	d, err := coredaemon.New(context.Background(), run.s.Loaded, opts)
 	if err != nil {
@@ -434,9 +434,17 @@ func splitForwarding(data []byte) (local []byte, fwd *forward.Options, err error
 			}
 			clients[name] = c
 		}
-		r := &forward.Remote{Name: name, Client: c}
+		r := &forward.Remote{Name: name, Client: c, ReplayProtection: p.AuthReplayProtection}
 		if keyName != "" {
 			r.AuthKey = cfg.AuthKeys[keyName].Key
+		}
+		// The profile's own auth_key guards it here before anything is
+		// forwarded (docs/differences-from-cfssl.md, "Forwarding profiles
+		// are guarded by pkid's own policy").
+		for _, kn := range []string{p.AuthKey, p.PrevAuthKey} {
+			if k := cfg.AuthKeys[kn].Key; kn != "" && len(k) > 0 {
+				r.LocalKeys = append(r.LocalKeys, k)
+			}
 		}
 		return r, nil
 	}

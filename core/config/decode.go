@@ -28,6 +28,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: KindScanCheck, LabelNames: []string{"type", "name"}},
 		{Type: "plugin", LabelNames: []string{"type"}},
 		{Type: "ca", LabelNames: []string{"name"}},
+		{Type: "remote", LabelNames: []string{"name"}},
 	},
 }
 
@@ -136,6 +137,10 @@ func (c *Config) decodeFile(f *hcl.File, dir string) hcl.Diagnostics {
 			var ca *CA
 			ca, ds = decodeCA(b, ctx)
 			c.CAs = append(c.CAs, ca)
+		case "remote":
+			var r *Remote
+			r, ds = decodeRemote(b, ctx)
+			c.Remotes = append(c.Remotes, r)
 		}
 		diags = append(diags, ds...)
 	}

@@ -47,6 +47,19 @@ func (c *Config) resolve() hcl.Diagnostics {
 	}
 	c.CAs = cas
 
+	seenRemotes := map[string]*Remote{}
+	remotes := c.Remotes[:0]
+	for _, r := range c.Remotes {
+		if prev := seenRemotes[r.Name]; prev != nil {
+			diags = append(diags, duplicate("remote", fmt.Sprintf("A remote named %q was already declared at %s.", r.Name, prev.DefRange), r.DefRange))
+			continue
+		}
+		seenRemotes[r.Name] = r
+		remotes = append(remotes, r)
+	}
+	c.Remotes = remotes
+	diags = append(diags, c.checkProfileRemotes()...)
+
 	keystores, certstores := instanceNames(c.KeyStores), instanceNames(c.CertStores)
 	for _, ca := range c.CAs {
 		diags = append(diags, checkRef(KindKeyStore, ca.KeyStore, ca.KeyStoreRange, keystores)...)

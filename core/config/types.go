@@ -17,6 +17,9 @@ type Config struct {
 	ScanChecks []*PluginBlock // scancheck blocks: TLS scanner checks (docs/scanner-runner.md)
 	Plugins    []*ExternalPlugin
 	CAs        []*CA
+	// Remotes are the remote blocks: CAs that forwarding profiles send
+	// their requests to.
+	Remotes []*Remote
 	// Files holds every parsed file by name, for rendering diagnostics.
 	Files map[string]*hcl.File
 }

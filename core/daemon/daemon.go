@@ -24,6 +24,7 @@ import (
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/authority"
 	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/forward"
 	"github.com/pkid/pkid/core/jobs"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/core/server"
@@ -75,6 +76,11 @@ type Options struct {
 	// Wrap, when set, wraps the API handler (e.g. forwarding profiles to
 	// a remote CA, core/forward).
 	Wrap func(http.Handler) http.Handler
+	// Forward, when set, forwards cfssl serve's JSON forwarding profiles
+	// (by profile name, whatever the label); the configuration's own
+	// forwarding profiles (remote = remote.NAME) forward without it. The
+	// API server's policy guards every forwarded request (core/forward).
+	Forward *forward.Options
 	// ACMEDocs, when set, holds the ACME state instead of the ACME CA's
 	// certstore (tests: an in-memory store).
 	ACMEDocs sdk.DocStore
@@ -229,6 +235,17 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 	}
 	d.ops.collect(opts.Host, set, d.runner, CRLDir(loaded.Config))
 	api := srv.Handler()
+	fo, err := forwardOptions(loaded.Config, set, authKeys, opts.Forward)
+	if err != nil {
+		return nil, err
+	}
+	if fo != nil {
+		fo.Guard = srv
+		if fo.Log == nil {
+			fo.Log = log.Named("forward")
+		}
+		api = forward.New(api, *fo)
+	}
 	if opts.Wrap != nil {
 		api = opts.Wrap(api)
 	}

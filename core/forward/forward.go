@@ -1,14 +1,16 @@
 // Package forward makes a daemon forward the requests of CFSSL forwarding
 // profiles ("remote", "auth_remote") to the remote CA they name, as CFSSL's
-// remote signer does: sign and info of such a profile go to the remote
-// (authsign with the profile's HMAC key for auth_remote), everything else
-// goes to the local API. docs/differences-from-cfssl.md ("Forwarding
+// remote signer does: sign, authsign, info and newcert of such a profile go
+// to the remote (authsign with the profile's HMAC key for auth_remote),
+// everything else goes to the local API. The daemon's own policy (Guard)
+// holds before anything is forwarded. docs/differences-from-cfssl.md ("Forwarding
 // errors name the remote") says where the replies differ from CFSSL's.
 package forward
 
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,22 +32,47 @@ const DefaultMaxBodyBytes = 1 << 20
 
 const basePath = "/api/v1/cfssl/"
 
-// Remote is one forwarding destination.
+// Remote is where one forwarding profile goes, with the profile's own
+// local authentication.
 type Remote struct {
 	// Name is the remote's name in the configuration's remotes.
 	Name string
 	// Client reaches its servers in failover order.
 	Client *client.Client
-	// AuthKey, when set (auth_remote), sends signing requests through
-	// authsign under this raw HMAC key.
+	// AuthKey, when set (auth_remote, remote_auth_key), sends signing
+	// requests through authsign under this raw HMAC key.
 	AuthKey []byte
+	// LocalKeys are the profile's own token keys (its auth_key and
+	// prev_auth_key): when set, a caller must authenticate to this daemon
+	// with a token for the profile before anything is forwarded.
+	LocalKeys [][]byte
+	// ReplayProtection: the profile accepts only v2 tokens.
+	ReplayProtection bool
+}
+
+// Guard is the daemon's own authorization, applied before a request
+// leaves (core/server.Server implements it).
+type Guard interface {
+	// AuthorizeForward vets r (endpoint and its body) for a forwarding
+	// profile whose local token keys are keys, and returns the inner
+	// request (the body, or the request inside a token wrapper).
+	AuthorizeForward(r *http.Request, endpoint string, body []byte, keys [][]byte, replayProtection bool) ([]byte, error)
+	// GenerateKey makes a forwarded newcert's key and CSR from its
+	// request section under the daemon's key limits.
+	GenerateKey(request []byte) (keyPEM, csrPEM []byte, err error)
+	// ErrorStatus renders an error of the two methods above.
+	ErrorStatus(err error) (status, code int, msg string)
 }
 
 // Options configures a Handler.
 type Options struct {
 	// Profiles maps a profile name to the remote it forwards to; the key
 	// "default" is the default profile (also chosen by an empty name).
+	// Used when Lookup is nil.
 	Profiles map[string]*Remote
+	// Lookup, when set, replaces Profiles: the remote a request's label
+	// and profile forward to, nil if they do not forward.
+	Lookup func(label, profile string) *Remote
 	// Local is true when the next handler has a CA of its own: requests
 	// that do not forward then go to it. Without one, the handler answers
 	// them itself (unknown profile, unparsable request).
@@ -60,10 +87,15 @@ type Options struct {
 	// the -mutual-tls-cn pattern); its error is a 403 with its text.
 	// Requests that are not forwarded are the next handler's to vet.
 	Authorize func(r *http.Request) error
+	// Guard, when set, applies the daemon's own policy (client
+	// certificate policy, the profile's token keys) to every forwarded
+	// request before it leaves. Without one, a profile with LocalKeys or
+	// a token-carrying request is refused: nothing could verify it.
+	Guard Guard
 }
 
-// Handler forwards sign, info and newcert requests of forwarding profiles
-// and passes every other request to the next handler.
+// Handler forwards sign, authsign, info and newcert requests of
+// forwarding profiles and passes every other request to the next handler.
 type Handler struct {
 	next http.Handler
 	opts Options
@@ -83,17 +115,23 @@ func New(next http.Handler, opts Options) *Handler {
 	return &Handler{next: next, opts: opts}
 }
 
-// remote returns the remote profile name forwards to, nil if none.
-func (h *Handler) remote(profile string) *Remote {
+// remote returns the remote label and profile forward to, nil if none.
+func (h *Handler) remote(label, profile string) *Remote {
+	if h.opts.Lookup != nil {
+		return h.opts.Lookup(label, profile)
+	}
 	if profile == "" {
 		profile = "default"
 	}
 	return h.opts.Profiles[profile]
 }
 
+// forwarded are the endpoints a forwarding profile sends to its remote.
+var forwarded = map[string]bool{"sign": true, "authsign": true, "info": true, "newcert": true}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint, ok := strings.CutPrefix(r.URL.Path, basePath)
-	if !ok || r.Method != http.MethodPost || (endpoint != "sign" && endpoint != "info" && endpoint != "newcert") {
+	if !ok || r.Method != http.MethodPost || !forwarded[endpoint] {
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -113,37 +151,85 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 		h.next.ServeHTTP(w, r)
 	}
+	label, profile, wrapped, err := probe(endpoint, body)
+	if err != nil {
+		if h.opts.Local || endpoint == "authsign" {
+			passOn()
+			return
+		}
+		writeError(w, http.StatusBadRequest, http.StatusBadRequest, fmt.Sprintf("Unable to parse %s request: %v", endpoint, err))
+		return
+	}
+	rem := h.remote(label, profile)
+	if rem == nil {
+		h.notForwarded(w, profile, passOn)
+		return
+	}
 	if h.opts.Authorize != nil {
-		// Only a forwarded request is vetted here: the next handler has
-		// its own checks (and its own answer) for the rest.
-		if err := h.authorizeForwarded(r, endpoint, body); err != nil {
-			writeError(w, http.StatusForbidden, http.StatusForbidden, err.Error())
+		if err := h.opts.Authorize(r); err != nil {
+			writeError(w, http.StatusForbidden, http.StatusForbidden, fmt.Sprintf("%v for %s", err, endpoint))
 			return
 		}
 	}
+	// pkid's own policy holds before anything leaves: a refused request
+	// is never forwarded.
+	inner := body
+	switch {
+	case h.opts.Guard != nil:
+		if inner, err = h.opts.Guard.AuthorizeForward(r, endpoint, body, rem.LocalKeys, rem.ReplayProtection); err != nil {
+			status, code, msg := h.opts.Guard.ErrorStatus(err)
+			writeError(w, status, code, msg)
+			return
+		}
+	case endpoint == "authsign" || wrapped:
+		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "no authentication provider")
+		return
+	case len(rem.LocalKeys) > 0:
+		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "authentication required")
+		return
+	}
 	switch endpoint {
-	case "sign":
-		h.sign(w, r.Context(), body, passOn)
+	case "sign", "authsign":
+		h.sign(w, r.Context(), rem, endpoint, inner)
 	case "newcert":
-		h.newcert(w, r, body, passOn)
+		h.newcert(w, r, rem, inner)
 	default:
-		h.info(w, r.Context(), body, passOn)
+		h.info(w, r.Context(), rem, inner)
 	}
 }
 
-// authorizeForwarded applies Options.Authorize to a request whose profile
-// forwards (a body that does not parse is not forwarded).
-func (h *Handler) authorizeForwarded(r *http.Request, endpoint string, body []byte) error {
-	var probe struct {
+// probe finds the label and profile of a request, inside its token
+// wrapper if it has one (authsign always does). An error: the request is
+// not parsable, so it is not forwarded.
+func probe(endpoint string, body []byte) (label, profile string, wrapped bool, err error) {
+	var p struct {
+		Token   *string `json:"token"`
+		Request json.RawMessage
+		Label   string `json:"label"`
 		Profile string `json:"profile"`
 	}
-	if json.Unmarshal(body, &probe) != nil || h.remote(probe.Profile) == nil {
-		return nil
+	if err := json.Unmarshal(body, &p); err != nil {
+		return "", "", false, err
 	}
-	if err := h.opts.Authorize(r); err != nil {
-		return fmt.Errorf("%v for %s", err, endpoint)
+	var s string
+	if endpoint == "authsign" || (endpoint != "info" && p.Token != nil && json.Unmarshal(p.Request, &s) == nil) {
+		if p.Token == nil {
+			return "", "", false, errors.New("no token")
+		}
+		if err := json.Unmarshal(p.Request, &s); err != nil {
+			return "", "", false, errors.New("request: want a base64 string")
+		}
+		inner, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return "", "", false, fmt.Errorf("request: %w", err)
+		}
+		p.Label, p.Profile = "", ""
+		if err := json.Unmarshal(inner, &p); err != nil {
+			return "", "", false, err
+		}
+		return p.Label, p.Profile, true, nil
 	}
-	return nil
+	return p.Label, p.Profile, false, nil
 }
 
 // signBody is a sign request as forwarded: CFSSL's fields plus hostname,
@@ -153,27 +239,10 @@ type signBody struct {
 	Hostname string `json:"hostname"`
 }
 
-func (h *Handler) sign(w http.ResponseWriter, ctx context.Context, body []byte, passOn func()) {
-	var probe struct {
-		Token   *string `json:"token"`
-		Request *string `json:"request"`
-	}
-	if json.Unmarshal(body, &probe) == nil && probe.Token != nil && probe.Request != nil {
-		passOn() // pkid's token wrapper: the local API's business
-		return
-	}
+func (h *Handler) sign(w http.ResponseWriter, ctx context.Context, rem *Remote, endpoint string, body []byte) {
 	var req signBody
 	if err := json.Unmarshal(body, &req); err != nil {
-		if h.opts.Local {
-			passOn()
-			return
-		}
 		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "Unable to parse sign request: "+err.Error())
-		return
-	}
-	rem := h.remote(req.Profile)
-	if rem == nil {
-		h.notForwarded(w, req.Profile, passOn)
 		return
 	}
 	if strings.TrimSpace(req.Request) == "" {
@@ -194,28 +263,19 @@ func (h *Handler) sign(w http.ResponseWriter, ctx context.Context, body []byte, 
 		cert, err = rem.Client.Sign(ctx, sr)
 	}
 	if err != nil {
-		h.forwardError(w, rem, "sign", err)
+		h.forwardError(w, rem, endpoint, err)
 		return
 	}
 	writeResult(w, map[string]string{"certificate": cert})
 }
 
-func (h *Handler) info(w http.ResponseWriter, ctx context.Context, body []byte, passOn func()) {
+func (h *Handler) info(w http.ResponseWriter, ctx context.Context, rem *Remote, body []byte) {
 	var req struct {
 		Label   string `json:"label"`
 		Profile string `json:"profile"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		if h.opts.Local {
-			passOn()
-			return
-		}
 		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "Unable to parse info request: "+err.Error())
-		return
-	}
-	rem := h.remote(req.Profile)
-	if rem == nil {
-		h.notForwarded(w, req.Profile, passOn)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)

@@ -19,38 +19,22 @@ import (
 var noHostsAdvisory = message{Code: 5300, Message: "the request has no hosts, so the certificate has no subject alternative names and is unsuitable for web servers"}
 
 // newcert forwards a newcert of a forwarding profile as CFSSL does: the key
-// and CSR are made here, by the local newkey endpoint (so its key size and
-// concurrency limits apply), and only the CSR goes to the remote.
-func (h *Handler) newcert(w http.ResponseWriter, r *http.Request, body []byte, passOn func()) {
+// and CSR are made here (by the Guard under the daemon's key limits, else
+// by the local newkey endpoint), and only the CSR goes to the remote.
+func (h *Handler) newcert(w http.ResponseWriter, r *http.Request, rem *Remote, body []byte) {
 	var req struct {
 		Request json.RawMessage `json:"request"`
 		Profile string          `json:"profile"`
 		Label   string          `json:"label"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		if h.opts.Local {
-			passOn()
-			return
-		}
 		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "Unable to parse newcert request: "+err.Error())
-		return
-	}
-	rem := h.remote(req.Profile)
-	if rem == nil {
-		h.notForwarded(w, req.Profile, passOn)
 		return
 	}
 	if len(req.Request) == 0 || string(req.Request) == "null" {
 		writeError(w, http.StatusBadRequest, http.StatusBadRequest, "missing request section")
 		return
 	}
-	// The local newkey answers with its own envelope when it refuses (bad
-	// key request, 429 at the key generation limit): passed on as is.
-	sub := r.Clone(r.Context())
-	sub.URL.Path, sub.Method = basePath+"newkey", http.MethodPost
-	sub.Body, sub.ContentLength = io.NopCloser(bytes.NewReader(req.Request)), int64(len(req.Request))
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	h.next.ServeHTTP(rec, sub)
 	var gen struct {
 		Success bool
 		Result  struct {
@@ -58,13 +42,33 @@ func (h *Handler) newcert(w http.ResponseWriter, r *http.Request, body []byte, p
 			CSR        string `json:"certificate_request"`
 		}
 	}
-	if rec.status != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &gen) != nil || !gen.Success {
-		for k, v := range rec.header {
-			w.Header()[k] = v
+	if g := h.opts.Guard; g != nil {
+		keyPEM, csrPEM, err := g.GenerateKey(req.Request)
+		if err != nil {
+			status, code, msg := g.ErrorStatus(err)
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			writeError(w, status, code, msg)
+			return
 		}
-		w.WriteHeader(rec.status)
-		w.Write(rec.body.Bytes())
-		return
+		gen.Result.PrivateKey, gen.Result.CSR = string(keyPEM), string(csrPEM)
+	} else {
+		// The local newkey answers with its own envelope when it refuses
+		// (bad key request, 429 at the key generation limit): passed on.
+		sub := r.Clone(r.Context())
+		sub.URL.Path, sub.Method = basePath+"newkey", http.MethodPost
+		sub.Body, sub.ContentLength = io.NopCloser(bytes.NewReader(req.Request)), int64(len(req.Request))
+		rec := &recorder{header: http.Header{}, status: http.StatusOK}
+		h.next.ServeHTTP(rec, sub)
+		if rec.status != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &gen) != nil || !gen.Success {
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.status)
+			w.Write(rec.body.Bytes())
+			return
+		}
 	}
 	var hosts struct {
 		Hosts []string `json:"hosts"`

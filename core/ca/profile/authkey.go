@@ -124,3 +124,8 @@ func (l *loader) remotes(raw json.RawMessage) map[string][]string {
 	}
 	return out
 }
+
+// ResolveAuthKey reads a key reference ("env:NAME", "file:PATH" or hex)
+// as CFSSL's auth_keys values are read; pkid HCL's remote_auth_key takes
+// only the first two. Errors never include the key material.
+func ResolveAuthKey(v string) ([]byte, error) { return resolveAuthKey(v) }

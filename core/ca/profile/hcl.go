@@ -21,7 +21,7 @@ var profileSchema = &hcl.BodySchema{
 		{Name: "issuer_urls"}, {Name: "ocsp_url"}, {Name: "crl_url"}, {Name: "ocsp_no_check"},
 		{Name: "copy_extensions"}, {Name: "allowed_extensions"}, {Name: "name_whitelist"},
 		{Name: "client_provides_serial_numbers"},
-		{Name: "auth_key"}, {Name: "prev_auth_key"}, {Name: "auth_replay_protection"}, {Name: "remote"},
+		{Name: "auth_key"}, {Name: "prev_auth_key"}, {Name: "auth_replay_protection"}, {Name: "remote"}, {Name: "remote_auth_key"},
 		{Name: "signature_algorithm"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
@@ -38,7 +38,7 @@ var profileSchema = &hcl.BodySchema{
 
 // forwardingAttrs are the profile attributes that still matter when the
 // profile forwards to a remote (as forwardingKeys for CFSSL).
-var forwardingAttrs = map[string]bool{"remote": true, "auth_key": true, "prev_auth_key": true}
+var forwardingAttrs = map[string]bool{"remote": true, "remote_auth_key": true, "auth_key": true, "prev_auth_key": true, "auth_replay_protection": true}
 
 // DecodeHCL decodes the profile blocks of one ca block into a Config.
 //
@@ -53,7 +53,8 @@ var forwardingAttrs = map[string]bool{"remote": true, "auth_key": true, "prev_au
 // names are errors (with a did-you-mean), as are path length settings
 // without is_ca, and URLs, CIDRs and DNS names are checked. Every problem is a diagnostic whose Subject is the
 // offending attribute, list element, label or block; an unanchored
-// name_whitelist and local settings on a forwarding profile are warnings.
+// name_whitelist is a warning; local issuance settings on a forwarding
+// profile are errors.
 // The Config is nil when there are errors.
 func DecodeHCL(profiles []*config.Profile) (*Config, hcl.Diagnostics) {
 	cfg := &Config{
@@ -137,7 +138,20 @@ func (d *hclDecoder) profile(cp *config.Profile, isDefault bool) *Profile {
 	p.AuthKey, _ = d.str(attrs["auth_key"])
 	p.PrevAuthKey, _ = d.str(attrs["prev_auth_key"])
 	p.AuthReplayProtection = d.boolean(attrs["auth_replay_protection"])
-	p.Remote, _ = d.str(attrs["remote"])
+	p.Remote = d.remoteRef(attrs["remote"])
+	if a := attrs["remote_auth_key"]; a != nil {
+		if s, ok := d.str(a); ok {
+			switch {
+			case p.Remote == "":
+				d.errorf(a.NameRange, "remote_auth_key without remote", `The remote_auth_key argument authenticates this daemon to a remote; it needs "remote".`)
+			case !strings.HasPrefix(s, "env:") && !strings.HasPrefix(s, "file:"):
+				// Never echo the value: it may be the key itself.
+				d.errorf(a.Expr.Range(), "Invalid remote_auth_key", `remote_auth_key must name where the hex key is, "env:VAR" or "file:PATH", never the key itself.`)
+			default:
+				p.RemoteAuthKey = s
+			}
+		}
+	}
 	if a := attrs["signature_algorithm"]; a != nil {
 		if s, ok := d.str(a); ok {
 			if alg, err := parseSignatureAlgorithm(s); err != nil {
@@ -248,8 +262,8 @@ func (d *hclDecoder) urls(p *Profile, attrs hcl.Attributes) {
 	}
 }
 
-// forwarding warns about local settings on a profile that forwards to a
-// remote, which ignores them.
+// forwarding refuses local issuance settings on a profile that forwards
+// to a remote, which would ignore them.
 func (d *hclDecoder) forwarding(remote *hcl.Attribute, content *hcl.BodyContent) {
 	var local []string
 	for name := range content.Attributes {
@@ -265,5 +279,27 @@ func (d *hclDecoder) forwarding(remote *hcl.Attribute, content *hcl.BodyContent)
 	}
 	slices.Sort(local)
 	local = slices.Compact(local)
-	d.warnf(remote.NameRange, "Local settings ignored", "This profile forwards to a remote, which ignores its local settings (%s).", strings.Join(local, ", "))
+	// CFSSL warns and ignores them; in native HCL they are a mistake
+	// (the remote's own profile decides), so they are refused.
+	d.errorf(remote.NameRange, "Local settings on a forwarding profile", "This profile forwards to a remote, whose own profile decides what is issued: remove its local settings (%s).", strings.Join(local, ", "))
+}
+
+// remoteRef reads a profile's remote: a reference such as remote.upstream
+// (the remote "upstream" block) or, as before, its name as a string. The
+// configuration checks the name exists.
+func (d *hclDecoder) remoteRef(a *hcl.Attribute) string {
+	if a == nil {
+		return ""
+	}
+	if tr, ds := hcl.AbsTraversalForExpr(a.Expr); !ds.HasErrors() && tr.RootName() == "remote" {
+		if len(tr) == 2 {
+			if step, ok := tr[1].(hcl.TraverseAttr); ok {
+				return step.Name
+			}
+		}
+		d.errorf(a.Expr.Range(), "Invalid remote", "The remote argument must be a reference such as remote.upstream.")
+		return ""
+	}
+	s, _ := d.str(a)
+	return s
 }

@@ -62,6 +62,10 @@ func TestDecodeHCLDiagnostics(t *testing.T) {
 		{"bad_lint_level", 1, []string{"Error: Invalid lint level", "bad_lint_level.hcl:9:15", `"warning" is not a lint level`}},
 		{"bad_sigalg", 1, []string{"Error: Invalid signature_algorithm", "bad_sigalg.hcl:8:27", `did you mean "SHA256-RSAPSS"?`}},
 		{"wildcard_pattern", 1, []string{"Error: Invalid DNS pattern", "wildcard_pattern.hcl:9:20", "a wildcard is only allowed as the whole first label"}},
+		{"forwarding", 1, []string{"Error: Local settings on a forwarding profile", "forwarding.hcl:6:5", "remove its local settings (expiry, usages)"}},
+		{"remote_key_literal", 1, []string{"Error: Invalid remote_auth_key", "remote_key_literal.hcl:7:23", `"env:VAR" or "file:PATH", never the key itself`}},
+		{"remote_key_without_remote", 1, []string{"Error: remote_auth_key without remote", "remote_key_without_remote.hcl:6:5"}},
+		{"remote_bad_ref", 1, []string{"Error: Invalid remote", "remote_bad_ref.hcl:6:14", "remote.upstream"}},
 		// HCL's JSON syntax: ranges point into the JSON file.
 		{"json_syntax.hcl.json", 1, []string{"json_syntax.hcl.json:8:37", `"Client Auth" is not a usage name or a dotted OID. Did you mean "client auth"?`}},
 		// One run reports every problem.
@@ -96,7 +100,6 @@ func TestDecodeHCLDiagnostics(t *testing.T) {
 func TestDecodeHCLWarnings(t *testing.T) {
 	for file, want := range map[string][]string{
 		"unanchored":         {"Warning: Unanchored name_whitelist", "unanchored.hcl:8:22", `The pattern "example\\.com" is not anchored`},
-		"forwarding":         {"Warning: Local settings ignored", "forwarding.hcl:6:5", "ignores its local settings (expiry, usages)"},
 		"replay_without_key": {"Warning: auth_replay_protection without auth_key", "replay_without_key.hcl:8:5", `no effect without "auth_key"`},
 	} {
 		cfg, diags, out := loadHCL(t, filepath.Join("diags", file+".hcl"))

@@ -78,7 +78,10 @@ type Profile struct {
 	// replay-resistant format (pkid_auth v2); CFSSL's are refused.
 	AuthReplayProtection bool
 	Remote               string
-	AuthRemote           *AuthRemote
+	// RemoteAuthKey is where the key for authsign on the remote is
+	// ("env:VAR" or "file:PATH", hex): pkid HCL's auth_remote.
+	RemoteAuthKey string
+	AuthRemote    *AuthRemote
 
 	// SignatureAlgorithm overrides the default chosen from the CA key
 	// (e.g. x509.SHA256WithRSAPSS). Zero: by key.

@@ -87,8 +87,12 @@ ca "issuing" {
   }
 
   profile "forwarded" {
-    remote        = "upstream"
+    remote        = remote.upstream
     auth_key      = "key-2026"
     prev_auth_key = "key-2025"
   }
+}
+
+remote "upstream" {
+  urls = ["https://ca.example:8888"]
 }

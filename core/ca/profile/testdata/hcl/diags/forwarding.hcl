@@ -8,3 +8,7 @@ ca "x" {
     usages = ["server auth"]
   }
 }
+
+remote "upstream" {
+  urls = ["https://ca.example:8888"]
+}

@@ -1,0 +1,249 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/core/catalog"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/devmode"
+	"github.com/pkid/pkid/core/pluginhost"
+)
+
+// fakeRemote is a remote CA that counts what reaches it: a refused
+// request must never be forwarded.
+type fakeRemote struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+	// last is the path and body of the last counted request.
+	last atomic.Value
+	// reply, when set, answers instead of the default success.
+	reply func(w http.ResponseWriter, r *http.Request)
+}
+
+func newFakeRemote(t *testing.T) *fakeRemote {
+	f := &fakeRemote{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			return
+		}
+		f.hits.Add(1)
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		f.last.Store([2]string{r.URL.Path, string(body)})
+		if f.reply != nil {
+			f.reply(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"success":true,"result":{"certificate":"REMOTE CERT","usages":[],"expiry":"1h"},"errors":[],"messages":[]}`)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+const fwdRemoteKeyHex = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+const fwdKeyHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+// forwardingConfig is dev mode's configuration with a remote block for
+// remote and two forwarding profiles: "fwd" (no local key) and, when
+// withKey, "fwdauth" guarded by the local auth_key "k1".
+func forwardingConfig(t *testing.T, remote string, withKey bool) *catalog.Loaded {
+	t.Helper()
+	dir := t.TempDir()
+	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PKID_TEST_FWD_REMOTE_KEY", fwdRemoteKeyHex)
+	profiles := "  profile \"fwd\" {\n    remote = remote.up\n  }\n" +
+		"  profile \"fwdkey\" {\n    remote          = remote.up\n    remote_auth_key = \"env:PKID_TEST_FWD_REMOTE_KEY\"\n  }\n"
+	pkid := "\npkid {\n"
+	if withKey {
+		profiles += "  profile \"fwdauth\" {\n    remote   = remote.up\n    auth_key = \"k1\"\n  }\n"
+		pkid += "  auth_key \"k1\" {\n    key = \"" + fwdKeyHex + "\"\n  }\n"
+	}
+	s := strings.NewReplacer(`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
+		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
+		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
+		"\npkid {\n", pkid,
+		"  profile \"server\" {", profiles+"  profile \"server\" {").Replace(string(body))
+	s += "\nremote \"up\" {\n  urls = [\"" + remote + "\"]\n}\n"
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
+	t.Cleanup(host.Close)
+	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return loaded
+}
+
+func authsignBody(t *testing.T, key []byte, inner any) map[string]string {
+	b, _ := json.Marshal(inner)
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return map[string]string{"token": base64.StdEncoding.EncodeToString(m.Sum(nil)), "request": base64.StdEncoding.EncodeToString(b)}
+}
+
+// TestForwardNativeOpen: a native forwarding profile without local auth
+// forwards sign, info and newcert as CFSSL does; a remote that redirects is
+// not followed and one whose reply is huge is cut off.
+func TestForwardNativeOpen(t *testing.T) {
+	up := newFakeRemote(t)
+	d, _, _ := startDaemon(t, forwardingConfig(t, up.srv.URL, false))
+	api := d.URL() + "/api/v1/cfssl/"
+	req := signRequest(t, "fwd.example")
+	req["profile"] = "fwd"
+	if code, env := post(t, api+"sign", req); code != 200 || !strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("sign: %d %+v", code, env)
+	}
+	if code, env := post(t, api+"info", map[string]string{"profile": "fwd"}); code != 200 || !strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("info: %d %+v", code, env)
+	}
+	if code, env := post(t, api+"newcert", map[string]any{"profile": "fwd", "request": map[string]any{"CN": "n.example", "hosts": []string{"n.example"}}}); code != 200 || !strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("newcert: %d %+v", code, env)
+	}
+	if n := up.hits.Load(); n != 3 {
+		t.Fatalf("remote got %d requests, want 3", n)
+	}
+	// remote_auth_key: the daemon authenticates to the remote with the
+	// key from the environment (authsign, HMAC over the inner request).
+	req["profile"] = "fwdkey"
+	if code, env := post(t, api+"sign", req); code != 200 {
+		t.Fatalf("sign via remote_auth_key: %d %+v", code, env)
+	}
+	last := up.last.Load().([2]string)
+	var wr struct{ Token, Request string }
+	json.Unmarshal([]byte(last[1]), &wr)
+	inner, _ := base64.StdEncoding.DecodeString(wr.Request)
+	if last[0] != "/api/v1/cfssl/authsign" || !hmacValid(mustHex(t, fwdRemoteKeyHex), wr.Token, inner) {
+		t.Fatalf("remote got %s %s, want authsign under the remote key", last[0], last[1])
+	}
+	up.hits.Store(3)
+	// A local profile still signs locally.
+	req["profile"] = "server"
+	if code, env := post(t, api+"sign", req); code != 200 || strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("local sign: %d %+v", code, env)
+	}
+	if n := up.hits.Load(); n != 3 {
+		t.Fatalf("a local profile reached the remote (%d requests)", n)
+	}
+
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	req["profile"] = "fwd"
+	up.reply = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}
+	if code, env := post(t, api+"sign", req); code < 400 || len(env.Errors) == 0 {
+		t.Fatalf("redirecting remote: %d %+v", code, env)
+	}
+	if elsewhere.Load() != 0 {
+		t.Fatal("the redirect was followed to another host")
+	}
+	up.reply = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"success":true,"result":{"certificate":"`)
+		chunk := strings.Repeat("A", 1<<16)
+		for range 1 << 10 { // 64 MiB unless cut off
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	}
+	code, env := post(t, api+"sign", req)
+	if code != http.StatusBadGateway || len(env.Errors) == 0 || !strings.Contains(env.Errors[0].Message, "larger than") {
+		t.Fatalf("huge reply: %d %+v", code, env)
+	}
+}
+
+// TestForwardNativeGuarded: a forwarding profile with a local auth_key
+// needs a valid token for it; nothing else reaches the remote.
+func TestForwardNativeGuarded(t *testing.T) {
+	up := newFakeRemote(t)
+	d, _, _ := startDaemon(t, forwardingConfig(t, up.srv.URL, true))
+	api := d.URL() + "/api/v1/cfssl/"
+	req := signRequest(t, "fwd.example")
+	req["profile"] = "fwdauth"
+	wrong := []byte("not the key, not the key, not it")
+	for _, tc := range []struct {
+		name, endpoint string
+		body           any
+		status         int
+		msg            string
+	}{
+		{"plain sign", "sign", req, http.StatusBadRequest, "authentication required"},
+		{"plain newcert", "newcert", map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n.example"}}, http.StatusBadRequest, "authentication required"},
+		{"forged authsign", "authsign", authsignBody(t, wrong, req), http.StatusBadRequest, "invalid token"},
+		{"forged sign wrapper", "sign", authsignBody(t, wrong, req), http.StatusBadRequest, "invalid token"},
+		{"absent token", "authsign", map[string]string{"token": "", "request": base64.StdEncoding.EncodeToString([]byte(`{"profile":"fwdauth","certificate_request":"x"}`))}, http.StatusBadRequest, "invalid token"},
+		{"forged newcert wrapper", "newcert", authsignBody(t, wrong, map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n"}}), http.StatusBadRequest, "invalid token"},
+		// Authentication applies everywhere once configured: the open
+		// forwarding profile needs it too.
+		{"plain sign of fwd", "sign", map[string]string{"certificate_request": req["certificate_request"], "profile": "fwd"}, http.StatusBadRequest, "authentication required"},
+	} {
+		code, env := post(t, api+tc.endpoint, tc.body)
+		if code != tc.status || len(env.Errors) == 0 || !strings.Contains(env.Errors[0].Message, tc.msg) {
+			t.Errorf("%s: %d %+v, want %d %q", tc.name, code, env, tc.status, tc.msg)
+		}
+	}
+	if n := up.hits.Load(); n != 0 {
+		t.Fatalf("refused requests reached the remote: %d", n)
+	}
+	key := mustHex(t, fwdKeyHex)
+	if code, env := post(t, api+"authsign", authsignBody(t, key, req)); code != 200 || !strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("authsign with a valid token: %d %+v", code, env)
+	}
+	if code, env := post(t, api+"newcert", authsignBody(t, key, map[string]any{"profile": "fwdauth", "request": map[string]any{"CN": "n.example", "hosts": []string{"n.example"}}})); code != 200 || !strings.Contains(string(env.Result), "REMOTE CERT") {
+		t.Fatalf("newcert with a valid token: %d %+v", code, env)
+	}
+	if n := up.hits.Load(); n != 2 {
+		t.Fatalf("remote got %d requests, want 2", n)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// hmacValid checks a CFSSL token (v1) or pkid v2 token over inner: the
+// fake remote is not a pkid server, so the client sends v1.
+func hmacValid(key []byte, token string, inner []byte) bool {
+	tok, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(inner)
+	return hmac.Equal(tok, m.Sum(nil))
+}
