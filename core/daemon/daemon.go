@@ -73,9 +73,6 @@ type Options struct {
 	// AllowNoCA lets a configuration without any ca block serve the
 	// endpoints that need no CA (cfssl serve without -ca).
 	AllowNoCA bool
-	// Wrap, when set, wraps the API handler (e.g. forwarding profiles to
-	// a remote CA, core/forward).
-	Wrap func(http.Handler) http.Handler
 	// Forward, when set, forwards cfssl serve's JSON forwarding profiles
 	// (by profile name, whatever the label); the configuration's own
 	// forwarding profiles (remote = remote.NAME) forward without it. The
@@ -245,9 +242,6 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 			fo.Log = log.Named("forward")
 		}
 		api = forward.New(api, *fo)
-	}
-	if opts.Wrap != nil {
-		api = opts.Wrap(api)
 	}
 	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
 		return nil, err
