@@ -211,6 +211,17 @@ func (s *Server) validate(d *directory, authzID string, i int, started time.Time
 			return errSkip // taken over by another node
 		}
 		c.Owner, c.Views = "", views
+		if a.Status != StatusPending || s.now().After(a.Expires) {
+			// Deactivated (or expired) while validating: the outcome must
+			// not bring the authorization back (RFC 8555 section 7.5.2).
+			st := a.Status
+			if st == StatusPending {
+				st = StatusExpired
+			}
+			c.Status = StatusInvalid
+			c.Error = newProblem(http.StatusForbidden, ProbUnauthorized, "the authorization became %s while this challenge was validated", st)
+			return nil
+		}
 		if dec.OK {
 			c.Status, c.Validated = StatusValid, s.now().UTC().Truncate(time.Second)
 			a.Status = StatusValid

@@ -1,0 +1,95 @@
+package acme_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkid/pkid/core/acme"
+	"github.com/pkid/pkid/core/acme/validation"
+	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/sdk"
+	"github.com/pkid/pkid/sdk/plugintest"
+)
+
+// gateNode serves one ACME node on docs whose only perspective is v, and
+// returns a registered raw client of the "web" directory.
+func gateNode(t *testing.T, docs sdk.DocStore, v validation.Validator) *rawClient {
+	t.Helper()
+	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test",
+		Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: v}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(s.Close)
+	t.Cleanup(srv.Close)
+	c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: &switchTransport{host: srv.Listener.Addr().String()}, Timeout: 10 * time.Second}}
+	c.key, c.alg = newRaw(t, shared, "web").key, "ES256"
+	base := "http://acme.nodes.test/acme/issuing/web/"
+	c.dir = map[string]any{"newNonce": base + "new-nonce", "newAccount": base + "new-account", "newOrder": base + "new-order",
+		"keyChange": base + "key-change", "revokeCert": base + "revoke-cert"}
+	c.mustRegister()
+	return c
+}
+
+// TestDeactivationBeatsLateValidation: an authorization deactivated while
+// its challenge is being validated stays deactivated when the validation
+// succeeds afterwards, and its order stays invalid (a deactivated
+// authorization must never be usable again, RFC 8555 section 7.5.2).
+func TestDeactivationBeatsLateValidation(t *testing.T) {
+	gate := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	released := false
+	defer func() {
+		if !released {
+			close(gate.release)
+		}
+	}()
+	c := gateNode(t, plugintest.NewMemDocStore(), gate)
+	o, r := c.newOrder("deact.acme.test")
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	authz := o.Authorizations[0]
+	var a struct{ Challenges []struct{ URL string } }
+	c.post(authz, nil, jwsOpts{getEmpty: true}).decode(t, &a)
+	u := a.Challenges[0].URL
+	if r := c.post(u, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge: %d %s", r.status, r.body)
+	}
+	for deadline := time.Now().Add(5 * time.Second); gate.calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := c.post(authz, map[string]string{"status": "deactivated"}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("deactivate: %d %s", r.status, r.body)
+	}
+	close(gate.release)
+	released = true
+	var ch struct{ Status string }
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c.post(u, nil, jwsOpts{getEmpty: true}).decode(t, &ch)
+		if ch.Status != "processing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the validation never ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got struct{ Status string }
+	c.post(authz, nil, jwsOpts{getEmpty: true}).decode(t, &got)
+	if got.Status != "deactivated" {
+		t.Fatalf("authorization is %s after a late validation, want deactivated (challenge %s)", got.Status, ch.Status)
+	}
+	var ord orderReply
+	c.post(strings.TrimSuffix(o.Finalize, "/finalize"), nil, jwsOpts{getEmpty: true}).decode(t, &ord)
+	if ord.Status != "invalid" {
+		t.Fatalf("order is %s, want invalid", ord.Status)
+	}
+	csr, _ := csrFor(t, "", "deact.acme.test")
+	if r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{}); r.status != http.StatusForbidden {
+		t.Fatalf("finalize of a deactivated authorization's order: %d %s", r.status, r.body)
+	}
+}
