@@ -463,21 +463,23 @@ func checkCSR(der []byte, ids []Identifier) (*x509.CertificateRequest, *problem)
 			return bad("the CSR's subject has %v; only a common name is accepted", atv.Type)
 		}
 	}
+	// Names are keyed by type: an IP address spelled as a dNSName is not
+	// the ip identifier that was validated.
 	want := map[string]bool{}
 	for _, id := range ids {
-		want[strings.ToLower(id.Value)] = true
+		want[id.Type+":"+strings.ToLower(id.Value)] = true
 	}
 	got := map[string]bool{}
 	for _, n := range cr.DNSNames {
-		got[strings.ToLower(strings.TrimSuffix(n, "."))] = true
+		got["dns:"+strings.ToLower(strings.TrimSuffix(n, "."))] = true
 	}
 	for _, ip := range cr.IPAddresses {
-		got[ip.String()] = true
+		got["ip:"+ip.String()] = true
 	}
 	if cn := cr.Subject.CommonName; cn != "" {
-		k := strings.ToLower(cn)
+		k := "dns:" + strings.ToLower(cn)
 		if ip := net.ParseIP(cn); ip != nil {
-			k = ip.String()
+			k = "ip:" + ip.String()
 		}
 		if !want[k] {
 			return bad("the CSR's common name %q is not one of the order's identifiers", cn)
