@@ -259,6 +259,9 @@ func (rq *request) checkEAB(raw json.RawMessage, accountThumb string) (string, e
 		return "", malformed("externalAccountBinding is not an HMAC JWS")
 	}
 	h := jws.Signatures[0].Protected
+	if _, ok := h.ExtraHeaders["b64"]; ok {
+		return "", malformed("externalAccountBinding must not use an unencoded payload (b64)")
+	}
 	if h.KeyID == "" || h.Nonce != "" {
 		return "", malformed("externalAccountBinding needs a kid and no nonce")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/acme/validation"
 	"github.com/pkid/pkid/core/config"
@@ -91,5 +92,39 @@ func TestDeactivationBeatsLateValidation(t *testing.T) {
 	csr, _ := csrFor(t, "", "deact.acme.test")
 	if r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{}); r.status != http.StatusForbidden {
 		t.Fatalf("finalize of a deactivated authorization's order: %d %s", r.status, r.body)
+	}
+}
+
+// TestJWSUnencodedPayloadRefused: RFC 8555 section 6.2 requests carry a
+// base64url payload; a JWS with "b64": false (RFC 7797) or any other
+// critical header extension is malformed, not verified some other way.
+func TestJWSUnencodedPayloadRefused(t *testing.T) {
+	c := newRaw(t, shared, "web")
+	c.mustRegister()
+	target := c.url("newOrder")
+	for _, tc := range []struct {
+		name string
+		opts func(*jose.SignerOptions) *jose.SignerOptions
+	}{
+		{"b64 false", func(o *jose.SignerOptions) *jose.SignerOptions { return o.WithBase64(false) }},
+		{"crit extension", func(o *jose.SignerOptions) *jose.SignerOptions {
+			return o.WithHeader("x-ext", "1").WithCritical("x-ext")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := (&jose.SignerOptions{}).WithHeader("nonce", c.nonce()).WithHeader("url", target)
+			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: c.key, KeyID: c.kid}}, tc.opts(opts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, err := signer.Sign([]byte(`{"identifiers":[{"type":"dns","value":"b64.acme.test"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.postRaw(target, []byte(obj.FullSerialize()), "application/jose+json")
+			if typ, detail := r.problem(t); r.status != http.StatusBadRequest || typ != acme.ProbMalformed {
+				t.Fatalf("got %d %s (%s), want 400 malformed", r.status, typ, detail)
+			}
+		})
 	}
 }
