@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -190,6 +191,9 @@ func (r *Remote) Validate(ctx context.Context, req Request) View {
 	if v.OK == (v.Problem != nil) {
 		return fail("answered an inconsistent view (ok %v, problem %v)", v.OK, v.Problem != nil)
 	}
+	if why := evidenceProblem(req, v); why != "" {
+		return fail("answered ok without evidence: %s", why)
+	}
 	// The daemon names its perspectives; a validator cannot pose as another.
 	if v.Perspective != "" && v.Perspective != r.name {
 		if v.Problem != nil {
@@ -205,3 +209,30 @@ var (
 	_ Validator = (*Local)(nil)
 	_ Validator = (*Remote)(nil)
 )
+
+// evidenceProblem says why an accepting view is not consistent with req
+// ("" when it is): http-01 and tls-alpn-01 connect somewhere, so an
+// acceptance lists the IP addresses contacted, and for an ip identifier
+// the first of them is that address (Local dials it before following any
+// redirect).
+func evidenceProblem(req Request, v View) string {
+	if !v.OK || (req.Type != HTTP01 && req.Type != TLSALPN01) {
+		return ""
+	}
+	if len(v.Addresses) == 0 {
+		return "no address contacted"
+	}
+	for _, a := range v.Addresses {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return fmt.Sprintf("%q is not an IP address", a)
+		}
+	}
+	if req.Identifier.Type == "ip" {
+		first, _ := netip.ParseAddr(v.Addresses[0])
+		want, err := netip.ParseAddr(req.Identifier.Value)
+		if err != nil || first.Unmap() != want.Unmap() {
+			return fmt.Sprintf("contacted %s first, not the identifier %s", v.Addresses[0], req.Identifier.Value)
+		}
+	}
+	return ""
+}
