@@ -106,6 +106,9 @@ func (rq *request) accountObject(a *Account) accountJSON {
 // 7.1.2.1 allows paging; pkid lists the newest pending ones up to this).
 const maxOrdersListed = 1000
 
+// MaxListAuthzReads bounds the authorizations one orders listing reads.
+const MaxListAuthzReads = 200
+
 // orders serves an account's orders URL: its orders that are not yet
 // valid or invalid.
 func (rq *request) orders(id string) error {
@@ -125,10 +128,20 @@ func (rq *request) orders(id string) error {
 	if err != nil {
 		return storeProblem(err)
 	}
+	// Deriving a pending order's status reads its authorizations: at most
+	// MaxListAuthzReads in one listing; orders past that budget are listed
+	// on their stored status (pending and unexpired).
+	budget := MaxListAuthzReads
 	for _, o := range all {
-		st, err := rq.orderStatus(rq.r.Context(), &o)
-		if err != nil {
-			return storeProblem(err)
+		st := o.Status
+		switch {
+		case st == StatusPending && rq.s.now().After(o.Expires):
+			st = StatusInvalid
+		case st == StatusPending && len(o.Authzs) <= budget:
+			budget -= len(o.Authzs)
+			if st, err = rq.orderStatus(rq.r.Context(), &o); err != nil {
+				return storeProblem(err)
+			}
 		}
 		if st == StatusPending || st == StatusReady || st == StatusProcessing {
 			list = append(list, rq.base+"order/"+o.ID)

@@ -1,9 +1,13 @@
 package acme_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +130,58 @@ func TestJWSUnencodedPayloadRefused(t *testing.T) {
 				t.Fatalf("got %d %s (%s), want 400 malformed", r.status, typ, detail)
 			}
 		})
+	}
+}
+
+// countingDocs counts authorization reads.
+type countingDocs struct {
+	sdk.DocStore
+	authzReads atomic.Int64
+}
+
+func (c *countingDocs) GetDoc(ctx context.Context, kind, id string) (*sdk.Doc, error) {
+	if kind == acme.KindAuthz {
+		c.authzReads.Add(1)
+	}
+	return c.DocStore.GetDoc(ctx, kind, id)
+}
+
+// TestOrdersListBounded: listing an account's orders reads a bounded
+// number of authorizations however many pending orders of many
+// identifiers the account piled up (each listing request would otherwise
+// read every authorization of every pending order), and still lists
+// every pending order.
+func TestOrdersListBounded(t *testing.T) {
+	docs := &countingDocs{DocStore: plugintest.NewMemDocStore()}
+	gate := &gateValidator{release: make(chan struct{})}
+	defer close(gate.release)
+	c := gateNode(t, docs, gate)
+	const orders = 4
+	var want []string
+	for i := range orders {
+		var names []string
+		for j := range acme.MaxIdentifiers {
+			names = append(names, fmt.Sprintf("n%d-%d.acme.test", i, j))
+		}
+		o, r := c.newOrder(names...)
+		if r.status != http.StatusCreated {
+			t.Fatalf("order %d: %d %s", i, r.status, r.body)
+		}
+		want = append(want, strings.TrimSuffix(o.Finalize, "/finalize"))
+	}
+	docs.authzReads.Store(0)
+	var list struct{ Orders []string }
+	r := c.post(c.kid+"/orders", nil, jwsOpts{getEmpty: true})
+	if r.status != http.StatusOK {
+		t.Fatalf("orders: %d %s", r.status, r.body)
+	}
+	r.decode(t, &list)
+	slices.Sort(list.Orders)
+	slices.Sort(want)
+	if !slices.Equal(list.Orders, want) {
+		t.Fatalf("listed %q, want %q", list.Orders, want)
+	}
+	if n := docs.authzReads.Load(); n > acme.MaxListAuthzReads {
+		t.Fatalf("listing read %d authorizations, bound %d", n, acme.MaxListAuthzReads)
 	}
 }
