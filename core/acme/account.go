@@ -207,6 +207,9 @@ func (rq *request) newAccount() error {
 	case rq.d.pol.EABRequired:
 		return newProblem(http.StatusForbidden, ProbExternalAccountRequired, "this directory requires an external account binding (ask the CA operator for a key: pkid acme eab add)")
 	}
+	if err := rq.claimKey(tp, acct.ID); err != nil {
+		return err
+	}
 	if acct.EAB != "" {
 		// Bind the key to this account once: a second account with the
 		// same EAB key is refused, on any node.
@@ -261,6 +264,31 @@ func (rq *request) accountByKey(tp string) (*Account, error) {
 		return nil
 	})
 	return existing, err
+}
+
+// claimKey claims the key with thumbprint tp for account (compare-and-
+// swap create of its acme-key document): it fails with a 409 problem when
+// another account claimed it first, so newAccount and keyChange racing
+// for one key leave it with one account. Claiming one's own key again is
+// fine. A claim outlives a rollover: a retired key stays retired.
+func (rq *request) claimKey(tp, account string) error {
+	id := accountID(rq.d.key, tp)
+	_, err := rq.s.docs.put(rq.r.Context(), KindKey, id, 0, keyClaim{Account: account}, nil, timeZero)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sdk.ErrAlreadyExists) {
+		return storeProblem(err)
+	}
+	var c keyClaim
+	if _, err := rq.s.docs.get(rq.r.Context(), KindKey, id, &c); err != nil {
+		return storeProblem(err)
+	}
+	if c.Account == account {
+		return nil
+	}
+	rq.w.Header().Set("Location", rq.base+"account/"+c.Account)
+	return newProblem(http.StatusConflict, ProbMalformed, "the key is another account's key; use a new key")
 }
 
 // checkEAB verifies an external account binding (RFC 8555 section 7.3.4):
@@ -402,6 +430,9 @@ func (rq *request) keyChange() error {
 	if taken != "" {
 		rq.w.Header().Set("Location", rq.base+"account/"+taken)
 		return newProblem(http.StatusConflict, ProbMalformed, "the new key is already an account's key")
+	}
+	if err := rq.claimKey(newTP, rq.acct.ID); err != nil {
+		return err
 	}
 	newKey, err := inner.jwk.MarshalJSON()
 	if err != nil {

@@ -2,11 +2,17 @@ package acme_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,4 +190,128 @@ func TestOrdersListBounded(t *testing.T) {
 	if n := docs.authzReads.Load(); n > acme.MaxListAuthzReads {
 		t.Fatalf("listing read %d authorizations, bound %d", n, acme.MaxListAuthzReads)
 	}
+}
+
+// keyChangeBody is a keyChange request of c to newKey.
+func keyChangeBody(t *testing.T, c *rawClient, newKey crypto.Signer) []byte {
+	t.Helper()
+	u := c.url("keyChange")
+	inner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: newKey},
+		(&jose.SignerOptions{EmbedJWK: true}).WithHeader("url", u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := jose.JSONWebKey{Key: c.key.Public()}
+	payload, _ := json.Marshal(map[string]any{"account": c.kid, "oldKey": old})
+	obj, err := inner.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.sign(u, json.RawMessage(obj.FullSerialize()), jwsOpts{})
+}
+
+// TestKeyChangeRace: accounts racing to roll over to one new key (and a
+// newAccount racing with them) leave that key with exactly one account.
+func TestKeyChangeRace(t *testing.T) {
+	docs := &slowKeyLookups{DocStore: plugintest.NewMemDocStore()}
+	gate := &gateValidator{release: make(chan struct{})}
+	defer close(gate.release)
+	newKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var clients []*rawClient
+	for range 6 {
+		clients = append(clients, gateNode(t, docs, gate))
+	}
+	var bodies [][]byte
+	for _, c := range clients {
+		bodies = append(bodies, keyChangeBody(t, c, newKey))
+	}
+	fresh := &rawClient{t: t, h: shared, hc: clients[0].hc, dir: clients[0].dir, key: newKey, alg: jose.ES256}
+	newAcct := fresh.sign(fresh.url("newAccount"), map[string]any{"termsOfServiceAgreed": true}, jwsOpts{jwk: true})
+	docs.race(len(bodies) + 1) // every racer looks the key up before any writes
+	statuses := make([]int, len(bodies)+1)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == len(bodies) {
+				statuses[i] = fresh.postRaw(fresh.url("newAccount"), newAcct, "application/jose+json").status
+				return
+			}
+			statuses[i] = clients[i].postRaw(clients[i].url("keyChange"), bodies[i], "application/jose+json").status
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, s := range statuses {
+		if s == http.StatusCreated || (s == http.StatusOK && i < len(bodies)) { // newAccount's 200 is the winner's account
+			won++
+		}
+	}
+	accts, err := (&acme.Admin{Docs: docs}).Accounts(context.Background(), "issuing/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := (&rawClient{key: newKey}).thumb()
+	holders := 0
+	for _, a := range accts {
+		if a.Thumbprint == tp {
+			holders++
+		}
+	}
+	if won != 1 || holders != 1 {
+		t.Fatalf("statuses %v: %d requests won the key, %d accounts have it, want 1", statuses, won, holders)
+	}
+}
+
+// slowKeyLookups holds lookups of accounts by key, once racers is set,
+// until racers of them are waiting (or a second passed), so that racing
+// requests all look before any of them writes.
+type slowKeyLookups struct {
+	sdk.DocStore
+	mu      sync.Mutex
+	racers  int
+	waiting int
+	all     chan struct{}
+}
+
+func (s *slowKeyLookups) race(n int) {
+	s.mu.Lock()
+	s.racers, s.all = n, make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *slowKeyLookups) FindDocs(ctx context.Context, kind, key string, limit int, fn func(*sdk.Doc) error) error {
+	if kind != acme.KindAccount || !strings.HasPrefix(key, "jwk:") {
+		return s.DocStore.FindDocs(ctx, kind, key, limit, fn)
+	}
+	// Read first, then wait for the other racers to have read too.
+	var found []*sdk.Doc
+	err := s.DocStore.FindDocs(ctx, kind, key, limit, func(d *sdk.Doc) error {
+		found = append(found, d)
+		return nil
+	})
+	s.mu.Lock()
+	all := s.all
+	if s.racers > 0 {
+		if s.waiting++; s.waiting == s.racers {
+			close(s.all)
+		}
+	}
+	s.mu.Unlock()
+	if all != nil {
+		select {
+		case <-all:
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range found {
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

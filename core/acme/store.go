@@ -23,6 +23,10 @@ const (
 	KindCert    = "acme-cert"
 	KindEAB     = "acme-eab"
 	KindRate    = "acme-rate"
+	// KindKey claims an account key for one account of a directory (ID
+	// accountID(dir, thumbprint)): created once, by compare-and-swap, so
+	// a key is never two accounts' however newAccount and keyChange race.
+	KindKey = "acme-key"
 )
 
 // Resource statuses (RFC 8555 section 7.1.6).
@@ -113,6 +117,11 @@ type Cert struct {
 	Chains  []string `json:"chains"` // PEM, the default first
 	// Replaced is set when a later order replaced it (RFC 9773).
 	Replaced string `json:"replaced,omitempty"`
+}
+
+// keyClaim is an acme-key document.
+type keyClaim struct {
+	Account string `json:"account"`
 }
 
 // EABKey is an acme-eab document: an external account binding key.
