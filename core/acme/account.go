@@ -185,6 +185,11 @@ func (rq *request) newAccount() error {
 	}
 	if existing != nil {
 		rq.w.Header().Set("Location", rq.base+"account/"+existing.ID)
+		if existing.Status != StatusValid {
+			// RFC 8555 section 7.3.6: the key of a deactivated account
+			// authorizes nothing more.
+			return unauthorized("the account of this key is %s", existing.Status)
+		}
 		return rq.reply(http.StatusOK, rq.accountObject(existing))
 	}
 	if req.OnlyReturnExisting {
@@ -238,6 +243,9 @@ func (rq *request) newAccount() error {
 			return newProblem(http.StatusConflict, ProbMalformed, "this key was another account's key; use a new key")
 		}
 		rq.w.Header().Set("Location", rq.base+"account/"+existing.ID)
+		if existing.Status != StatusValid {
+			return unauthorized("the account of this key is %s", existing.Status)
+		}
 		return rq.reply(http.StatusOK, rq.accountObject(existing))
 	}
 	rq.w.Header().Set("Location", rq.base+"account/"+acct.ID)

@@ -315,3 +315,23 @@ func (s *slowKeyLookups) FindDocs(ctx context.Context, kind, key string, limit i
 	}
 	return nil
 }
+
+// TestDeactivatedAccountKey: once an account is deactivated its key is
+// refused everywhere (RFC 8555 section 7.3.6), newAccount included: it
+// answers unauthorized instead of returning the account as if usable.
+func TestDeactivatedAccountKey(t *testing.T) {
+	c := newRaw(t, shared, "web")
+	c.mustRegister()
+	if r := c.post(c.kid, map[string]string{"status": "deactivated"}, jwsOpts{}); r.status != http.StatusOK {
+		t.Fatalf("deactivate: %d %s", r.status, r.body)
+	}
+	for _, p := range []map[string]any{{"termsOfServiceAgreed": true}, {"onlyReturnExisting": true}} {
+		r := c.post(c.url("newAccount"), p, jwsOpts{jwk: true})
+		if typ, detail := r.problem(t); r.status != http.StatusForbidden || typ != acme.ProbUnauthorized {
+			t.Fatalf("newAccount %v with a deactivated key: %d %s %s", p, r.status, typ, detail)
+		}
+	}
+	if _, r := c.newOrder("gone.acme.test"); r.status != http.StatusForbidden {
+		t.Fatalf("order by a deactivated account: %d %s", r.status, r.body)
+	}
+}
