@@ -335,3 +335,75 @@ func TestDeactivatedAccountKey(t *testing.T) {
 		t.Fatalf("order by a deactivated account: %d %s", r.status, r.body)
 	}
 }
+
+// nonceWrites counts acme-nonce documents written.
+type nonceWrites struct {
+	sdk.DocStore
+	n atomic.Int64
+}
+
+func (w *nonceWrites) PutDoc(ctx context.Context, d *sdk.Doc) (int64, error) {
+	if d.Kind == acme.KindNonce {
+		w.n.Add(1)
+	}
+	return w.DocStore.PutDoc(ctx, d)
+}
+
+// TestNoncesCostNoWrites: newNonce is unauthenticated, so issuing a
+// nonce must not write to the store (a flood of HEAD requests would
+// otherwise grow it by one document per request for an hour). A nonce is
+// still one-use on every node, expires, and cannot be forged.
+func TestNoncesCostNoWrites(t *testing.T) {
+	docs := &nonceWrites{DocStore: plugintest.NewMemDocStore()}
+	var offset atomic.Int64
+	gate := &gateValidator{release: make(chan struct{})}
+	defer close(gate.release)
+	var nodes []*rawClient
+	for i := range 2 {
+		s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test", Node: string(rune('a' + i)),
+			Now:          func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
+			Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: gate}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		t.Cleanup(s.Close)
+		t.Cleanup(srv.Close)
+		c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: &switchTransport{host: srv.Listener.Addr().String()}, Timeout: 10 * time.Second}}
+		base := "http://acme.nodes.test/acme/issuing/web/"
+		c.dir = map[string]any{"newNonce": base + "new-nonce", "newAccount": base + "new-account", "newOrder": base + "new-order"}
+		nodes = append(nodes, c)
+	}
+	a, b := nodes[0], nodes[1]
+	a.key, a.alg = newRaw(t, shared, "web").key, "ES256"
+	a.mustRegister()
+	b.key, b.alg, b.kid = a.key, a.alg, a.kid
+
+	before := docs.n.Load()
+	for range 50 {
+		a.nonce()
+	}
+	if n := docs.n.Load() - before; n != 0 {
+		t.Fatalf("50 newNonce requests wrote %d nonce documents, want 0", n)
+	}
+	order := map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "nonce.acme.test"}}}
+	n := a.nonce()
+	if r := b.post(b.url("newOrder"), order, jwsOpts{nonce: n}); r.status != http.StatusCreated {
+		t.Fatalf("a nonce of node a on node b: %d %s", r.status, r.body)
+	}
+	for _, c := range []*rawClient{a, b} {
+		if typ, _ := c.post(c.url("newOrder"), order, jwsOpts{nonce: n}).problem(t); typ != acme.ProbBadNonce {
+			t.Fatalf("replayed nonce: %s", typ)
+		}
+	}
+	forged := a.nonce()
+	forged = forged[:len(forged)-2] + map[bool]string{true: "AA", false: "BA"}[strings.HasSuffix(forged, "AA")]
+	if typ, _ := a.post(a.url("newOrder"), order, jwsOpts{nonce: forged}).problem(t); typ != acme.ProbBadNonce {
+		t.Fatalf("forged nonce: %s", typ)
+	}
+	old := a.nonce()
+	offset.Store(int64(2 * time.Hour))
+	if typ, _ := a.post(a.url("newOrder"), order, jwsOpts{nonce: old}).problem(t); typ != acme.ProbBadNonce {
+		t.Fatalf("expired nonce: %s", typ)
+	}
+}

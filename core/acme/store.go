@@ -16,13 +16,15 @@ import (
 // Document kinds in the DocStore. Every piece of ACME state is one of
 // these, so several daemon nodes on one store serve one ACME state.
 const (
-	KindNonce   = "acme-nonce"
-	KindAccount = "acme-account"
-	KindOrder   = "acme-order"
-	KindAuthz   = "acme-authz"
-	KindCert    = "acme-cert"
-	KindEAB     = "acme-eab"
-	KindRate    = "acme-rate"
+	KindNonce = "acme-nonce" // a used nonce
+	// KindNonceKey holds the HMAC key of nonces.
+	KindNonceKey = "acme-nonce-key"
+	KindAccount  = "acme-account"
+	KindOrder    = "acme-order"
+	KindAuthz    = "acme-authz"
+	KindCert     = "acme-cert"
+	KindEAB      = "acme-eab"
+	KindRate     = "acme-rate"
 	// KindKey claims an account key for one account of a directory (ID
 	// accountID(dir, thumbprint)): created once, by compare-and-swap, so
 	// a key is never two accounts' however newAccount and keyChange race.
