@@ -286,6 +286,23 @@ func TestValidatorPerspectives(t *testing.T) {
 			resp.Body.Close()
 			t.Errorf("served without a client certificate: %d", resp.StatusCode)
 		}
+		// A client certificate of another CA, and the validator's own
+		// server certificate (same CA, serverAuth only), are refused too.
+		srvPair, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, certs := range map[string][]tls.Certificate{
+			"another CA's client certificate": validatorPKI(t, t.TempDir()).Certificates,
+			"a server certificate":            {srvPair},
+		} {
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				RootCAs: clientTLS.RootCAs, Certificates: certs, MinVersion: tls.VersionTLS12}}}
+			if resp, err := c.Post(url+"/validate", "application/json", strings.NewReader("{}")); err == nil {
+				resp.Body.Close()
+				t.Errorf("served %s: %d", name, resp.StatusCode)
+			}
+		}
 		authed := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: clientTLS}}
 		resp, err := authed.Post(url+"/validate", "application/json", bytes.NewReader([]byte(`{"type":"http-01","identifier":{"type":"dns","value":"../x"}}`)))
 		if err != nil {
