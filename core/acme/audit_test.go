@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -407,3 +409,133 @@ func TestNoncesCostNoWrites(t *testing.T) {
 		t.Fatalf("expired nonce: %s", typ)
 	}
 }
+
+// readyOrder makes an order for name and validates it through c's
+// (accepting) perspective.
+func readyOrder(t *testing.T, c *rawClient, name string) orderReply {
+	t.Helper()
+	o, r := c.newOrder(name)
+	if r.status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var a struct{ Challenges []struct{ URL string } }
+	c.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &a)
+	if r := c.post(a.Challenges[0].URL, map[string]any{}, jwsOpts{}); r.status != 200 {
+		t.Fatalf("challenge: %d %s", r.status, r.body)
+	}
+	return c.waitOrder(o, "ready")
+}
+
+// TestFinalizeRace: finalize requests racing on two nodes issue one
+// certificate; the others are told the order is not ready.
+func TestFinalizeRace(t *testing.T) {
+	docs := plugintest.NewMemDocStore()
+	ok := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	close(ok.release)
+	a := gateNode(t, docs, ok)
+	b := gateNode(t, docs, ok)
+	b.key, b.kid = a.key, a.kid
+	o := readyOrder(t, a, "race-fin.acme.test")
+	csr, _ := csrFor(t, "", "race-fin.acme.test")
+	var bodies [][]byte
+	for i := range 6 {
+		c := []*rawClient{a, b}[i%2]
+		bodies = append(bodies, c.sign(o.Finalize, map[string]string{"csr": csr}, jwsOpts{}))
+	}
+	statuses := make([]int, len(bodies))
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := []*rawClient{a, b}[i%2]
+			statuses[i] = c.postRaw(o.Finalize, body, "application/jose+json").status
+		}()
+	}
+	wg.Wait()
+	issued := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			issued++
+		case http.StatusForbidden: // orderNotReady
+		default:
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	n := 0
+	err := docs.FindDocs(context.Background(), acme.KindCert, "account:"+a.kid[strings.LastIndex(a.kid, "/")+1:], 0, func(*sdk.Doc) error { n++; return nil })
+	if err != nil || issued != 1 || n != 1 {
+		t.Fatalf("statuses %v: %d finalized, %d certificates recorded (%v)", statuses, issued, n, err)
+	}
+}
+
+// TestCrossAccountAndDirectory: an account cannot act on another
+// account's order, authorization, challenge or certificate, nor revoke
+// its certificate by kid; and an account of one directory (CA/profile)
+// is unknown to another, whichever way its kid is written.
+func TestCrossAccountAndDirectory(t *testing.T) {
+	docs := plugintest.NewMemDocStore()
+	ok := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	close(ok.release)
+	a := gateNode(t, docs, ok)
+	m := gateNode(t, docs, ok) // mallory
+	o := readyOrder(t, a, "cross.acme.test")
+	csr, _ := csrFor(t, "", "cross.acme.test")
+	r := a.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{})
+	if r.status != http.StatusOK {
+		t.Fatalf("finalize: %d %s", r.status, r.body)
+	}
+	var done orderReply
+	r.decode(t, &done)
+	var az struct{ Challenges []struct{ URL string } }
+	a.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &az)
+	pem := a.post(done.Certificate, nil, jwsOpts{getEmpty: true}).body
+	der := pemDER(t, pem)
+	for _, tc := range []struct {
+		name, url string
+		payload   any
+	}{
+		{"order", strings.TrimSuffix(o.Finalize, "/finalize"), nil},
+		{"finalize", o.Finalize, map[string]string{"csr": csr}},
+		{"authz", o.Authorizations[0], nil},
+		{"authz deactivation", o.Authorizations[0], map[string]string{"status": "deactivated"}},
+		{"challenge", az.Challenges[0].URL, map[string]any{}},
+		{"certificate", done.Certificate, nil},
+		{"account", a.kid, map[string]string{"status": "deactivated"}},
+		{"orders list", a.kid + "/orders", nil},
+		{"revocation by kid", m.url("revokeCert"), map[string]any{"certificate": base64.RawURLEncoding.EncodeToString(der)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := m.post(tc.url, tc.payload, jwsOpts{getEmpty: tc.payload == nil})
+			if typ, detail := r.problem(t); r.status != http.StatusForbidden || typ != acme.ProbUnauthorized {
+				t.Fatalf("got %d %s (%s)", r.status, typ, detail)
+			}
+		})
+	}
+	// The account of issuing/web on issuing/limited: by its own kid, and
+	// by its ID under the other directory's prefix.
+	limited := strings.Replace(a.url("newOrder"), "/web/", "/limited/", 1)
+	for _, kid := range []string{a.kid, strings.Replace(a.kid, "/web/", "/limited/", 1)} {
+		body := a.sign(limited, map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "x.acme.test"}}}, jwsOpts{kid: kid})
+		r := a.postRaw(limited, body, "application/jose+json")
+		if typ, detail := r.problem(t); r.status != http.StatusBadRequest || typ != acme.ProbAccountDoesNotExist {
+			t.Fatalf("kid %s on issuing/limited: %d %s (%s)", kid, r.status, typ, detail)
+		}
+	}
+	// Still a's, unrevoked.
+	if r := a.post(done.Certificate, nil, jwsOpts{getEmpty: true}); r.status != http.StatusOK {
+		t.Fatalf("owner's download: %d", r.status)
+	}
+}
+
+func pemDER(t *testing.T, b []byte) []byte {
+	t.Helper()
+	blk, _ := pemDecode(b)
+	if blk == nil {
+		t.Fatalf("no PEM in %q", b)
+	}
+	return blk.Bytes
+}
+
+var pemDecode = pem.Decode
