@@ -324,6 +324,28 @@ func TestValidatorPerspectives(t *testing.T) {
 		}
 	})
 
+	t.Run("health fails without a resolver", func(t *testing.T) {
+		dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadAddr := dead.LocalAddr().String()
+		dead.Close()
+		url, _, _ := startValidatorProc(t, "-listen", "127.0.0.1:0", "-name", "deaf",
+			"-tls-cert", filepath.Join(dir, "server.pem"), "-tls-key", filepath.Join(dir, "server-key.pem"),
+			"-client-ca", filepath.Join(dir, "ca.pem"), "-resolver", deadAddr, "-timeout", "3s")
+		authed := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: clientTLS}}
+		resp, err := authed.Get(url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "resolver") {
+			t.Fatalf("health with a dead resolver: %d %s", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("a perspective that is down counts as refusing", func(t *testing.T) {
 		cmds[1].Process.Kill()
 		cmds[1].Wait()

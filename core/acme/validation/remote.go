@@ -24,9 +24,19 @@ const (
 	MaxConcurrent = 64
 )
 
+// Checker is a perspective that can tell whether it could validate now
+// (its resolver answers). Check returns why not.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// healthTimeout bounds a /health check.
+const healthTimeout = 3 * time.Second
+
 // NewHandler serves a perspective over HTTP: POST /validate takes a
 // JSON Request and answers the JSON View of v; GET /health answers
-// {"status":"ok"}. Bad input gets a 4xx application/problem+json body.
+// {"status":"ok"}, or 503 {"status":"unhealthy"} when v is a Checker
+// whose check fails. Bad input gets a 4xx application/problem+json body.
 // Authentication (mTLS) is the server's job, not the handler's.
 func NewHandler(v Validator) http.Handler {
 	sem := make(chan struct{}, MaxConcurrent)
@@ -35,6 +45,14 @@ func NewHandler(v Validator) http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeProblem(w, http.StatusMethodNotAllowed, ProblemMalformed, "use GET")
 			return
+		}
+		if c, ok := v.(Checker); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+			defer cancel()
+			if err := c.Check(ctx); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, "application/json", map[string]string{"status": "unhealthy", "detail": err.Error()})
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
 	})

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/dnstest"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
@@ -346,6 +348,45 @@ func TestRemoteEvidence(t *testing.T) {
 			}
 			if !v.OK && (v.Problem.Type != ProblemServerInternal || !strings.Contains(v.Problem.Detail, "evidence")) {
 				t.Fatalf("problem %+v", v.Problem)
+			}
+		})
+	}
+}
+
+// TestHealthTellsTheTruth: a validator whose resolver does not answer
+// is not healthy (every validation it ran would fail); with a resolver
+// that answers, it is.
+func TestHealthTellsTheTruth(t *testing.T) {
+	p := newPKI(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: p.clientTLS()}}
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().String()
+	dead.Close() // nothing answers there now
+	live := dnstest.Start(t)
+	for _, tc := range []struct {
+		name, resolver string
+		status         int
+	}{
+		{"resolver down", deadAddr, http.StatusServiceUnavailable},
+		{"resolver up", live.Addr, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startValidator(t, p, NewHandler(NewLocal(LocalOptions{Name: "h", Resolver: tc.resolver, Timeout: 2 * time.Second})))
+			start := time.Now()
+			resp, err := client.Get(srv.URL + "/health")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("health: %d %s, want %d", resp.StatusCode, body, tc.status)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("health took %v", time.Since(start))
 			}
 		})
 	}
