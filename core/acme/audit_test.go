@@ -539,3 +539,23 @@ func pemDER(t *testing.T, b []byte) []byte {
 }
 
 var pemDecode = pem.Decode
+
+// TestLongNameRateLimited: a name as long as DNS allows, under a
+// directory with per-name rate limits, gets an order (or a 4xx), never a
+// 500 from a rate-limit document whose ID outgrew the store's limit.
+func TestLongNameRateLimited(t *testing.T) {
+	c := newRaw(t, shared, "limited")
+	c.mustRegister()
+	label := strings.Repeat("a", 63)
+	name := label + "." + label + "." + label + "." + strings.Repeat("b", 51) + ".acme.test" // 253 bytes
+	if len(name) != 253 {
+		t.Fatalf("name of %d bytes", len(name))
+	}
+	_, r := c.newOrder(name)
+	if r.status != http.StatusCreated {
+		t.Fatalf("order for a %d-byte name: %d %s", len(name), r.status, r.body)
+	}
+	if _, r := c.newOrder(name); r.status != http.StatusTooManyRequests {
+		t.Fatalf("second order for the name within the window: %d %s", r.status, r.body)
+	}
+}
