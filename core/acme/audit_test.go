@@ -559,3 +559,19 @@ func TestLongNameRateLimited(t *testing.T) {
 		t.Fatalf("second order for the name within the window: %d %s", r.status, r.body)
 	}
 }
+
+// TestReplacesHostileCertID: a replaces certID naming this CA with a
+// serial no certificate can have (as long as a certID may be) is a 400
+// problem, not a 500 from a document ID over the store's limit.
+func TestReplacesHostileCertID(t *testing.T) {
+	c := newRaw(t, shared, "web")
+	c.mustRegister()
+	aki := shared.D.Set().CAs["issuing"].Certificate().SubjectKeyId
+	serial := append([]byte{0x01}, make([]byte, 150)...)
+	certID := base64.RawURLEncoding.EncodeToString(aki) + "." + base64.RawURLEncoding.EncodeToString(serial)
+	r := c.post(c.url("newOrder"), map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "replaces.acme.test"}},
+		"replaces": certID}, jwsOpts{})
+	if typ, detail := r.problem(t); r.status != http.StatusBadRequest || typ != acme.ProbMalformed {
+		t.Fatalf("got %d %s (%s)", r.status, typ, detail)
+	}
+}

@@ -274,7 +274,7 @@ func (rq *request) checkReplaces(ctx context.Context, certID string, o *Order) e
 	}
 	c := new(Cert)
 	if _, err := rq.s.docs.get(ctx, KindCert, hex.EncodeToString(id.Serial.Bytes()), c); err != nil {
-		if errors.Is(err, sdk.ErrNotFound) {
+		if errors.Is(err, sdk.ErrNotFound) || errors.Is(err, sdk.ErrInvalidArgument) { // no serial that long
 			return malformed("replaces: no certificate %s was issued over ACME here", certID)
 		}
 		return storeProblem(err)
