@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -573,5 +574,27 @@ func TestReplacesHostileCertID(t *testing.T) {
 		"replaces": certID}, jwsOpts{})
 	if typ, detail := r.problem(t); r.status != http.StatusBadRequest || typ != acme.ProbMalformed {
 		t.Fatalf("got %d %s (%s)", r.status, typ, detail)
+	}
+}
+
+// TestFinalizeWithAccountKey: a CSR for the account's own key is
+// refused (RFC 8555 section 11.1: the account key is only for ACME).
+func TestFinalizeWithAccountKey(t *testing.T) {
+	ok := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	close(ok.release)
+	c := gateNode(t, plugintest.NewMemDocStore(), ok)
+	o := readyOrder(t, c, "acctkey.acme.test")
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"acctkey.acme.test"}}, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.post(o.Finalize, map[string]string{"csr": base64.RawURLEncoding.EncodeToString(der)}, jwsOpts{})
+	if typ, detail := r.problem(t); r.status != http.StatusBadRequest || typ != acme.ProbBadCSR {
+		t.Fatalf("got %d %s (%s)", r.status, typ, detail)
+	}
+	// The order is still ready: another CSR succeeds.
+	csr, _ := csrFor(t, "", "acctkey.acme.test")
+	if r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{}); r.status != http.StatusOK {
+		t.Fatalf("finalize: %d %s", r.status, r.body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/server"
@@ -354,9 +355,20 @@ func (rq *request) finalize(id string) error {
 	if err != nil {
 		return newProblem(http.StatusBadRequest, ProbBadCSR, "csr is not unpadded base64url DER")
 	}
-	_, p := checkCSR(der, o.Identifiers)
+	cr, p := checkCSR(der, o.Identifiers)
 	if p != nil {
 		return p
+	}
+	// RFC 8555 section 11.1: an account key is for ACME only; a
+	// certificate for the key of any account of this directory is refused.
+	if tp, err := thumbprint(&jose.JSONWebKey{Key: cr.PublicKey}); err == nil {
+		holder, err := rq.accountByKey(tp)
+		if err != nil {
+			return storeProblem(err)
+		}
+		if holder != nil {
+			return newProblem(http.StatusBadRequest, ProbBadCSR, "the CSR's public key is an ACME account key")
+		}
 	}
 	// Processing, by compare-and-swap: one finalize per order, on any node.
 	o.Status = StatusProcessing
