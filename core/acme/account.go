@@ -137,8 +137,10 @@ func (rq *request) orders(id string) error {
 		switch {
 		case st == StatusPending && rq.s.now().After(o.Expires):
 			st = StatusInvalid
-		case st == StatusPending && len(o.Authzs) <= budget:
-			budget -= len(o.Authzs)
+		case st != StatusPending || len(o.Authzs) <= budget:
+			if st == StatusPending {
+				budget -= len(o.Authzs)
+			}
 			if st, err = rq.orderStatus(rq.r.Context(), &o); err != nil {
 				return storeProblem(err)
 			}

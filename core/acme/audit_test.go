@@ -598,3 +598,59 @@ func TestFinalizeWithAccountKey(t *testing.T) {
 		t.Fatalf("finalize: %d %s", r.status, r.body)
 	}
 }
+
+// failFinalOrderPut fails writes of orders that leave processing.
+type failFinalOrderPut struct {
+	sdk.DocStore
+	fail atomic.Bool
+}
+
+func (f *failFinalOrderPut) PutDoc(ctx context.Context, d *sdk.Doc) (int64, error) {
+	if f.fail.Load() && d.Kind == acme.KindOrder && !strings.Contains(string(d.Data), `"status":"processing"`) {
+		return 0, fmt.Errorf("lost the database: %w", sdk.ErrUnavailable)
+	}
+	return f.DocStore.PutDoc(ctx, d)
+}
+
+// TestOrderNotStuckProcessing: when the store fails as a finalize ends,
+// the order does not read processing for ever (a client polls it until
+// it gives up): past a bound it reads invalid.
+func TestOrderNotStuckProcessing(t *testing.T) {
+	docs := &failFinalOrderPut{DocStore: plugintest.NewMemDocStore()}
+	var offset atomic.Int64
+	ok := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	close(ok.release)
+	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test",
+		Now:          func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
+		Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: ok}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(s.Close)
+	t.Cleanup(srv.Close)
+	c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: &switchTransport{host: srv.Listener.Addr().String()}, Timeout: 10 * time.Second}}
+	c.key, c.alg = newRaw(t, shared, "web").key, "ES256"
+	base := "http://acme.nodes.test/acme/issuing/web/"
+	c.dir = map[string]any{"newNonce": base + "new-nonce", "newAccount": base + "new-account", "newOrder": base + "new-order"}
+	c.mustRegister()
+	o := readyOrder(t, c, "stuck.acme.test")
+	docs.fail.Store(true)
+	csr, _ := csrFor(t, "", "stuck.acme.test")
+	if r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{}); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("finalize with the store failing: %d %s", r.status, r.body)
+	}
+	docs.fail.Store(false)
+	status := func() string {
+		var got orderReply
+		c.post(strings.TrimSuffix(o.Finalize, "/finalize"), nil, jwsOpts{getEmpty: true}).decode(t, &got)
+		return got.Status
+	}
+	if st := status(); st != "processing" {
+		t.Fatalf("order is %s right after, want processing", st)
+	}
+	offset.Store(int64(acme.MaxProcessing + time.Minute))
+	if st := status(); st != "invalid" {
+		t.Fatalf("order is %s past MaxProcessing, want invalid", st)
+	}
+}

@@ -42,10 +42,19 @@ type orderJSON struct {
 	Replaces       string       `json:"replaces,omitempty"`
 }
 
+// MaxProcessing is how long an order may read processing: a finalize
+// ends well within it (its last write has 30 seconds), so an order still
+// processing past it lost its end to a store failure and reads invalid.
+const MaxProcessing = 5 * time.Minute
+
 // orderStatus derives an order's status from its authorizations: a
 // pending order whose authorizations are all valid is ready, one with an
 // invalid or expired authorization is invalid.
 func (rq *request) orderStatus(ctx context.Context, o *Order) (string, error) {
+	if o.Status == StatusProcessing && !o.Processing.IsZero() && rq.s.now().Sub(o.Processing) > MaxProcessing {
+		// The finalize that owned it could not record its end.
+		return StatusInvalid, nil
+	}
 	if o.Status != StatusPending {
 		return o.Status, nil
 	}
@@ -371,7 +380,7 @@ func (rq *request) finalize(id string) error {
 		}
 	}
 	// Processing, by compare-and-swap: one finalize per order, on any node.
-	o.Status = StatusProcessing
+	o.Status, o.Processing = StatusProcessing, rq.s.now().UTC()
 	if ver, err = rq.s.docs.put(ctx, KindOrder, o.ID, ver, o, orderIndex(o), o.Expires.Add(30*24*time.Hour)); err != nil {
 		if errors.Is(err, sdk.ErrFailedPrecondition) {
 			return newProblem(http.StatusForbidden, ProbOrderNotReady, "the order is being finalized already")

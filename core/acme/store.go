@@ -77,6 +77,8 @@ type Order struct {
 	Cert        string       `json:"cert,omitempty"` // acme-cert ID
 	Replaces    string       `json:"replaces,omitempty"`
 	CreatedAt   time.Time    `json:"createdAt"`
+	// Processing is when a finalize took the order to processing.
+	Processing time.Time `json:"processing,omitzero"`
 }
 
 // Challenge is one challenge inside an authorization document: the authz
