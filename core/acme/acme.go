@@ -93,6 +93,9 @@ type Server struct {
 
 	nonceMu       sync.Mutex
 	nonceKeyBytes []byte
+
+	inflightMu sync.Mutex
+	inflight   map[string]int // validations in progress per account
 }
 
 // directory is one served CA/profile.
@@ -129,6 +132,7 @@ func New(opts Options) (*Server, error) {
 		n = 32
 	}
 	s.sem = make(chan struct{}, n)
+	s.inflight = map[string]int{}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	mk := opts.Perspectives
 	if mk == nil {

@@ -654,3 +654,51 @@ func TestOrderNotStuckProcessing(t *testing.T) {
 		t.Fatalf("order is %s past MaxProcessing, want invalid", st)
 	}
 }
+
+// TestValidationsPerAccount: one account cannot hold every validation
+// slot of a node: past its share it is told to retry, and another
+// account's challenge still starts.
+func TestValidationsPerAccount(t *testing.T) {
+	docs := plugintest.NewMemDocStore()
+	gate := &gateValidator{release: make(chan struct{}), view: validation.View{Perspective: "double", OK: true}}
+	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test", MaxValidations: 8,
+		Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: gate}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(gate.release) }) // before Close waits for the validations
+	client := func() *rawClient {
+		c := &rawClient{t: t, h: shared, hc: &http.Client{Transport: &switchTransport{host: srv.Listener.Addr().String()}, Timeout: 10 * time.Second}}
+		c.key, c.alg = newRaw(t, shared, "web").key, "ES256"
+		base := "http://acme.nodes.test/acme/issuing/web/"
+		c.dir = map[string]any{"newNonce": base + "new-nonce", "newAccount": base + "new-account", "newOrder": base + "new-order"}
+		c.mustRegister()
+		return c
+	}
+	start := func(c *rawClient, name string) reply {
+		o, r := c.newOrder(name)
+		if r.status != http.StatusCreated {
+			t.Fatalf("order: %d %s", r.status, r.body)
+		}
+		var a struct{ Challenges []struct{ URL string } }
+		c.post(o.Authorizations[0], nil, jwsOpts{getEmpty: true}).decode(t, &a)
+		return c.post(a.Challenges[0].URL, map[string]any{}, jwsOpts{})
+	}
+	greedy, other := client(), client()
+	share := acme.ValidationsPerAccount(8)
+	for i := range share {
+		if r := start(greedy, fmt.Sprintf("g%d.acme.test", i)); r.status != http.StatusOK {
+			t.Fatalf("validation %d of the greedy account: %d %s", i, r.status, r.body)
+		}
+	}
+	r := start(greedy, "g-more.acme.test")
+	if typ, _ := r.problem(t); r.status != http.StatusServiceUnavailable || typ != acme.ProbRateLimited || r.header.Get("Retry-After") == "" {
+		t.Fatalf("validation past the account's share: %d %s", r.status, r.body)
+	}
+	if r := start(other, "o.acme.test"); r.status != http.StatusOK {
+		t.Fatalf("another account's validation: %d %s", r.status, r.body)
+	}
+}
