@@ -102,6 +102,20 @@ func parseEnvelope(body []byte) (*envelope, *problem) {
 	case hdr.URL == "":
 		return nil, malformed("the JWS header has no url")
 	}
+	if hdr.JWK != nil {
+		// Judge the key first, so an unacceptable one (private parts,
+		// a size or curve go-jose does not take) is badPublicKey.
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(hdr.JWK); err != nil {
+			return nil, newProblem(http.StatusBadRequest, ProbBadPublicKey, "the jwk is not an acceptable public key: %v", err)
+		}
+		if !k.IsPublic() {
+			return nil, newProblem(http.StatusBadRequest, ProbBadPublicKey, "the jwk has private key parameters")
+		}
+		if p := checkKey(k.Key, hdr.Alg); p != nil {
+			return nil, p
+		}
+	}
 	jws, err := jose.ParseSignedJSON(string(body), Algorithms)
 	if err != nil {
 		return nil, malformed("parsing the JWS: %v", err)
