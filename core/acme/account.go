@@ -106,6 +106,9 @@ func (rq *request) accountObject(a *Account) accountJSON {
 // 7.1.2.1 allows paging; pkid lists the newest pending ones up to this).
 const maxOrdersListed = 1000
 
+// MaxListAuthzReads bounds the authorizations one orders listing reads.
+const MaxListAuthzReads = 200
+
 // orders serves an account's orders URL: its orders that are not yet
 // valid or invalid.
 func (rq *request) orders(id string) error {
@@ -125,10 +128,22 @@ func (rq *request) orders(id string) error {
 	if err != nil {
 		return storeProblem(err)
 	}
+	// Deriving a pending order's status reads its authorizations: at most
+	// MaxListAuthzReads in one listing; orders past that budget are listed
+	// on their stored status (pending and unexpired).
+	budget := MaxListAuthzReads
 	for _, o := range all {
-		st, err := rq.orderStatus(rq.r.Context(), &o)
-		if err != nil {
-			return storeProblem(err)
+		st := o.Status
+		switch {
+		case st == StatusPending && rq.s.now().After(o.Expires):
+			st = StatusInvalid
+		case st != StatusPending || len(o.Authzs) <= budget:
+			if st == StatusPending {
+				budget -= len(o.Authzs)
+			}
+			if st, err = rq.orderStatus(rq.r.Context(), &o); err != nil {
+				return storeProblem(err)
+			}
 		}
 		if st == StatusPending || st == StatusReady || st == StatusProcessing {
 			list = append(list, rq.base+"order/"+o.ID)
@@ -172,6 +187,11 @@ func (rq *request) newAccount() error {
 	}
 	if existing != nil {
 		rq.w.Header().Set("Location", rq.base+"account/"+existing.ID)
+		if existing.Status != StatusValid {
+			// RFC 8555 section 7.3.6: the key of a deactivated account
+			// authorizes nothing more.
+			return unauthorized("the account of this key is %s", existing.Status)
+		}
 		return rq.reply(http.StatusOK, rq.accountObject(existing))
 	}
 	if req.OnlyReturnExisting {
@@ -193,6 +213,9 @@ func (rq *request) newAccount() error {
 		acct.EAB = kid
 	case rq.d.pol.EABRequired:
 		return newProblem(http.StatusForbidden, ProbExternalAccountRequired, "this directory requires an external account binding (ask the CA operator for a key: pkid acme eab add)")
+	}
+	if err := rq.claimKey(tp, acct.ID); err != nil {
+		return err
 	}
 	if acct.EAB != "" {
 		// Bind the key to this account once: a second account with the
@@ -222,6 +245,9 @@ func (rq *request) newAccount() error {
 			return newProblem(http.StatusConflict, ProbMalformed, "this key was another account's key; use a new key")
 		}
 		rq.w.Header().Set("Location", rq.base+"account/"+existing.ID)
+		if existing.Status != StatusValid {
+			return unauthorized("the account of this key is %s", existing.Status)
+		}
 		return rq.reply(http.StatusOK, rq.accountObject(existing))
 	}
 	rq.w.Header().Set("Location", rq.base+"account/"+acct.ID)
@@ -250,6 +276,31 @@ func (rq *request) accountByKey(tp string) (*Account, error) {
 	return existing, err
 }
 
+// claimKey claims the key with thumbprint tp for account (compare-and-
+// swap create of its acme-key document): it fails with a 409 problem when
+// another account claimed it first, so newAccount and keyChange racing
+// for one key leave it with one account. Claiming one's own key again is
+// fine. A claim outlives a rollover: a retired key stays retired.
+func (rq *request) claimKey(tp, account string) error {
+	id := accountID(rq.d.key, tp)
+	_, err := rq.s.docs.put(rq.r.Context(), KindKey, id, 0, keyClaim{Account: account}, nil, timeZero)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sdk.ErrAlreadyExists) {
+		return storeProblem(err)
+	}
+	var c keyClaim
+	if _, err := rq.s.docs.get(rq.r.Context(), KindKey, id, &c); err != nil {
+		return storeProblem(err)
+	}
+	if c.Account == account {
+		return nil
+	}
+	rq.w.Header().Set("Location", rq.base+"account/"+c.Account)
+	return newProblem(http.StatusConflict, ProbMalformed, "the key is another account's key; use a new key")
+}
+
 // checkEAB verifies an external account binding (RFC 8555 section 7.3.4):
 // an HMAC JWS by a key the operator issued, over this account's JWK, for
 // this URL. It returns the EAB key id.
@@ -259,6 +310,9 @@ func (rq *request) checkEAB(raw json.RawMessage, accountThumb string) (string, e
 		return "", malformed("externalAccountBinding is not an HMAC JWS")
 	}
 	h := jws.Signatures[0].Protected
+	if _, ok := h.ExtraHeaders["b64"]; ok {
+		return "", malformed("externalAccountBinding must not use an unencoded payload (b64)")
+	}
 	if h.KeyID == "" || h.Nonce != "" {
 		return "", malformed("externalAccountBinding needs a kid and no nonce")
 	}
@@ -386,6 +440,9 @@ func (rq *request) keyChange() error {
 	if taken != "" {
 		rq.w.Header().Set("Location", rq.base+"account/"+taken)
 		return newProblem(http.StatusConflict, ProbMalformed, "the new key is already an account's key")
+	}
+	if err := rq.claimKey(newTP, rq.acct.ID); err != nil {
+		return err
 	}
 	newKey, err := inner.jwk.MarshalJSON()
 	if err != nil {

@@ -12,7 +12,12 @@ package acme
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,6 +90,12 @@ type Server struct {
 	wg    sync.WaitGroup
 	node  string
 	retry time.Duration // how long a validation owner may stay silent
+
+	nonceMu       sync.Mutex
+	nonceKeyBytes []byte
+
+	inflightMu sync.Mutex
+	inflight   map[string]int // validations in progress per account
 }
 
 // directory is one served CA/profile.
@@ -121,6 +132,7 @@ func New(opts Options) (*Server, error) {
 		n = 32
 	}
 	s.sem = make(chan struct{}, n)
+	s.inflight = map[string]int{}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	mk := opts.Perspectives
 	if mk == nil {
@@ -370,33 +382,99 @@ func (rq *request) newNonce() error {
 	return nil
 }
 
-// addNonce stores a fresh nonce and sets Replay-Nonce.
+// addNonce sets Replay-Nonce to a fresh nonce. Issuing one writes
+// nothing (newNonce is unauthenticated): see nonceKey.
 func (rq *request) addNonce() bool {
 	if rq.w.Header().Get("Replay-Nonce") != "" {
 		return true
 	}
-	n := newID()
-	if _, err := rq.s.docs.put(rq.r.Context(), KindNonce, n, 0, struct{}{}, nil, rq.s.now().Add(nonceLifetime)); err != nil {
-		rq.s.log.Error("acme: storing a nonce", "error", err)
+	key, err := rq.s.nonceKey(rq.r.Context())
+	if err != nil {
+		rq.s.log.Error("acme: the nonce key", "error", err)
 		return false
 	}
-	rq.w.Header().Set("Replay-Nonce", n)
+	var b [nonceLen]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(rq.s.now().Unix()))
+	_, _ = rand.Read(b[8:24])
+	mac := hmac.New(sha256.New, key)
+	mac.Write(b[:24])
+	copy(b[24:], mac.Sum(nil))
+	rq.w.Header().Set("Replay-Nonce", base64.RawURLEncoding.EncodeToString(b[:]))
 	return true
 }
 
-// consumeNonce deletes the nonce: exactly one request can use it, on any
-// node. A missing, expired or used nonce is badNonce.
+// A nonce is its issue time (8 bytes, Unix seconds), 16 random bytes and
+// 16 bytes of HMAC-SHA256 over them with the directory-wide nonce key.
+const nonceLen = 40
+
+// nonceKeyID is the acme-nonce-key document every node shares.
+const nonceKeyID = "v1"
+
+// nonceKeyDoc is the acme-nonce-key document.
+type nonceKeyDoc struct {
+	Key []byte `json:"key"`
+}
+
+// nonceKey returns the HMAC key of nonces, shared by every node through
+// the store: the first node creates it (compare-and-swap), the others
+// read it; each caches it.
+func (s *Server) nonceKey(ctx context.Context) ([]byte, error) {
+	s.nonceMu.Lock()
+	defer s.nonceMu.Unlock()
+	if s.nonceKeyBytes != nil {
+		return s.nonceKeyBytes, nil
+	}
+	var d nonceKeyDoc
+	_, err := s.docs.get(ctx, KindNonceKey, nonceKeyID, &d)
+	if errors.Is(err, sdk.ErrNotFound) {
+		d.Key = make([]byte, 32)
+		_, _ = rand.Read(d.Key)
+		_, err = s.docs.put(ctx, KindNonceKey, nonceKeyID, 0, d, nil, timeZero)
+		if errors.Is(err, sdk.ErrAlreadyExists) {
+			_, err = s.docs.get(ctx, KindNonceKey, nonceKeyID, &d)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Key) < 32 {
+		return nil, fmt.Errorf("acme: the nonce key document holds %d bytes", len(d.Key))
+	}
+	s.nonceKeyBytes = d.Key
+	return d.Key, nil
+}
+
+// consumeNonce checks that n is a nonce of this server, issued less than
+// nonceLifetime ago, and records its use (compare-and-swap create of its
+// acme-nonce document, which expires with the nonce): exactly one request
+// can use it, on any node. Anything else is badNonce.
 func (rq *request) consumeNonce(n string) error {
+	bad := func(why string) error { return newProblem(http.StatusBadRequest, ProbBadNonce, "%s", why) }
 	if n == "" {
-		return newProblem(http.StatusBadRequest, ProbBadNonce, "the JWS header has no nonce")
+		return bad("the JWS header has no nonce")
 	}
-	if len(n) > 64 {
-		return newProblem(http.StatusBadRequest, ProbBadNonce, "the nonce is not one of this server's")
+	b, err := base64.RawURLEncoding.DecodeString(n)
+	if err != nil || len(b) != nonceLen {
+		return bad("the nonce is not one of this server's")
 	}
-	err := rq.s.opts.Docs.DeleteDoc(rq.r.Context(), KindNonce, n, 0)
+	key, err := rq.s.nonceKey(rq.r.Context())
+	if err != nil {
+		return storeProblem(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write(b[:24])
+	if !hmac.Equal(mac.Sum(nil)[:nonceLen-24], b[24:]) {
+		return bad("the nonce is not one of this server's")
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
+	now := rq.s.now()
+	if now.Sub(issued) > nonceLifetime || issued.Sub(now) > time.Minute {
+		return bad("the nonce is expired")
+	}
+	_, err = rq.s.docs.put(rq.r.Context(), KindNonce, n, 0, struct{}{}, nil, issued.Add(nonceLifetime+time.Minute))
 	switch {
-	case errors.Is(err, sdk.ErrNotFound), errors.Is(err, sdk.ErrInvalidArgument):
-		return newProblem(http.StatusBadRequest, ProbBadNonce, "the nonce is unknown, expired or already used")
+	case errors.Is(err, sdk.ErrAlreadyExists):
+		return bad("the nonce was already used")
 	case err != nil:
 		return storeProblem(err)
 	}

@@ -126,9 +126,7 @@ func (rq *request) challenge(authzID, idx string) error {
 	if err := rq.decodePayload(&req); err != nil {
 		return err
 	}
-	select {
-	case rq.s.sem <- struct{}{}:
-	default:
+	if !rq.s.acquireValidation(rq.acct.ID) {
 		p := newProblem(http.StatusServiceUnavailable, ProbRateLimited, "too many validations in progress; retry shortly")
 		p.retryAfter = 2
 		return p
@@ -136,7 +134,7 @@ func (rq *request) challenge(authzID, idx string) error {
 	started := false
 	defer func() {
 		if !started {
-			<-rq.s.sem
+			rq.s.releaseValidation(rq.acct.ID)
 		}
 	}()
 	now := rq.s.now().UTC()
@@ -172,7 +170,7 @@ func (rq *request) challenge(authzID, idx string) error {
 			Wildcard: a.Wildcard, AccountURI: rq.base + "account/" + rq.acct.ID, CAAIdentities: rq.d.pol.CAAIdentities}
 		done := make(chan struct{})
 		rq.s.wg.Add(1)
-		go rq.s.validate(rq.d, a.ID, i, now, req, done)
+		go rq.s.validate(rq.d, rq.acct.ID, a.ID, i, now, req, done)
 		// A quick validation is answered at once, so the client need not
 		// poll; a slow one stays processing.
 		select {
@@ -196,10 +194,10 @@ const syncValidationWait = time.Second
 
 // validate runs one challenge's validation and records the outcome, if
 // this node still owns the challenge; done is closed after that.
-func (s *Server) validate(d *directory, authzID string, i int, started time.Time, req validation.Request, done chan struct{}) {
+func (s *Server) validate(d *directory, account, authzID string, i int, started time.Time, req validation.Request, done chan struct{}) {
 	defer s.wg.Done()
 	defer close(done)
-	defer func() { <-s.sem }()
+	defer s.releaseValidation(account)
 	timeout := d.pol.Validation.Timeout
 	ctx, cancel := context.WithTimeout(s.ctx, 3*timeout)
 	defer cancel()
@@ -211,6 +209,17 @@ func (s *Server) validate(d *directory, authzID string, i int, started time.Time
 			return errSkip // taken over by another node
 		}
 		c.Owner, c.Views = "", views
+		if a.Status != StatusPending || s.now().After(a.Expires) {
+			// Deactivated (or expired) while validating: the outcome must
+			// not bring the authorization back (RFC 8555 section 7.5.2).
+			st := a.Status
+			if st == StatusPending {
+				st = StatusExpired
+			}
+			c.Status = StatusInvalid
+			c.Error = newProblem(http.StatusForbidden, ProbUnauthorized, "the authorization became %s while this challenge was validated", st)
+			return nil
+		}
 		if dec.OK {
 			c.Status, c.Validated = StatusValid, s.now().UTC().Truncate(time.Second)
 			a.Status = StatusValid
@@ -228,4 +237,35 @@ func (s *Server) validate(d *directory, authzID string, i int, started time.Time
 		return
 	}
 	s.log.Info("acme: validation", "authz", authzID, "type", req.Type, "identifier", req.Identifier.Value, "ok", dec.OK)
+}
+
+// ValidationsPerAccount is how many of a node's validation slots one
+// account may hold at once: a quarter, at least one.
+func ValidationsPerAccount(slots int) int { return max(1, slots/4) }
+
+// acquireValidation takes a validation slot for account, unless the node
+// or the account's share is full.
+func (s *Server) acquireValidation(account string) bool {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	if s.inflight[account] >= ValidationsPerAccount(cap(s.sem)) {
+		return false
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		return false
+	}
+	s.inflight[account]++
+	return true
+}
+
+// releaseValidation gives account's slot back.
+func (s *Server) releaseValidation(account string) {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	if s.inflight[account]--; s.inflight[account] <= 0 {
+		delete(s.inflight, account)
+	}
+	<-s.sem
 }

@@ -79,6 +79,8 @@ func parseEnvelope(body []byte) (*envelope, *problem) {
 		URL   string          `json:"url"`
 		Kid   string          `json:"kid"`
 		JWK   json.RawMessage `json:"jwk"`
+		B64   json.RawMessage `json:"b64"`
+		Crit  json.RawMessage `json:"crit"`
 	}
 	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
 		return nil, malformed("the protected header is not a JSON object: %v", err)
@@ -89,12 +91,30 @@ func parseEnvelope(body []byte) (*envelope, *problem) {
 		return nil, p
 	}
 	switch {
+	case hdr.B64 != nil || hdr.Crit != nil:
+		// RFC 8555 section 6.2: the payload is base64url; an unencoded
+		// payload (RFC 7797) or another critical extension is not ACME.
+		return nil, malformed("the JWS header has b64 or crit; ACME requests use neither")
 	case hdr.Kid != "" && hdr.JWK != nil:
 		return nil, malformed("the JWS header has both jwk and kid; exactly one is allowed")
 	case hdr.Kid == "" && hdr.JWK == nil:
 		return nil, malformed("the JWS header has neither jwk nor kid")
 	case hdr.URL == "":
 		return nil, malformed("the JWS header has no url")
+	}
+	if hdr.JWK != nil {
+		// Judge the key first, so an unacceptable one (private parts,
+		// a size or curve go-jose does not take) is badPublicKey.
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(hdr.JWK); err != nil {
+			return nil, newProblem(http.StatusBadRequest, ProbBadPublicKey, "the jwk is not an acceptable public key: %v", err)
+		}
+		if !k.IsPublic() {
+			return nil, newProblem(http.StatusBadRequest, ProbBadPublicKey, "the jwk has private key parameters")
+		}
+		if p := checkKey(k.Key, hdr.Alg); p != nil {
+			return nil, p
+		}
 	}
 	jws, err := jose.ParseSignedJSON(string(body), Algorithms)
 	if err != nil {

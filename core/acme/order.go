@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/server"
@@ -41,10 +42,19 @@ type orderJSON struct {
 	Replaces       string       `json:"replaces,omitempty"`
 }
 
+// MaxProcessing is how long an order may read processing: a finalize
+// ends well within it (its last write has 30 seconds), so an order still
+// processing past it lost its end to a store failure and reads invalid.
+const MaxProcessing = 5 * time.Minute
+
 // orderStatus derives an order's status from its authorizations: a
 // pending order whose authorizations are all valid is ready, one with an
 // invalid or expired authorization is invalid.
 func (rq *request) orderStatus(ctx context.Context, o *Order) (string, error) {
+	if o.Status == StatusProcessing && !o.Processing.IsZero() && rq.s.now().Sub(o.Processing) > MaxProcessing {
+		// The finalize that owned it could not record its end.
+		return StatusInvalid, nil
+	}
 	if o.Status != StatusPending {
 		return o.Status, nil
 	}
@@ -274,7 +284,7 @@ func (rq *request) checkReplaces(ctx context.Context, certID string, o *Order) e
 	}
 	c := new(Cert)
 	if _, err := rq.s.docs.get(ctx, KindCert, hex.EncodeToString(id.Serial.Bytes()), c); err != nil {
-		if errors.Is(err, sdk.ErrNotFound) {
+		if errors.Is(err, sdk.ErrNotFound) || errors.Is(err, sdk.ErrInvalidArgument) { // no serial that long
 			return malformed("replaces: no certificate %s was issued over ACME here", certID)
 		}
 		return storeProblem(err)
@@ -354,12 +364,23 @@ func (rq *request) finalize(id string) error {
 	if err != nil {
 		return newProblem(http.StatusBadRequest, ProbBadCSR, "csr is not unpadded base64url DER")
 	}
-	_, p := checkCSR(der, o.Identifiers)
+	cr, p := checkCSR(der, o.Identifiers)
 	if p != nil {
 		return p
 	}
+	// RFC 8555 section 11.1: an account key is for ACME only; a
+	// certificate for the key of any account of this directory is refused.
+	if tp, err := thumbprint(&jose.JSONWebKey{Key: cr.PublicKey}); err == nil {
+		holder, err := rq.accountByKey(tp)
+		if err != nil {
+			return storeProblem(err)
+		}
+		if holder != nil {
+			return newProblem(http.StatusBadRequest, ProbBadCSR, "the CSR's public key is an ACME account key")
+		}
+	}
 	// Processing, by compare-and-swap: one finalize per order, on any node.
-	o.Status = StatusProcessing
+	o.Status, o.Processing = StatusProcessing, rq.s.now().UTC()
 	if ver, err = rq.s.docs.put(ctx, KindOrder, o.ID, ver, o, orderIndex(o), o.Expires.Add(30*24*time.Hour)); err != nil {
 		if errors.Is(err, sdk.ErrFailedPrecondition) {
 			return newProblem(http.StatusForbidden, ProbOrderNotReady, "the order is being finalized already")
@@ -463,21 +484,23 @@ func checkCSR(der []byte, ids []Identifier) (*x509.CertificateRequest, *problem)
 			return bad("the CSR's subject has %v; only a common name is accepted", atv.Type)
 		}
 	}
+	// Names are keyed by type: an IP address spelled as a dNSName is not
+	// the ip identifier that was validated.
 	want := map[string]bool{}
 	for _, id := range ids {
-		want[strings.ToLower(id.Value)] = true
+		want[id.Type+":"+strings.ToLower(id.Value)] = true
 	}
 	got := map[string]bool{}
 	for _, n := range cr.DNSNames {
-		got[strings.ToLower(strings.TrimSuffix(n, "."))] = true
+		got["dns:"+strings.ToLower(strings.TrimSuffix(n, "."))] = true
 	}
 	for _, ip := range cr.IPAddresses {
-		got[ip.String()] = true
+		got["ip:"+ip.String()] = true
 	}
 	if cn := cr.Subject.CommonName; cn != "" {
-		k := strings.ToLower(cn)
+		k := "dns:" + strings.ToLower(cn)
 		if ip := net.ParseIP(cn); ip != nil {
-			k = ip.String()
+			k = "ip:" + ip.String()
 		}
 		if !want[k] {
 			return bad("the CSR's common name %q is not one of the order's identifiers", cn)

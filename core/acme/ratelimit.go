@@ -2,6 +2,8 @@ package acme
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -36,10 +38,10 @@ func (rq *request) rateLimit(ctx context.Context, dns []string, ips []net.IP) er
 	}
 	if pol.OrdersPerName > 0 {
 		for _, n := range dns {
-			keys = append(keys, key{"name:" + rq.d.key + ":" + n + suffix, pol.OrdersPerName, "the name " + n})
+			keys = append(keys, key{nameRateID(rq.d.key, n) + suffix, pol.OrdersPerName, "the name " + n})
 		}
 		for _, ip := range ips {
-			keys = append(keys, key{"name:" + rq.d.key + ":" + ip.String() + suffix, pol.OrdersPerName, "the address " + ip.String()})
+			keys = append(keys, key{nameRateID(rq.d.key, ip.String()) + suffix, pol.OrdersPerName, "the address " + ip.String()})
 		}
 	}
 	for _, k := range keys {
@@ -77,4 +79,11 @@ func (rq *request) count(ctx context.Context, id string, limit int, end time.Tim
 		return nil
 	}
 	return storeProblem(errors.New("rate limit counter: too many concurrent updates"))
+}
+
+// nameRateID is the start of a name's window document ID: the name is
+// hashed, so a name of 253 bytes still fits the store's ID limit.
+func nameRateID(dir, name string) string {
+	h := sha256.Sum256([]byte(dir + "\x00" + name))
+	return "name:" + base64.RawURLEncoding.EncodeToString(h[:18])
 }

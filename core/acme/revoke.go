@@ -50,7 +50,7 @@ func (rq *request) revokeCert() error {
 	case rq.acct != nil:
 		c := new(Cert)
 		_, err := rq.s.docs.get(ctx, KindCert, hex.EncodeToString(cert.SerialNumber.Bytes()), c)
-		if errors.Is(err, sdk.ErrNotFound) || (err == nil && c.Account != rq.acct.ID) {
+		if errors.Is(err, sdk.ErrNotFound) || errors.Is(err, sdk.ErrInvalidArgument) || (err == nil && c.Account != rq.acct.ID) {
 			return unauthorized("the certificate was not issued to this account")
 		}
 		if err != nil {

@@ -16,13 +16,19 @@ import (
 // Document kinds in the DocStore. Every piece of ACME state is one of
 // these, so several daemon nodes on one store serve one ACME state.
 const (
-	KindNonce   = "acme-nonce"
-	KindAccount = "acme-account"
-	KindOrder   = "acme-order"
-	KindAuthz   = "acme-authz"
-	KindCert    = "acme-cert"
-	KindEAB     = "acme-eab"
-	KindRate    = "acme-rate"
+	KindNonce = "acme-nonce" // a used nonce
+	// KindNonceKey holds the HMAC key of nonces.
+	KindNonceKey = "acme-nonce-key"
+	KindAccount  = "acme-account"
+	KindOrder    = "acme-order"
+	KindAuthz    = "acme-authz"
+	KindCert     = "acme-cert"
+	KindEAB      = "acme-eab"
+	KindRate     = "acme-rate"
+	// KindKey claims an account key for one account of a directory (ID
+	// accountID(dir, thumbprint)): created once, by compare-and-swap, so
+	// a key is never two accounts' however newAccount and keyChange race.
+	KindKey = "acme-key"
 )
 
 // Resource statuses (RFC 8555 section 7.1.6).
@@ -71,6 +77,8 @@ type Order struct {
 	Cert        string       `json:"cert,omitempty"` // acme-cert ID
 	Replaces    string       `json:"replaces,omitempty"`
 	CreatedAt   time.Time    `json:"createdAt"`
+	// Processing is when a finalize took the order to processing.
+	Processing time.Time `json:"processing,omitzero"`
 }
 
 // Challenge is one challenge inside an authorization document: the authz
@@ -113,6 +121,11 @@ type Cert struct {
 	Chains  []string `json:"chains"` // PEM, the default first
 	// Replaced is set when a later order replaced it (RFC 9773).
 	Replaced string `json:"replaced,omitempty"`
+}
+
+// keyClaim is an acme-key document.
+type keyClaim struct {
+	Account string `json:"account"`
 }
 
 // EABKey is an acme-eab document: an external account binding key.

@@ -30,8 +30,9 @@ Usage: pkid validator -listen ADDR -tls-cert FILE -tls-key FILE -client-ca FILE
 
   It serves HTTPS on -listen: POST /validate takes a JSON validation
   request and answers what this perspective saw; GET /health answers
-  {"status":"ok"}. Every request must present a client certificate that
-  chains to -client-ca (the daemon's). Every DNS lookup goes to -resolver.
+  {"status":"ok"}, or 503 when -resolver does not answer. Every request
+  must present a client certificate that chains to -client-ca (the
+  daemon's). Every DNS lookup goes to -resolver.
   -http-port and -tls-alpn-port are the ports challenges are fetched
   from; -timeout bounds one validation, lookups included.
 `,
@@ -137,6 +138,15 @@ func validPort(p string) bool {
 type loggedValidator struct {
 	v   validation.Validator
 	log hclog.Logger
+}
+
+// Check forwards the perspective's health check, so /health tells
+// whether the resolver answers.
+func (l loggedValidator) Check(ctx context.Context) error {
+	if c, ok := l.v.(validation.Checker); ok {
+		return c.Check(ctx)
+	}
+	return nil
 }
 
 func (l loggedValidator) Validate(ctx context.Context, req validation.Request) validation.View {

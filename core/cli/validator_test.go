@@ -286,6 +286,23 @@ func TestValidatorPerspectives(t *testing.T) {
 			resp.Body.Close()
 			t.Errorf("served without a client certificate: %d", resp.StatusCode)
 		}
+		// A client certificate of another CA, and the validator's own
+		// server certificate (same CA, serverAuth only), are refused too.
+		srvPair, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, certs := range map[string][]tls.Certificate{
+			"another CA's client certificate": validatorPKI(t, t.TempDir()).Certificates,
+			"a server certificate":            {srvPair},
+		} {
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				RootCAs: clientTLS.RootCAs, Certificates: certs, MinVersion: tls.VersionTLS12}}}
+			if resp, err := c.Post(url+"/validate", "application/json", strings.NewReader("{}")); err == nil {
+				resp.Body.Close()
+				t.Errorf("served %s: %d", name, resp.StatusCode)
+			}
+		}
 		authed := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: clientTLS}}
 		resp, err := authed.Post(url+"/validate", "application/json", bytes.NewReader([]byte(`{"type":"http-01","identifier":{"type":"dns","value":"../x"}}`)))
 		if err != nil {
@@ -304,6 +321,28 @@ func TestValidatorPerspectives(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("health: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("health fails without a resolver", func(t *testing.T) {
+		dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadAddr := dead.LocalAddr().String()
+		dead.Close()
+		url, _, _ := startValidatorProc(t, "-listen", "127.0.0.1:0", "-name", "deaf",
+			"-tls-cert", filepath.Join(dir, "server.pem"), "-tls-key", filepath.Join(dir, "server-key.pem"),
+			"-client-ca", filepath.Join(dir, "ca.pem"), "-resolver", deadAddr, "-timeout", "3s")
+		authed := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: clientTLS}}
+		resp, err := authed.Get(url + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "resolver") {
+			t.Fatalf("health with a dead resolver: %d %s", resp.StatusCode, body)
 		}
 	})
 

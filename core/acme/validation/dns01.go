@@ -28,19 +28,29 @@ func (l *Local) dns01(ctx context.Context, req Request) *Problem {
 		return problem(ProblemDNS, "TXT %s: %v", name, err)
 	}
 	var seen []string
+	aliased := 0
 	for _, rr := range rrs {
 		if txt, ok := rr.(*dns.TXT); ok {
 			v := strings.Join(txt.Txt, "")
 			if v == want {
 				return nil
 			}
+			if !strings.EqualFold(rr.Header().Name, dns.Fqdn(name)) {
+				// Reached through an alias, which may point into a zone
+				// only the validator sees: counted, not quoted.
+				aliased++
+				continue
+			}
 			if len(seen) < 5 {
 				seen = append(seen, excerpt([]byte(v)))
 			}
 		}
 	}
-	if len(seen) == 0 {
+	switch {
+	case len(seen) == 0 && aliased == 0:
 		return problem(ProblemUnauthorized, "no TXT record at %s", name)
+	case len(seen) == 0:
+		return problem(ProblemIncorrectResponse, "%d TXT records at the alias of %s, none is %q", aliased, name, want)
 	}
 	return problem(ProblemIncorrectResponse, "TXT records at %s are %s, want %q", name, strings.Join(seen, ", "), want)
 }

@@ -89,3 +89,22 @@ func TestDNS01(t *testing.T) {
 		t.Errorf("slow resolver took %v", d)
 	}
 }
+
+// TestDNS01AliasNoEcho: TXT records reached through a CNAME (anywhere in
+// the validation resolver's view, an internal zone included) are not
+// quoted back to the ACME client; the challenge name's own are.
+func TestDNS01AliasNoEcho(t *testing.T) {
+	s := dnstest.Start(t)
+	s.SetCNAME("_acme-challenge.alias.test", "secrets.corp.test")
+	s.SetTXT("secrets.corp.test", "internal-secret-7f3a")
+	s.SetTXT("_acme-challenge.own.test", "wrong-value")
+	l := NewLocal(LocalOptions{Name: "here", Resolver: s.Addr, Timeout: 3 * time.Second})
+	v := l.Validate(context.Background(), dnsReq("alias.test"))
+	if v.OK || v.Problem.Type != ProblemIncorrectResponse || strings.Contains(v.Problem.Detail, "internal-secret") {
+		t.Fatalf("aliased: %+v", v.Problem)
+	}
+	v = l.Validate(context.Background(), dnsReq("own.test"))
+	if v.OK || !strings.Contains(v.Problem.Detail, "wrong-value") {
+		t.Fatalf("own: %+v", v.Problem)
+	}
+}

@@ -80,6 +80,12 @@ func (l *Local) http01(ctx context.Context, req Request) ([]string, *Problem) {
 		return d.addresses(), problem(ProblemUnauthorized, "%s answered more than %d bytes", where, MaxHTTPBody)
 	}
 	if got := bytes.TrimSpace(body); string(got) != req.KeyAuthorization {
+		if where != target {
+			// A redirect can point anywhere the validator reaches (an
+			// intranet for an internal CA): what answered there is not
+			// quoted to the ACME client.
+			return d.addresses(), problem(ProblemIncorrectResponse, "%s (redirected from %s) answered %d bytes that are not the key authorization %q", where, target, len(got), req.KeyAuthorization)
+		}
 		return d.addresses(), problem(ProblemIncorrectResponse, "%s answered %s, want the key authorization %q", where, excerpt(got), req.KeyAuthorization)
 	}
 	return d.addresses(), nil

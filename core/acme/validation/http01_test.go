@@ -268,3 +268,35 @@ func TestHTTP01SlowResolver(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestHTTP01RedirectNoEcho: the body of a response that came through a
+// redirect (anywhere on the validator's network the redirect points at)
+// is not quoted back in the problem, which goes to the ACME client; the
+// body of the challenge URL itself still is, to help its owner.
+func TestHTTP01RedirectNoEcho(t *testing.T) {
+	const secret = "internal-secret-7f3a"
+	dnsSrv := dnstest.Start(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch strings.ToLower(strings.Split(r.Host, ":")[0]) {
+		case "leak.test":
+			http.Redirect(w, r, "http://intranet.test:"+strings.Split(r.Host, ":")[1]+"/admin/keys", http.StatusFound)
+		case "intranet.test":
+			fmt.Fprint(w, secret)
+		case "own.test":
+			fmt.Fprint(w, "not-the-key-authorization")
+		}
+	}))
+	defer srv.Close()
+	for _, n := range []string{"leak.test", "intranet.test", "own.test"} {
+		dnsSrv.SetA(n, "127.0.0.1")
+	}
+	l := NewLocal(LocalOptions{Name: "here", Resolver: dnsSrv.Addr, HTTPPort: port(t, srv.URL), Timeout: 3 * time.Second})
+	v := l.Validate(context.Background(), httpReq("leak.test"))
+	if v.OK || v.Problem.Type != ProblemIncorrectResponse || strings.Contains(v.Problem.Detail, secret) {
+		t.Fatalf("redirected: %+v", v.Problem)
+	}
+	v = l.Validate(context.Background(), httpReq("own.test"))
+	if v.OK || !strings.Contains(v.Problem.Detail, "not-the-key-authorization") {
+		t.Fatalf("own answer: %+v", v.Problem)
+	}
+}

@@ -78,6 +78,15 @@ func NewLocal(opts LocalOptions) *Local {
 // Name is the perspective's name.
 func (l *Local) Name() string { return l.opts.Name }
 
+// Check asks the resolver for the root's NS records: any answer, even
+// a refusal, shows it is reachable; no answer within ctx is an error.
+func (l *Local) Check(ctx context.Context) error {
+	if _, err := l.res.exchange(ctx, ".", dns.TypeNS); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	return nil
+}
+
 // Validate checks req's challenge and then CAA (for dns identifiers),
 // within the configured timeout. It never returns an error: a failure
 // is a View with OK false and an RFC 8555 problem.

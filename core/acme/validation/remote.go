@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -23,9 +24,19 @@ const (
 	MaxConcurrent = 64
 )
 
+// Checker is a perspective that can tell whether it could validate now
+// (its resolver answers). Check returns why not.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// healthTimeout bounds a /health check.
+const healthTimeout = 3 * time.Second
+
 // NewHandler serves a perspective over HTTP: POST /validate takes a
 // JSON Request and answers the JSON View of v; GET /health answers
-// {"status":"ok"}. Bad input gets a 4xx application/problem+json body.
+// {"status":"ok"}, or 503 {"status":"unhealthy"} when v is a Checker
+// whose check fails. Bad input gets a 4xx application/problem+json body.
 // Authentication (mTLS) is the server's job, not the handler's.
 func NewHandler(v Validator) http.Handler {
 	sem := make(chan struct{}, MaxConcurrent)
@@ -34,6 +45,14 @@ func NewHandler(v Validator) http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeProblem(w, http.StatusMethodNotAllowed, ProblemMalformed, "use GET")
 			return
+		}
+		if c, ok := v.(Checker); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+			defer cancel()
+			if err := c.Check(ctx); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, "application/json", map[string]string{"status": "unhealthy", "detail": err.Error()})
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
 	})
@@ -190,6 +209,9 @@ func (r *Remote) Validate(ctx context.Context, req Request) View {
 	if v.OK == (v.Problem != nil) {
 		return fail("answered an inconsistent view (ok %v, problem %v)", v.OK, v.Problem != nil)
 	}
+	if why := evidenceProblem(req, v); why != "" {
+		return fail("answered ok without evidence: %s", why)
+	}
 	// The daemon names its perspectives; a validator cannot pose as another.
 	if v.Perspective != "" && v.Perspective != r.name {
 		if v.Problem != nil {
@@ -205,3 +227,30 @@ var (
 	_ Validator = (*Local)(nil)
 	_ Validator = (*Remote)(nil)
 )
+
+// evidenceProblem says why an accepting view is not consistent with req
+// ("" when it is): http-01 and tls-alpn-01 connect somewhere, so an
+// acceptance lists the IP addresses contacted, and for an ip identifier
+// the first of them is that address (Local dials it before following any
+// redirect).
+func evidenceProblem(req Request, v View) string {
+	if !v.OK || (req.Type != HTTP01 && req.Type != TLSALPN01) {
+		return ""
+	}
+	if len(v.Addresses) == 0 {
+		return "no address contacted"
+	}
+	for _, a := range v.Addresses {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return fmt.Sprintf("%q is not an IP address", a)
+		}
+	}
+	if req.Identifier.Type == "ip" {
+		first, _ := netip.ParseAddr(v.Addresses[0])
+		want, err := netip.ParseAddr(req.Identifier.Value)
+		if err != nil || first.Unmap() != want.Unmap() {
+			return fmt.Sprintf("contacted %s first, not the identifier %s", v.Addresses[0], req.Identifier.Value)
+		}
+	}
+	return ""
+}

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/dnstest"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
@@ -241,7 +243,7 @@ func TestHandlerConcurrency(t *testing.T) {
 	blocking := validatorFunc(func(ctx context.Context, req Request) View {
 		running.Add(1)
 		<-release
-		return View{Perspective: "b", OK: true}
+		return View{Perspective: "b", OK: true, Addresses: []string{"127.0.0.1"}}
 	})
 	srv := startValidator(t, p, NewHandler(blocking))
 	r := NewRemote("b", srv.URL, p.clientTLS())
@@ -305,4 +307,87 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("status %d, perspective called %v", w.Code, called)
 		}
 	})
+}
+
+// TestRemoteEvidence: a remote perspective that says OK must show what
+// it contacted, consistently with the request: an http-01 or tls-alpn-01
+// acceptance without any address, with something that is not an address,
+// or (for an ip identifier) without having contacted that address first,
+// counts as a refusal.
+func TestRemoteEvidence(t *testing.T) {
+	p := newPKI(t)
+	ipReq := func(typ string) Request {
+		return Request{Type: typ, Identifier: Identifier{Type: "ip", Value: "127.0.0.9"}, Token: testToken, KeyAuthorization: testKeyAu}
+	}
+	alpn := httpReq("x.test")
+	alpn.Type = TLSALPN01
+	tests := []struct {
+		name string
+		view View
+		req  Request
+		ok   bool
+	}{
+		{"http-01 with its address", ok("r", "127.0.0.7").view, httpReq("x.test"), true},
+		{"dns-01 needs no address", ok("r").view, dnsReq("x.test"), true},
+		{"ip identifier contacted", ok("r", "127.0.0.9").view, ipReq(HTTP01), true},
+		{"http-01 without addresses", ok("r").view, httpReq("x.test"), false},
+		{"tls-alpn-01 without addresses", ok("r").view, alpn, false},
+		{"not an address", ok("r", "x.test").view, httpReq("x.test"), false},
+		{"ip identifier not contacted", ok("r", "127.0.0.8").view, ipReq(HTTP01), false},
+		{"ip identifier contacted after another", ok("r", "127.0.0.8", "127.0.0.9").view, ipReq(TLSALPN01), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startValidator(t, p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(tt.view)
+			}))
+			v := NewRemote("far", srv.URL, p.clientTLS()).Validate(context.Background(), tt.req)
+			if v.OK != tt.ok {
+				t.Fatalf("view %+v problem %+v, want ok %v", v, v.Problem, tt.ok)
+			}
+			if !v.OK && (v.Problem.Type != ProblemServerInternal || !strings.Contains(v.Problem.Detail, "evidence")) {
+				t.Fatalf("problem %+v", v.Problem)
+			}
+		})
+	}
+}
+
+// TestHealthTellsTheTruth: a validator whose resolver does not answer
+// is not healthy (every validation it ran would fail); with a resolver
+// that answers, it is.
+func TestHealthTellsTheTruth(t *testing.T) {
+	p := newPKI(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: p.clientTLS()}}
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().String()
+	dead.Close() // nothing answers there now
+	live := dnstest.Start(t)
+	for _, tc := range []struct {
+		name, resolver string
+		status         int
+	}{
+		{"resolver down", deadAddr, http.StatusServiceUnavailable},
+		{"resolver up", live.Addr, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startValidator(t, p, NewHandler(NewLocal(LocalOptions{Name: "h", Resolver: tc.resolver, Timeout: 2 * time.Second})))
+			start := time.Now()
+			resp, err := client.Get(srv.URL + "/health")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("health: %d %s, want %d", resp.StatusCode, body, tc.status)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("health took %v", time.Since(start))
+			}
+		})
+	}
 }
