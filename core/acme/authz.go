@@ -203,7 +203,11 @@ func (s *Server) validate(d *directory, account, authzID string, i int, started 
 	defer cancel()
 	dec := corroborate(ctx, d.persp.Primary, d.persp.Remotes, d.persp.Quorum, req)
 	views, _ := json.Marshal(dec.Views)
-	_, err := update(context.WithoutCancel(ctx), s.docs, KindAuthz, authzID, nil, authzExpiry, func(a *Authz) error {
+	// The outcome is written even when the server is closing, but a hung
+	// store must not hold Close for ever.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer wcancel()
+	_, err := update(wctx, s.docs, KindAuthz, authzID, nil, authzExpiry, func(a *Authz) error {
 		c := &a.Challenges[i]
 		if c.Status != StatusProcessing || c.Owner != s.node || !c.Started.Equal(started) {
 			return errSkip // taken over by another node

@@ -53,7 +53,8 @@ type ACMEPolicy struct {
 	// first); served as Link rel="alternate".
 	AlternateChains []string
 	// OrdersPerAccount and OrdersPerName bound new orders per Window
-	// (0: unlimited).
+	// (defaults below; an explicit 0: unlimited). On by default: an
+	// open newAccount must not let one client fill the shared store.
 	OrdersPerAccount, OrdersPerName int
 	Window                          time.Duration
 	// OrderLifetime is how long an order and its authorizations stay
@@ -91,9 +92,11 @@ type ACMEPerspective struct {
 
 // Defaults of the acme block.
 const (
-	DefaultACMEWindow         = time.Hour
-	DefaultACMEOrderLifetime  = 24 * time.Hour
-	DefaultACMEValidationTime = 10 * time.Second
+	DefaultACMEWindow           = time.Hour
+	DefaultACMEOrdersPerAccount = 300
+	DefaultACMEOrdersPerName    = 50
+	DefaultACMEOrderLifetime    = 24 * time.Hour
+	DefaultACMEValidationTime   = 10 * time.Second
 )
 
 var (
@@ -121,6 +124,7 @@ var (
 func DecodeACME(b *hcl.Block, ctx *hcl.EvalContext) (*ACMEPolicy, hcl.Diagnostics) {
 	content, diags := b.Body.Content(acmeSchema)
 	p := &ACMEPolicy{Enabled: true, DefRange: b.DefRange, Window: DefaultACMEWindow, OrderLifetime: DefaultACMEOrderLifetime,
+		OrdersPerAccount: DefaultACMEOrdersPerAccount, OrdersPerName: DefaultACMEOrdersPerName,
 		Validation: ACMEValidation{Timeout: DefaultACMEValidationTime, HTTPPort: 80, TLSPort: 443}}
 	errf := func(rng hcl.Range, summary, format string, a ...any) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, a...), Subject: rng.Ptr()})

@@ -60,10 +60,19 @@ func TestDecodeACME(t *testing.T) {
 	if v.Quorum != 1 || v.Timeout != 4*time.Second || v.Resolver != "127.0.0.1:5353" || v.HTTPPort != 8080 || v.TLSPort != 8443 || len(v.Perspectives) != 2 || v.Perspectives[1].Name != "us" {
 		t.Fatalf("validation: %+v", v)
 	}
-	// Defaults: quorum is every declared perspective.
+	// Defaults: quorum is every declared perspective; rate limits are on.
 	p, diags = decodeACMESrc(t, "acme {\n  validation {\n    perspective \"a\" { url = \"https://a\" }\n  }\n}")
-	if diags.HasErrors() || p.Validation.Quorum != 1 || p.Validation.HTTPPort != 80 || p.Validation.TLSPort != 443 || p.Window != DefaultACMEWindow || !p.Enabled {
+	if diags.HasErrors() || p.Validation.Quorum != 1 || p.Validation.HTTPPort != 80 || p.Validation.TLSPort != 443 || p.Window != DefaultACMEWindow || !p.Enabled ||
+		p.OrdersPerAccount != DefaultACMEOrdersPerAccount || p.OrdersPerName != DefaultACMEOrdersPerName {
 		t.Fatalf("defaults: %+v %v", p, diags)
+	}
+}
+
+// An explicit 0 turns a rate limit off.
+func TestDecodeACMEUnlimited(t *testing.T) {
+	p, diags := decodeACMESrc(t, "acme {\n  rate_limits {\n    orders_per_account = 0\n    orders_per_name = 0\n  }\n}")
+	if diags.HasErrors() || p.OrdersPerAccount != 0 || p.OrdersPerName != 0 {
+		t.Fatalf("%d %d %v", p.OrdersPerAccount, p.OrdersPerName, diags)
 	}
 }
 
