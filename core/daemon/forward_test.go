@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,16 +10,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/internal/devtest"
+
 	"github.com/pkid/pkid/core/catalog"
-	"github.com/pkid/pkid/core/config"
-	"github.com/pkid/pkid/core/devmode"
-	"github.com/pkid/pkid/core/pluginhost"
 )
 
 // fakeRemote is a remote CA that counts what reaches it: a refused
@@ -63,42 +59,17 @@ const fwdKeyHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccdde
 // withKey, "fwdauth" guarded by the local auth_key "k1".
 func forwardingConfig(t *testing.T, remote string, withKey bool) *catalog.Loaded {
 	t.Helper()
-	dir := t.TempDir()
-	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("PKID_TEST_FWD_REMOTE_KEY", fwdRemoteKeyHex)
 	profiles := "  profile \"fwd\" {\n    remote = remote.up\n  }\n" +
 		"  profile \"fwdkey\" {\n    remote          = remote.up\n    remote_auth_key = \"env:PKID_TEST_FWD_REMOTE_KEY\"\n  }\n"
-	pkid := "\npkid {\n"
+	pkid := ""
 	if withKey {
 		profiles += "  profile \"fwdauth\" {\n    remote   = remote.up\n    auth_key = \"k1\"\n  }\n"
-		pkid += "  auth_key \"k1\" {\n    key = \"" + fwdKeyHex + "\"\n  }\n"
+		pkid = "  auth_key \"k1\" {\n    key = \"" + fwdKeyHex + "\"\n  }\n"
 	}
-	s := strings.NewReplacer(`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
-		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
-		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
-		"\npkid {\n", pkid,
-		"  profile \"server\" {", profiles+"  profile \"server\" {").Replace(string(body))
-	s += "\nremote \"up\" {\n  urls = [\"" + remote + "\"]\n}\n"
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
-	t.Cleanup(host.Close)
-	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	loaded, _, _ := devtest.Load(t, devtest.Options{Pkid: pkid,
+		Replace: []string{"  profile \"server\" {", profiles + "  profile \"server\" {"},
+		Append:  "\nremote \"up\" {\n  urls = [\"" + remote + "\"]\n}\n"})
 	return loaded
 }
 

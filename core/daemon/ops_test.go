@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/devtest"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/audit"
 	"github.com/pkid/pkid/core/catalog"
@@ -46,29 +48,9 @@ func TestMain(m *testing.M) {
 func opsConfig(t *testing.T) (*catalog.Loaded, *pluginhost.Host, string) {
 	t.Helper()
 	dir := t.TempDir()
-	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	auditLog := filepath.Join(dir, "audit", "audit.log")
-	s := strings.Replace(string(body), "\npkid {\n", "\npkid {\n  metrics_listen = \"127.0.0.1:0\"\n  audit_log = \""+auditLog+"\"\n  audit_checkpoint_interval = \"1s\"\n", 1)
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
-	t.Cleanup(host.Close)
-	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	loaded, host, _ := devtest.Load(t, devtest.Options{Dir: dir, OutOfProcess: true,
+		Pkid: "  metrics_listen = \"127.0.0.1:0\"\n  audit_log = \"" + auditLog + "\"\n  audit_checkpoint_interval = \"1s\"\n"})
 	return loaded, host, auditLog
 }
 

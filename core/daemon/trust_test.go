@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,42 +18,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/pkid/pkid/internal/devtest"
+
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/catalog"
-	"github.com/pkid/pkid/core/config"
-	"github.com/pkid/pkid/core/devmode"
-	"github.com/pkid/pkid/core/pluginhost"
 )
 
 // loadDevWith loads dev mode's configuration (plugins in process) plus
 // extra blocks.
 func loadDevWith(t *testing.T, extra string) *catalog.Loaded {
 	t.Helper()
-	path, err := devmode.Prepare(t.TempDir(), "127.0.0.1:0", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.NewReplacer(`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
-		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
-		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"").Replace(string(body)) + extra
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
-	t.Cleanup(host.Close)
-	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	loaded, _, _ := devtest.Load(t, devtest.Options{Append: extra})
 	return loaded
 }
 

@@ -24,13 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/devtest"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/ca/csr"
 	"github.com/pkid/pkid/core/catalog"
-	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/devmode"
-	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -39,32 +39,7 @@ import (
 // block, and loads it.
 func devConfig(t testing.TB, pkidBody string) *catalog.Loaded {
 	t.Helper()
-	dir := t.TempDir()
-	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.NewReplacer(`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"",
-		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
-		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
-		"\npkid {\n", "\npkid {\n"+pkidBody).Replace(string(body))
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
-	t.Cleanup(host.Close)
-	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	loaded, _, _ := devtest.Load(t, devtest.Options{Pkid: pkidBody})
 	return loaded
 }
 

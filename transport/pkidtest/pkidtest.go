@@ -25,20 +25,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/pkid/pkid/internal/devtest"
+
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/hcl/v2"
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/csr"
-	"github.com/pkid/pkid/core/catalog"
 	"github.com/pkid/pkid/core/client"
-	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/devmode"
-	"github.com/pkid/pkid/core/pluginhost"
 )
 
 // AuthKeyHex is the HMAC key of profile "mtls" (auth_key "k"), and of
@@ -162,36 +159,13 @@ func Start(t TB, opts Options) *CA {
 	}
 	t.Cleanup(rl.close)
 	certFile, keyFile, pool := serverCert(t, dir)
-	path, err := devmode.Prepare(dir, "127.0.0.1:0", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	public := "https://" + rl.ln.Addr().String()
-	s := strings.NewReplacer(
-		`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  isolation = \"inprocess\"\n  kdf_work_factor = 10",
-		`certstore "sqlite" "main" {`, "certstore \"sqlite\" \"main\" {\n  isolation = \"inprocess\"",
-		// In process: a test binary cannot be re-executed as a plugin.
-		`trust "files" "dev" {`, "trust \"files\" \"dev\" {\n  isolation = \"inprocess\"",
-		"\npkid {\n", fmt.Sprintf("\npkid {\n  public_url = %q\n  auth_key \"k\" {\n    key = %q\n  }\n  auth_key \"revoke\" {\n    key = %q\n  }\n", public, AuthKeyHex, AuthKeyHex),
-		`  profile "server" {`, fmt.Sprintf("  profile \"mtls\" {\n    usages = [\"digital signature\", \"key encipherment\", \"server auth\", \"client auth\"]\n    expiry = %q\n    backdate = \"1s\"\n    auth_key = \"k\"\n  }\n  profile \"server\" {", opts.Expiry),
-	).Replace(string(body))
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	host := pluginhost.New(pluginhost.Options{Logger: hclog.NewNullLogger()})
-	t.Cleanup(host.Close)
-	loaded, diags := catalog.Load(context.Background(), catalog.LoadRequest{Config: cfg, Host: host})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error() + fmt.Sprintf(" %v", []*hcl.Diagnostic(diags)))
-	}
+	loaded, _, _ := devtest.Load(t, devtest.Options{Dir: dir,
+		Pkid: fmt.Sprintf("  public_url = %q\n  auth_key \"k\" {\n    key = %q\n  }\n  auth_key \"revoke\" {\n    key = %q\n  }\n", public, AuthKeyHex, AuthKeyHex),
+		Replace: []string{
+			`keystore "file" "dev" {`, "keystore \"file\" \"dev\" {\n  kdf_work_factor = 10",
+			`  profile "server" {`, fmt.Sprintf("  profile \"mtls\" {\n    usages = [\"digital signature\", \"key encipherment\", \"server auth\", \"client auth\"]\n    expiry = %q\n    backdate = \"1s\"\n    auth_key = \"k\"\n  }\n  profile \"server\" {", opts.Expiry),
+		}})
 	clientCA := ""
 	if opts.RequireClientCerts {
 		clientCA = filepath.Join(dir, "ca", "root.pem") // written by the bootstrap, read after it
