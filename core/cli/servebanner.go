@@ -40,12 +40,12 @@ func printBanner(e *env, d *coredaemon.Daemon, dev bool, cfg *config.Config) {
 		return
 	}
 	fmt.Fprintf(e.stdout, "  curl -s -d '{\"label\":\"\"}' %s/api/v1/cfssl/info\n", d.URL())
-	fmt.Fprintf(e.stdout, "Dashboard (loopback clients only): %s/ui/\n", d.URL())
 	if cfg != nil && cfg.Pkid.StateDir != "" {
 		trust := filepath.Join(cfg.Pkid.StateDir, "trust")
 		fmt.Fprintf(e.stdout, "  pkid bundle -cert server.pem -ca-bundle %s -int-bundle %s\n",
 			filepath.Join(trust, "roots", "dev-root.pem"), filepath.Join(trust, "intermediates", "dev-issuing.pem"))
 	}
+	fmt.Fprintf(e.stdout, "Dashboard (loopback clients only): %s/ui/\n", d.URL())
 }
 
 // signalContext ends at SIGTERM or SIGINT (its cause names the signal)
