@@ -42,17 +42,17 @@ func (rq *request) authenticate(body []byte, mode keyMode, h func() error) error
 	default:
 		id := idFromURL(env.kid, rq.base+"account/")
 		if id == "" {
-			return newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "kid %q is not an account URL of this directory", env.kid)
+			return authProblem(newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "kid %q is not an account URL of this directory", env.kid))
 		}
 		acct := new(Account)
 		if _, err := rq.s.docs.get(rq.r.Context(), KindAccount, id, acct); err != nil {
 			if errors.Is(err, sdk.ErrNotFound) || errors.Is(err, sdk.ErrInvalidArgument) {
-				return newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "no account %q", env.kid)
+				return authProblem(newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "no account %q", env.kid))
 			}
 			return storeProblem(err)
 		}
 		if acct.Dir != rq.d.key {
-			return newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "no account %q in this directory", env.kid)
+			return authProblem(newProblem(http.StatusBadRequest, ProbAccountDoesNotExist, "no account %q in this directory", env.kid))
 		}
 		key = new(jose.JSONWebKey)
 		if err := key.UnmarshalJSON(acct.Key); err != nil {
@@ -64,6 +64,7 @@ func (rq *request) authenticate(body []byte, mode keyMode, h func() error) error
 	if p != nil {
 		return p
 	}
+	rq.authed = true
 	if want := rq.s.base(rq.r) + rq.r.URL.Path; env.url != want {
 		return unauthorized("the JWS url %q is not the request URL %q", env.url, want)
 	}

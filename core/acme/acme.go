@@ -34,6 +34,7 @@ import (
 	"github.com/pkid/pkid/core/ca"
 	"github.com/pkid/pkid/core/ca/profile"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -71,6 +72,14 @@ type Options struct {
 	// MaxValidations bounds validations in progress on this node
 	// (default 32); beyond it a challenge answers rateLimited.
 	MaxValidations int
+	// Observer, when set, sees each issuance and revocation before its
+	// reply leaves (a Commit error keeps the certificate from the client
+	// and ends its order invalid, as the API's 503 does) and every ACME
+	// request after its reply (Done): the daemon's audit log and metrics.
+	// Endpoints are "acme-" and the resource (acme-finalize issues,
+	// acme-revoke revokes); Client is "acme:" and the account ID once the
+	// JWS verified.
+	Observer server.Observer
 	// Node names this node as a challenge's owner (default random).
 	Node   string
 	Logger hclog.Logger
@@ -222,6 +231,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, ProbMalformed, "not an ACME path"))
 		return
 	}
+	if s.opts.Observer != nil {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		w = sw
+		start := time.Now()
+		rq := &request{s: s, r: r}
+		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
+		defer func() { s.opts.Observer.Done(r.Context(), rq.event(sw.status, time.Since(start))) }()
+	}
 	if rest == "directory" {
 		rest = s.opts.CAs.Default + "/" + DefaultProfile + "/directory"
 	}
@@ -235,8 +252,66 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, ProbMalformed, "no ACME directory for CA %q profile %q", parts[0], parts[1]))
 		return
 	}
-	rq := &request{s: s, d: d, w: w, r: r, base: s.base(r) + Prefix + d.key + "/"}
+	rq, _ := r.Context().Value(requestKey{}).(*request)
+	if rq == nil {
+		rq = &request{s: s, r: r}
+	}
+	rq.d, rq.w, rq.base, rq.res = d, w, s.base(r)+Prefix+d.key+"/", parts[2]
 	rq.serve(parts[2], parts[3:])
+}
+
+// requestKey carries the observed request from ServeHTTP's Done to the
+// handlers that fill it in.
+type requestKey struct{}
+
+// statusWriter remembers the status written, for the Observer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// endpoints name ACME resources for the Observer: a fixed set, so a
+// hostile path cannot mint metric labels.
+var endpoints = map[string]string{
+	"directory": "acme-directory", "new-nonce": "acme-nonce", "renewal-info": "acme-renewal-info",
+	"new-account": "acme-account", "account": "acme-account", "key-change": "acme-key-change",
+	"revoke-cert": "acme-revoke", "new-order": "acme-order", "order": "acme-order",
+	"authz": "acme-authz", "chall": "acme-challenge", "cert": "acme-cert",
+}
+
+// event is the request as the Observer sees it.
+func (rq *request) event(status int, d time.Duration) *server.Event {
+	ev := &server.Event{Endpoint: "acme", Remote: rq.r.RemoteAddr, Status: status, Duration: d, Err: rq.err}
+	if e, ok := endpoints[rq.res]; ok {
+		ev.Endpoint = e
+		if rq.res == "order" && rq.finalizing {
+			ev.Endpoint = "acme-finalize"
+		}
+	}
+	if rq.d != nil {
+		ev.Label, ev.Profile = rq.d.iss.Label(), rq.d.prof.Name
+	}
+	if rq.authed && rq.acct != nil {
+		ev.Client = "acme:" + rq.acct.ID
+	} else if rq.authed && rq.jwk != nil {
+		ev.Client = "acme:certificate key"
+	}
+	return ev
+}
+
+// commit runs the Observer's Commit for an issuance or a revocation.
+func (rq *request) commit(ctx context.Context, issued *x509.Certificate, revoked *authority.Revoked) error {
+	if rq.s.opts.Observer == nil {
+		return nil
+	}
+	ev := rq.event(http.StatusOK, 0)
+	ev.Issued, ev.Revoked = issued, revoked
+	return rq.s.opts.Observer.Commit(ctx, ev)
 }
 
 // base is scheme://host of this request.
@@ -262,6 +337,11 @@ type request struct {
 	payload []byte
 	acct    *Account
 	jwk     *jose.JSONWebKey // the key that signed (jwk requests)
+	authed  bool             // the JWS verified with acct's key or jwk
+	// for the Observer
+	res        string // the resource
+	finalizing bool
+	err        error // the problem answered, if any
 }
 
 // serve dispatches one resource.
@@ -286,12 +366,13 @@ func (rq *request) serve(res string, args []string) {
 		if !errors.As(err, &p) {
 			p = storeProblem(err)
 		}
-		if p.cause != nil || p.Status >= 500 {
+		if p.Status >= 500 {
 			rq.s.log.Error("acme request failed", "path", rq.r.URL.Path, "problem", p.Type, "error", p.cause)
 		}
 		if rq.r.Method == http.MethodPost {
 			rq.addNonce()
 		}
+		rq.err = p
 		writeProblem(rq.w, p)
 	}
 }
@@ -325,6 +406,7 @@ func (rq *request) post(res string, args []string) error {
 	case res == "account":
 		return one(func(id string) error { return rq.authenticate(body, keyKid, func() error { return rq.account(id) }) })
 	case res == "order" && len(args) == 2 && args[1] == "finalize":
+		rq.finalizing = true
 		return rq.authenticate(body, keyKid, func() error { return rq.finalize(args[0]) })
 	case res == "order":
 		return one(func(id string) error { return rq.authenticate(body, keyKid, func() error { return rq.getOrder(id) }) })

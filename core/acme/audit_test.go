@@ -24,6 +24,7 @@ import (
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/acme/validation"
 	"github.com/pkid/pkid/core/config"
+	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
 )
@@ -32,7 +33,13 @@ import (
 // returns a registered raw client of the "web" directory.
 func gateNode(t *testing.T, docs sdk.DocStore, v validation.Validator) *rawClient {
 	t.Helper()
-	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test",
+	return observedNode(t, docs, v, nil)
+}
+
+// observedNode is gateNode with an Observer.
+func observedNode(t *testing.T, docs sdk.DocStore, v validation.Validator, obs server.Observer) *rawClient {
+	t.Helper()
+	s, err := acme.New(acme.Options{CAs: shared.D.Set(), Docs: docs, BaseURL: "http://acme.nodes.test", Observer: obs,
 		Perspectives: func(*config.ACMEPolicy) (*acme.Perspectives, error) { return &acme.Perspectives{Primary: v}, nil }})
 	if err != nil {
 		t.Fatal(err)

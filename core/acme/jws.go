@@ -143,7 +143,7 @@ func (e *envelope) verify(key *jose.JSONWebKey) ([]byte, *problem) {
 	}
 	payload, err := e.jws.Verify(key)
 	if err != nil {
-		return nil, malformed("JWS verification error: the signature does not match the account key")
+		return nil, authProblem(malformed("JWS verification error: the signature does not match the account key"))
 	}
 	return payload, nil
 }

@@ -393,14 +393,30 @@ func (rq *request) finalize(id string) error {
 	// does: a caller that hung up must not leave it stuck.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if issueErr != nil {
+	var auditErr error
+	if issueErr == nil {
+		// The audit record before anything can download the certificate.
+		auditErr = rq.commit(ctx, cert.Cert, nil)
+	}
+	switch {
+	case issueErr != nil:
 		rq.s.log.Warn("acme: finalize refused", "order", o.ID, "error", issueErr)
 		o.Status = StatusInvalid
 		o.Error = newProblem(http.StatusBadRequest, ProbBadCSR, "the CA refused the certificate: %s", policyMessage(issueErr))
 		if code := ca.CodeOf(issueErr); code == ca.CodeStoreUnavailable {
 			o.Error = newProblem(http.StatusServiceUnavailable, ProbServerInternal, "the certificate store is unavailable")
 		}
-	} else {
+		o.Error.cause = issueErr // names refusing lints in metrics
+	case auditErr != nil:
+		// Without its audit record the certificate is not released: the
+		// order ends invalid (the certificate stays in the certstore,
+		// revocable by serial), as the API answers 503.
+		rq.s.log.Error("acme: the audit record of an issued certificate was not written", "order", o.ID, "serial", cert.Cert.SerialNumber, "error", auditErr)
+		issueErr = auditErr
+		o.Status = StatusInvalid
+		o.Error = newProblem(http.StatusServiceUnavailable, ProbServerInternal, "the audit log is unavailable; the certificate was not released: order it again")
+		o.Error.cause = auditErr
+	default:
 		c := &Cert{ID: hex.EncodeToString(cert.Cert.SerialNumber.Bytes()), Account: rq.acct.ID, Order: o.ID,
 			Serial: cert.Cert.SerialNumber.String(), AKI: rq.d.iss.AKI(), Label: rq.d.iss.Label()}
 		for _, chain := range rq.d.chains {

@@ -45,9 +45,26 @@ type problem struct {
 	Algorithms  []string    `json:"algorithms,omitempty"`
 	retryAfter  int         // seconds; rateLimited
 	cause       error       // logged, not sent
+	authFailure bool        // the caller failed authentication or authorization
 }
 
 func (p *problem) Error() string { return p.Type + ": " + p.Detail }
+
+// Unwrap gives the cause (e.g. the CA's lint refusal behind a badCSR), so
+// the daemon's metrics can name refusing lints.
+func (p *problem) Unwrap() error { return p.cause }
+
+// AuthFailure reports whether the problem refuses the caller's identity
+// (a signature that does not verify, an unknown account, a resource of
+// another account): the audit log's auth_failure records, not the HTTP
+// status, decide that for ACME, whose 403s are mostly about order state.
+func (p *problem) AuthFailure() bool { return p.authFailure }
+
+// authProblem marks p as an authentication or authorization failure.
+func authProblem(p *problem) *problem {
+	p.authFailure = true
+	return p
+}
 
 // newProblem builds a problem of an RFC 8555 type (without the namespace).
 func newProblem(status int, typ, format string, a ...any) *problem {
@@ -59,7 +76,7 @@ func malformed(format string, a ...any) *problem {
 }
 
 func unauthorized(format string, a ...any) *problem {
-	return newProblem(http.StatusForbidden, ProbUnauthorized, format, a...)
+	return authProblem(newProblem(http.StatusForbidden, ProbUnauthorized, format, a...))
 }
 
 func internal(err error) *problem {

@@ -71,7 +71,16 @@ func (rq *request) revokeCert() error {
 		return newProblem(http.StatusBadRequest, ProbAlreadyRevoked, "the certificate is already revoked with another reason")
 	case err != nil:
 		return storeProblem(err)
-	case out.Already:
+	}
+	// The revocation stands either way; without its audit record the
+	// client is told to retry, as the API answers 503.
+	if err := rq.commit(ctx, nil, out); err != nil {
+		rq.s.log.Error("acme: the audit record of a revocation was not written", "serial", cert.SerialNumber, "error", err)
+		p := newProblem(http.StatusServiceUnavailable, ProbServerInternal, "the audit log is unavailable (retryable)")
+		p.retryAfter, p.cause = 5, err
+		return p
+	}
+	if out.Already {
 		return newProblem(http.StatusBadRequest, ProbAlreadyRevoked, "the certificate is already revoked")
 	}
 	rq.addNonce()

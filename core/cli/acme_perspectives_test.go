@@ -156,6 +156,9 @@ func TestACMEPerspectiveProcesses(t *testing.T) {
 	if edited == string(body) {
 		t.Fatal("the dev configuration has no server profile to insert the mpic profile before")
 	}
+	// An audit log: ACME issuances are recorded like the API's.
+	auditLog := filepath.Join(dir, "audit.log")
+	edited = strings.Replace(edited, "pkid {\n", "pkid {\n  audit_log = \""+auditLog+"\"\n", 1)
 	if err := os.WriteFile(cfgPath, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +240,32 @@ func TestACMEPerspectiveProcesses(t *testing.T) {
 			t.Errorf("the agreeing perspective is named as disagreeing:\n%s", msg)
 		}
 	})
+
+	// The audit log holds the ACME issuance, named as such, and not the
+	// refused order; its chain verifies.
+	if r := pkid(t, "audit", "verify", "-log", auditLog, "-key", auditLog+".key.pub"); r.code != 0 {
+		t.Fatalf("pkid audit verify: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	records := string(mustReadFile(t, auditLog))
+	var issued []string
+	for _, line := range strings.Split(records, "\n") {
+		if strings.Contains(line, `"kind":"issuance"`) && strings.Contains(line, "mpic.test") {
+			issued = append(issued, line)
+		}
+	}
+	if len(issued) != 1 || !strings.Contains(issued[0], `"a.mpic.test"`) || !strings.Contains(issued[0], `"endpoint":"acme-finalize"`) ||
+		!strings.Contains(issued[0], `"client":"acme:`) || !strings.Contains(issued[0], `"profile":"mpic"`) {
+		t.Fatalf("ACME issuance records in the audit log: %q", issued)
+	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // validationLine is the line of a validator's log about identifier.

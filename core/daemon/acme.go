@@ -9,13 +9,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/pkid/pkid/core/acme"
 	"github.com/pkid/pkid/core/authority"
+	"github.com/pkid/pkid/core/server"
 	"github.com/pkid/pkid/sdk"
 )
 
 // newACME builds the ACME server when a profile has an enabled acme
 // block (nil otherwise). Its state lives in the DocStore given, else in
 // the certstore of the first CA serving ACME, which must keep documents.
-func newACME(ctx context.Context, set *authority.Set, docs sdk.DocStore, publicURL string, pub authority.Publisher, log hclog.Logger) (*acme.Server, error) {
+func newACME(ctx context.Context, set *authority.Set, docs sdk.DocStore, publicURL string, pub authority.Publisher, obs server.Observer, log hclog.Logger) (*acme.Server, error) {
 	var first string
 	for _, label := range set.Labels() {
 		for name, p := range set.CAs[label].Profiles().Profiles {
@@ -36,7 +37,7 @@ func newACME(ctx context.Context, set *authority.Set, docs sdk.DocStore, publicU
 		}
 		docs = ds
 	}
-	s, err := acme.New(acme.Options{CAs: set, Docs: docs, BaseURL: publicURL, Revoked: pub, Logger: log.Named("acme")})
+	s, err := acme.New(acme.Options{CAs: set, Docs: docs, BaseURL: publicURL, Revoked: pub, Observer: obs, Logger: log.Named("acme")})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}

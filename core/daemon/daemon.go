@@ -243,7 +243,7 @@ func New(ctx context.Context, loaded *catalog.Loaded, opts Options) (_ *Daemon, 
 		}
 		api = forward.New(api, *fo)
 	}
-	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), log); err != nil {
+	if d.acme, err = newACME(ctx, set, opts.ACMEDocs, pk.PublicURL, authority.PublisherFunc(d.pub.revoked), d.ops, log); err != nil {
 		return nil, err
 	}
 	dash, err := newUI(loaded, opts, checks, d)

@@ -126,7 +126,7 @@ type Request struct {
 
 // issuanceEndpoints produce certificates.
 func isIssuance(endpoint string) bool {
-	return endpoint == "sign" || endpoint == "authsign" || endpoint == "newcert"
+	return endpoint == "sign" || endpoint == "authsign" || endpoint == "newcert" || endpoint == "acme-finalize"
 }
 
 // ObserveRequest counts one API request.
@@ -153,7 +153,7 @@ func (m *Metrics) ObserveRequest(r Request) {
 		for _, name := range r.Lints {
 			m.lintRefusals.WithLabelValues(r.CA, r.Profile, name).Inc()
 		}
-	case r.Endpoint == "revoke":
+	case r.Endpoint == "revoke" || r.Endpoint == "acme-revoke":
 		if outcome == OutcomeIssued {
 			outcome = "revoked"
 		}

@@ -26,6 +26,10 @@ func TestObserveRequest(t *testing.T) {
 		{Endpoint: "revoke", CA: "", Status: 404},
 		{Endpoint: "sign", Status: 400, AuthFailure: true},
 		{Endpoint: "info", CA: "issuing", Status: 200},
+		{Endpoint: "acme-finalize", CA: "issuing", Profile: "acme", Status: 200},
+		{Endpoint: "acme-finalize", CA: "issuing", Profile: "acme", Status: 403}, // orderNotReady
+		{Endpoint: "acme-revoke", CA: "issuing", Profile: "acme", Status: 200},
+		{Endpoint: "acme-order", CA: "issuing", Profile: "acme", Status: 201},
 		{Endpoint: "", Status: 404}, // unknown path: not counted
 	} {
 		m.ObserveRequest(r)
@@ -41,13 +45,15 @@ func TestObserveRequest(t *testing.T) {
 		{testutil.ToFloat64(m.issuance.WithLabelValues("issuing", "", OutcomeError)), 1, "error"},
 		{testutil.ToFloat64(m.lintRefusals.WithLabelValues("issuing", "server", "e_a")), 1, "lint e_a"},
 		{testutil.ToFloat64(m.lintRefusals.WithLabelValues("issuing", "server", "w_b")), 1, "lint w_b"},
-		{testutil.ToFloat64(m.revocations.WithLabelValues("issuing", "revoked")), 1, "revoked"},
+		{testutil.ToFloat64(m.revocations.WithLabelValues("issuing", "revoked")), 2, "revoked (API and ACME)"},
+		{testutil.ToFloat64(m.issuance.WithLabelValues("issuing", "acme", OutcomeIssued)), 1, "ACME issued"},
+		{testutil.ToFloat64(m.issuance.WithLabelValues("issuing", "acme", OutcomeRefused)), 1, "ACME refused"},
 		{testutil.ToFloat64(m.revocations.WithLabelValues("", OutcomeRefused)), 1, "revoke refused"},
 		{testutil.ToFloat64(m.requests.WithLabelValues("sign", "issuing")), 2, "requests sign"},
 		{testutil.ToFloat64(m.errored.WithLabelValues("sign", "issuing")), 1, "errored sign"},
 		{testutil.ToFloat64(m.badInputs.WithLabelValues("sign")), 2, "bad inputs sign"},
 		{testutil.ToFloat64(m.authFailures.WithLabelValues("sign")), 1, "auth failures"},
-		{float64(testutil.CollectAndCount(m.requests)), 7, "request series"},
+		{float64(testutil.CollectAndCount(m.requests)), 10, "request series"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)

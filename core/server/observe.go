@@ -39,6 +39,12 @@ func (e *Event) AuthFailure() bool {
 	if e.Err == nil {
 		return false
 	}
+	// An error that knows (ACME's problems) decides: there a 403 is
+	// mostly about an order's state, not the caller.
+	var knows interface{ AuthFailure() bool }
+	if errors.As(e.Err, &knows) {
+		return knows.AuthFailure()
+	}
 	if e.Status == http.StatusForbidden || e.Status == http.StatusUnauthorized {
 		return true
 	}
