@@ -1,18 +1,30 @@
 package daemon_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pkid/pkid/internal/devtest"
 
@@ -59,6 +71,13 @@ const fwdKeyHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccdde
 // withKey, "fwdauth" guarded by the local auth_key "k1".
 func forwardingConfig(t *testing.T, remote string, withKey bool) *catalog.Loaded {
 	t.Helper()
+	return forwardingConfigTLS(t, remote, withKey, "")
+}
+
+// forwardingConfigTLS is forwardingConfig with extra lines (a tls block)
+// in the remote block.
+func forwardingConfigTLS(t *testing.T, remote string, withKey bool, remoteExtra string) *catalog.Loaded {
+	t.Helper()
 	t.Setenv("PKID_TEST_FWD_REMOTE_KEY", fwdRemoteKeyHex)
 	profiles := "  profile \"fwd\" {\n    remote = remote.up\n  }\n" +
 		"  profile \"fwdkey\" {\n    remote          = remote.up\n    remote_auth_key = \"env:PKID_TEST_FWD_REMOTE_KEY\"\n  }\n"
@@ -69,7 +88,7 @@ func forwardingConfig(t *testing.T, remote string, withKey bool) *catalog.Loaded
 	}
 	loaded, _, _ := devtest.Load(t, devtest.Options{Pkid: pkid,
 		Replace: []string{"  profile \"server\" {", profiles + "  profile \"server\" {"},
-		Append:  "\nremote \"up\" {\n  urls = [\"" + remote + "\"]\n}\n"})
+		Append:  "\nremote \"up\" {\n  urls = [\"" + remote + "\"]\n" + remoteExtra + "}\n"})
 	return loaded
 }
 
@@ -217,4 +236,97 @@ func hmacValid(key []byte, token string, inner []byte) bool {
 	m := hmac.New(sha256.New, key)
 	m.Write(inner)
 	return hmac.Equal(tok, m.Sum(nil))
+}
+
+// tlsFiles writes a self-signed CA and, under it, a certificate for cn
+// (a client certificate), and returns the CA, certificate and key files.
+func tlsFiles(t *testing.T, cn string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn + " CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for f, b := range map[string]*pem.Block{caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile: {Type: "PRIVATE KEY", Bytes: kd}} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
+}
+
+// TestForwardMutualTLS: a remote over HTTPS that requires a client
+// certificate gets the remote block's (tls cert/key) and is verified
+// against its tls ca; without the client certificate, or with a CA that
+// did not issue the remote's certificate, nothing is sent and the caller
+// gets 502 naming the remote and the TLS failure.
+func TestForwardMutualTLS(t *testing.T) {
+	clientCA, clientCert, clientKey := tlsFiles(t, "forwarder")
+	otherCA, _, _ := tlsFiles(t, "stranger")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(mustRead(t, clientCA))
+	var hits atomic.Int64
+	var seen atomic.Value
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			return
+		}
+		hits.Add(1)
+		seen.Store(r.TLS.PeerCertificates[0].Subject.CommonName)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"success":true,"result":{"certificate":"REMOTE CERT","usages":[],"expiry":"1h"},"errors":[],"messages":[]}`)
+	}))
+	up.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}
+	up.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	upCA := filepath.Join(t.TempDir(), "up-ca.pem")
+	if err := os.WriteFile(upCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	req := signRequest(t, "mtls.example")
+	req["profile"] = "fwd"
+	for _, tc := range []struct {
+		name   string
+		tls    string
+		status int
+		want   string
+	}{
+		{"client certificate", fmt.Sprintf("  tls {\n    ca   = %q\n    cert = %q\n    key  = %q\n  }\n", upCA, clientCert, clientKey), 200, "REMOTE CERT"},
+		{"no client certificate", fmt.Sprintf("  tls {\n    ca = %q\n  }\n", upCA), http.StatusBadGateway, `remote "up" (https://127.0.0.1:`},
+		{"wrong CA for the remote", fmt.Sprintf("  tls {\n    ca   = %q\n    cert = %q\n    key  = %q\n  }\n", otherCA, clientCert, clientKey), http.StatusBadGateway, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hits.Load()
+			d, _, _ := startDaemon(t, forwardingConfigTLS(t, up.URL, false, tc.tls))
+			code, env := post(t, d.URL()+"/api/v1/cfssl/sign", req)
+			text := string(env.Result)
+			if len(env.Errors) > 0 {
+				text = env.Errors[0].Message
+			}
+			if code != tc.status || !strings.Contains(text, tc.want) {
+				t.Fatalf("sign: %d %q, want %d with %q", code, text, tc.status, tc.want)
+			}
+			switch got := hits.Load() - before; {
+			case tc.status == 200 && (got != 1 || seen.Load() != "forwarder"):
+				t.Fatalf("remote got %d requests from %v, want 1 from forwarder", got, seen.Load())
+			case tc.status != 200 && got != 0:
+				t.Fatalf("remote got %d requests over a failed handshake", got)
+			}
+		})
+	}
 }
