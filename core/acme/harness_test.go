@@ -33,6 +33,7 @@ import (
 	"github.com/pkid/pkid/core/devmode"
 	"github.com/pkid/pkid/core/pluginhost"
 	"github.com/pkid/pkid/internal/dnstest"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 )
 
@@ -63,14 +64,7 @@ func (h *harness) Client() *http.Client {
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return testtool.FreePort() }
 
 // acmeProfiles are the ACME profiles of the test daemon: "web" (open),
 // "eab" (external account binding required) and "limited" (one order

@@ -45,12 +45,10 @@ func TestNginxServedByAgent(t *testing.T) {
 	openssl := need(t, "openssl")
 	ca := pkidtest.Start(t, pkidtest.Options{Expiry: "8s"})
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testtool.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 
 	reload := fmt.Sprintf("  reload {\n    signal   = \"HUP\"\n    pid_file = \"%s/nginx.pid\"\n  }\n", dir)
 	cfg, err := agent.Load(write(t, filepath.Join(dir, "agent.hcl"), agentConfig(ca, 0.5, "", certConfig(dir, "nginx", reload))))

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -294,12 +293,10 @@ func treeCPU(pid int) time.Duration {
 // URL once it answers, and its process id.
 func startCFSSL(tb testing.TB, cfssl string, args ...string) (string, int) {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testtool.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	var logBuf bytes.Buffer
 	cmd := exec.Command(cfssl, append([]string{"serve", "-address", "127.0.0.1", "-port", fmt.Sprint(port), "-loglevel", "3"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // The compat suite: real CFSSL 1.6.5 and pkid side by side on the same
@@ -256,12 +257,11 @@ var compatDaemons struct {
 // startServe runs a `serve` command line on a free loopback port and
 // returns its base URL once health answers.
 func startServe(argv []string) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testtool.FreePort()
 	if err != nil {
 		return "", err
 	}
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := fmt.Sprint(p)
 	var logBuf logBuffer
 	cmd := exec.Command(argv[0], append(slices.Clone(argv[1:]), "-address", "127.0.0.1", "-port", port, "-loglevel", "3")...)
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf

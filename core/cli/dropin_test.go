@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/plugins/store-cfssl/cfssldbtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -59,10 +60,9 @@ func TestDropIn(t *testing.T) {
 // freeport VAR...: sets each VAR to a free TCP port on 127.0.0.1.
 func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	for _, name := range args {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := testtool.FreePort()
 		ts.Check(err)
-		ts.Setenv(name, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
-		l.Close()
+		ts.Setenv(name, fmt.Sprint(p))
 	}
 }
 

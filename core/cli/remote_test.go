@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pkid/pkid/core/client"
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 const remoteKeyHex = "0123456789ABCDEF0123456789ABCDEF"
@@ -33,12 +33,11 @@ const remoteServerConfig = `{"signing": {"default": {"expiry": "168h", "usages":
 // freePort returns a 127.0.0.1 port nothing listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testtool.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // cfsslServe makes a CA with the oracle, starts `cfssl serve` on

@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkid/pkid/internal/testtool"
 )
 
 // extensionOIDs parses a PEM certificate: its subject bytes and extension
@@ -78,12 +81,11 @@ func startMultirootca(t *testing.T, cfgJSON string) string {
 	roots := "[primary]\nprivate = file://" + writeFile(t, dir, "ca-key.pem", []byte(ca.Key)) +
 		"\ncertificate = " + writeFile(t, dir, "ca.pem", []byte(ca.Cert)) +
 		"\nconfig = " + writeFile(t, dir, "config.json", []byte(cfgJSON)) + "\n"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testtool.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(multirootca, "-a", addr, "-l", "primary", "-roots", writeFile(t, dir, "roots.conf", []byte(roots)))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -312,14 +311,7 @@ func fetchKey(ctx context.Context, url string) ([]byte, error) {
 	return info.Key, nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return testtool.FreePort() }
 
 // lockedWriter keeps the first MiB of a process's output.
 type lockedWriter struct {

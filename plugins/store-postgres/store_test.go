@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pkid/pkid/internal/testtool"
 	"github.com/pkid/pkid/sdk"
 	"github.com/pkid/pkid/sdk/plugintest"
 )
@@ -19,12 +19,11 @@ import (
 // freePort returns a TCP port on 127.0.0.1 nothing listens on.
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testtool.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(p)
 }
 
 func schemaVersions(t testing.TB, s *Store) (n, max int) {
