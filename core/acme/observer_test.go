@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -61,6 +62,21 @@ func (r *recorder) commitCount() int {
 	return len(r.commits)
 }
 
+// issue has c order, validate, finalize and download a certificate for
+// name, and returns the leaf.
+func issue(t *testing.T, c *rawClient, name string) *x509.Certificate {
+	t.Helper()
+	o := readyOrder(t, c, name)
+	csr, _ := csrFor(t, "", name)
+	r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{})
+	if r.status != http.StatusOK {
+		t.Fatalf("finalize: %d %s", r.status, r.body)
+	}
+	var done orderReply
+	r.decode(t, &done)
+	return leafOf(t, c.post(done.Certificate, nil, jwsOpts{getEmpty: true}).body)
+}
+
 // TestObserverSeesACME: ACME issuances and revocations reach the
 // daemon's audit log and metrics (the Observer) like the API's: a commit
 // per certificate and revocation naming CA, profile and account, before
@@ -75,15 +91,7 @@ func TestObserverSeesACME(t *testing.T) {
 	acct := "acme:" + c.kid[strings.LastIndex(c.kid, "/")+1:]
 
 	// Issuance: one commit, before the reply, with the certificate.
-	o := readyOrder(t, c, "observed.acme.test")
-	csr, _ := csrFor(t, "", "observed.acme.test")
-	r := c.post(o.Finalize, map[string]string{"csr": csr}, jwsOpts{})
-	if r.status != http.StatusOK {
-		t.Fatalf("finalize: %d %s", r.status, r.body)
-	}
-	var done orderReply
-	r.decode(t, &done)
-	leaf := leafOf(t, c.post(done.Certificate, nil, jwsOpts{getEmpty: true}).body)
+	leaf := issue(t, c, "observed.acme.test")
 	rec.mu.Lock()
 	commits := append([]server.Event(nil), rec.commits...)
 	var finalizeDone *server.Event
@@ -129,6 +137,7 @@ func TestObserverSeesACME(t *testing.T) {
 		t.Fatalf("unknown account: endpoint %q auth failure %v", ev.Endpoint, ev.AuthFailure())
 	}
 	pending, _ := c.newOrder("pending.acme.test")
+	csr, _ := csrFor(t, "", "pending.acme.test")
 	if r := c.post(pending.Finalize, map[string]string{"csr": csr}, jwsOpts{}); r.status != http.StatusForbidden {
 		t.Fatalf("finalize of a pending order: %d %s", r.status, r.body)
 	}
@@ -147,7 +156,7 @@ func TestObserverSeesACME(t *testing.T) {
 	csr2, _ := csrFor(t, "", "unaudited.acme.test")
 	rec.fail.Store(true)
 	before := rec.commitCount()
-	r = c.post(o2.Finalize, map[string]string{"csr": csr2}, jwsOpts{})
+	r := c.post(o2.Finalize, map[string]string{"csr": csr2}, jwsOpts{})
 	if typ, detail := r.problem(t); r.status != http.StatusServiceUnavailable || typ != acme.ProbServerInternal || !strings.Contains(detail, "audit log") {
 		t.Fatalf("finalize with the audit log down: %d %s %s", r.status, typ, detail)
 	}
@@ -162,12 +171,8 @@ func TestObserverSeesACME(t *testing.T) {
 	}
 	// A revocation stands without its record, but the client is told to
 	// retry; the retry is recorded (alreadyRevoked for the same reason).
-	o3 := readyOrder(t, c, "late.acme.test")
 	rec.fail.Store(false)
-	csr3, _ := csrFor(t, "", "late.acme.test")
-	r = c.post(o3.Finalize, map[string]string{"csr": csr3}, jwsOpts{})
-	r.decode(t, &done)
-	leaf3 := leafOf(t, c.post(done.Certificate, nil, jwsOpts{getEmpty: true}).body)
+	leaf3 := issue(t, c, "late.acme.test")
 	rec.fail.Store(true)
 	cert3 := base64.RawURLEncoding.EncodeToString(leaf3.Raw)
 	if r := c.post(c.url("revokeCert"), map[string]any{"certificate": cert3}, jwsOpts{}); r.status != http.StatusServiceUnavailable {

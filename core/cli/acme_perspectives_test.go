@@ -246,7 +246,7 @@ func TestACMEPerspectiveProcesses(t *testing.T) {
 	if r := pkid(t, "audit", "verify", "-log", auditLog, "-key", auditLog+".key.pub"); r.code != 0 {
 		t.Fatalf("pkid audit verify: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
-	records := string(mustReadFile(t, auditLog))
+	records := mustRead(t, auditLog)
 	var issued []string
 	for _, line := range strings.Split(records, "\n") {
 		if strings.Contains(line, `"kind":"issuance"`) && strings.Contains(line, "mpic.test") {
@@ -257,15 +257,6 @@ func TestACMEPerspectiveProcesses(t *testing.T) {
 		!strings.Contains(issued[0], `"client":"acme:`) || !strings.Contains(issued[0], `"profile":"mpic"`) {
 		t.Fatalf("ACME issuance records in the audit log: %q", issued)
 	}
-}
-
-func mustReadFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // validationLine is the line of a validator's log about identifier.
