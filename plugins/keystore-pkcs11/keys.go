@@ -53,7 +53,9 @@ func (i *Instance) GenerateKey(ctx context.Context, req sdk.GenerateKeyRequest) 
 			return fmt.Errorf("keystore-pkcs11: key %q already exists on token %q: %w", id, i.token.Info.Label, sdk.ErrAlreadyExists)
 		}
 		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(genMechanism(req.Algorithm), nil)}
+		i.mod.createMu.Lock()
 		_, priv, err := i.mod.ctx.GenerateKeyPair(h, mech, pubT, privT)
+		i.mod.createMu.Unlock()
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,12 @@ type module struct {
 	ctx  *pkcs11.Ctx
 	refs int  // guarded by modules.mu
 	own  bool // we called C_Initialize, so we call C_Finalize
+	// createMu serializes key generation through the module. Generation
+	// is rare (a ceremony, a new CA), and SoftHSM2's file object store
+	// fails objects created concurrently with CKR_GENERAL_ERROR
+	// (SoftHSMv2 issue 573, seen in this project's CI); signing stays
+	// concurrent.
+	createMu sync.Mutex
 }
 
 var modules = struct {
