@@ -544,7 +544,7 @@ func (s *certStoreServer) List(r *pb.ListRequest, stream grpc.ServerStreamingSer
 	}
 	f := ListFilter{
 		IssuerLabel: r.IssuerLabel, AKI: r.Aki, Status: r.Status, ExpiresBefore: wire.Time(r.ExpiresBefore),
-		ExpiresAfter: wire.Time(r.ExpiresAfter), Limit: int(r.Limit),
+		ExpiresAfter: wire.Time(r.ExpiresAfter), Limit: int(r.Limit), Descending: r.Descending,
 	}
 	return wire.ToStatus(cs.List(stream.Context(), f, func(rec *CertRecord) error { return stream.Send(recordToPB(rec)) }))
 }

@@ -218,6 +218,10 @@ type ListFilter struct {
 	ExpiresBefore time.Time // NotAfter < ExpiresBefore
 	ExpiresAfter  time.Time // NotAfter > ExpiresAfter
 	Limit         int
+	// Descending lists the latest NotAfter first (serials descending
+	// within one NotAfter), so Limit keeps the records that expire last:
+	// the newest where lifetimes match (the dashboard's recent issuance).
+	Descending bool
 }
 
 // RevokeRequest marks a certificate revoked.
@@ -247,8 +251,9 @@ type CertStore interface {
 	Put(ctx context.Context, rec *CertRecord) error
 	Get(ctx context.Context, serial, aki string) (*CertRecord, error)
 	// List calls fn for each matching record, ordered by NotAfter then
-	// serial, streaming: it must not hold all records in memory. An error
-	// from fn stops the listing and is returned.
+	// serial (both reversed when f.Descending), streaming: it must not
+	// hold all records in memory. An error from fn stops the listing and
+	// is returned.
 	List(ctx context.Context, f ListFilter, fn func(*CertRecord) error) error
 	// Revoke is idempotent for the same reason; another reason is
 	// ErrFailedPrecondition.

@@ -91,7 +91,9 @@ type listData struct {
 	Page, Pages       int
 	Total             int
 	Truncated         bool
-	Revoked           bool
+	// TruncatedNote replaces the page's default note when Truncated.
+	TruncatedNote string
+	Revoked       bool
 }
 
 func (h *Handler) list(q query, d *listData, rows []row, truncated bool) *listData {
@@ -104,18 +106,43 @@ func (h *Handler) list(q query, d *listData, rows []row, truncated bool) *listDa
 	return d
 }
 
-// recent lists unexpired certificates, newest first.
+// recent lists unexpired certificates, newest first: each CA's store is
+// asked for the records that expire last (sdk.ListFilter.Descending),
+// which are the newest where lifetimes match, MaxScan in all, shared
+// evenly among the CAs listed. A store plugin that predates Descending
+// answers in ascending order; then the records that expire first are
+// shown, as before.
 func (h *Handler) recent(ctx context.Context, q query) (any, error) {
+	labels := h.opts.CAs.Labels()
+	if q.CA != "" {
+		labels = []string{q.CA}
+	}
 	var rows []row
-	trunc, err := h.scan(ctx, q.CA, sdk.ListFilter{ExpiresAfter: h.opts.Now()}, func(rec *sdk.CertRecord) bool {
-		rows = append(rows, rowOf(rec))
-		return true
-	})
-	if err != nil {
-		return nil, err
+	trunc := false
+	for _, label := range labels {
+		st := h.opts.CAs.CAs[label].Store()
+		if st == nil {
+			continue
+		}
+		budget := MaxScan / len(labels)
+		n := 0
+		err := st.List(ctx, sdk.ListFilter{IssuerLabel: label, ExpiresAfter: h.opts.Now(), Descending: true, Limit: budget + 1},
+			func(rec *sdk.CertRecord) error {
+				if n == budget {
+					trunc = true
+					return errBudget
+				}
+				n++
+				rows = append(rows, rowOf(rec))
+				return nil
+			})
+		if err != nil && !errors.Is(err, errBudget) {
+			return nil, err
+		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].issued().After(rows[j].issued()) })
-	return h.list(q, &listData{Title: "Recent issuance", Nav: "recent", Intro: "Unexpired certificates, newest first."}, rows, trunc), nil
+	return h.list(q, &listData{Title: "Recent issuance", Nav: "recent", Intro: "Unexpired certificates, newest first.",
+		TruncatedNote: "Only the 5000 certificates that expire last were examined; older ones are not listed."}, rows, trunc), nil
 }
 
 // expiring lists good certificates whose notAfter is within the horizon,

@@ -2,11 +2,16 @@ package ui_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -22,6 +27,8 @@ import (
 	"github.com/pkid/pkid/core/config"
 	"github.com/pkid/pkid/core/daemon"
 	"github.com/pkid/pkid/core/metrics"
+	"github.com/pkid/pkid/core/ui"
+	"github.com/pkid/pkid/sdk"
 	"golang.org/x/net/html"
 )
 
@@ -424,4 +431,54 @@ func counter(t *testing.T, name, label, value string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestRecentBeyondScanBound: with more unexpired records than one page
+// view may examine, "recent issuance" still shows the certificate issued
+// last (the stores list the records that expire last first), and says
+// that older ones are left out.
+func TestRecentBeyondScanBound(t *testing.T) {
+	loaded := devConfig(t, "  ui {\n    enabled = true\n  }\n")
+	d, err := newDaemon(t, loaded, daemon.Options{Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, ok := loaded.CertStores["main"].(sdk.BatchPutter)
+	if !ok {
+		t.Fatal("the dev store has no batch writes")
+	}
+	iss := d.Set().CAs[d.Set().Default]
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bulk"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(2 * time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	// Older certificates expiring within hours, more than the bound.
+	const n = ui.MaxScan + 500
+	for i := 0; i < n; i += 1000 {
+		var recs []*sdk.CertRecord
+		for j := i; j < min(i+1000, n); j++ {
+			recs = append(recs, &sdk.CertRecord{Serial: fmt.Sprint(5_000_000 + j), AKI: iss.AKI(), IssuerLabel: d.Set().Default,
+				Subject: fmt.Sprintf("CN=old%d.example.com", j), NotBefore: tmpl.NotBefore, NotAfter: tmpl.NotAfter.Add(time.Duration(j) * time.Second),
+				Status: sdk.StatusGood, DER: der, CreatedAt: now.Add(-time.Hour)})
+		}
+		if _, err := bp.PutBatch(context.Background(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &http.Client{Timeout: 30 * time.Second}
+	fresh := issue(t, c, d.URL(), "fresh.example.com") // 90 days: expires last
+	code, _, page := fetch(t, c, http.MethodGet, d.URL()+"/ui/recent?ca="+d.Set().Default)
+	if code != http.StatusOK {
+		t.Fatalf("recent: %d", code)
+	}
+	if !strings.Contains(page, fresh.SerialNumber.String()) {
+		t.Fatalf("recent issuance beyond the scan bound lacks the certificate just issued (%s)", fresh.SerialNumber)
+	}
+	if !strings.Contains(page, "Only the 5000 certificates that expire last were examined") {
+		t.Error("recent issuance does not say it stopped at the bound")
+	}
+	// The oldest records are the ones left out.
+	if strings.Contains(page, ">5000000<") || strings.Contains(page, "old0.example.com") {
+		t.Error("recent issuance lists the record that expires first")
+	}
 }

@@ -174,7 +174,7 @@ func (s *Store) Get(ctx context.Context, serial, aki string) (*sdk.CertRecord, e
 }
 
 // List streams the records matching f, ordered by expiry then serial
-// (numerically) then AKI. Errors: fn's error, ErrUnavailable, context
+// (numerically) then AKI, all reversed when f.Descending. Errors: fn's error, ErrUnavailable, context
 // errors.
 func (s *Store) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRecord) error) error {
 	var (
@@ -204,7 +204,11 @@ func (s *Store) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.CertRec
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY expiry, length(serial_number), serial_number, authority_key_identifier"
+	if f.Descending {
+		q += " ORDER BY expiry DESC, length(serial_number) DESC, serial_number DESC, authority_key_identifier DESC"
+	} else {
+		q += " ORDER BY expiry, length(serial_number), serial_number, authority_key_identifier"
+	}
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}

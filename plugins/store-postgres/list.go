@@ -10,7 +10,7 @@ import (
 )
 
 // List calls fn for each record matching f, ordered by NotAfter, then serial
-// as a decimal number. Rows stream from the server on one pooled
+// as a decimal number (both descending when f.Descending). Rows stream from the server on one pooled
 // connection; fn may call the store, which then uses another connection
 // (max_conns is at least 2). An error from fn stops the listing and is
 // returned as is. Other errors: ErrInvalidArgument (negative Limit),
@@ -85,7 +85,11 @@ func listQuery(f sdk.ListFilter) (string, []any) {
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
-	b.WriteString(" ORDER BY not_after, length(serial), serial")
+	if f.Descending {
+		b.WriteString(" ORDER BY not_after DESC, length(serial) DESC, serial DESC")
+	} else {
+		b.WriteString(" ORDER BY not_after, length(serial), serial")
+	}
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
 		b.WriteString(" LIMIT $" + strconv.Itoa(len(args)))

@@ -8,7 +8,7 @@ import (
 )
 
 // List calls fn for each record matching f, ordered by NotAfter, then serial
-// as a decimal number. Rows stream from the database, one at a time; fn may
+// as a decimal number (both descending when f.Descending). Rows stream from the database, one at a time; fn may
 // call the store (reads use their own connections, writes the writer). An
 // error from fn stops the listing and is returned as is. Other errors:
 // ErrInvalidArgument (negative Limit), context errors.
@@ -65,7 +65,11 @@ func listQuery(f sdk.ListFilter) (string, []any) {
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
-	b.WriteString(" ORDER BY not_after, length(serial), serial")
+	if f.Descending {
+		b.WriteString(" ORDER BY not_after DESC, length(serial) DESC, serial DESC")
+	} else {
+		b.WriteString(" ORDER BY not_after, length(serial), serial")
+	}
 	if f.Limit > 0 {
 		b.WriteString(" LIMIT ?")
 		args = append(args, f.Limit)

@@ -264,6 +264,9 @@ func certstoreWantList(t *testing.T, ctx context.Context, s sdk.CertStore, f sdk
 	t.Helper()
 	want = slices.Clone(want)
 	certstoreOrder(want)
+	if f.Descending {
+		slices.Reverse(want)
+	}
 	if f.Limit > 0 && len(want) > f.Limit {
 		want = want[:f.Limit]
 	}
@@ -717,6 +720,10 @@ func certstoreList1000(t *testing.T, s sdk.CertStore) {
 		{ExpiresBefore: lo},
 		{ExpiresAfter: hi, Limit: 17},
 		{Status: sdk.StatusGood, Limit: 500},
+		// Latest NotAfter first: the records that expire last.
+		{Descending: true},
+		{IssuerLabel: "beta", Descending: true, Limit: 40},
+		{Status: sdk.StatusGood, ExpiresAfter: lo, ExpiresBefore: hi, Descending: true, Limit: 100},
 	} {
 		var want []*sdk.CertRecord
 		for _, r := range recs {

@@ -80,8 +80,11 @@ func (m *certstoreMem) List(ctx context.Context, f sdk.ListFilter, fn func(*sdk.
 	}
 	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b sdk.CertRecord) int {
-		return cmp.Or(a.NotAfter.Compare(b.NotAfter), cmp.Compare(a.Serial, b.Serial))
+		return cmp.Or(a.NotAfter.Compare(b.NotAfter), cmp.Compare(len(a.Serial), len(b.Serial)), cmp.Compare(a.Serial, b.Serial))
 	})
+	if f.Descending {
+		slices.Reverse(out)
+	}
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}

@@ -354,6 +354,7 @@ func (s *certStoreClient) List(ctx context.Context, f sdk.ListFilter, fn func(*s
 	st, err := s.c.cs.List(ctx, &pb.ListRequest{
 		Instance: s.instance, IssuerLabel: f.IssuerLabel, Aki: f.AKI, Status: f.Status,
 		ExpiresBefore: wire.Timestamp(f.ExpiresBefore), ExpiresAfter: wire.Timestamp(f.ExpiresAfter), Limit: int32(f.Limit),
+		Descending: f.Descending,
 	})
 	if err != nil {
 		return wire.FromStatus(err)

@@ -2591,6 +2591,9 @@ type ListRequest struct {
 	ExpiresBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_before,json=expiresBefore,proto3" json:"expires_before,omitempty"`
 	ExpiresAfter  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_after,json=expiresAfter,proto3" json:"expires_after,omitempty"`
 	Limit         int32                  `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"` // 0: no limit
+	// Latest NotAfter first (then serial descending). A plugin built before
+	// this field lists ascending; callers tell by the order they receive.
+	Descending    bool `protobuf:"varint,8,opt,name=descending,proto3" json:"descending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2672,6 +2675,13 @@ func (x *ListRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListRequest) GetDescending() bool {
+	if x != nil {
+		return x.Descending
+	}
+	return false
 }
 
 type RevokeRequest struct {
@@ -3969,7 +3979,7 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"GetRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12\x16\n" +
 	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x10\n" +
-	"\x03aki\x18\x03 \x01(\tR\x03aki\"\x90\x02\n" +
+	"\x03aki\x18\x03 \x01(\tR\x03aki\"\xb0\x02\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12!\n" +
 	"\fissuer_label\x18\x02 \x01(\tR\vissuerLabel\x12\x10\n" +
@@ -3977,7 +3987,10 @@ const file_pkid_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\tR\x06status\x12A\n" +
 	"\x0eexpires_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rexpiresBefore\x12?\n" +
 	"\rexpires_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fexpiresAfter\x12\x14\n" +
-	"\x05limit\x18\a \x01(\x05R\x05limit\"\xa8\x01\n" +
+	"\x05limit\x18\a \x01(\x05R\x05limit\x12\x1e\n" +
+	"\n" +
+	"descending\x18\b \x01(\bR\n" +
+	"descending\"\xa8\x01\n" +
 	"\rRevokeRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12\x16\n" +
 	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x10\n" +
