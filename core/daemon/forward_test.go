@@ -330,3 +330,50 @@ func TestForwardMutualTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardByCA: forwarding profiles are per CA block. The same profile
+// name on two CAs goes to each CA's own remote, chosen by the request's
+// label; a label or profile that names nothing forwards nowhere.
+func TestForwardByCA(t *testing.T) {
+	up, up2 := newFakeRemote(t), newFakeRemote(t)
+	loaded, _, _ := devtest.Load(t, devtest.Options{
+		Replace: []string{
+			"  profile \"server\" {", "  profile \"fwd\" {\n    remote = remote.up\n  }\n  profile \"server\" {",
+			"  profile \"default\" {\n    usages = [\"cert sign\", \"crl sign\"]",
+			"  profile \"fwd\" {\n    remote = remote.up2\n  }\n  profile \"default\" {\n    usages = [\"cert sign\", \"crl sign\"]",
+		},
+		Append: "\nremote \"up\" {\n  urls = [\"" + up.srv.URL + "\"]\n}\nremote \"up2\" {\n  urls = [\"" + up2.srv.URL + "\"]\n}\n"})
+	d, _, _ := startDaemon(t, loaded)
+	api := d.URL() + "/api/v1/cfssl/"
+	for _, tc := range []struct {
+		endpoint, label, profile string
+		ok                       bool
+		up, up2                  int64
+	}{
+		{"sign", "", "fwd", true, 1, 0},
+		{"sign", "issuing", "fwd", true, 1, 0},
+		{"sign", "root", "fwd", true, 0, 1},
+		{"info", "root", "fwd", true, 0, 1},
+		{"sign", "root", "server", false, 0, 0}, // the root CA has no server profile
+		{"sign", "nosuch", "fwd", false, 0, 0},
+	} {
+		t.Run(tc.endpoint+"/"+tc.label+"/"+tc.profile, func(t *testing.T) {
+			b1, b2 := up.hits.Load(), up2.hits.Load()
+			req := map[string]string{"label": tc.label, "profile": tc.profile}
+			if tc.endpoint == "sign" {
+				req = signRequest(t, "byca.example")
+				req["label"], req["profile"] = tc.label, tc.profile
+			}
+			code, env := post(t, api+tc.endpoint, req)
+			if got := code == http.StatusOK && strings.Contains(string(env.Result), "REMOTE CERT"); got != tc.ok {
+				t.Fatalf("%s: %d %+v", tc.endpoint, code, env)
+			}
+			if !tc.ok && code < 400 {
+				t.Fatalf("%s answered %d for what names nothing", tc.endpoint, code)
+			}
+			if d1, d2 := up.hits.Load()-b1, up2.hits.Load()-b2; d1 != tc.up || d2 != tc.up2 {
+				t.Fatalf("remotes got %d and %d requests, want %d and %d", d1, d2, tc.up, tc.up2)
+			}
+		})
+	}
+}
