@@ -231,12 +231,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, ProbMalformed, "not an ACME path"))
 		return
 	}
+	rq := &request{s: s, r: r}
 	if s.opts.Observer != nil {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		w = sw
 		start := time.Now()
-		rq := &request{s: s, r: r}
-		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
 		defer func() { s.opts.Observer.Done(r.Context(), rq.event(sw.status, time.Since(start))) }()
 	}
 	if rest == "directory" {
@@ -252,17 +251,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, ProbMalformed, "no ACME directory for CA %q profile %q", parts[0], parts[1]))
 		return
 	}
-	rq, _ := r.Context().Value(requestKey{}).(*request)
-	if rq == nil {
-		rq = &request{s: s, r: r}
-	}
 	rq.d, rq.w, rq.base, rq.res = d, w, s.base(r)+Prefix+d.key+"/", parts[2]
 	rq.serve(parts[2], parts[3:])
 }
-
-// requestKey carries the observed request from ServeHTTP's Done to the
-// handlers that fill it in.
-type requestKey struct{}
 
 // statusWriter remembers the status written, for the Observer.
 type statusWriter struct {

@@ -48,22 +48,27 @@ var errBudget = errors.New("scan budget spent")
 
 // scan lists the records of the CA labels (all when ca is "") matching f,
 // calling fn for each, and stops after MaxScan records in all. truncated
-// reports whether it stopped early.
+// reports whether it stopped early. A descending listing (f.Descending)
+// gives each CA an even share of MaxScan instead, so that every CA's
+// latest records are reached.
 func (h *Handler) scan(ctx context.Context, ca string, f sdk.ListFilter, fn func(*sdk.CertRecord) bool) (truncated bool, err error) {
 	labels := h.opts.CAs.Labels()
 	if ca != "" {
 		labels = []string{ca}
 	}
-	n := 0
+	n, limit := 0, MaxScan
 	for _, label := range labels {
 		st := h.opts.CAs.CAs[label].Store()
 		if st == nil {
 			continue
 		}
+		if f.Descending {
+			n, limit = 0, MaxScan/len(labels)
+		}
 		f.IssuerLabel = label
-		f.Limit = MaxScan - n + 1
+		f.Limit = limit - n + 1
 		err := st.List(ctx, f, func(rec *sdk.CertRecord) error {
-			if n >= MaxScan {
+			if n >= limit {
 				return errBudget
 			}
 			n++
@@ -72,14 +77,16 @@ func (h *Handler) scan(ctx context.Context, ca string, f sdk.ListFilter, fn func
 			}
 			return nil
 		})
-		if errors.Is(err, errBudget) {
-			return n >= MaxScan, nil
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errBudget) && n >= limit && f.Descending:
+			truncated = true // this CA's share is spent; the next has its own
+		case errors.Is(err, errBudget):
+			return n >= limit, nil
+		case err != nil:
 			return false, err
 		}
 	}
-	return false, nil
+	return truncated, nil
 }
 
 // listData is a page of certificates.
@@ -113,32 +120,13 @@ func (h *Handler) list(q query, d *listData, rows []row, truncated bool) *listDa
 // answers in ascending order; then the records that expire first are
 // shown, as before.
 func (h *Handler) recent(ctx context.Context, q query) (any, error) {
-	labels := h.opts.CAs.Labels()
-	if q.CA != "" {
-		labels = []string{q.CA}
-	}
 	var rows []row
-	trunc := false
-	for _, label := range labels {
-		st := h.opts.CAs.CAs[label].Store()
-		if st == nil {
-			continue
-		}
-		budget := MaxScan / len(labels)
-		n := 0
-		err := st.List(ctx, sdk.ListFilter{IssuerLabel: label, ExpiresAfter: h.opts.Now(), Descending: true, Limit: budget + 1},
-			func(rec *sdk.CertRecord) error {
-				if n == budget {
-					trunc = true
-					return errBudget
-				}
-				n++
-				rows = append(rows, rowOf(rec))
-				return nil
-			})
-		if err != nil && !errors.Is(err, errBudget) {
-			return nil, err
-		}
+	trunc, err := h.scan(ctx, q.CA, sdk.ListFilter{ExpiresAfter: h.opts.Now(), Descending: true}, func(rec *sdk.CertRecord) bool {
+		rows = append(rows, rowOf(rec))
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].issued().After(rows[j].issued()) })
 	return h.list(q, &listData{Title: "Recent issuance", Nav: "recent", Intro: "Unexpired certificates, newest first.",
